@@ -1,0 +1,116 @@
+"""What every fewlabel estimator shares: input validation at the door, the training settings, the
+device, and saving (scikit-learn's contract on the outside, a torch module on the inside)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from fewlabel.errors import InputError
+from fewlabel.train import Trainer, predict_batches, resolve_device
+
+
+def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estimator: str = "the model",
+               min_rows: int = 1) -> np.ndarray:
+    """Turn ``X`` into a NumPy array of rows fewlabel can train on, or say exactly what is wrong with it.
+
+    uint8 stays uint8 (images: the loop turns them into floats on the device); everything else becomes
+    float32. Rows are the first axis; each row is a vector or an image (H, W) / (H, W, C).
+    """
+    if X is None:
+        raise InputError(f"{name} is None: pass an array of shape (n_rows, n_features) or (n_rows, H, W[, C])")
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        raise InputError(f"{name} is a sparse matrix; fewlabel needs dense input (call .toarray())")
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        X = np.asarray(X)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{name} is not a rectangular array ({e})") from None
+    if X.dtype == object or X.dtype.kind in "USV":
+        try:
+            X = X.astype(np.float32)
+        except (ValueError, TypeError):
+            raise InputError(f"{name} holds non-numeric values (dtype {X.dtype}); convert them to numbers first") from None
+    if X.dtype.kind == "c":
+        raise InputError(f"{name} holds complex numbers; fewlabel needs real values")
+    if X.ndim == 0 or X.ndim == 1:
+        raise InputError(f"Expected 2D array, got {'scalar' if X.ndim == 0 else '1D'} array instead: {name} needs "
+                         "one row per example; reshape with X.reshape(-1, 1) for a single feature or "
+                         "X.reshape(1, -1) for a single example")
+    if X.shape[0] < min_rows:
+        raise InputError(f"{name} is empty: found {X.shape[0]} rows (shape {X.shape}) while at least {min_rows} "
+                         "is required" if X.shape[0] == 0 else
+                         f"{name} has {X.shape[0]} rows; at least {min_rows} are required")
+    if any(d == 0 for d in X.shape[1:]):
+        raise InputError(f"{name} has 0 features (shape {X.shape}) while at least 1 is required")
+    if X.dtype != np.uint8:
+        X = X.astype(np.float32, copy=False)
+        if not np.isfinite(X).all():
+            bad = np.argwhere(~np.isfinite(X.reshape(len(X), -1)))
+            kind = "NaN" if np.isnan(X).any() else "infinity"
+            raise InputError(f"{name} contains {kind} ({len(bad)} values; first at row {bad[0][0]}, "
+                             f"feature {bad[0][1]}); remove or impute them first")
+    if expected_shape is not None and tuple(X.shape[1:]) != tuple(expected_shape):
+        if X.ndim == 2 and len(expected_shape) == 1:
+            raise InputError(f"X has {X.shape[1]} features, but {estimator} is expecting {expected_shape[0]} "
+                             "features as input")
+        raise InputError(f"{name} rows have shape {tuple(X.shape[1:])}, but {estimator} was fitted on rows of "
+                         f"shape {tuple(expected_shape)}")
+    return X
+
+
+def to_float(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """uint8 images -> float in [0, 1] on the device (scale = 1/255); floats pass through scaled."""
+    return x.float() * scale if scale != 1.0 else x.float()
+
+
+class TorchEstimator(BaseEstimator):
+    """Training settings shared by every estimator; subclasses build ``self.module_`` in ``fit``."""
+
+    def _trainer(self, *, epochs=None, lr=None, description="train", early_stopping=None, **kw) -> Trainer:
+        return Trainer(
+            epochs=epochs if epochs is not None else self.epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=lr if lr is not None else self.lr,
+            weight_decay=self.weight_decay,
+            device=self.device,
+            seed=self.random_state if self.random_state is not None else 0,
+            early_stopping=early_stopping,
+            progress=bool(self.verbose),
+            description=description,
+            **kw,
+        )
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    def _check_common_params(self) -> None:
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise InputError(f"lr must be a positive number, got {self.lr!r}")
+
+    def _apply(self, fn, X, batch_size=1024) -> np.ndarray:
+        device = next(self.module_.parameters()).device
+        return predict_batches(fn, X, batch_size=batch_size, device=device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def json_safe(value):
+    """Parameters as JSON (tuples become lists); refuses anything JSON cannot hold."""
+    try:
+        return json.loads(json.dumps(value))
+    except TypeError as e:
+        raise InputError(f"cannot save parameter value {value!r}: {e}") from None

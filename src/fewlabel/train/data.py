@@ -1,0 +1,159 @@
+"""How batches reach the training loop.
+
+Two ways, chosen by what the data is:
+
+* in memory (NumPy arrays, tensors): moved to the device once, kept in their own dtype (images stay
+  uint8, a quarter of float32's bytes), and batched by indexing with a random permutation made on the
+  device. No DataLoader, no per-batch host-to-device copy, no worker processes.
+* larger than memory (``np.memmap`` arrays, or any ``torch.utils.data.Dataset``): streamed through a
+  DataLoader with worker processes and pinned memory.
+
+Both give the same order for the same seed and epoch, which is what makes resuming exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from fewlabel.errors import InputError
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A seed per (run seed, epoch): every epoch's randomness is fixed, so a resumed run repeats it."""
+    return (int(seed) * 1_000_003 + int(epoch) * 7919 + 12345) % (2**63 - 1)
+
+
+class _ArraysDataset(Dataset):
+    """Rows of several equally long arrays (memory-mapped ones stay on disk until a row is read)."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, i):
+        return tuple(torch.from_numpy(np.array(a[i])) if isinstance(a, np.ndarray) else a[i] for a in self.arrays)
+
+
+class _ShardedPermutation(Sampler):
+    """This process's share of a seeded permutation (all of it when not distributed)."""
+
+    def __init__(self, n, shuffle, seed_fn, rank, world):
+        self.n, self.shuffle, self.seed_fn, self.rank, self.world = n, shuffle, seed_fn, rank, world
+        self.epoch = 0
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed_fn(self.epoch))
+            order = torch.randperm(self.n, generator=g)
+        else:
+            order = torch.arange(self.n)
+        per_rank = self.n // self.world if self.world > 1 else self.n
+        return iter(order[self.rank * per_rank : (self.rank + 1) * per_rank].tolist())
+
+    def __len__(self):
+        return self.n // self.world if self.world > 1 else self.n
+
+
+class Batches:
+    """Batches of one dataset for one process.
+
+    ``data`` is an array, a tensor, a tuple of them (equal length: e.g. ``(X, y)``), or a
+    ``torch.utils.data.Dataset`` whose items are tuples of tensors.
+    """
+
+    def __init__(
+        self,
+        data,
+        batch_size: int,
+        device: torch.device,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        num_workers: int = 0,
+        stream: bool | None = None,
+        name: str = "data",
+    ):
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size, self.device, self.shuffle, self.seed = int(batch_size), device, shuffle, seed
+        self.rank, self.world = rank, world
+        if isinstance(data, Dataset) and not isinstance(data, _ArraysDataset):
+            arrays, dataset = None, data
+            stream = True
+        else:
+            arrays = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+            if not arrays:
+                raise InputError(f"{name} is empty: no arrays given")
+            lengths = {len(a) for a in arrays}
+            if len(lengths) != 1:
+                raise InputError(f"{name}: arrays of different lengths {sorted(lengths)} cannot be batched together")
+            if stream is None:
+                stream = any(isinstance(a, np.memmap) for a in arrays)
+            dataset = _ArraysDataset(arrays) if stream else None
+        self.n = len(dataset) if stream else len(arrays[0])
+        if self.n == 0:
+            raise InputError(f"{name} is empty (0 rows): nothing to train or evaluate on")
+        if world > 1 and self.n < world:
+            raise InputError(f"{name} has {self.n} rows, fewer than the {world} processes sharing it")
+        self.stream = stream
+        if stream:
+            self._sampler = _ShardedPermutation(self.n, shuffle, lambda e: epoch_seed(seed, e), rank, world)
+            # A generator of its own: otherwise the DataLoader draws its workers' base seed from the global
+            # RNG, shifting the dropout/noise randomness of the step and breaking exact resume.
+            self._loader_rng = torch.Generator()
+            self._loader = DataLoader(
+                dataset,
+                batch_size=self.batch_size,
+                sampler=self._sampler,
+                num_workers=num_workers,
+                pin_memory=device.type == "cuda",
+                persistent_workers=num_workers > 0,
+                drop_last=False,
+                generator=self._loader_rng,
+            )
+        else:
+            self.tensors = tuple(self._to_device(a) for a in arrays)
+
+    def _to_device(self, a) -> torch.Tensor:
+        t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+        return t.to(self.device, non_blocking=True)
+
+    @property
+    def rows_per_process(self) -> int:
+        return self.n // self.world if self.world > 1 else self.n
+
+    def __len__(self) -> int:
+        return math.ceil(self.rows_per_process / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """The batches of one epoch, in an order fixed by (seed, epoch)."""
+        if self.stream:
+            self._sampler.epoch = epoch
+            self._loader_rng.manual_seed(epoch_seed(self.seed, epoch) + 1)
+            for batch in self._loader:
+                batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+                yield tuple(b.to(self.device, non_blocking=True) for b in batch)
+            return
+        if self.shuffle:
+            g = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch))
+            order = torch.randperm(self.n, generator=g, device=self.device)
+        else:
+            order = torch.arange(self.n, device=self.device)
+        per = self.rows_per_process
+        order = order[self.rank * per : (self.rank + 1) * per]
+        for start in range(0, per, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+
+def as_tuple(data) -> Sequence:
+    return tuple(data) if isinstance(data, (tuple, list)) else (data,)

@@ -1,0 +1,119 @@
+"""Nested state (model, optimizer, scheduler, history) to safetensors + JSON and back, without pickle.
+
+``torch.save`` pickles, and unpickling a file someone hands you runs their code. Every file fewlabel
+writes is instead a safetensors file: the tensors in its body, and the structure around them (optimizer
+param groups, step counts, history) as JSON in its header metadata. Loading it can only ever produce
+tensors, numbers, strings, lists and dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from fewlabel.errors import CorruptFileError, DataNotFoundError
+
+_TENSOR, _DICT, _LIST, _TUPLE, _FLOAT = "__tensor__", "__dict__", "__list__", "__tuple__", "__float__"
+
+
+def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
+    """Replace every tensor in ``obj`` by a reference into ``tensors``; return a JSON-able structure."""
+    if isinstance(obj, torch.Tensor):
+        key = prefix
+        if key in tensors:
+            raise ValueError(f"duplicate tensor key {key!r}")
+        # safetensors refuses tensors that share storage; clone so every entry owns its memory.
+        tensors[key] = obj.detach().to("cpu").contiguous().clone()
+        return {_TENSOR: key}
+    if isinstance(obj, dict):
+        items = []
+        for i, (k, v) in enumerate(obj.items()):
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"cannot store a dict key of type {type(k).__name__} at {prefix!r}")
+            items.append([k, flatten_state(v, tensors, f"{prefix}.{i}")])
+        return {_DICT: items}
+    if isinstance(obj, (list, tuple)):
+        tag = _LIST if isinstance(obj, list) else _TUPLE
+        return {tag: [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {_FLOAT: repr(obj)}  # JSON has no nan/inf; keep them exactly
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a value of type {type(obj).__name__} at {prefix!r}")
+
+
+def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`flatten_state`."""
+    if isinstance(obj, dict):
+        if _TENSOR in obj:
+            key = obj[_TENSOR]
+            if key not in tensors:
+                raise CorruptFileError(f"the file's structure refers to a tensor {key!r} it does not contain")
+            return tensors[key]
+        if _DICT in obj:
+            return {k: unflatten_state(v, tensors) for k, v in obj[_DICT]}
+        if _LIST in obj:
+            return [unflatten_state(v, tensors) for v in obj[_LIST]]
+        if _TUPLE in obj:
+            return tuple(unflatten_state(v, tensors) for v in obj[_TUPLE])
+        if _FLOAT in obj:
+            return float(obj[_FLOAT])
+        raise CorruptFileError(f"unexpected entry in the file's structure: {sorted(obj)}")
+    return obj
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` only once it is complete.
+
+    A crash (or a kill) while writing leaves the previous file intact and no partial file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_state_file(path: Path, kind: str, state: dict[str, Any]) -> None:
+    """Write ``state`` (nested dicts with tensors) as one safetensors file, atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    structure = flatten_state(state, tensors, "s")
+    meta = {"fewlabel": json.dumps({"kind": kind, "format": 1, "state": structure})}
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+
+def load_state_file(path: Path, kind: str) -> dict[str, Any]:
+    """Read a file written by :func:`save_state_file`; clear errors for missing, foreign or broken files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"no such file: {path}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CorruptFileError(f"{path} is not a readable safetensors file (truncated or foreign?): {e}") from None
+    if "fewlabel" not in meta:
+        raise CorruptFileError(f"{path} is a safetensors file but not one fewlabel wrote (no 'fewlabel' metadata)")
+    try:
+        header = json.loads(meta["fewlabel"])
+    except json.JSONDecodeError as e:
+        raise CorruptFileError(f"{path}: the fewlabel metadata is not valid JSON ({e})") from None
+    if header.get("kind") != kind:
+        raise CorruptFileError(f"{path} holds a fewlabel {header.get('kind')!r}, not a {kind!r}")
+    return unflatten_state(header["state"], tensors)

@@ -1,0 +1,42 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _real_data_root():
+    """Where the real MNIST / Fashion-MNIST files are: $FEWLABEL_DATA, else ../shared/data beside the repo."""
+    candidates = []
+    if os.environ.get("FEWLABEL_DATA"):
+        candidates.append(Path(os.environ["FEWLABEL_DATA"]))
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        if (c / "mnist" / "train-images-idx3-ubyte.gz").exists() or (c / "mnist" / "train-images-idx3-ubyte").exists():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_data_root():
+    root = _real_data_root()
+    if root is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have the real MNIST files: set FEWLABEL_DATA (see .ci/run)")
+        pytest.skip("real MNIST/Fashion-MNIST files not found: set FEWLABEL_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_small(real_data_root):
+    """A real, fixed subset of MNIST: 3,000 training and 1,000 test images (uint8) with labels."""
+    from fewlabel import datasets
+
+    X, y = datasets.load("mnist", split="train", root=real_data_root / "mnist")
+    Xt, yt = datasets.load("mnist", split="test", root=real_data_root / "mnist")
+    rng = np.random.default_rng(0)
+    i = rng.choice(len(X), 3000, replace=False)
+    j = rng.choice(len(Xt), 1000, replace=False)
+    return X[i], y[i], Xt[j], yt[j]

@@ -271,6 +271,10 @@ class Trainer:
 
         autocast = self._autocast(device)
         show = self.progress and dist.rank == 0
+        # One bar for the whole run: steps done over all steps, the epoch, running loss, last metrics.
+        bar = tqdm(total=(self.epochs - start_epoch) * len(train_batches), desc=self.description,
+                   disable=not show, file=sys.stderr, dynamic_ncols=True, unit="step")
+        shown: dict[str, str] = {}
         for epoch in range(start_epoch, self.epochs):
             t0 = time.perf_counter()
             # Fix this epoch's randomness (dropout, noise, augmentation) by (seed, epoch): exact resume.
@@ -279,8 +283,7 @@ class Trainer:
             model.train()
             totals: dict[str, torch.Tensor] = {}
             count = 0
-            bar = tqdm(total=len(train_batches), desc=f"{self.description} {epoch + 1}/{self.epochs}",
-                       disable=not show, leave=False, file=sys.stderr, dynamic_ncols=True)
+            bar.set_description(f"{self.description} epoch {epoch + 1}/{self.epochs}", refresh=False)
             last_refresh = time.perf_counter()
             for i, batch in enumerate(train_batches.epoch(epoch)):
                 with autocast:
@@ -310,10 +313,10 @@ class Trainer:
                     if not math.isfinite(running):
                         bar.close()
                         self._diverged(model, good_state, epoch, i, running)
-                    bar.set_postfix(loss=f"{running:.4g}", refresh=False)
-            bar.close()
+                    bar.set_postfix(loss=f"{running:.4g}", **shown, refresh=False)
             logs = distributed.mean_metrics(totals, count, dist)
             if not math.isfinite(logs["loss"]):
+                bar.close()
                 self._diverged(model, good_state, epoch, len(train_batches) - 1, logs["loss"])
             if val_batches is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(model, loss_fn, val_batches, dist).items()})
@@ -335,10 +338,9 @@ class Trainer:
                 wait += 1
             stop = self.early_stopping is not None and wait >= self.early_stopping
             history.stopped_early = stop
-            if show:
-                shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("lr", "seconds"))
-                print(f"{self.description} epoch {epoch + 1}/{self.epochs}: {shown} ({logs['seconds']:.1f} s)",
-                      file=sys.stderr)
+            # The bar keeps showing the last epoch's metrics while the next one runs.
+            shown = {k: f"{v:.4g}" for k, v in logs.items() if k not in ("loss", "lr", "seconds")}
+            bar.set_postfix(loss=f"{logs['loss']:.4g}", **shown, refresh=False)
             last = stop or epoch + 1 == self.epochs
             if self.checkpoint is not None and (last or (epoch + 1) % self.checkpoint_every == 0):
                 if dist.rank == 0:
@@ -353,6 +355,7 @@ class Trainer:
                 callback(epoch + 1, logs)
             if stop:
                 break
+        bar.close()
         if self.early_stopping is not None and self.restore_best and best_state is not None:
             _load_model_state(model, best_state, "the best epoch's weights")
         model.eval()

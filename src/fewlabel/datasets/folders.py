@@ -1,0 +1,132 @@
+"""Read a folder of images: one sub-folder per class (like torchvision's ImageFolder), or a flat folder."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# PIL modes that carry no colour. Everything else ("RGB", "RGBA", "P", "CMYK", ...) is treated as colour.
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+_BILINEAR = getattr(Image, "Resampling", Image).BILINEAR  # Pillow >= 9.1 moved the constants
+
+
+def _images_in(folder: Path) -> list[Path]:
+    # Hidden files (".DS_Store", "._x.png" from macOS) are never images.
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _check_size(size):
+    if size is None:
+        return None
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size)):
+        raise InputError(f"size must be (height, width) with positive integers, or one integer; got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _open(path: Path, color, size):
+    """One image as a uint8 array, (H, W) or (H, W, 3)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = color or ("L" if im.mode in GRAY_MODES else "RGB")
+            src = im
+            if im.mode.startswith("I"):
+                # 16/32-bit grayscale: scale to 0..255 instead of letting convert() clip at 255. 32-bit
+                # ("I") values that already fit in 0..255 are kept (Pillow opens some 8-bit files as "I").
+                a = np.asarray(im, dtype=np.float64)
+                if im.mode.startswith("I;16") or 255 < a.max() <= 65535:
+                    peak = 65535.0
+                else:
+                    peak = max(255.0, float(a.max()))
+                src = Image.fromarray(np.clip(np.round(a * 255.0 / peak), 0, 255).astype(np.uint8), "L")
+            im2 = src.convert(mode)
+            if size is not None and im2.size != (size[1], size[0]):
+                im2 = im2.resize((size[1], size[0]), _BILINEAR)  # PIL sizes are (width, height)
+            return np.asarray(im2, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise CorruptFileError(f"cannot read image {path}: {type(e).__name__}: {e}") from e
+
+
+def read_image_folder(path, size=None, color=None):
+    """Read every image under ``path`` into one uint8 array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Either a folder of class sub-folders (``path/cat/*.png``, ``path/dog/*.png``: sub-folder names are
+        the classes), or a flat folder of images (unlabeled). Extensions png, jpg, jpeg, bmp, gif, tif,
+        tiff, webp, in any case; other files are ignored.
+    size : (height, width) or int, optional
+        Resize every image to this size (bilinear). Without it all images must already share one size.
+    color : None, "L" or "RGB"
+        "L" gives grayscale (N, H, W), "RGB" gives (N, H, W, 3). None keeps grayscale when every image is
+        grayscale, else gives RGB.
+
+    Returns
+    -------
+    X : numpy.ndarray, uint8, (N, H, W) or (N, H, W, 3)
+    y : numpy.ndarray of int64 indexing ``class_names``, or None for a flat folder
+    class_names : list of str (sorted sub-folder names), or None for a flat folder
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
+    if color not in (None, "L", "RGB"):
+        raise InputError(f"color must be None, 'L' or 'RGB', got {color!r}")
+    size = _check_size(size)
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataNotFoundError(f"image folder not found: {root}")
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder; read_image_folder needs a folder of images")
+
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    top_images = _images_in(root)
+    if class_dirs and top_images:
+        raise InputError(
+            f"{root} holds both image files (e.g. {top_images[0].name}) and sub-folders (e.g. "
+            f"{class_dirs[0].name}/); use either one sub-folder per class or a flat folder of images"
+        )
+    if class_dirs:
+        files, labels = [], []
+        for k, d in enumerate(class_dirs):
+            found = _images_in(d)
+            if not found:
+                raise InputError(
+                    f"class folder {d} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "
+                    "remove it or add images"
+                )
+            files += found
+            labels += [k] * len(found)
+        class_names = [d.name for d in class_dirs]
+        y = np.asarray(labels, dtype=np.int64)
+    else:
+        files = top_images
+        if not files:
+            raise InputError(f"no images in {root} (looked for {', '.join(IMAGE_EXTENSIONS)}, any case)")
+        class_names, y = None, None
+
+    arrays = [_open(f, color, size) for f in files]
+
+    if size is None:
+        first = arrays[0].shape[:2]
+        for f, a in zip(files, arrays, strict=True):
+            if a.shape[:2] != first:
+                raise InputError(
+                    f"images differ in size: {files[0]} is {first[1]}x{first[0]} (width x height) but {f} is "
+                    f"{a.shape[1]}x{a.shape[0]}; pass size=(height, width) to resize them all"
+                )
+    if color is None and any(a.ndim == 3 for a in arrays):
+        # Some images are colour: give the grayscale ones three equal channels, as PIL's convert does.
+        arrays = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
+    return np.stack(arrays), y, class_names

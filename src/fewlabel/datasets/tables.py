@@ -1,0 +1,437 @@
+"""Read a table of features (CSV, TSV, whitespace text, Parquet, .npy, .npz) into a float32 matrix.
+
+Errors name the file, the row and the column of the first bad cell, so that a user can open the file at
+that line and fix it. Parsing is vectorised (NumPy converts whole columns of strings at once); the
+cell-by-cell search for the culprit only runs once a column is known to be bad.
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+
+TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
+SUPPORTED = TEXT_EXTENSIONS + (".parquet", ".npy", ".npz")
+# Cell spellings that mean "no value" (lower-cased, stripped); "?" is what UCI files use.
+MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+# --- turning columns of cells into numbers ----------------------------------------------------------
+
+
+def _feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan: bool) -> np.ndarray:
+    """Parse one column of strings to float64. ``where(i)`` describes data row i for messages."""
+    stripped = np.char.strip(cells.astype(str))
+    missing = np.isin(np.char.lower(stripped), MISSING)
+    text = np.where(missing, "nan", stripped)
+    try:
+        values = text.astype(np.float64)
+    except ValueError:
+        for i, cell in enumerate(text):  # only now look cell by cell, to name the culprit
+            if not _is_number(cell):
+                raise InputError(
+                    f"{path}, {where(i)}, column {column}: {str(cells[i]).strip()!r} is not a number"
+                ) from None
+        raise  # pragma: no cover - NumPy and float() disagree on some spelling
+    _check_values(values, missing, where, column, path, allow_nan)
+    return values
+
+
+def _check_values(values, missing, where, column, path, allow_nan):
+    if not allow_nan and missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise InputError(
+            f"{path}, {where(i)}, column {column}: missing value (empty or NaN; {int(missing.sum())} in this "
+            "column); fill it, drop the row, or pass allow_nan=True to keep NaN"
+        )
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{path}, {where(i)}, column {column}: {values[i]} is infinite or too large for float32")
+
+
+def _label_values(cells: np.ndarray, where, column: str, path: Path) -> np.ndarray:
+    """Labels as given: int64 if every cell is an integer, float64 if every cell is a number, else str."""
+    text = np.char.strip(cells.astype(str))
+    empty = np.isin(np.char.lower(text), MISSING)
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise InputError(f"{path}, {where(i)}, label column {column}: the label is missing")
+    for dtype in (np.int64, np.float64):
+        try:
+            return text.astype(dtype)
+        except (ValueError, OverflowError):
+            pass
+    return text
+
+
+def _resolve(spec, names: list[str], has_names: bool, what: str, path: Path) -> int:
+    """A column given by name or (0-based, negative allowed) index -> its index."""
+    n = len(names)
+    if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+        if not -n <= spec < n:
+            raise InputError(f"{what}={spec} is out of range: {path} has {n} columns")
+        return int(spec) % n
+    if isinstance(spec, str):
+        hits = [i for i, name in enumerate(names) if name == spec]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InputError(f"{what}={spec!r} is ambiguous: {path} has {len(hits)} columns with that name")
+        if not has_names:
+            raise InputError(f"{what}={spec!r} names a column, but {path} has no header row; give an index")
+        raise InputError(f"{what}={spec!r} is not a column of {path}; columns are {names}")
+    raise InputError(f"{what} must be a column name or index, got {spec!r}")
+
+
+def _select(names, has_names, label_column, columns, path):
+    """(label index or None, feature indices)."""
+    label = None if label_column is None else _resolve(label_column, names, has_names, "label_column", path)
+    if columns is None:
+        features = [i for i in range(len(names)) if i != label]
+    else:
+        if isinstance(columns, (str, numbers.Integral)):
+            columns = [columns]
+        features = [_resolve(c, names, has_names, "columns", path) for c in columns]
+        if label is not None and label in features:
+            raise InputError(f"columns includes the label column {names[label]!r}")
+        if len(set(features)) != len(features):
+            raise InputError(f"columns lists a column twice: {list(columns)}")
+    if not features:
+        raise InputError(f"{path}: no feature columns left (the only column is the label)")
+    return label, features
+
+
+# --- text files -------------------------------------------------------------------------------------
+
+
+def _delimiter(path: Path, line: str) -> str | None:
+    """"," for .csv, tab for .tsv; for .txt whatever the first row uses; None means runs of whitespace."""
+    ext = path.suffix.lower()
+    if ext == ".csv" or (ext == ".txt" and "\t" not in line and "," in line):
+        return ","
+    if ext == ".tsv" or "\t" in line:
+        return "\t"
+    return None
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    return line.split() if delimiter is None else next(csv.reader([line], delimiter=delimiter))
+
+
+def _first_row(path: Path):
+    """(delimiter, file line number, cells) of the first non-blank row, or None for a blank file."""
+    with open(path, encoding="utf-8-sig") as f:  # -sig: drop a byte-order mark
+        for line_no, line in enumerate(f, start=1):
+            if line.strip():
+                delimiter = _delimiter(path, line)
+                return delimiter, line_no, _split(line.rstrip("\r\n"), delimiter)
+    return None
+
+
+def _text_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
+    """(file line number, cells) for every non-blank row."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = []
+        if delimiter is None:
+            for line_no, line in enumerate(f, start=1):
+                if line.strip():
+                    rows.append((line_no, line.split()))
+            return rows
+        reader = csv.reader(f, delimiter=delimiter)
+        start = 1
+        for row in reader:
+            # A quoted cell may span lines: the row starts on the line after the previous row ended.
+            if row and not (len(row) == 1 and not row[0].strip()):
+                rows.append((start, row))
+            start = reader.line_num + 1
+        return rows
+
+
+def _fast_text(path, delimiter, skip, width, label, features):
+    """The common case, a clean numeric file, parsed by NumPy's C reader (5x faster than the careful
+    path). Returns (X float64, label strings or None), or None when anything is off (missing or bad
+    cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
+    text = path.read_text(encoding="utf-8-sig")
+    if delimiter is not None and '"' in text:
+        return None  # quoted cells may hold delimiters: counting fields below would be wrong
+    # loadtxt with usecols does not notice rows with extra fields, so count the fields of every row.
+    lines = [line for line in text.splitlines()[skip:] if line.strip()]
+    if not lines:
+        return None
+    counts = {len(line.split()) if delimiter is None else line.count(delimiter) + 1 for line in lines}
+    if counts != {width}:
+        return None
+    options = dict(delimiter=delimiter, comments=None, ndmin=2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            X = np.loadtxt(lines, dtype=np.float64, usecols=features, **options)
+            labels = None if label is None else np.loadtxt(lines, dtype=str, usecols=[label], **options)[:, 0]
+    except (ValueError, IndexError):
+        return None
+    too_big = np.abs(X) > np.finfo(np.float32).max
+    if not np.all(np.isfinite(X)) or too_big.any():
+        return None
+    if labels is not None and np.isin(np.char.lower(np.char.strip(labels)), MISSING).any():
+        return None
+    return X, labels
+
+
+def _read_text(path, label_column, columns, allow_nan):
+    try:
+        first_row = _first_row(path)
+        if first_row is None:
+            raise InputError(f"{path} is empty")
+        delimiter, first_line, first = first_row
+        cells = [c.strip() for c in first]
+        # A header is a first row in which no cell is a number (data rows with string labels still have
+        # numeric features, so they are not mistaken for one).
+        has_header = any(cells) and not any(_is_number(c) for c in cells if c)
+        width = len(first)
+        names = [c or str(i) for i, c in enumerate(cells)] if has_header else [str(i) for i in range(width)]
+        label, features = _select(names, has_header, label_column, columns, path)
+
+        def col(j):
+            return f"{j + 1} ({names[j]!r})" if has_header else f"{j + 1}"
+
+        fast = _fast_text(path, delimiter, first_line if has_header else 0, width, label, features)
+        if fast is not None:
+            X, labels = fast
+
+            def where(i):  # not reached: the fast path only accepts clean files
+                return f"row {i + 1}"
+        else:
+            rows = _text_rows(path, delimiter)
+            data = rows[1:] if has_header else rows
+            if not data:
+                raise InputError(f"{path} has a header row (line {first_line}) but no data rows")
+            for line_no, row in data:
+                if len(row) != width:
+                    raise InputError(
+                        f"{path}, line {line_no}: {len(row)} fields, expected {width} (as in line {first_line}); "
+                        "ragged rows are not allowed"
+                    )
+            table = np.array([row for _, row in data], dtype=str)
+            lines = [line_no for line_no, _ in data]
+
+            def where(i):
+                return f"row {i + 1} (line {lines[i]})"
+
+            X = np.empty((len(data), len(features)), dtype=np.float64)
+            for k, j in enumerate(features):
+                X[:, k] = _feature_column(table[:, j], where, col(j), path, allow_nan)
+            labels = None if label is None else table[:, label]
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text ({e}); is it really a {path.suffix} file?") from e
+    except csv.Error as e:
+        raise InputError(f"{path}: cannot parse as {path.suffix} ({e})") from e
+    y = None if label is None else _label_values(labels, where, col(label), path)
+    return X.astype(np.float32), y, [names[j] for j in features]
+
+
+# --- Parquet ----------------------------------------------------------------------------------------
+
+
+def _read_parquet(path, label_column, columns, allow_nan):
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(
+            f"reading {path} needs pyarrow, an optional dependency: pip install fewlabel[parquet]"
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise CorruptFileError(f"cannot read Parquet file {path}: {e}") from e
+    names = list(table.column_names)
+    if not names or table.num_rows == 0:
+        raise InputError(f"{path} is empty ({table.num_rows} rows, {len(names)} columns)")
+    label, features = _select(names, True, label_column, columns, path)
+
+    def where(i):
+        return f"row {i + 1}"
+
+    def as_cells(column):
+        # Non-numeric columns go through the same string parsing as CSV, so "3.5" stored as text works
+        # and anything else is reported with its row.
+        return np.array(["" if v is None else str(v) for v in column.to_pylist()], dtype=str)
+
+    X = np.empty((table.num_rows, len(features)), dtype=np.float32)
+    for k, j in enumerate(features):
+        column, name = table.column(j), repr(names[j])
+        t = column.type
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
+            if column.null_count == 0:
+                values = np.asarray(column.to_numpy(), dtype=np.float64)
+            else:  # nulls become NaN (then refused unless allow_nan)
+                values = np.array([np.nan if v is None else float(v) for v in column.to_pylist()])
+            _check_values(values, np.isnan(values), where, name, path, allow_nan)
+            X[:, k] = values
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            X[:, k] = _feature_column(as_cells(column), where, name, path, allow_nan)
+        else:
+            raise InputError(f"{path}, column {name} has type {t}; features must be numbers")
+    y = None
+    if label is not None:
+        column = table.column(label)
+        if column.null_count:
+            i = column.to_pylist().index(None)
+            raise InputError(f"{path}, {where(i)}, label column {names[label]!r}: the label is missing")
+        t = column.type
+        if pa.types.is_integer(t):
+            y = np.asarray(column.to_numpy(), dtype=np.int64)
+        elif pa.types.is_floating(t):
+            y = np.asarray(column.to_numpy(), dtype=np.float64)
+        else:
+            y = np.array([str(v) for v in column.to_pylist()], dtype=str)
+    return X, y, [names[j] for j in features]
+
+
+# --- NumPy files ------------------------------------------------------------------------------------
+
+
+_PICKLE_HINT = (
+    "it holds a Python object array, which only unpickling can read, and unpickling a file can run "
+    "arbitrary code. Save a numeric array instead, e.g. np.save(path, X.astype(np.float32))"
+)
+
+
+def _np_load(path: Path):
+    magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}[path.suffix.lower()]
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if head != magic:
+        raise CorruptFileError(f"{path} is not a {path.suffix} file (it does not start with {magic!r})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise InputError(f"{path}: {_PICKLE_HINT} ({e})") from e
+        raise CorruptFileError(f"cannot read {path}: {e}") from e
+    except (OSError, EOFError) as e:
+        raise CorruptFileError(f"cannot read {path}: {e}") from e
+
+
+
+
+def _read_numpy(path, label_column, columns, allow_nan):
+    y = None
+    if path.suffix.lower() == ".npz":
+        with _np_load(path) as archive:
+            if "X" not in archive.files:
+                raise InputError(
+                    f"{path} has arrays {archive.files}; read_table needs one named 'X' (and optional 'y')"
+                )
+            try:
+                X = archive["X"]
+                y = archive["y"] if "y" in archive.files else None
+            except ValueError as e:
+                raise InputError(f"{path}: {_PICKLE_HINT} ({e})") from e
+    else:
+        X = _np_load(path)
+
+    if X.dtype.kind not in "biuf":
+        raise InputError(f"{path}: X has dtype {X.dtype}; features must be numbers")
+    if X.ndim < 2:
+        raise InputError(
+            f"{path}: X is {X.ndim}-D with shape {X.shape}; read_table needs one row per sample, "
+            "(N, features) or (N, H, W[, C]) images; for a single feature save X.reshape(-1, 1)"
+        )
+    if len(X) == 0:
+        raise InputError(f"{path} holds no samples (shape {X.shape})")
+    if y is not None:
+        if y.ndim != 1 or len(y) != len(X):
+            raise InputError(f"{path}: y has shape {y.shape}, expected ({len(X)},) to match X {X.shape}")
+        if label_column is not None:
+            raise InputError(f"{path} has its own 'y' array; label_column must not be given too")
+        if y.dtype.kind not in "biufU":
+            raise InputError(f"{path}: y has dtype {y.dtype}; labels must be numbers or strings")
+
+    def where(i):
+        return f"row {i + 1}"
+
+    if X.ndim > 2:
+        # Images: returned as they are (uint8 stays uint8); columns make no sense here.
+        if label_column is not None or columns is not None:
+            raise InputError(f"{path}: X is {X.ndim}-D {X.shape}; label_column/columns need a 2-D table")
+        if X.dtype.kind == "f":
+            flat = X.reshape(len(X), -1)
+            for bad, what in ((np.isnan(flat).any(axis=1), "NaN"), (np.isinf(flat).any(axis=1), "infinite")):
+                if bad.any() and not (what == "NaN" and allow_nan):
+                    raise InputError(f"{path}, sample {int(np.flatnonzero(bad)[0]) + 1}: {what} values "
+                                     f"({int(bad.sum())} samples affected)")
+        return X, y, None
+
+    names = [str(i) for i in range(X.shape[1])]
+    label, features = _select(names, False, label_column, columns, path)
+    if label is not None:
+        y = X[:, label]
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+    values = X[:, features].astype(np.float64)
+    for k, j in enumerate(features):
+        _check_values(values[:, k], np.isnan(values[:, k]), where, str(j + 1), path, allow_nan)
+    return values.astype(np.float32), y, [names[j] for j in features]
+
+
+def read_table(path, label_column=None, columns=None, allow_nan=False):
+    """Read a feature table.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.csv``, ``.tsv``, ``.txt`` (comma, tab or whitespace separated; a first row without any number
+        is taken as the header), ``.parquet`` (needs pyarrow), ``.npy`` or ``.npz`` (arrays ``X`` and
+        optional ``y``).
+    label_column : str or int, optional
+        The column holding labels, by header name or 0-based index (negative counts from the end).
+    columns : list of str or int, optional
+        Feature columns to keep, by name or index; default all but the label column.
+    allow_nan : bool
+        Keep missing cells (empty, NaN, NA, ?) as NaN instead of raising.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        float32 (N, F). A ``.npy``/``.npz`` with more than 2 dimensions (images) is returned as it is.
+    y : numpy.ndarray or None
+        Labels as given: int64 when all are integers, float64 when all are numbers, else a str array.
+    feature_names : list of str or None
+        Header names (or column indices as strings); None for image arrays.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
+    if not isinstance(allow_nan, (bool, np.bool_)):
+        raise InputError(f"allow_nan must be True or False, got {allow_nan!r}")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataNotFoundError(f"table file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file")
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise InputError(f"{path}: unsupported file type {ext or '(none)'!r}; supported: {', '.join(SUPPORTED)}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes)")
+    if ext in TEXT_EXTENSIONS:
+        return _read_text(path, label_column, columns, allow_nan)
+    if ext == ".parquet":
+        return _read_parquet(path, label_column, columns, allow_nan)
+    return _read_numpy(path, label_column, columns, allow_nan)

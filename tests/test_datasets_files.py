@@ -1,0 +1,267 @@
+"""Reading user data: image folders and tables (CSV, TSV, text, Parquet, .npy, .npz)."""
+
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fewlabel.datasets import read_image_folder, read_table
+from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+
+# --- image folders ----------------------------------------------------------------------------------
+
+
+def save(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return array
+
+
+def rgb(h, w, seed):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def gray(h, w, seed):
+    return np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
+
+
+def test_class_folders_rgb(tmp_path):
+    a = save(tmp_path / "dog" / "b.png", rgb(6, 8, 0))
+    b = save(tmp_path / "cat" / "z.PNG", rgb(6, 8, 1))  # extension case does not matter
+    c = save(tmp_path / "dog" / "a.bmp", rgb(6, 8, 2))
+    (tmp_path / "dog" / "notes.txt").write_text("not an image")
+    (tmp_path / "cat" / ".DS_Store").write_bytes(b"\0\1")
+    X, y, names = read_image_folder(tmp_path)
+    assert names == ["cat", "dog"]
+    assert X.shape == (3, 6, 8, 3) and X.dtype == np.uint8  # (N, H, W, C)
+    np.testing.assert_array_equal(X, np.stack([b, c, a]))  # classes sorted, files sorted within
+    np.testing.assert_array_equal(y, [0, 1, 1])
+    assert y.dtype == np.int64
+
+
+def test_flat_grayscale_folder(tmp_path):
+    imgs = [save(tmp_path / f"{i}.png", gray(5, 7, i)) for i in range(3)]
+    X, y, names = read_image_folder(str(tmp_path))
+    assert y is None and names is None
+    assert X.shape == (3, 5, 7)
+    np.testing.assert_array_equal(X, np.stack(imgs))
+
+
+def test_color_modes(tmp_path):
+    g = save(tmp_path / "a" / "g.png", gray(4, 4, 0))
+    c = save(tmp_path / "b" / "c.png", rgb(4, 4, 1))
+    X, _, _ = read_image_folder(tmp_path)  # mixed: everything becomes RGB
+    assert X.shape == (2, 4, 4, 3)
+    np.testing.assert_array_equal(X[0], np.repeat(g[:, :, None], 3, axis=2))
+    np.testing.assert_array_equal(X[1], c)
+    X, _, _ = read_image_folder(tmp_path, color="L")
+    assert X.shape == (2, 4, 4)
+    np.testing.assert_array_equal(X[1], np.asarray(Image.fromarray(c).convert("L")))
+    X, _, _ = read_image_folder(tmp_path / "a", color="RGB")
+    assert X.shape == (1, 4, 4, 3)
+    with pytest.raises(InputError, match="color"):
+        read_image_folder(tmp_path, color="CMYK")
+
+
+def test_sizes(tmp_path):
+    save(tmp_path / "a.png", gray(4, 4, 0))
+    save(tmp_path / "b.png", gray(6, 5, 1))
+    with pytest.raises(InputError, match="size=") as e:
+        read_image_folder(tmp_path)
+    assert "a.png" in str(e.value) and "b.png" in str(e.value)
+    X, _, _ = read_image_folder(tmp_path, size=(3, 9))
+    assert X.shape == (2, 3, 9)
+    X, _, _ = read_image_folder(tmp_path, size=4)
+    assert X.shape == (2, 4, 4)
+    with pytest.raises(InputError, match="size"):
+        read_image_folder(tmp_path, size=(0, 4))
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(DataNotFoundError):
+        read_image_folder(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no images"):
+        read_image_folder(tmp_path / "empty")
+
+    save(tmp_path / "classes" / "cat" / "1.png", gray(4, 4, 0))
+    (tmp_path / "classes" / "dog").mkdir()
+    (tmp_path / "classes" / "dog" / "readme.txt").write_text("x")
+    with pytest.raises(InputError, match="dog") as e:
+        read_image_folder(tmp_path / "classes")
+    assert str(tmp_path / "classes" / "dog") in str(e.value)
+
+    bad = tmp_path / "bad"
+    save(bad / "ok.png", gray(4, 4, 0))
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+    with pytest.raises(CorruptFileError) as e:
+        read_image_folder(bad)
+    assert str(bad / "broken.png") in str(e.value)
+
+
+# --- text tables ------------------------------------------------------------------------------------
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_with_header_and_string_labels(tmp_path):
+    path = write(tmp_path, "t.csv", "a,b,species\n1,2,cat\n3,4.5,dog\n\n-1e3, 0 ,cat\n")
+    X, y, names = read_table(path, label_column="species")
+    assert X.dtype == np.float32
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4.5], [-1000, 0]])
+    assert y.dtype.kind == "U" and list(y) == ["cat", "dog", "cat"]
+    assert names == ["a", "b"]
+    X, y, names = read_table(path, label_column=2, columns=["b"])
+    np.testing.assert_array_equal(X, [[2], [4.5], [0]])
+    assert names == ["b"]
+    X, y, names = read_table(write(tmp_path, "u.csv", "a,b\n1,2\n"))  # no label column
+    assert y is None and X.shape == (1, 2)
+
+
+def test_csv_without_header(tmp_path):
+    X, y, names = read_table(write(tmp_path, "t.csv", "1,2,0\n3,4,1\n5,6,1\n"), label_column=-1)
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4], [5, 6]])
+    assert y.dtype == np.int64 and list(y) == [0, 1, 1]
+    assert names == ["0", "1"]
+    # a data row whose label is a word is not mistaken for a header
+    X, y, _ = read_table(write(tmp_path, "s.csv", "1.5,2,cat\n3,4,dog\n"), label_column=2)
+    assert X.shape == (2, 2) and list(y) == ["cat", "dog"]
+    with pytest.raises(InputError, match="no header"):
+        read_table(write(tmp_path, "n.csv", "1,2\n"), label_column="label")
+
+
+def test_tsv_and_whitespace_text(tmp_path):
+    X, y, names = read_table(write(tmp_path, "t.tsv", "x\ty\tlabel\n1\t2\t7\n3\t4\t8\n"), label_column="label")
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert list(y) == [7, 8] and names == ["x", "y"]
+    X, _, _ = read_table(write(tmp_path, "t.txt", "1 2   3\n4\t5 6\n"))
+    np.testing.assert_array_equal(X, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_quotes_blank_lines_and_extra_fields(tmp_path):
+    X, y, names = read_table(write(tmp_path, "q.csv", 'a,b,name\n1,2,"Smith, J"\n3,4,x\n'), label_column="name")
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert list(y) == ["Smith, J", "x"]
+    X, y, names = read_table(write(tmp_path, "b.csv", "\n\na,b,y\n1,2,0.5\n\n3,4,1\n"), label_column="y")
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert names == ["a", "b"] and y.dtype == np.float64 and list(y) == [0.5, 1.0]
+    # a row with an extra field is ragged even when only the first columns are asked for
+    with pytest.raises(InputError, match="line 2: 4 fields, expected 3"):
+        read_table(write(tmp_path, "r.csv", "1,2,3\n4,5,6,7\n"), columns=[0, 1])
+    with pytest.raises(InputError, match="line 4: 1 fields"):
+        read_table(write(tmp_path, "r.txt", "1 2\n\n3 4\n5\n"))
+
+
+def test_missing_cells(tmp_path):
+    path = write(tmp_path, "t.csv", "a,b\n1,2\n3,\n")
+    with pytest.raises(InputError) as e:
+        read_table(path)
+    assert "line 3" in str(e.value) and "column 2 ('b')" in str(e.value) and "allow_nan" in str(e.value)
+    X, _, _ = read_table(path, allow_nan=True)
+    assert np.isnan(X[1, 1]) and X[1, 0] == 3
+    with pytest.raises(InputError, match=r"row 1 \(line 1\), column 1"):  # "NaN" is a number: no header here
+        read_table(write(tmp_path, "n.csv", "NaN,1\n2,3\n"))
+
+
+def test_non_numeric_ragged_empty(tmp_path):
+    with pytest.raises(InputError) as e:
+        read_table(write(tmp_path, "t.csv", "a,b,c\n1,2,3\n4,five,6\n"))
+    assert "line 3" in str(e.value) and "column 2" in str(e.value) and "'five'" in str(e.value)
+    with pytest.raises(InputError, match="line 3: 2 fields, expected 3"):
+        read_table(write(tmp_path, "r.csv", "1,2,3\n4,5,6\n7,8\n"))
+    with pytest.raises(InputError, match="empty"):
+        read_table(write(tmp_path, "e.csv", ""))
+    with pytest.raises(InputError, match="empty"):
+        read_table(write(tmp_path, "b.csv", "\n\n"))
+    with pytest.raises(InputError, match="no data rows"):
+        read_table(write(tmp_path, "h.csv", "a,b\n"))
+    with pytest.raises(InputError, match="infinite"):
+        read_table(write(tmp_path, "i.csv", "1,inf\n"))
+    with pytest.raises(InputError, match="unsupported"):
+        read_table(write(tmp_path, "t.json", "[]"))
+    with pytest.raises(DataNotFoundError):
+        read_table(tmp_path / "missing.csv")
+    with pytest.raises(InputError, match="not a column"):
+        read_table(write(tmp_path, "l.csv", "a,b\n1,2\n"), label_column="c")
+
+
+# --- Parquet ----------------------------------------------------------------------------------------
+
+
+def test_parquet(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"f": [1.5, 2.5, 3.5], "i": [1, 2, 3], "label": ["a", "b", "a"]}), path)
+    X, y, names = read_table(path, label_column="label")
+    np.testing.assert_array_equal(X, [[1.5, 1], [2.5, 2], [3.5, 3]])
+    assert X.dtype == np.float32 and list(y) == ["a", "b", "a"] and names == ["f", "i"]
+
+    pq.write_table(pa.table({"f": [1.0, None, 3.0], "y": [0, 1, 0]}), path)
+    with pytest.raises(InputError, match="row 2.*'f'"):
+        read_table(path, label_column="y")
+    X, y, _ = read_table(path, label_column="y", allow_nan=True)
+    assert np.isnan(X[1, 0]) and y.dtype == np.int64
+
+    pq.write_table(pa.table({"f": ["1", "x"]}), path)
+    with pytest.raises(InputError, match="row 2.*'x' is not a number"):
+        read_table(path)
+
+
+def test_parquet_without_pyarrow(tmp_path, monkeypatch):
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(InputError, match=r"pip install fewlabel\[parquet\]"):
+        read_table(path)
+
+
+# --- NumPy files ------------------------------------------------------------------------------------
+
+
+def test_npy_and_npz(tmp_path):
+    np.save(tmp_path / "a.npy", np.array([[1, 2, 0], [3, 4, 1]], dtype=np.float64))
+    X, y, names = read_table(tmp_path / "a.npy", label_column=2)
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert X.dtype == np.float32 and y.dtype == np.int64 and list(y) == [0, 1]
+
+    images = np.random.default_rng(0).integers(0, 256, (4, 5, 5), dtype=np.uint8)
+    np.save(tmp_path / "img.npy", images)
+    X, y, names = read_table(tmp_path / "img.npy")
+    assert X.dtype == np.uint8 and y is None and names is None
+    np.testing.assert_array_equal(X, images)
+
+    np.savez(tmp_path / "d.npz", X=np.ones((3, 2)), y=np.array(["a", "b", "c"]))
+    X, y, names = read_table(tmp_path / "d.npz")
+    assert X.shape == (3, 2) and list(y) == ["a", "b", "c"]
+    np.savez(tmp_path / "e.npz", data=np.ones((3, 2)))
+    with pytest.raises(InputError, match="'X'"):
+        read_table(tmp_path / "e.npz")
+    np.savez(tmp_path / "f.npz", X=np.ones((3, 2)), y=np.ones(2))
+    with pytest.raises(InputError, match="y has shape"):
+        read_table(tmp_path / "f.npz")
+
+
+def test_npy_errors(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="object array"):
+        read_table(tmp_path / "obj.npy")
+    np.savez(tmp_path / "obj.npz", X=np.array([[1, None]], dtype=object))
+    with pytest.raises(InputError, match="object array"):
+        read_table(tmp_path / "obj.npz")
+    np.save(tmp_path / "one.npy", np.arange(5.0))
+    with pytest.raises(InputError, match="1-D"):
+        read_table(tmp_path / "one.npy")
+    np.save(tmp_path / "nan.npy", np.array([[1.0, 2.0], [np.nan, 1.0]]))
+    with pytest.raises(InputError, match="row 2, column 1"):
+        read_table(tmp_path / "nan.npy")
+    (tmp_path / "junk.npy").write_bytes(b"hello world")
+    with pytest.raises(CorruptFileError, match="junk.npy"):
+        read_table(tmp_path / "junk.npy")

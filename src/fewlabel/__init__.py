@@ -1,4 +1,10 @@
-"""fewlabel: learn an encoder from lots of unlabeled data, then classify, cluster, map and detect."""
+"""fewlabel: learn an encoder from lots of unlabeled data, then classify, cluster, map and detect.
+
+The names below that need PyTorch are imported on first use, so that ``fewlabel --help``,
+``fewlabel datasets`` and ``from fewlabel import datasets`` start without loading torch.
+"""
+
+from importlib import import_module
 
 from fewlabel.errors import (
     CorruptFileError,
@@ -8,23 +14,37 @@ from fewlabel.errors import (
     InputError,
     TrainingDivergedError,
 )
-from fewlabel.io import load, save
-from fewlabel.estimators import Autoencoder, SemiSupervisedClassifier
-from fewlabel import datasets
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Autoencoder": "fewlabel.estimators",
+    "SemiSupervisedClassifier": "fewlabel.estimators",
+    "save": "fewlabel.io",
+    "load": "fewlabel.io",
+    "datasets": "fewlabel.datasets",
+}
+
 __all__ = [
-    "Autoencoder",
     "CorruptFileError",
     "DataNotFoundError",
     "DownloadError",
     "FewlabelError",
     "InputError",
-    "SemiSupervisedClassifier",
     "TrainingDivergedError",
     "__version__",
-    "datasets",
-    "load",
-    "save",
+    *_LAZY,
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = import_module(_LAZY[name])
+        value = module if name == "datasets" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fewlabel' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -9,9 +9,10 @@ import math
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from fewlabel.errors import InputError
-from fewlabel.train import Trainer, predict_batches, resolve_device
+from fewlabel.train import History, Trainer, predict_batches, resolve_device
 
 
 def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estimator: str = "the model",
@@ -101,6 +102,35 @@ class TorchEstimator(BaseEstimator):
     def _apply(self, fn, X, batch_size=1024) -> np.ndarray:
         device = next(self.module_.parameters()).device
         return predict_batches(fn, X, batch_size=batch_size, device=device)
+
+    # -- saving: params and fitted attributes as JSON, the module's weights as tensors ----------
+    def _get_state(self):
+        check_is_fitted(self, "module_")
+        fitted = {"input_shape": list(self.input_shape_), "scale": self.scale_, "history": self.history_.to_dict(),
+                  **self._fitted_extra()}
+        config = {"params": json_safe(self.get_params()), "fitted": fitted}
+        return config, {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+
+    def _fitted_extra(self) -> dict:
+        """Fitted attributes beyond the shared ones, as JSON (subclasses add theirs)."""
+        return {}
+
+    def _restore_fitted(self, fitted: dict) -> None:
+        """Set the subclass's fitted attributes from ``fitted`` and build an untrained ``module_``."""
+        raise NotImplementedError
+
+    @classmethod
+    def _from_state(cls, config, tensors):
+        est = cls(**config["params"])
+        fitted = config["fitted"]
+        est.input_shape_ = tuple(fitted["input_shape"])
+        est.n_features_in_ = int(np.prod(est.input_shape_))
+        est.scale_ = float(fitted["scale"])
+        est.history_ = History.from_dict(fitted["history"])
+        est._restore_fitted(fitted)
+        est.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
+        est.module_.eval()
+        return est
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

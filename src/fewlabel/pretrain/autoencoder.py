@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from fewlabel._base import TorchEstimator, json_safe, to_float, validate_X
+from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.errors import InputError
 from fewlabel.io import register
 from fewlabel.nets.dense import MLP
@@ -177,26 +177,12 @@ class Autoencoder(TorchEstimator):
         return -float(np.mean(self.reconstruction_error(X)))
 
     # -- saving --------------------------------------------------------------------------------
-    def _get_state(self):
-        check_is_fitted(self, "module_")
-        config = {"params": json_safe(self.get_params()),
-                  "fitted": {"input_shape": list(self.input_shape_), "scale": self.scale_,
-                             "output_activation": self.output_activation_, "history": self.history_.to_dict()}}
-        return config, {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+    def _fitted_extra(self) -> dict:
+        return {"output_activation": self.output_activation_}
 
-    @classmethod
-    def _from_state(cls, config, tensors):
-        est = cls(**config["params"])
-        fitted = config["fitted"]
-        est.input_shape_ = tuple(fitted["input_shape"])
-        est.n_features_in_ = int(np.prod(est.input_shape_))
-        est.scale_ = float(fitted["scale"])
-        est.output_activation_ = fitted["output_activation"]
-        est.history_ = History.from_dict(fitted["history"])
-        est.module_ = est._build(est.input_shape_, est.output_activation_)
-        est.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
-        est.module_.eval()
-        return est
+    def _restore_fitted(self, fitted: dict) -> None:
+        self.output_activation_ = fitted["output_activation"]
+        self.module_ = self._build(self.input_shape_, self.output_activation_)
 
 
 def _split_validation(X, fraction, seed, y=None):

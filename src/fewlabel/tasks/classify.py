@@ -14,7 +14,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from fewlabel._base import TorchEstimator, json_safe, to_float, validate_X
+from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.errors import InputError
 from fewlabel.io import register
 from fewlabel.nets.dense import MLP
@@ -174,24 +174,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TorchEstimator):
         self.module_.eval()
         return self._apply(lambda x: self.module_.encoder(to_float(x, self.scale_)), X)
 
-    def _get_state(self):
-        check_is_fitted(self, "module_")
-        config = {"params": json_safe(self.get_params()),
-                  "fitted": {"input_shape": list(self.input_shape_), "scale": self.scale_,
-                             "classes": self.classes_.tolist(), "history": self.history_.to_dict()}}
-        return config, {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+    def _fitted_extra(self) -> dict:
+        return {"classes": self.classes_.tolist()}
 
-    @classmethod
-    def _from_state(cls, config, tensors):
-        est = cls(**config["params"])
-        fitted = config["fitted"]
-        est.input_shape_ = tuple(fitted["input_shape"])
-        est.n_features_in_ = int(np.prod(est.input_shape_))
-        est.scale_ = float(fitted["scale"])
-        est.classes_ = np.asarray(fitted["classes"])
-        est.history_ = History.from_dict(fitted["history"])
-        est.pretrain_history_ = None
-        est.module_ = est._build(est.input_shape_, len(est.classes_))
-        est.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
-        est.module_.eval()
-        return est
+    def _restore_fitted(self, fitted: dict) -> None:
+        self.classes_ = np.asarray(fitted["classes"])
+        self.pretrain_history_ = None
+        self.module_ = self._build(self.input_shape_, len(self.classes_))

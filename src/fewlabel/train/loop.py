@@ -9,7 +9,6 @@ DistributedDataParallel under ``torchrun``.
 
 from __future__ import annotations
 
-import copy
 import math
 import sys
 import time
@@ -411,7 +410,3 @@ def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], X, *, batch_size
     if not out:
         raise InputError("no rows to process")
     return torch.cat(out).numpy()
-
-
-def copy_module(module: nn.Module) -> nn.Module:
-    return copy.deepcopy(module)

@@ -87,7 +87,7 @@ def main():
     X = X[: args.rows]
     results = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
                else platform.processor() or platform.machine(), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "rows": len(X), "batch": BATCH, "model": "784-500-500-2000-10 AE"}
+               "threads": torch.get_num_threads(), "plain_workers": args.workers, "rows": len(X), "batch": BATCH, "model": "784-500-500-2000-10 AE"}
     plain = plain_loop(X, device, args.epochs, args.workers)
     results["plain_dataloader_s_per_epoch"] = statistics.median(plain)
     ours = fewlabel_loop(X, device, args.epochs, "fp32")

@@ -137,7 +137,10 @@ def cmd_pretrain(args) -> int:
     seconds = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
     save(ae, args.out / "model")
-    (args.out / "history.json").write_text(json.dumps(ae.history_.to_dict(), indent=2))
+    from fewlabel.train.state import atomic_write
+
+    text = json.dumps(ae.history_.to_dict(), indent=2)
+    atomic_write(args.out / "history.json", lambda tmp: tmp.write_text(text))
     h = ae.history_.history
     last = f"loss {h['loss'][-1]:.4f}" + (f", val_loss {h['val_loss'][-1]:.4f}" if "val_loss" in h else "")
     print(f"trained a {args.model} autoencoder on {len(X)} rows of {args.data} in {seconds:.1f} s: {last}")

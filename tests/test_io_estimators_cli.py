@@ -160,8 +160,33 @@ def test_cli_pretrain_and_datasets(tmp_path, real_data_root, monkeypatch, capsys
     assert main(["pretrain", "--data", "digits", "--epochs", "2", "--quiet", "--config", str(config),
                  "--out", str(tmp_path / "run")]) == 0
     model = fewlabel.load(tmp_path / "run" / "model")
-    assert model.latent == 4 and model.hidden == (16,) or model.hidden == [16]
-    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]) == 2
+    assert model.latent == 4 and model.hidden == (16,)
+    summary = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(summary["history"]["epochs"]) == 2 and summary["rows"] == 1347 and summary["model"] == "dense"
+    assert {p.name for p in (tmp_path / "run").glob("*.png")} == {"loss.png", "reconstructions.png", "latent.png"}
+
+
+CLI_MODELS = {
+    "dense": ["--hidden", "64", "--latent", "8", "--tied", "--activation", "sigmoid", "--noise", "mask"],
+    "conv": ["--channels", "8,16", "--code", "pool", "--hinge", "0.001"],
+    "vae": ["--hidden", "64", "--beta", "0.5"],
+    "stacked": ["--hidden", "64,32", "--latent", "4", "--layer-epochs", "1", "--finetune-epochs", "1"],
+}
+
+
+@pytest.mark.parametrize("model", sorted(CLI_MODELS))
+def test_cli_pretrain_each_model_on_real_mnist(model, tmp_path, real_data_root, capsys):
+    out = tmp_path / model
+    assert main(["pretrain", "--data", "mnist", "--root", str(real_data_root / "mnist"), "--split", "test",
+                 "--validation-split", "test", "--model", model, "--epochs", "1", "--batch-size", "512", "--quiet",
+                 "--device", "cpu", "--out", str(out), *CLI_MODELS[model]]) == 0
+    summary = json.loads((out / "history.json").read_text())
+    assert summary["rows"] == 10000 and summary["val_loss"] is not None and summary["model"] == model
+    figures = {"loss.png", "reconstructions.png", "latent.png"} | ({"samples.png", "interpolation.png"} if model == "vae" else set())
+    assert {p.name for p in out.glob("*.png")} == figures
+    ae = fewlabel.load(out / "model")
+    assert "val_loss" in ae.history_.history
+    assert f"trained a {model} autoencoder on 10000 rows" in capsys.readouterr().out
 
 
 def test_cli_errors_exit_2_without_traceback(tmp_path):

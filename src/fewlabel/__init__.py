@@ -19,6 +19,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Autoencoder": "fewlabel.estimators",
+    "ConvAutoencoder": "fewlabel.estimators",
+    "StackedAutoencoder": "fewlabel.estimators",
+    "VariationalAutoencoder": "fewlabel.estimators",
     "SemiSupervisedClassifier": "fewlabel.estimators",
     "save": "fewlabel.io",
     "load": "fewlabel.io",

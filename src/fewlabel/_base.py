@@ -35,20 +35,21 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
     if X.dtype == object or X.dtype.kind in "USV":
         try:
             X = X.astype(np.float32)
-        except (ValueError, TypeError):
-            raise InputError(f"{name} holds non-numeric values (dtype {X.dtype}); convert them to numbers first") from None
+        except (ValueError, TypeError) as e:
+            raise NonNumericInputError(f"{name} holds non-numeric values (dtype {X.dtype}): {e}; convert them to "
+                                       "numbers first") from None
     if X.dtype.kind == "c":
-        raise InputError(f"{name} holds complex numbers; fewlabel needs real values")
+        raise InputError(f"Complex data not supported: {name} holds complex numbers; fewlabel needs real values")
     if X.ndim == 0 or X.ndim == 1:
         raise InputError(f"Expected 2D array, got {'scalar' if X.ndim == 0 else '1D'} array instead: {name} needs "
-                         "one row per example; reshape with X.reshape(-1, 1) for a single feature or "
+                         "one row per example. Reshape your data with X.reshape(-1, 1) for a single feature or "
                          "X.reshape(1, -1) for a single example")
     if X.shape[0] < min_rows:
         raise InputError(f"{name} is empty: found {X.shape[0]} rows (shape {X.shape}) while at least {min_rows} "
                          "is required" if X.shape[0] == 0 else
-                         f"{name} has {X.shape[0]} rows; at least {min_rows} are required")
+                         f"{name} has {X.shape[0]} rows (n_samples={X.shape[0]}); at least {min_rows} are required")
     if any(d == 0 for d in X.shape[1:]):
-        raise InputError(f"{name} has 0 features (shape {X.shape}) while at least 1 is required")
+        raise InputError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.dtype != np.uint8:
         X = X.astype(np.float32, copy=False)
         if not np.isfinite(X).all():
@@ -58,11 +59,15 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
                              f"feature {bad[0][1]}); remove or impute them first")
     if expected_shape is not None and tuple(X.shape[1:]) != tuple(expected_shape):
         if X.ndim == 2 and len(expected_shape) == 1:
-            raise InputError(f"X has {X.shape[1]} features, but {estimator} is expecting {expected_shape[0]} "
+            raise InputError(f"{name} has {X.shape[1]} features, but {estimator} is expecting {expected_shape[0]} "
                              "features as input")
         raise InputError(f"{name} rows have shape {tuple(X.shape[1:])}, but {estimator} was fitted on rows of "
                          f"shape {tuple(expected_shape)}")
     return X
+
+
+class NonNumericInputError(InputError, TypeError):
+    """Input that cannot be read as numbers (scikit-learn expects a TypeError here)."""
 
 
 def to_float(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -121,7 +126,8 @@ class TorchEstimator(BaseEstimator):
 
     @classmethod
     def _from_state(cls, config, tensors):
-        est = cls(**config["params"])
+        # JSON has no tuples: layer-size lists come back as the tuples the defaults use
+        est = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()})
         fitted = config["fitted"]
         est.input_shape_ = tuple(fitted["input_shape"])
         est.n_features_in_ = int(np.prod(est.input_shape_))

@@ -1,4 +1,4 @@
-"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain``, each with ``--help``.
+"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain | cluster | map``, each with ``--help``.
 
 Exit code 0 only on success; a problem with the user's input or files prints one line naming it
 (no traceback) and exits with 2.
@@ -59,22 +59,104 @@ def build_parser() -> argparse.ArgumentParser:
                                    "found (or every place looked). Downloads nothing.")
     p.add_argument("--root", type=Path, help="also look in this folder first")
 
-    p = sub.add_parser("pretrain", help="train an autoencoder on a dataset's images and save it",
-                       description="Trains a dense autoencoder on a dataset (labels are not used) and saves it "
-                                   "(safetensors + JSON) with its training history.")
+    p = sub.add_parser("pretrain", help="train an autoencoder (dense, conv, vae, stacked) on a dataset and save it",
+                       description="Trains an autoencoder on a dataset (labels are not used), saves it "
+                                   "(safetensors + JSON) with its training history, and writes its figures: loss "
+                                   "curves, reconstructions, a 2-D map of the codes (and samples and "
+                                   "interpolations for a VAE).")
     p.add_argument("--data", required=True, help="dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.csv file")
     p.add_argument("--split", default="train")
     p.add_argument("--root", type=Path, help="folder holding the dataset's files")
-    p.add_argument("--model", choices=["dense"], default="dense")
-    p.add_argument("--hidden", type=_sizes, default=(128, 64), help="encoder layer sizes, e.g. 500,500,2000")
-    p.add_argument("--latent", type=int, default=16, help="code size (default 16)")
-    p.add_argument("--activation", default="relu")
-    p.add_argument("--loss", choices=["mse", "bce"], default="mse")
-    p.add_argument("--validation-fraction", type=float, default=0.1)
-    p.add_argument("--out", type=Path, required=True, help="folder to write the model and history into")
+    p.add_argument("--model", choices=["dense", "conv", "vae", "stacked"], default="dense")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the model, history and figures into")
     p.add_argument("--config", type=Path, help="JSON file of option values (command-line options win)")
+    g = p.add_argument_group("architecture")
+    g.add_argument("--hidden", type=_sizes, help="encoder layer sizes, e.g. 500,500,2000 "
+                                                 "(default 128,64; stacked 500,500,2000; vae 256)")
+    g.add_argument("--latent", type=int, help="code size (default dense 16, vae 2, stacked 10; conv: none, the "
+                                              "last feature map is the code)")
+    g.add_argument("--activation", default="relu", help="hidden-layer activation: relu, sigmoid, tanh, selu, "
+                                                        "elu, gelu, leaky_relu, softplus, linear")
+    g.add_argument("--latent-activation", default="linear", help="the code layer's activation (default linear)")
+    g.add_argument("--output-activation", default="auto", help="auto: sigmoid for data in [0, 1], else linear")
+    g.add_argument("--decoder-hidden", type=_sizes, help="dense: decoder sizes (default: the encoder's mirrored)")
+    g.add_argument("--tied", action="store_true", help="dense: decoder uses the encoder's transposed weights")
+    g.add_argument("--channels", type=_sizes, default=(16, 32, 64), help="conv/vae-conv: channels per stage")
+    g.add_argument("--batch-norm", action="store_true", help="conv: batch normalisation after each convolution")
+    g.add_argument("--code", choices=["flatten", "pool"], default="flatten",
+                   help="conv: codes are the flattened last feature map or its global average (default flatten)")
+    g.add_argument("--architecture", choices=["dense", "conv"], default="dense", help="vae: dense or conv")
+    g.add_argument("--beta", type=float, default=1.0, help="vae: weight of the KL term (default 1)")
+    g.add_argument("--layer-epochs", type=int, default=10, help="stacked: epochs per greedy layer (default 10)")
+    g.add_argument("--finetune-epochs", type=int, default=10, help="stacked: end-to-end epochs after (default 10)")
+    g = p.add_argument_group("objective")
+    g.add_argument("--loss", choices=["mse", "bce", "auto"],
+                   help="reconstruction loss (default mse; vae auto: bce for data in [0, 1], else mse)")
+    g.add_argument("--hinge", type=float, help="per-example cut-off: examples reconstructed better add no loss")
+    g.add_argument("--noise", choices=["gaussian", "mask", "salt_pepper", "blur"],
+                   help="train as a denoising autoencoder with this corruption (target: the clean input)")
+    g.add_argument("--noise-level", type=float, default=0.2,
+                   help="gaussian std, fraction masked / salted, or blur sigma in pixels (default 0.2)")
+    g = p.add_argument_group("validation and figures")
+    g.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="hold out this fraction for val_loss (default 0.1)")
+    g.add_argument("--validation-split", help="validate on this split of the dataset instead (e.g. test)")
+    g.add_argument("--no-plots", action="store_true", help="write no figures")
     _add_training_options(p, epochs=20)
+
+    p = sub.add_parser("cluster", help="cluster a dataset (raw pixels or a saved encoder's codes), score against labels",
+                       description="Encodes a dataset with a saved fewlabel autoencoder (or uses the raw input), "
+                                   "optionally maps the codes with PCA or UMAP, clusters them with k-means or a "
+                                   "Gaussian mixture, and scores the clusters against the labels (NMI, ARI, "
+                                   "cluster accuracy) when there are labels. Writes metrics.json, clusters.png "
+                                   "and labels.png.")
+    _add_data_options(p)
+    p.add_argument("--encoder", type=Path, help="folder of a saved fewlabel autoencoder (from fewlabel pretrain "
+                                                "or fewlabel.save); default: cluster the raw input")
+    p.add_argument("--k", type=_k_value, default=10,
+                   help="number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default 10)")
+    p.add_argument("--method", choices=["kmeans", "gmm"], default="kmeans",
+                   help="k-means or a Gaussian mixture with full covariances (default kmeans)")
+    p.add_argument("--manifold", choices=["none", "pca", "umap"], default="none",
+                   help="map the codes to --manifold-dim dimensions first (umap needs umap-learn; default none)")
+    p.add_argument("--manifold-dim", type=int, default=10, help="dimensions of the manifold step (default 10)")
+    p.add_argument("--n-neighbors", type=int, default=20, help="UMAP neighbours (default 20)")
+    p.add_argument("--max-rows", type=int, help="cluster at most this many rows, drawn by --seed (stratified by "
+                                                "label when there are labels)")
+    p.add_argument("--device", default="cpu", help="where the encoder runs: cpu (default), auto, cuda, cuda:N")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write metrics.json and the figures into")
+
+    p = sub.add_parser("map", help="draw a 2-D map (PCA, t-SNE, UMAP) of the raw input beside a saved encoder's codes",
+                       description="Maps the same rows of a dataset to 2-D twice, the raw input and the codes of a "
+                                   "saved fewlabel autoencoder, with the same method, and draws them side by side "
+                                   "coloured by label. Writes map.png and map.json.")
+    _add_data_options(p)
+    p.add_argument("--encoder", type=Path, help="folder of a saved fewlabel autoencoder; default: both maps show "
+                                                "the raw input")
+    p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca",
+                   help="pca (fast, linear; default), tsne, or umap (needs umap-learn)")
+    p.add_argument("--max-points", type=int, default=5000,
+                   help="map at most this many rows, drawn by --seed and stratified by label (default 5000)")
+    p.add_argument("--device", default="cpu", help="where the encoder runs: cpu (default), auto, cuda, cuda:N")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write map.png and map.json into")
     return parser
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.csv file")
+    p.add_argument("--split", default="train", help="which split of the dataset (default train)")
+    p.add_argument("--root", type=Path, help="folder holding the dataset's files")
+
+
+def _k_value(text: str):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of clusters or 'auto', got {text!r}") from None
 
 
 def _version() -> str:
@@ -101,7 +183,7 @@ def _apply_config(args: argparse.Namespace, parser: argparse.ArgumentParser, arg
         if not hasattr(args, attr):
             raise InputError(f"--config {path}: unknown option {key!r}")
         if attr not in given:
-            setattr(args, attr, tuple(value) if attr == "hidden" else value)
+            setattr(args, attr, tuple(value) if isinstance(value, list) else value)
 
 
 def _load_data(name: str, split: str, root):
@@ -124,27 +206,217 @@ def cmd_datasets(args) -> int:
     return 0
 
 
-def cmd_pretrain(args) -> int:
-    from fewlabel import Autoencoder, save
+MODEL_DEFAULTS = {"dense": {"hidden": (128, 64), "latent": 16, "loss": "mse"},
+                  "conv": {"latent": None, "loss": "mse"},
+                  "vae": {"hidden": (256,), "latent": 2, "loss": "auto"},
+                  "stacked": {"hidden": (500, 500, 2000), "latent": 10, "loss": "mse"}}
 
-    X, _ = _load_data(args.data, args.split, args.root)
+
+def build_autoencoder(args):
+    """The estimator ``fewlabel pretrain`` trains, from its options (each model takes the ones it has)."""
+    defaults = MODEL_DEFAULTS[args.model]
+    pick = {k: getattr(args, k) if getattr(args, k) is not None else defaults.get(k) for k in ("hidden", "latent", "loss")}
+    common = dict(loss=pick["loss"], noise=args.noise, noise_level=args.noise_level, optimizer=args.optimizer,
+                  lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+                  validation_fraction=0.0 if args.validation_split else args.validation_fraction,
+                  output_activation=args.output_activation, device=args.device, random_state=args.seed,
+                  verbose=not args.quiet)
+    if args.model == "conv":
+        from fewlabel import ConvAutoencoder
+
+        return ConvAutoencoder(channels=args.channels, activation=args.activation, batch_norm=args.batch_norm,
+                               latent=pick["latent"], latent_activation=args.latent_activation, code=args.code,
+                               hinge=args.hinge, **common)
+    if args.model == "vae":
+        from fewlabel.pretrain.variational import VariationalAutoencoder
+
+        if args.hinge is not None:
+            raise InputError("--hinge does not apply to --model vae (its loss is the ELBO)")
+        return VariationalAutoencoder(hidden=pick["hidden"], latent=pick["latent"], activation=args.activation,
+                                      architecture=args.architecture, channels=args.channels, beta=args.beta,
+                                      **common)
+    dense = dict(hidden=pick["hidden"], latent=pick["latent"], activation=args.activation,
+                 latent_activation=args.latent_activation, hinge=args.hinge, **common)
+    if args.model == "stacked":
+        from fewlabel.pretrain.stacked import StackedAutoencoder
+
+        return StackedAutoencoder(layer_epochs=args.layer_epochs, finetune_epochs=args.finetune_epochs, **dense)
+    from fewlabel import Autoencoder
+
+    return Autoencoder(decoder_hidden=args.decoder_hidden, tied=args.tied, **dense)
+
+
+def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[Path]:
+    """Loss curves, reconstructions, a 2-D map of the codes (PCA when wider than 2), VAE samples."""
+    import numpy as np
+
+    from fewlabel import plots
+
+    written = []
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(X), min(len(X), 5000), replace=False))
+    Xs, ys = X[idx], (None if y is None else np.asarray(y)[idx])
+    plots.loss_curves(ae.history_, path=out / "loss.png", title=title)
+    written.append(out / "loss.png")
+    images = X.ndim >= 3 or int(round(np.sqrt(X.shape[1]))) ** 2 == X.shape[1]
+    if images:
+        plots.reconstructions(X[:8], ae.reconstruct(X[:8]), path=out / "reconstructions.png", title=title)
+        written.append(out / "reconstructions.png")
+    codes = ae.transform(Xs)
+    how = "codes"
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        codes, how = PCA(2, random_state=0).fit_transform(codes), f"PCA of the {codes.shape[1]}-d codes"
+    plots.latent_scatter(codes, ys, path=out / "latent.png", title=f"{title}: {how}")
+    written.append(out / "latent.png")
+    if hasattr(ae, "sample") and images:
+        plots.vae_samples(ae, n=64, path=out / "samples.png")
+        plots.interpolation_grid(ae, [(X[0], X[1]), (X[2], X[3])], steps=8, path=out / "interpolation.png")
+        written += [out / "samples.png", out / "interpolation.png"]
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    return written
+
+
+def cmd_pretrain(args) -> int:
+    from fewlabel import save
+    from fewlabel.train.state import atomic_write
+
+    X, y = _load_data(args.data, args.split, args.root)
+    val = None
+    if args.validation_split:
+        val, _ = _load_data(args.data, args.validation_split, args.root)
+    ae = build_autoencoder(args)
     t0 = time.perf_counter()
-    ae = Autoencoder(hidden=args.hidden, latent=args.latent, activation=args.activation, loss=args.loss,
-                     optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-                     validation_fraction=args.validation_fraction, device=args.device, random_state=args.seed,
-                     verbose=not args.quiet)
-    ae.fit(X)
+    ae.fit(X, validation_data=val)
     seconds = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
     save(ae, args.out / "model")
-    from fewlabel.train.state import atomic_write
-
-    text = json.dumps(ae.history_.to_dict(), indent=2)
-    atomic_write(args.out / "history.json", lambda tmp: tmp.write_text(text))
     h = ae.history_.history
+    summary = {"model": args.model, "data": args.data, "rows": int(len(X)), "seconds": round(seconds, 2),
+               "loss": h["loss"][-1], "val_loss": h["val_loss"][-1] if "val_loss" in h else None,
+               "history": ae.history_.to_dict()}
+    text = json.dumps(summary, indent=2)
+    atomic_write(args.out / "history.json", lambda tmp: tmp.write_text(text))
+    figures = [] if args.no_plots else write_autoencoder_figures(ae, X, y, args.out, f"{args.model} autoencoder")
     last = f"loss {h['loss'][-1]:.4f}" + (f", val_loss {h['val_loss'][-1]:.4f}" if "val_loss" in h else "")
     print(f"trained a {args.model} autoencoder on {len(X)} rows of {args.data} in {seconds:.1f} s: {last}")
     print(f"saved to {args.out / 'model'} (load with fewlabel.load)")
+    if figures:
+        print("figures: " + ", ".join(str(f) for f in figures))
+    return 0
+
+
+def _load_encoder(path, device: str):
+    """A saved fewlabel encoder (anything with ``transform``) from ``path``, moved to ``device``."""
+    import fewlabel
+
+    encoder = fewlabel.load(path)
+    if not hasattr(encoder, "transform"):
+        raise InputError(f"--encoder {path} holds a {type(encoder).__name__}, which has no transform method; "
+                         "give the folder of a saved autoencoder (fewlabel pretrain --out DIR writes DIR/model)")
+    module = getattr(encoder, "module_", None)
+    if module is not None and device != "cpu":
+        from fewlabel.train import resolve_device
+
+        module.to(resolve_device(device))
+    return encoder
+
+
+def _encode_for(encoder, X, args):
+    """The codes of ``X``; an encoder fitted on rows of another shape is named with the option and the data."""
+    from fewlabel.tasks.cluster import encode
+
+    try:
+        return encode(X, encoder)
+    except InputError:
+        shape = getattr(encoder, "input_shape_", None)
+        if shape is not None and tuple(X.shape[1:]) != tuple(shape):
+            raise InputError(f"--encoder {args.encoder} was trained on rows of shape {tuple(shape)}, but "
+                             f"{args.data} ({args.split}) has rows of shape {tuple(X.shape[1:])}: use an encoder "
+                             "trained on this dataset") from None
+        raise
+
+
+def _positive(value, option: str) -> None:
+    if value is not None and value < 1:
+        raise InputError(f"{option} must be at least 1, got {value}")
+
+
+def _json_number(v):
+    return None if v is None or v != v or v in (float("inf"), float("-inf")) else v
+
+
+def cmd_cluster(args) -> int:
+    import numpy as np
+
+    from fewlabel.tasks.cluster import _check_k, choose_k, run_cluster, subsample, write_json_atomic
+
+    _positive(args.max_rows, "--max-rows")
+    _positive(args.manifold_dim, "--manifold-dim")
+    if args.n_neighbors < 2:
+        raise InputError(f"--n-neighbors must be at least 2, got {args.n_neighbors}")
+    if args.k != "auto" and args.k < 2:  # named before anything is loaded (k > rows: once the rows are known)
+        raise InputError(f"--k must be at least 2 (got {args.k}): one cluster is not a clustering")
+    if args.encoder is not None and not Path(args.encoder).exists():
+        raise InputError(f"--encoder {args.encoder}: no such folder (give the folder of a saved fewlabel model)")
+    X, y = _load_data(args.data, args.split, args.root)
+    n_total = len(X)
+    if args.max_rows is not None and args.max_rows < n_total:
+        idx = subsample(n_total, args.max_rows, y, args.seed)
+        X, y = X[idx], (None if y is None else np.asarray(y)[idx])
+    encoder = None if args.encoder is None else _load_encoder(args.encoder, args.device)
+    t0 = time.perf_counter()
+    Z = _encode_for(encoder, X, args)
+    encode_seconds = time.perf_counter() - t0
+    manifold = None if args.manifold == "none" else args.manifold
+    selection = None
+    if args.k == "auto":
+        top = min(15, len(Z) - 1)
+        if top < 2:
+            raise InputError(f"--k auto needs at least 3 rows to compare numbers of clusters, got {len(Z)}")
+        k, scores = choose_k(Z, ks=range(2, top + 1), method=args.method, criterion="silhouette",
+                             random_state=args.seed, manifold=manifold, manifold_dim=args.manifold_dim,
+                             n_neighbors=args.n_neighbors)
+        selection = {"criterion": "silhouette", "ks": sorted(scores), "best_k": int(k),
+                     "scores": {str(kk): _json_number(v) for kk, v in sorted(scores.items())}}
+    else:
+        k = _check_k(args.k, len(Z), "--k")
+    result = run_cluster(Z, y, encoder=None, k=k, method=args.method, manifold=manifold,
+                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, out=args.out, seed=args.seed)
+    result.pop("labels")
+    result.update({"data": args.data, "split": args.split, "rows_in_split": int(n_total),
+                   "max_rows": args.max_rows, "encoder": None if encoder is None else type(encoder).__name__,
+                   "encoder_path": None if args.encoder is None else str(args.encoder),
+                   "encode_seconds": round(encode_seconds, 3), "k_selection": selection})
+    write_json_atomic(args.out / "metrics.json", result)
+    what = f"{type(encoder).__name__} codes ({Z.shape[1]}-d)" if encoder is not None else f"raw input ({Z.shape[1]} features)"
+    how = {"kmeans": "k-means", "gmm": "GMM"}[args.method] + (f" after {args.manifold}" if manifold else "")
+    kk = f"k={k}" + (" (auto, silhouette)" if selection else "")
+    scores_text = (f": NMI {result['nmi']:.3f}, ARI {result['ari']:.3f}, ACC {result['accuracy']:.3f}"
+                   if "nmi" in result else " (no labels to score against)")
+    print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "
+          f"wrote {args.out / 'metrics.json'}")
+    return 0
+
+
+def cmd_map(args) -> int:
+    from fewlabel.tasks.embed_map import run_map
+
+    _positive(args.max_points, "--max-points")
+    if args.encoder is not None and not Path(args.encoder).exists():
+        raise InputError(f"--encoder {args.encoder}: no such folder (give the folder of a saved fewlabel model)")
+    X, y = _load_data(args.data, args.split, args.root)
+    encoder = None if args.encoder is None else _load_encoder(args.encoder, args.device)
+    if encoder is not None:
+        _encode_for(encoder, X[:1], args)  # another input shape is named before any map is computed
+    result = run_map(X, y, encoder=encoder, method=args.method, out=args.out, seed=args.seed,
+                     max_points=args.max_points)
+    s = result["seconds"]
+    print(f"mapped {result['n_points']} rows of {args.data} with {args.method} in {s['raw'] + s['codes']:.1f} s; "
+          f"wrote {args.out / 'map.png'} and {args.out / 'map.json'}")
     return 0
 
 
@@ -155,7 +427,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "datasets": cmd_datasets, "pretrain": cmd_pretrain}
+COMMANDS = {"demo": cmd_demo, "datasets": cmd_datasets, "pretrain": cmd_pretrain, "cluster": cmd_cluster,
+            "map": cmd_map}
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,14 @@
 """Ways to learn an encoder from unlabeled data."""
 
-from fewlabel.pretrain.autoencoder import Autoencoder, DenseAutoencoderNet, reconstruction_loss
+from fewlabel.pretrain.autoencoder import (
+    Autoencoder,
+    AutoencoderBase,
+    ConvAutoencoder,
+    DenseAutoencoderNet,
+    reconstruction_loss,
+)
+from fewlabel.pretrain.stacked import StackedAutoencoder
+from fewlabel.pretrain.variational import VariationalAutoencoder, VariationalAutoencoderNet
 
-__all__ = ["Autoencoder", "DenseAutoencoderNet", "reconstruction_loss"]
+__all__ = ["Autoencoder", "AutoencoderBase", "ConvAutoencoder", "DenseAutoencoderNet", "StackedAutoencoder",
+           "VariationalAutoencoder", "VariationalAutoencoderNet", "reconstruction_loss"]

@@ -1,4 +1,11 @@
-"""Dense autoencoder: the network, its reconstruction loss, and the scikit-learn estimator."""
+"""Autoencoders: the dense network (mirrored, explicit or tied decoder), the reconstruction losses
+(MSE, binary cross-entropy, and their hinge variant), denoising, and the scikit-learn estimators.
+
+:class:`AutoencoderBase` holds everything the estimators share (validation at the door, output
+activation, noise, the loss, ``transform`` / ``inverse_transform`` / ``reconstruction_error`` /
+``score``, saving); :class:`Autoencoder` (dense) and the convolutional, variational and stacked
+autoencoders only say how their network is built and, where it differs, how it is trained.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +14,100 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
+from fewlabel.augment import check_noise, corrupt, salt_pepper_noise
 from fewlabel.errors import InputError
 from fewlabel.io import register
-from fewlabel.nets.dense import MLP
+from fewlabel.nets.dense import MLP, _per_layer
 from fewlabel.nets.dense import activation as make_activation
 from fewlabel.train import History
 
-LOSSES = ("mse", "bce")
+LOSSES = ("auto", "mse", "bce")
+
+
+class TiedDecoder(nn.Module):
+    """The encoder's layers run backwards with their transposed weights; only the biases are its own.
+
+    The encoder is held outside ``nn.Module``'s registry so each weight exists once (in the encoder's
+    state dict), which is what makes the weights shared rather than copied.
+    """
+
+    def __init__(self, encoder: MLP, activations, output_shape):
+        super().__init__()
+        self._encoder = [encoder]  # a list: not registered as a submodule
+        linears = encoder.linears
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(lin.in_features)) for lin in reversed(linears)])
+        self.acts = nn.ModuleList([make_activation(a) for a in activations])
+        self.output_shape = tuple(output_shape)
+
+    def weights(self) -> list[torch.Tensor]:
+        """The encoder's weight tensors in decoder order (the same Parameter objects, not copies)."""
+        return [lin.weight for lin in reversed(self._encoder[0].linears)]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = z
+        for w, b, act in zip(self.weights(), self.biases, self.acts):
+            h = act(F.linear(h, w.t(), b))
+        return h.reshape(len(z), *self.output_shape)
 
 
 @register
 class DenseAutoencoderNet(nn.Module):
-    """``input -> hidden... -> latent -> reversed(hidden)... -> input``, dense layers throughout.
+    """``input -> hidden... -> latent -> decoder... -> input``, dense layers throughout.
 
+    ``activation``: one name for every hidden layer or a list, one per encoder layer. The decoder
+    mirrors the encoder (sizes and activations reversed) unless ``decoder_hidden`` lists its sizes
+    (with ``decoder_activation``); ``tied=True`` makes it reuse the encoder's transposed weights.
     The decoder's last layer computes logits; ``decode`` applies ``output_activation`` to them, and the
     loss uses the logits directly where that is more stable (binary cross-entropy with a sigmoid).
     """
 
     def __init__(self, input_shape, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
-                 output_activation="sigmoid", dropout=0.0):
+                 output_activation="sigmoid", dropout=0.0, decoder_hidden=None, decoder_activation=None,
+                 tied=False):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
         self.hidden, self.latent = [int(h) for h in hidden], int(latent)
-        self.activation, self.latent_activation = activation, latent_activation
-        self.output_activation, self.dropout = output_activation, dropout
+        enc_acts = _per_layer(_listed(activation), len(self.hidden), "activation")
+        if tied and decoder_hidden is not None:
+            raise InputError("tied=True reuses the encoder's weights, so the decoder mirrors it: "
+                             "leave decoder_hidden unset")
+        if decoder_hidden is None:  # the mirror image of the encoder
+            dec_hidden, dec_acts = list(reversed(self.hidden)), list(reversed(enc_acts))
+        else:
+            dec_hidden = [int(h) for h in decoder_hidden]
+            dec_acts = _per_layer(activation if isinstance(activation, str) else "relu", len(dec_hidden), "")
+        if decoder_activation is not None:
+            dec_acts = _per_layer(_listed(decoder_activation), len(dec_hidden), "decoder_activation")
+        self.activation, self.latent_activation = enc_acts, latent_activation
+        self.decoder_hidden, self.decoder_activation = dec_hidden, dec_acts
+        self.output_activation, self.dropout, self.tied = output_activation, dropout, bool(tied)
         d = math.prod(self.input_shape)
-        self.encoder = MLP([d, *self.hidden, self.latent], activations=activation, output_activation=latent_activation,
+        self.encoder = MLP([d, *self.hidden, self.latent], activations=enc_acts, output_activation=latent_activation,
                            dropout=dropout, input_shape=self.input_shape)
-        self.decoder = MLP([self.latent, *reversed(self.hidden), d], activations=activation, output_activation=None,
-                           dropout=dropout, output_shape=self.input_shape)
+        if self.tied:
+            if dropout:
+                raise InputError("dropout is not supported with tied=True")
+            self.decoder = TiedDecoder(self.encoder, [*dec_acts, None], self.input_shape)
+        else:
+            self.decoder = MLP([self.latent, *dec_hidden, d], activations=dec_acts, output_activation=None,
+                               dropout=dropout, output_shape=self.input_shape)
         self.output_fn = make_activation(output_activation)
 
     def config(self) -> dict:
         return {"input_shape": list(self.input_shape), "hidden": self.hidden, "latent": self.latent,
                 "activation": self.activation, "latent_activation": self.latent_activation,
-                "output_activation": self.output_activation, "dropout": self.dropout}
+                "output_activation": self.output_activation, "dropout": self.dropout,
+                "decoder_hidden": None if self.tied else self.decoder_hidden,
+                "decoder_activation": self.decoder_activation, "tied": self.tied}
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return (self.latent,)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -60,39 +122,227 @@ class DenseAutoencoderNet(nn.Module):
         return self.decode(self.encode(x))
 
 
-def reconstruction_loss(net: DenseAutoencoderNet, x: torch.Tensor, kind: str, reduction: str = "mean") -> torch.Tensor:
-    """Per-example (reduction='none') or mean reconstruction loss of ``net`` on float inputs ``x``."""
-    logits = net.decode_logits(net.encode(x))
+def _listed(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def per_example_error(net, logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean reconstruction loss per example of decoder ``logits`` against ``target`` (floats)."""
+    target = target.float()
     if kind == "bce":
         if net.output_activation == "sigmoid":
-            per = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="none")
+            per = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
         else:
-            per = F.binary_cross_entropy(net.output_fn(logits).float().clamp(1e-7, 1 - 1e-7), x.float(), reduction="none")
+            per = F.binary_cross_entropy(net.output_fn(logits).float().clamp(1e-7, 1 - 1e-7), target,
+                                         reduction="none")
     else:
-        per = (net.output_fn(logits).float() - x.float()) ** 2
-    per = per.reshape(len(x), -1).mean(dim=1)
+        per = (net.output_fn(logits).float() - target) ** 2
+    return per.reshape(len(target), -1).mean(dim=1)
+
+
+def reconstruction_loss(net, x: torch.Tensor, kind: str, reduction: str = "mean", target=None,
+                        hinge: float | None = None) -> torch.Tensor:
+    """Reconstruction loss of ``net`` on inputs ``x`` against ``target`` (default: ``x`` itself).
+
+    ``hinge``: the per-example loss becomes ``max(0, error - hinge)``, so examples already
+    reconstructed better than the cut-off add nothing and training concentrates on the bad ones.
+    """
+    per = per_example_error(net, net.decode_logits(net.encode(x)), x if target is None else target, kind)
+    if hinge is not None:
+        per = torch.clamp(per - hinge, min=0.0)
     return per.mean() if reduction == "mean" else per
 
 
+class AutoencoderBase(TransformerMixin, TorchEstimator):
+    """What every autoencoder estimator shares. Subclasses define ``__init__`` (their parameters) and
+    ``_build(input_shape, output_activation)``; they may override ``_check_params``, ``_make_loss``,
+    ``_encode`` and ``_decode`` (and ``fit`` itself, as greedy stacking does).
+
+    Shared parameters: ``loss`` ('mse', 'bce', or 'auto': bce when the scaled data lies in [0, 1]), ``hinge`` (cut-off: examples reconstructed better
+    than it add no loss), ``noise`` (None, 'gaussian', 'mask', 'salt_pepper', 'blur': a denoising
+    autoencoder, trained to map corrupted inputs back to the clean ones) with ``noise_level``,
+    ``output_activation`` ('auto': sigmoid when the scaled data lies in [0, 1], else linear).
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # computed in float32, whatever comes in
+        return tags
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def _build(self, input_shape, output_activation) -> nn.Module:
+        raise NotImplementedError
+
+    def _check_params(self) -> None:
+        """Architecture parameters beyond the shared ones (subclasses)."""
+
+    def _encode(self, net, x: torch.Tensor) -> torch.Tensor:
+        """The code ``transform`` returns, one row per example."""
+        return net.encode(x).reshape(len(x), -1)
+
+    def _code_shape(self) -> tuple[int, ...]:
+        return tuple(self.module_.code_shape)
+
+    def _decode(self, net, z: torch.Tensor) -> torch.Tensor:
+        return net.decode(z.reshape(len(z), *self._code_shape()))
+
+    def _make_loss(self):
+        """``loss_fn(net, batch)`` for the training loop: (corrupted) input in, clean input as target."""
+        scale, kind, hinge = self.scale_, self.loss_, self.hinge
+        noise, level, shape = self.noise, self.noise_level, self.input_shape_
+        lo, hi = self.data_range_
+
+        def loss_fn(net, batch):
+            x = to_float(batch[0], scale)
+            x_in = _corrupt(x, noise, level, shape, lo, hi)
+            per = per_example_error(net, net.decode_logits(net.encode(x_in)), x, kind)
+            if hinge is None:
+                return per.mean()
+            return {"loss": torch.clamp(per - hinge, min=0.0).mean(), "above_cutoff": (per > hinge).float().mean()}
+
+        return loss_fn
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _prepare(self, X) -> np.ndarray:
+        """Validate parameters and ``X``; set the fitted attributes every autoencoder has."""
+        self._check_common_params()
+        if self.loss not in LOSSES:
+            raise InputError(f"unknown loss {self.loss!r}: choose one of {LOSSES}")
+        if self.hinge is not None and not (isinstance(self.hinge, (int, float)) and math.isfinite(self.hinge)
+                                           and self.hinge >= 0):
+            raise InputError(f"hinge must be None or a cut-off >= 0 on the per-example loss, got {self.hinge!r}")
+        self._check_params()
+        X = validate_X(X)
+        check_noise(self.noise, self.noise_level, X.shape[1:])
+        self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
+        lo, hi = float(X.min()) * self.scale_, float(X.max()) * self.scale_
+        self.data_range_ = (lo, hi)
+        in_unit = lo >= 0.0 and hi <= 1.0
+        self.loss_ = self.loss if self.loss != "auto" else ("bce" if in_unit else "mse")
+        if self.loss_ == "bce" and not in_unit:
+            raise InputError(f"loss='bce' needs inputs in [0, 1] (uint8 images are scaled automatically); "
+                             f"X ranges over [{lo:g}, {hi:g}]. Scale it, or use loss='mse'")
+        out_act = self.output_activation
+        if out_act == "auto":
+            out_act = "sigmoid" if in_unit else "linear"
+        make_activation(out_act)  # an unknown name fails here, before any training
+        self.output_activation_ = out_act
+        self.input_shape_ = tuple(X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.input_shape_))
+        return X
+
+    def _train_val(self, X, validation_data):
+        """(training rows, validation rows or None): ``validation_data`` if given, else a held-out fraction."""
+        if validation_data is None:
+            return _split_validation(X, self.validation_fraction, self.random_state)
+        if self.validation_fraction:
+            raise InputError("give either validation_data or validation_fraction, not both")
+        V = validate_X(validation_data, name="validation_data", expected_shape=X.shape[1:],
+                       estimator=type(self).__name__)
+        return X, (V if V.dtype == X.dtype else V.astype(np.float32))
+
+    def fit(self, X, y=None, validation_data=None):
+        """Learn the encoder and decoder from ``X`` alone (``y`` is ignored: unlabeled learning).
+
+        ``validation_data``: rows shaped like ``X`` whose loss is reported each epoch as ``val_loss``
+        (and drives early stopping); otherwise ``validation_fraction`` of ``X`` is held out.
+        """
+        X = self._prepare(X)
+        torch.manual_seed(self.random_state or 0)
+        self.module_ = self._build(self.input_shape_, self.output_activation_)
+        train, val = self._train_val(X, validation_data)
+        trainer = self._trainer(description=type(self).__name__, early_stopping=self.early_stopping)
+        self.history_: History = trainer.fit(self.module_, self._make_loss(), train, val)
+        return self
+
+    # -- using ---------------------------------------------------------------------------------
+    def _validated(self, X) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.transform(np.zeros((1, *self.input_shape_), np.float32)).shape[1])
+
+    def transform(self, X) -> np.ndarray:
+        """The codes, one row per example."""
+        X = self._validated(X)
+        self.module_.eval()
+        return self._apply(lambda x: self._encode(self.module_, to_float(x, self.scale_)), X)
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Reconstructions from codes, in the input's scale (0..255 for uint8 images)."""
+        check_is_fitted(self, "module_")
+        Z = validate_X(Z, name="Z", expected_shape=(math.prod(self._code_shape()),), estimator=type(self).__name__)
+        self.module_.eval()
+        return self._apply(lambda z: self._decode(self.module_, z.float()), Z) / self.scale_
+
+    def reconstruct(self, X) -> np.ndarray:
+        """The clean reconstruction of ``X`` (no noise), in the input's scale."""
+        X = self._validated(X)
+        self.module_.eval()
+        return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X) / self.scale_
+
+    def reconstruction_error(self, X) -> np.ndarray:
+        """Per-row reconstruction loss of the clean input (the training loss without noise or cut-off,
+        on the [0, 1] scale for images): high for inputs unlike the training data."""
+        X = self._validated(X)
+        self.module_.eval()
+        kind = self.loss_
+        return self._apply(lambda x: reconstruction_loss(self.module_, to_float(x, self.scale_), kind,
+                                                         reduction="none"), X)
+
+    def score(self, X, y=None) -> float:
+        """Minus the mean reconstruction error: higher is better, as scikit-learn's model selection wants."""
+        return -float(np.mean(self.reconstruction_error(X)))
+
+    # -- saving --------------------------------------------------------------------------------
+    def _fitted_extra(self) -> dict:
+        return {"output_activation": self.output_activation_, "data_range": list(self.data_range_), "loss": self.loss_}
+
+    def _restore_fitted(self, fitted: dict) -> None:
+        self.output_activation_ = fitted["output_activation"]
+        self.data_range_ = tuple(fitted["data_range"])
+        self.loss_ = fitted["loss"]
+        self.module_ = self._build(self.input_shape_, self.output_activation_)
+
+
+def _corrupt(x, noise, level, input_shape, lo, hi):
+    if noise == "salt_pepper":  # salt and pepper are the data's own extremes
+        return salt_pepper_noise(x, level, lo, hi)
+    return corrupt(x, noise, level, input_shape)
+
+
 @register
-class Autoencoder(TorchEstimator):
+class Autoencoder(AutoencoderBase):
     """A dense autoencoder as a scikit-learn transformer: ``fit(X)``, ``transform(X)`` gives the codes.
 
     Rows may be vectors or images (uint8 images are scaled to [0, 1]). ``hidden`` lists the encoder's
-    layer sizes down to ``latent``; the decoder mirrors them. ``output_activation='auto'`` picks a
-    sigmoid when the (scaled) data lies in [0, 1], else linear. ``loss``: 'mse' or 'bce'.
+    layer sizes down to ``latent``; ``activation`` is one name or one per hidden layer. The decoder
+    mirrors the encoder unless ``decoder_hidden`` (and ``decoder_activation``) say otherwise;
+    ``tied=True`` makes it use the encoder's transposed weights. ``loss``: 'mse' or 'bce'; ``hinge``:
+    a per-example cut-off; ``noise`` / ``noise_level``: a denoising autoencoder (see
+    :class:`AutoencoderBase`).
     """
 
     def __init__(self, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
-                 output_activation="auto", loss="mse", optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=30,
-                 batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto", random_state=0,
-                 verbose=False):
+                 output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
+                 loss="mse", hinge=None, noise=None, noise_level=0.2, optimizer="adam", lr=1e-3, weight_decay=0.0,
+                 epochs=30, batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto",
+                 random_state=0, verbose=False):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
         self.latent_activation = latent_activation
         self.output_activation = output_activation
+        self.decoder_hidden = decoder_hidden
+        self.decoder_activation = decoder_activation
+        self.tied = tied
+        self.dropout = dropout
         self.loss = loss
+        self.hinge = hinge
+        self.noise = noise
+        self.noise_level = noise_level
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -104,85 +354,129 @@ class Autoencoder(TorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- fitting -------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if not isinstance(self.latent, (int, np.integer)) or isinstance(self.latent, bool) or self.latent < 1:
+            raise InputError(f"latent must be a positive integer, got {self.latent!r}")
+
     def _build(self, input_shape, output_activation) -> DenseAutoencoderNet:
-        return DenseAutoencoderNet(input_shape, hidden=tuple(self.hidden), latent=self.latent,
+        return DenseAutoencoderNet(input_shape, hidden=tuple(self.hidden), latent=int(self.latent),
                                    activation=self.activation, latent_activation=self.latent_activation,
-                                   output_activation=output_activation)
+                                   output_activation=output_activation, dropout=self.dropout,
+                                   decoder_hidden=self.decoder_hidden, decoder_activation=self.decoder_activation,
+                                   tied=self.tied)
 
-    def fit(self, X, y=None):
-        """Learn the encoder and decoder from ``X`` alone (``y`` is ignored: unlabeled learning)."""
-        self._check_common_params()
-        if self.loss not in LOSSES:
-            raise InputError(f"unknown loss {self.loss!r}: choose one of {LOSSES}")
-        X = validate_X(X, min_rows=2)
-        self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
-        lo, hi = float(X.min()) * self.scale_, float(X.max()) * self.scale_
-        in_unit = lo >= 0.0 and hi <= 1.0
-        if self.loss == "bce" and not in_unit:
-            raise InputError(f"loss='bce' needs inputs in [0, 1] (uint8 images are scaled automatically); "
-                             f"X ranges over [{lo:g}, {hi:g}]. Scale it, or use loss='mse'")
-        out_act = self.output_activation
-        if out_act == "auto":
-            out_act = "sigmoid" if in_unit else "linear"
-        self.output_activation_ = out_act
-        self.input_shape_ = tuple(X.shape[1:])
-        self.n_features_in_ = int(np.prod(self.input_shape_))
-        torch.manual_seed(self.random_state or 0)
-        self.module_ = self._build(self.input_shape_, out_act)
-        train, val = _split_validation(X, self.validation_fraction, self.random_state)
-        scale, kind = self.scale_, self.loss
 
-        def loss_fn(net, batch):
-            return reconstruction_loss(net, to_float(batch[0], scale), kind)
+class _ImageRows(nn.Module):
+    """Lets an image network take flat rows: reshapes them to ``image_shape`` and its output back."""
 
-        trainer = self._trainer(description="autoencoder", early_stopping=self.early_stopping)
-        self.history_: History = trainer.fit(self.module_, loss_fn, train, val)
-        return self
+    def __init__(self, net: nn.Module, image_shape):
+        super().__init__()
+        self.net, self.image_shape = net, tuple(image_shape)
+        self.output_activation, self.output_fn = net.output_activation, net.output_fn
 
-    # -- using ---------------------------------------------------------------------------------
-    def _validated(self, X) -> np.ndarray:
-        check_is_fitted(self, "module_")
-        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+    def _images(self, x):
+        return x.reshape(len(x), *self.image_shape)
+
+    def encode(self, x):
+        return self.net.encode(self._images(x))
+
+    def code_vector(self, x, pooled=False):
+        return self.net.code_vector(self._images(x), pooled=pooled)
+
+    def decode_logits(self, z):
+        return self.net.decode_logits(z).reshape(len(z), -1)
+
+    def decode(self, z):
+        return self.output_fn(self.decode_logits(z))
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+@register
+class ConvAutoencoder(AutoencoderBase):
+    """A convolutional autoencoder for images, as a scikit-learn transformer.
+
+    The default is the classic 28x28 design: three stages of 3x3 convolution + 2x2 max-pooling with
+    16, 32 and 64 channels (28 -> 14 -> 7 -> 3, a 3x3x64 code), mirrored by transposed convolutions.
+    ``channels`` sets the stages; ``latent`` adds a dense bottleneck of that size after the last stage.
+    ``code`` picks what ``transform`` returns: 'flatten' (the 576 values of the 3x3x64 map, or the
+    latent vector) or 'pool' (global average pooling of each channel: a 64-d code, not decodable).
+    Rows are images (H, W) or (H, W, C); flat rows are accepted when ``image_shape`` says how to fold
+    them. Loss, cut-off and denoising options as for every autoencoder (:class:`AutoencoderBase`).
+    """
+
+    def __init__(self, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False, latent=None,
+                 latent_activation="linear", code="flatten", image_shape=None, output_activation="auto", loss="mse",
+                 hinge=None, noise=None, noise_level=0.2, optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=20,
+                 batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto", random_state=0,
+                 verbose=False):
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.latent = latent
+        self.latent_activation = latent_activation
+        self.code = code
+        self.image_shape = image_shape
+        self.output_activation = output_activation
+        self.loss = loss
+        self.hinge = hinge
+        self.noise = noise
+        self.noise_level = noise_level
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        if self.code not in ("flatten", "pool"):
+            raise InputError(f"code must be 'flatten' or 'pool', got {self.code!r}")
+        if self.code == "pool" and self.latent is not None:
+            raise InputError("code='pool' averages the last feature maps; with a dense latent there are none to "
+                             "pool: leave latent=None or use code='flatten'")
+
+    def _image_shape(self, input_shape) -> tuple[int, ...]:
+        if self.image_shape is None:
+            if len(input_shape) not in (2, 3):
+                raise InputError(f"ConvAutoencoder needs images: rows of shape (H, W) or (H, W, C), got rows of shape "
+                                 f"{tuple(input_shape)}; pass image_shape=(H, W[, C]) to fold flat rows into images")
+            return tuple(input_shape)
+        shape = tuple(int(s) for s in self.image_shape)
+        if math.prod(shape) != math.prod(input_shape):
+            raise InputError(f"image_shape {shape} holds {math.prod(shape)} values, but the rows have "
+                             f"{math.prod(input_shape)} (shape {tuple(input_shape)})")
+        return shape
+
+    def _build(self, input_shape, output_activation) -> nn.Module:
+        from fewlabel.nets.conv import ConvAutoencoderNet
+
+        image = self._image_shape(input_shape)
+        net = ConvAutoencoderNet(image, channels=tuple(self.channels), kernel_size=self.kernel_size,
+                                 activation=self.activation, batch_norm=self.batch_norm, latent=self.latent,
+                                 latent_activation=self.latent_activation, output_activation=output_activation)
+        return net if image == tuple(input_shape) else _ImageRows(net, image)
+
+    def _prepare(self, X) -> np.ndarray:
+        X = super()._prepare(X)
+        self._image_shape(X.shape[1:])  # not images: say so before anything is built
         return X
 
-    def transform(self, X) -> np.ndarray:
-        """The codes, shape (n_rows, latent)."""
-        X = self._validated(X)
-        self.module_.eval()
-        return self._apply(lambda x: self.module_.encode(to_float(x, self.scale_)), X)
+    def _encode(self, net, x):
+        return net.code_vector(x, pooled=self.code == "pool")
 
-    def inverse_transform(self, Z) -> np.ndarray:
-        """Reconstructions from codes, in the input's scale (0..255 for uint8 images)."""
-        check_is_fitted(self, "module_")
-        Z = validate_X(Z, name="Z", expected_shape=(self.latent,), estimator=type(self).__name__)
-        self.module_.eval()
-        return self._apply(lambda z: self.module_.decode(z.float()), Z) / self.scale_
-
-    def reconstruct(self, X) -> np.ndarray:
-        """``inverse_transform(transform(X))`` in one pass."""
-        X = self._validated(X)
-        self.module_.eval()
-        return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X) / self.scale_
-
-    def reconstruction_error(self, X) -> np.ndarray:
-        """Per-row reconstruction loss (the training loss, on the [0, 1] scale for images)."""
-        X = self._validated(X)
-        self.module_.eval()
-        return self._apply(lambda x: reconstruction_loss(self.module_, to_float(x, self.scale_), self.loss,
-                                                         reduction="none"), X)
-
-    def score(self, X, y=None) -> float:
-        """Minus the mean reconstruction error: higher is better, as scikit-learn's model selection wants."""
-        return -float(np.mean(self.reconstruction_error(X)))
-
-    # -- saving --------------------------------------------------------------------------------
-    def _fitted_extra(self) -> dict:
-        return {"output_activation": self.output_activation_}
-
-    def _restore_fitted(self, fitted: dict) -> None:
-        self.output_activation_ = fitted["output_activation"]
-        self.module_ = self._build(self.input_shape_, self.output_activation_)
+    def _code_shape(self) -> tuple[int, ...]:
+        if self.code == "pool":
+            raise InputError("pooled codes (code='pool') cannot be decoded: the pooling threw the positions away; "
+                             "use code='flatten' to invert codes")
+        net = self.module_.net if isinstance(self.module_, _ImageRows) else self.module_
+        return tuple(net.decoder.code_shape)
 
 
 def _split_validation(X, fraction, seed, y=None):

@@ -1,0 +1,162 @@
+"""How good a clustering or a prediction is: NMI, ARI, cluster accuracy, silhouette, accuracy.
+
+Every function checks its input first (same length, not empty, 1-D labels, no NaN) and raises
+:class:`fewlabel.errors.InputError` naming the problem, instead of scikit-learn's or NumPy's messages.
+Labels may be any values (ints, strings); clusters need not be numbered like the classes.
+
+Only NumPy, SciPy and scikit-learn are imported here (no torch), so scoring stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn import metrics as _skm
+
+from fewlabel.errors import InputError
+
+__all__ = ["accuracy", "ari", "cluster_accuracy", "cluster_mapping", "nmi", "silhouette"]
+
+
+def _check_label_array(y, name: str) -> np.ndarray:
+    if y is None:
+        raise InputError(f"{name} is None: pass one label per row")
+    if hasattr(y, "toarray") and not isinstance(y, np.ndarray):
+        raise InputError(f"{name} is a sparse matrix; pass a dense 1-D array of labels")
+    if hasattr(y, "detach"):  # a torch tensor, without importing torch
+        y = y.detach().cpu().numpy()
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{name} is not a flat list of labels ({e})") from None
+    if y.ndim != 1:
+        hint = "; flatten it with .ravel()" if y.ndim == 2 and 1 in y.shape else ""
+        raise InputError(f"{name} must be 1-D (one label per row), got shape {y.shape}{hint}")
+    if len(y) == 0:
+        raise InputError(f"{name} is empty: at least one label is required")
+    if y.dtype.kind == "c":
+        raise InputError(f"{name} holds complex numbers; labels must be integers, strings or real numbers")
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y)
+    elif y.dtype == object:
+        bad = np.array([v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in y])
+    else:
+        bad = np.zeros(len(y), bool)
+    if bad.any():
+        if y.dtype.kind == "f":
+            kind = "NaN" if np.isnan(y).any() else "infinity"
+        else:
+            kind = "NaN or None"
+        raise InputError(f"{name} contains {kind} ({int(bad.sum())} values; first at index {int(np.argmax(bad))}); "
+                         "every row needs a label")
+    if y.dtype == object:
+        try:
+            np.unique(y)
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in y})
+            raise InputError(f"{name} mixes label types ({', '.join(kinds)}); use one type for every label") from None
+    return y
+
+
+def check_labels(y_true, y_pred, names=("y_true", "y_pred")) -> tuple[np.ndarray, np.ndarray]:
+    """Both label arrays as 1-D NumPy arrays of the same, non-zero length without NaN, or an InputError."""
+    a = _check_label_array(y_true, names[0])
+    b = _check_label_array(y_pred, names[1])
+    if len(a) != len(b):
+        raise InputError(f"{names[0]} has {len(a)} labels but {names[1]} has {len(b)}; they must match")
+    return a, b
+
+
+def nmi(y_true, y_pred, average_method: str = "arithmetic") -> float:
+    """Normalized mutual information (scikit-learn's, arithmetic mean by default): 0 = unrelated, 1 = the same
+    partition. Invariant to renaming the clusters."""
+    a, b = check_labels(y_true, y_pred)
+    return float(_skm.normalized_mutual_info_score(a, b, average_method=average_method))
+
+
+def ari(y_true, y_pred) -> float:
+    """Adjusted Rand index (scikit-learn's): about 0 for a random partition, 1 for the same partition."""
+    a, b = check_labels(y_true, y_pred)
+    return float(_skm.adjusted_rand_score(a, b))
+
+
+def _matching(a: np.ndarray, b: np.ndarray):
+    """Classes, clusters, the contingency table C[cluster, class] and the best one-to-one matching."""
+    classes, ia = np.unique(a, return_inverse=True)
+    clusters, ib = np.unique(b, return_inverse=True)
+    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(table, (ib, ia), 1)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return classes, clusters, table, rows, cols
+
+
+def cluster_accuracy(y_true, y_pred) -> float:
+    """Accuracy of the best one-to-one matching of clusters to classes (Hungarian method).
+
+    Each cluster is given at most one class and each class at most one cluster, choosing the matching
+    that gets the most rows right. With more clusters than classes the unmatched clusters count as wrong;
+    with fewer, the unmatched classes do.
+    """
+    a, b = check_labels(y_true, y_pred)
+    _, _, table, rows, cols = _matching(a, b)
+    return float(table[rows, cols].sum() / len(a))
+
+
+def _py(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def cluster_mapping(y_true, y_pred) -> dict:
+    """The matching :func:`cluster_accuracy` uses, as ``{cluster: class}``.
+
+    Clusters left unmatched (more clusters than classes) are absent from the dict, so
+    ``accuracy(y_true, [mapping.get(c, no_class) for c in y_pred]) == cluster_accuracy(y_true, y_pred)``.
+    Keys and values are plain Python values (``int``, ``str``...), ready for JSON.
+    """
+    a, b = check_labels(y_true, y_pred)
+    classes, clusters, _, rows, cols = _matching(a, b)
+    return {_py(clusters[r]): _py(classes[c]) for r, c in zip(rows, cols)}
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of rows whose predicted label equals the true label."""
+    a, b = check_labels(y_true, y_pred)
+    return float(np.mean(a == b))
+
+
+def silhouette(X, labels, sample_size: int | None = None, random_state=0) -> float:
+    """Mean silhouette coefficient (Euclidean) of ``labels`` on the rows of ``X``: -1 (wrong) to 1 (tight,
+    separated). ``sample_size`` scores a random subset of rows (the full score is O(n^2))."""
+    if X is None:
+        raise InputError("X is None: pass the rows (codes) that were clustered")
+    if hasattr(X, "detach"):
+        X = X.detach().cpu().numpy()
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"X is not a rectangular array of numbers ({e})") from None
+    if X.ndim == 1:
+        raise InputError("Expected 2D array, got 1D array instead: X needs one row per example; reshape with "
+                         "X.reshape(-1, 1) for a single feature")
+    if X.ndim > 2:
+        X = X.reshape(len(X), -1)
+    labels = _check_label_array(labels, "labels")
+    if len(X) != len(labels):
+        raise InputError(f"X has {len(X)} rows but labels has {len(labels)} labels; they must match")
+    if X.shape[1] == 0:
+        raise InputError(f"X has 0 features (shape {X.shape}) while at least 1 is required")
+    if not np.isfinite(X).all():
+        raise InputError(f"X contains {'NaN' if np.isnan(X).any() else 'infinity'}; remove or impute them first")
+    n_labels = len(np.unique(labels))
+    if not 2 <= n_labels <= len(X) - 1:
+        raise InputError(f"the silhouette needs between 2 and n_rows - 1 = {len(X) - 1} distinct labels, "
+                         f"got {n_labels}")
+    if sample_size is not None:
+        if not isinstance(sample_size, (int, np.integer)) or isinstance(sample_size, bool) or sample_size < 2:
+            raise InputError(f"sample_size must be an integer of at least 2 or None, got {sample_size!r}")
+        if sample_size >= len(X):
+            sample_size = None
+    try:
+        return float(_skm.silhouette_score(X, labels, sample_size=sample_size, random_state=random_state))
+    except ValueError as e:  # e.g. a random sample that caught a single cluster
+        raise InputError(f"cannot compute the silhouette: {e}; use a larger sample_size") from None

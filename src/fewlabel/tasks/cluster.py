@@ -1,0 +1,460 @@
+"""Clustering learned codes: an optional manifold step (PCA or UMAP), then k-means or a Gaussian mixture.
+
+This is the "autoencoder, then manifold, then shallow clustering" recipe (N2D, McConville et al. 2020):
+the encoder's codes are mapped by UMAP to about 10 dimensions (``n_neighbors`` about 20, ``min_dist`` 0)
+and a Gaussian mixture is fitted there::
+
+    labels = cluster(codes, k=10, method="gmm", manifold="umap")
+
+:class:`CodeClustering` is the same as a scikit-learn estimator (``fit``/``predict``, usable in a
+``Pipeline``); :func:`choose_k` picks ``k`` when it is unknown; :func:`run_cluster` is the whole job the
+command line runs (encode, cluster, score against labels, write ``metrics.json`` and PNG maps).
+
+UMAP comes from the optional ``umap-learn`` package (``pip install fewlabel[umap]``), imported only when
+asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils.validation import check_is_fitted
+
+from fewlabel import metrics
+from fewlabel._base import validate_X
+from fewlabel.errors import InputError
+
+METHODS = ("kmeans", "gmm")
+MANIFOLDS = (None, "pca", "umap")
+CRITERIA = ("silhouette", "bic")
+
+# Up to this many rows UMAP is given exact nearest neighbours computed by scikit-learn. (Below 4,096 rows
+# umap-learn would otherwise compute all pairwise distances through a Python callback, O(n^2) slow calls;
+# above, its NNDescent index costs a minute of numba compilation the first time.)
+EXACT_KNN_MAX_ROWS = 20_000
+
+__all__ = ["CodeClustering", "choose_k", "cluster", "evaluate_clustering", "reduce", "run_cluster"]
+
+
+# -- input -----------------------------------------------------------------------------------------
+def check_codes(Z, name: str = "Z", min_rows: int = 1) -> np.ndarray:
+    """Codes as a float32 (n_rows, n_features) array, or an InputError naming what is wrong.
+
+    Rows with more than one axis (images) are flattened; uint8 (pixels) is scaled to [0, 1].
+    """
+    if isinstance(Z, np.ndarray) or isinstance(Z, (list, tuple)):
+        arr = np.asarray(Z) if not isinstance(Z, np.ndarray) else Z
+        if arr.dtype.kind == "c":
+            raise InputError(f"Complex data not supported: {name} holds complex numbers; codes must be real")
+        if arr.ndim == 2 and arr.shape[0] > 0 and arr.shape[1] == 0:
+            raise InputError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    Z = validate_X(Z, name=name, min_rows=min_rows)
+    if Z.dtype == np.uint8:
+        Z = Z.astype(np.float32) / 255.0
+    if Z.ndim > 2:
+        Z = Z.reshape(len(Z), -1)
+    return np.ascontiguousarray(Z, dtype=np.float32)
+
+
+def _check_int(value, name: str, minimum: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise InputError(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_k(k, n_rows: int, name: str = "k") -> int:
+    if n_rows < 2:
+        raise InputError(f"clustering needs at least 2 rows, got n_samples={n_rows}")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise InputError(f"{name} must be an integer number of clusters, got {k!r}")
+    if k < 2:
+        raise InputError(f"{name} must be at least 2 (got {k}): one cluster is not a clustering")
+    if k > n_rows:
+        raise InputError(f"{name}={k} is larger than the number of rows (n_samples={n_rows}); "
+                         f"ask for at most {n_rows} clusters")
+    return int(k)
+
+
+def _check_choice(value, choices, name: str):
+    if value not in choices:
+        raise InputError(f"unknown {name} {value!r}: choose one of {choices}")
+    return value
+
+
+# -- the manifold step -----------------------------------------------------------------------------
+def _import_umap():
+    try:
+        import umap  # noqa: PLC0415
+    except ImportError as e:
+        raise InputError(f"UMAP needs the optional package umap-learn ({e}); install it with "
+                         "`pip install fewlabel[umap]` (or `pip install umap-learn`), or use manifold='pca'") from None
+    return umap
+
+
+class _ExactNeighbors:
+    """Exact k-nearest-neighbour search (scikit-learn) with the part of pynndescent's ``NNDescent``
+    interface that ``umap.UMAP.transform`` uses, so a UMAP fitted on exact neighbours can embed new rows."""
+
+    _angular_trees = False
+
+    def __init__(self, data: np.ndarray):
+        self.nn = NearestNeighbors().fit(data)
+
+    def query(self, X, k, epsilon=None):
+        dist, ind = self.nn.kneighbors(np.asarray(X, dtype=np.float32), n_neighbors=k)
+        return ind.astype(np.int32), dist.astype(np.float32)
+
+
+class UMAPReducer(TransformerMixin, BaseEstimator):
+    """``umap.UMAP`` with scikit-learn's exact neighbours for up to ``EXACT_KNN_MAX_ROWS`` rows.
+
+    ``fit_transform`` and ``transform`` (new rows placed into the fitted map, as ``umap.UMAP.transform``
+    does). ``random_state`` makes it deterministic (and single-threaded); ``None`` lets UMAP use all cores.
+    ``umap_kwargs`` go to ``umap.UMAP``. The fitted ``umap.UMAP`` is ``umap_``.
+    """
+
+    def __init__(self, n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, umap_kwargs=None):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.random_state = random_state
+        self.umap_kwargs = umap_kwargs
+
+    def fit_transform(self, Z) -> np.ndarray:
+        umap = _import_umap()
+        Z = np.ascontiguousarray(Z, dtype=np.float32)
+        n = len(Z)
+        n_components = _check_int(self.n_components, "n_components", 1)
+        if n < n_components + 2 or n < 3:
+            raise InputError(f"UMAP to {n_components} dimensions needs at least {max(n_components + 2, 3)} rows, "
+                             f"got {n}; use PCA or fewer dimensions")
+        n_neighbors = min(_check_int(self.n_neighbors, "n_neighbors", 2), n - 1)
+        kw = {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": self.min_dist,
+              "random_state": self.random_state, **(self.umap_kwargs or {})}
+        if self.random_state is not None:
+            kw.setdefault("n_jobs", 1)  # what UMAP does anyway with a seed; said here to silence its warning
+        metric = kw.get("metric", "euclidean")
+        if n <= EXACT_KNN_MAX_ROWS and metric == "euclidean" and "precomputed_knn" not in kw:
+            index = _ExactNeighbors(Z)
+            dist, ind = index.nn.kneighbors(Z, n_neighbors=n_neighbors)  # each row is its own first neighbour
+            kw["precomputed_knn"] = (ind.astype(np.int32), dist.astype(np.float32), index)
+        self.umap_ = umap.UMAP(**kw)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(NNDescent|n_jobs|precomputed_knn).*")
+            warnings.filterwarnings("ignore", message=".*[Gg]raph is not fully connected.*")
+            return np.asarray(self.umap_.fit_transform(Z), dtype=np.float32)
+
+    def fit(self, Z, y=None):
+        self.fit_transform(Z)
+        return self
+
+    def transform(self, Z) -> np.ndarray:
+        check_is_fitted(self, "umap_")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs.*")
+            return np.asarray(self.umap_.transform(np.ascontiguousarray(Z, dtype=np.float32)), dtype=np.float32)
+
+
+def make_reducer(method, n_components=10, n_neighbors=20, random_state=0, min_dist=0.0, n_rows=None,
+                 n_features=None, **kw):
+    """An unfitted reducer (``fit_transform`` / ``transform``) for ``method`` ``'pca'`` or ``'umap'``.
+
+    PCA keeps at most ``min(n_components, n_features, n_rows)`` components when those are given.
+    """
+    _check_choice(method, ("pca", "umap"), "manifold method")
+    n_components = _check_int(n_components, "n_components", 1)
+    if method == "pca":
+        limit = min(x for x in (n_components, n_features, n_rows) if x is not None)
+        return PCA(n_components=limit, random_state=random_state, **kw)
+    return UMAPReducer(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist,
+                       random_state=random_state, umap_kwargs=kw or None)
+
+
+def reduce(Z, method="umap", n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, **kw) -> np.ndarray:
+    """The manifold step: ``Z`` mapped to ``n_components`` dimensions by UMAP or PCA (``None``: unchanged).
+
+    UMAP defaults follow N2D (``n_neighbors=20``, ``min_dist=0``: tight clumps suit clustering);
+    extra keyword arguments go to ``umap.UMAP`` / ``sklearn.decomposition.PCA``.
+    Returns float32 of shape (n_rows, n_components).
+    """
+    _check_choice(method, MANIFOLDS, "manifold")
+    Z = check_codes(Z)
+    if method is None:
+        return Z
+    reducer = make_reducer(method, n_components, n_neighbors, random_state, min_dist, len(Z), Z.shape[1], **kw)
+    return np.asarray(reducer.fit_transform(Z), dtype=np.float32)
+
+
+# -- clustering ------------------------------------------------------------------------------------
+def _model(method, k, random_state, n_init):
+    if n_init is None:
+        n_init = 10 if method == "kmeans" else 1
+    n_init = _check_int(n_init, "n_init", 1)
+    if method == "kmeans":
+        return KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
+    return GaussianMixture(n_components=k, covariance_type="full", n_init=n_init, random_state=random_state)
+
+
+class CodeClustering(ClusterMixin, BaseEstimator):
+    """Cluster codes: optional manifold step (``None``, ``'pca'``, ``'umap'``), then k-means or a GMM.
+
+    ``fit(Z)`` sets ``labels_`` (int64, 0 .. n_clusters-1; a GMM may leave a component empty, k-means
+    never does); ``predict(Z)`` assigns new rows, through the
+    fitted reducer when a manifold is used. ``n_init``: restarts (``None``: 10 for k-means, 1 for GMM).
+    Fitted attributes: ``labels_``, ``model_`` (the KMeans / GaussianMixture), ``reducer_`` (or None),
+    ``n_features_in_``.
+    """
+
+    def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=10, n_neighbors=20,
+                 random_state=0, n_init=None):
+        self.n_clusters = n_clusters
+        self.method = method
+        self.manifold = manifold
+        self.manifold_dim = manifold_dim
+        self.n_neighbors = n_neighbors
+        self.random_state = random_state
+        self.n_init = n_init
+
+    def _embed(self, Z, fit: bool) -> np.ndarray:
+        if fit:
+            self.reducer_ = None
+            if self.manifold is None:
+                return Z
+            self.reducer_ = make_reducer(self.manifold, self.manifold_dim, self.n_neighbors, self.random_state,
+                                         n_rows=len(Z), n_features=Z.shape[1])
+            return np.asarray(self.reducer_.fit_transform(Z), dtype=np.float32)
+        if self.reducer_ is None:
+            return Z
+        return np.asarray(self.reducer_.transform(Z), dtype=np.float32)
+
+    def fit(self, Z, y=None):
+        """Cluster the rows of ``Z`` (``y`` is ignored; it is here for scikit-learn pipelines)."""
+        _check_choice(self.method, METHODS, "method")
+        _check_choice(self.manifold, MANIFOLDS, "manifold")
+        Z = check_codes(Z)
+        k = _check_k(self.n_clusters, len(Z), "n_clusters")
+        self.n_features_in_ = Z.shape[1]
+        E = self._embed(Z, fit=True)
+        self.model_ = _model(self.method, k, self.random_state, self.n_init)
+        with warnings.catch_warnings():
+            # k-means on fewer distinct points than k: sklearn warns and still returns a valid answer
+            warnings.filterwarnings("ignore", message=".*Number of distinct clusters.*")
+            if self.method == "kmeans":
+                self.model_.fit(E)
+                labels = self.model_.labels_
+            else:
+                labels = self.model_.fit_predict(E)
+        self.labels_ = np.asarray(labels, dtype=np.int64)
+        return self
+
+    def predict(self, Z) -> np.ndarray:
+        """The cluster (int64) of each row of ``Z``."""
+        check_is_fitted(self, "model_")
+        Z = check_codes(Z)
+        if Z.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return np.asarray(self.model_.predict(self._embed(Z, fit=False)), dtype=np.int64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def cluster(Z, k, method="kmeans", manifold=None, manifold_dim=10, n_neighbors=20, random_state=0,
+            n_init=None) -> np.ndarray:
+    """Cluster the rows of ``Z`` into ``k`` groups; returns int64 labels 0 .. k-1.
+
+    ``method``: ``'kmeans'`` or ``'gmm'`` (full covariances). ``manifold``: ``None`` (cluster ``Z``
+    itself), ``'pca'`` or ``'umap'`` to ``manifold_dim`` dimensions first. The N2D recipe is
+    ``method='gmm', manifold='umap'``.
+    """
+    Z = check_codes(Z)
+    _check_k(k, len(Z), "k")
+    est = CodeClustering(n_clusters=k, method=method, manifold=manifold, manifold_dim=manifold_dim,
+                         n_neighbors=n_neighbors, random_state=random_state, n_init=n_init)
+    return est.fit(Z).labels_
+
+
+def choose_k(Z, ks=range(2, 16), method="kmeans", criterion="silhouette", random_state=0, manifold=None,
+             manifold_dim=10, n_neighbors=20, sample_size=5000, n_init=None) -> tuple[int, dict]:
+    """Pick the number of clusters when it is unknown: cluster for every ``k`` in ``ks`` and score.
+
+    ``criterion``: ``'silhouette'`` (higher is better; scored on at most ``sample_size`` rows) or
+    ``'bic'`` (Bayesian information criterion, lower is better; ``method='gmm'`` only). The manifold step,
+    if any, runs once. Returns ``(best_k, {k: score})``.
+    """
+    _check_choice(method, METHODS, "method")
+    _check_choice(criterion, CRITERIA, "criterion")
+    if criterion == "bic" and method != "gmm":
+        raise InputError("criterion='bic' needs a likelihood: use method='gmm' (or criterion='silhouette')")
+    Z = check_codes(Z)
+    try:
+        ks = [k for k in ks]
+    except TypeError:
+        raise InputError(f"ks must be a list of cluster counts, got {ks!r}") from None
+    if not ks:
+        raise InputError("ks is empty: give at least one number of clusters to try")
+    top = len(Z) - 1 if criterion == "silhouette" else len(Z)
+    for k in ks:
+        _check_k(k, len(Z), "every k in ks")
+        if k > top:
+            raise InputError(f"k={k} in ks is too large: the silhouette needs at most n_rows - 1 = {top} clusters")
+    E = reduce(Z, manifold, manifold_dim, n_neighbors, random_state=random_state) if manifold else Z
+    scores = {}
+    for k in sorted(set(int(k) for k in ks)):
+        model = _model(method, k, random_state, n_init)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Number of distinct clusters.*")
+            labels = model.fit_predict(E)
+        if criterion == "bic":
+            scores[k] = float(model.bic(E))
+        elif len(np.unique(labels)) < 2:
+            scores[k] = float("nan")
+        else:
+            scores[k] = metrics.silhouette(E, labels, sample_size=sample_size, random_state=random_state)
+    finite = {k: s for k, s in scores.items() if np.isfinite(s)}
+    if not finite:
+        raise InputError(f"no k in {sorted(scores)} gave a usable score: the rows may all be identical")
+    best = (min if criterion == "bic" else max)(finite, key=finite.get)
+    return int(best), scores
+
+
+def evaluate_clustering(y_true, labels) -> dict:
+    """NMI, ARI and cluster accuracy (best one-to-one matching) of ``labels`` against ``y_true``."""
+    a, b = metrics.check_labels(y_true, labels, ("y_true", "labels"))
+    return {"nmi": metrics.nmi(a, b), "ari": metrics.ari(a, b), "accuracy": metrics.cluster_accuracy(a, b),
+            "n_clusters": int(len(np.unique(b)))}
+
+
+# -- the job ---------------------------------------------------------------------------------------
+def encode(X, encoder=None, name: str = "X") -> np.ndarray:
+    """``encoder.transform(X)`` as float32 rows, or (no encoder) ``X`` flattened with uint8 scaled to [0, 1]."""
+    if encoder is None:
+        return check_codes(X, name)
+    if not hasattr(encoder, "transform"):
+        raise InputError(f"encoder {type(encoder).__name__} has no transform method; pass a fitted encoder "
+                         "(e.g. fewlabel.Autoencoder) or None to use the raw input")
+    Z = encoder.transform(X)
+    return check_codes(Z, f"{type(encoder).__name__}.transform({name})")
+
+
+def check_y(y, n_rows: int):
+    """``y`` as a 1-D array with one label per row (``None`` passes through)."""
+    if y is None:
+        return None
+    y = metrics._check_label_array(y, "y")
+    if len(y) != n_rows:
+        raise InputError(f"X has {n_rows} rows but y has {len(y)} labels; they must match")
+    return y
+
+
+def write_json_atomic(path, obj) -> Path:
+    """Write ``obj`` as JSON to ``path`` all at once: a temporary file in the same folder, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh name opened with "x" (not mkstemp) so the file gets the usual permissions (umask), not 0600
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.ndarray:
+    """Sorted row indices: all rows, or ``max_points`` of them drawn by ``seed``, stratified by ``y`` if given
+    (each class keeps its share, rounded by largest remainder)."""
+    if max_points is not None:
+        max_points = _check_int(max_points, "max_points", 1)
+    if max_points is None or n_rows <= max_points:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    if y is None:
+        return np.sort(rng.choice(n_rows, max_points, replace=False))
+    classes, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
+    share = counts * max_points / n_rows
+    take = np.floor(share).astype(int)
+    rest = max_points - take.sum()
+    take[np.argsort(-(share - take), kind="stable")[:rest]] += 1
+    picked = [rng.choice(np.flatnonzero(inv == c), t, replace=False) for c, t in enumerate(take) if t > 0]
+    return np.sort(np.concatenate(picked))
+
+
+def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None, manifold_dim=10,
+                n_neighbors=20, out=None, seed=0, n_init=None, max_plot_points=10_000) -> dict:
+    """The ``fewlabel cluster`` job: encode ``X`` (or flatten it), cluster into ``k`` groups, score, report.
+
+    With ``y``, NMI / ARI / cluster accuracy against it. With ``out`` (a folder): ``metrics.json`` (written
+    atomically) and ``clusters.png`` (the codes in 2-D PCA, coloured by cluster), plus ``labels.png``
+    (coloured by label) when ``y`` is given; at most ``max_plot_points`` points are drawn.
+    Returns ``{"k", "method", "manifold", "n_rows", "n_features", "seconds", metrics..., "labels"}``.
+    """
+    _check_choice(method, METHODS, "method")
+    _check_choice(manifold, MANIFOLDS, "manifold")
+    X = validate_X(X)
+    y = check_y(y, len(X))
+    t0 = time.perf_counter()
+    Z = encode(X, encoder)
+    _check_k(k, len(Z), "k")
+    est = CodeClustering(n_clusters=k, method=method, manifold=manifold, manifold_dim=manifold_dim,
+                         n_neighbors=n_neighbors, random_state=seed, n_init=n_init)
+    labels = est.fit(Z).labels_
+    seconds = time.perf_counter() - t0
+    result = {"k": int(k), "method": method, "manifold": manifold, "seed": None if seed is None else int(seed),
+              "n_rows": int(len(Z)), "n_features": int(Z.shape[1]),
+              "encoder": type(encoder).__name__ if encoder is not None else None, "seconds": round(seconds, 3),
+              "cluster_sizes": np.bincount(labels, minlength=k).tolist()}
+    if y is not None:
+        result.update(evaluate_clustering(y, labels))
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files = _draw_cluster_maps(Z, labels, y, out, seed, max_plot_points, method, k)
+        result["files"] = [*files, "metrics.json"]
+        write_json_atomic(out / "metrics.json", result)
+    result["labels"] = labels
+    return result
+
+
+def _draw_cluster_maps(Z, labels, y, out: Path, seed, max_points, method, k) -> list[str]:
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from fewlabel import plots  # noqa: PLC0415
+
+    idx = subsample(len(Z), max_points, labels, seed)
+    Zs = Z[idx]
+    P = PCA(n_components=min(2, Zs.shape[1], len(Zs)), random_state=seed).fit_transform(Zs)
+    if P.shape[1] < 2:
+        P = np.column_stack([P, np.zeros((len(P), 2 - P.shape[1]))])
+    name = {"kmeans": "k-means", "gmm": "GMM"}[method]
+    files = []
+    fig = plots.latent_scatter(P, labels[idx], path=out / "clusters.png",
+                               title=f"{name} clusters (k={k}) on the codes, 2-D PCA ({len(idx)} points)")
+    plt.close(fig)
+    files.append("clusters.png")
+    if y is not None:
+        fig = plots.latent_scatter(P, np.asarray(y)[idx], path=out / "labels.png",
+                                   title=f"true labels on the codes, 2-D PCA ({len(idx)} points)")
+        plt.close(fig)
+        files.append("labels.png")
+    return files

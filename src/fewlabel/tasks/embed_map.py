@@ -1,0 +1,110 @@
+"""2-D maps of codes: PCA, t-SNE or UMAP, and the side-by-side picture "raw input" vs "learned codes".
+
+:func:`embed_2d` maps any rows to 2-D; :func:`run_map` is the whole job the command line runs: it maps
+the raw input and the encoder's codes of the same (sub-sampled) rows with the same method and draws them
+side by side, coloured by label, so one can see what the encoder learned.
+
+t-SNE and UMAP cost O(n log n) to O(n^2) and are slow on 70,000 rows, hence ``max_points``.
+UMAP needs the optional ``umap-learn`` package (``pip install fewlabel[umap]``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from fewlabel._base import validate_X
+from fewlabel.errors import InputError
+from fewlabel.tasks.cluster import UMAPReducer, check_codes, check_y, encode, subsample, write_json_atomic
+
+MAP_METHODS = ("pca", "tsne", "umap")
+
+__all__ = ["embed_2d", "run_map"]
+
+
+def embed_2d(Z, method="pca", random_state=0, **kw) -> np.ndarray:
+    """The rows of ``Z`` as points on a plane: (n_rows, 2) float32.
+
+    ``method``: ``'pca'`` (fast, linear), ``'tsne'`` (``sklearn.manifold.TSNE``, ``init='pca'``; the
+    perplexity is lowered for fewer than 4 x 30 rows) or ``'umap'`` (``umap-learn``; ``n_neighbors=15``,
+    ``min_dist=0.1`` unless given). Extra keyword arguments go to the underlying estimator.
+    """
+    if method not in MAP_METHODS:
+        raise InputError(f"unknown map method {method!r}: choose one of {MAP_METHODS}")
+    Z = check_codes(Z)
+    n, d = Z.shape
+    if method == "pca":
+        if n < 2:
+            raise InputError(f"a PCA map needs at least 2 rows, got {n}")
+        P = PCA(n_components=min(2, n, d), random_state=random_state, **kw).fit_transform(Z)
+        if P.shape[1] < 2:  # one feature: the second axis stays 0
+            P = np.column_stack([P, np.zeros((n, 2 - P.shape[1]))])
+        return P.astype(np.float32)
+    if n < 4:
+        raise InputError(f"a {method} map needs at least 4 rows, got {n}")
+    if method == "tsne":
+        kw.setdefault("perplexity", min(30.0, (n - 1) / 3.0))
+        kw.setdefault("init", "pca")
+        return TSNE(n_components=2, random_state=random_state, **kw).fit_transform(Z).astype(np.float32)
+    n_neighbors = kw.pop("n_neighbors", 15)
+    min_dist = kw.pop("min_dist", 0.1)
+    reducer = UMAPReducer(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state,
+                          umap_kwargs=kw or None)
+    return reducer.fit_transform(Z)
+
+
+def run_map(X, y=None, *, encoder=None, method="umap", out=None, seed=0, max_points=5000, class_names=None,
+            **kw) -> dict:
+    """The ``fewlabel map`` job: the raw input and its codes, mapped to 2-D the same way, side by side.
+
+    At most ``max_points`` rows are used (drawn by ``seed``; stratified by ``y`` when given, so every class
+    keeps its share). Codes are ``encoder.transform`` of those rows; without an encoder both maps show the
+    raw input (flattened, uint8 scaled to [0, 1]). With ``out`` (a folder): ``map.png`` and ``map.json``
+    (method, point count, timings; written atomically). Extra keyword arguments go to :func:`embed_2d`.
+
+    Returns ``{"raw": (n, 2), "codes": (n, 2), "indices", "labels", "method", "n_points", "seconds"}``.
+    """
+    if method not in MAP_METHODS:
+        raise InputError(f"unknown map method {method!r}: choose one of {MAP_METHODS}")
+    X = validate_X(X)
+    y = check_y(y, len(X))
+    idx = subsample(len(X), max_points, y, seed)
+    Xs = X[idx]
+    ys = y[idx] if y is not None else None
+    t0 = time.perf_counter()
+    raw = embed_2d(Xs, method, random_state=seed, **kw)
+    t_raw = time.perf_counter() - t0
+    if encoder is None:
+        codes, t_codes, code_dim = raw, 0.0, int(np.prod(Xs.shape[1:]))
+        titles = ("raw input", "codes: raw input (no encoder given)")
+    else:
+        t1 = time.perf_counter()
+        Z = encode(Xs, encoder)
+        codes = embed_2d(Z, method, random_state=seed, **kw)
+        t_codes, code_dim = time.perf_counter() - t1, int(Z.shape[1])
+        titles = ("raw input", "learned codes")
+    name = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[method]
+    result = {"method": method, "n_points": int(len(idx)), "n_rows": int(len(X)),
+              "seed": None if seed is None else int(seed),
+              "max_points": max_points, "stratified": ys is not None,
+              "encoder": type(encoder).__name__ if encoder is not None else None,
+              "input_dim": int(np.prod(Xs.shape[1:])), "code_dim": code_dim,
+              "seconds": {"raw": round(t_raw, 3), "codes": round(t_codes, 3)}}
+    if out is not None:
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        from fewlabel import plots  # noqa: PLC0415
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        fig = plots.side_by_side_maps(raw, codes, labels=ys, titles=titles, path=out / "map.png",
+                                      title=f"{name} map of {len(idx)} points", class_names=class_names)
+        plt.close(fig)
+        result["files"] = ["map.png", "map.json"]
+        write_json_atomic(out / "map.json", result)
+    result.update({"raw": raw, "codes": codes, "indices": idx, "labels": ys})
+    return result

@@ -45,3 +45,28 @@ def test_reconstructions_and_latent_scatter(tmp_path, mnist_small, small_ae):
         plots.latent_scatter(np.zeros((5, 3)))
     with pytest.raises(InputError, match="not square images"):
         plots.reconstructions(np.zeros((2, 10)), np.zeros((2, 10)))
+
+
+def test_learning_curves_and_confusion_matrix(tmp_path):
+    from fewlabel import plots
+    from fewlabel.metrics import classification_report
+
+    curves = {"semi-supervised": {100: [0.9, 0.92, 0.91], 1000: [0.96, 0.97, 0.965]},
+              "supervised": {100: [0.7, 0.72, 0.69], 1000: [0.93, 0.94, 0.92]}}
+    fig = plots.learning_curves(curves, path=tmp_path / "curves.png", title="MNIST")
+    lines = fig.axes[0].get_lines()
+    assert [ln.get_label() for ln in lines] == ["semi-supervised", "supervised"]
+    np.testing.assert_allclose(lines[1].get_ydata(), [np.mean([0.7, 0.72, 0.69]), np.mean([0.93, 0.94, 0.92])])
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    y_true = np.array([0, 0, 1, 1, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 0, 2])
+    rep = classification_report(y_true, y_pred, class_names=["a", "b", "c"])
+    assert rep["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 2]]
+    assert rep["accuracy"] == pytest.approx(5 / 7)
+    assert rep["per_class"]["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8),
+                                     "support": 2}
+    fig = plots.confusion_matrix(rep["confusion_matrix"], ["a", "b", "c"], path=tmp_path / "cm.png")
+    shown = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.asarray(shown).sum(axis=1), 1.0)  # rows normalised
+    with pytest.raises(InputError, match="square"):
+        plots.confusion_matrix([[1, 2, 3]])

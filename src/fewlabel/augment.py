@@ -89,3 +89,77 @@ def corrupt(x: torch.Tensor, kind: str | None, level: float, input_shape=None) -
     if kind == "blur":
         return gaussian_blur(x, level, input_shape if input_shape is not None else x.shape[1:])
     raise InputError(f"unknown noise {kind!r}: choose one of {NOISES} (or None)")
+
+
+# -- augmentation for consistency training (weak and strong views of the same images) ------------------
+def _nchw(x: torch.Tensor, input_shape) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    h, w, c = image_shape(input_shape)
+    if len(tuple(input_shape)) == 1:
+        raise InputError(f"augmentation needs image rows (H, W) or (H, W, C), got flat rows of {input_shape[0]} values")
+    return x.reshape(len(x), h, w, c).permute(0, 3, 1, 2), (h, w, c)
+
+
+def _back(img: torch.Tensor, shape) -> torch.Tensor:
+    return img.permute(0, 2, 3, 1).reshape(shape)
+
+
+def random_affine(img: torch.Tensor, rotate: float = 0.0, shear: float = 0.0, translate: float = 0.0,
+                  scale: tuple[float, float] = (1.0, 1.0), hflip: bool = False) -> torch.Tensor:
+    """One random affine map per image (NCHW, float), applied in a single ``grid_sample``.
+
+    ``rotate`` in degrees (uniform in +-rotate), ``shear`` as a factor, ``translate`` as a fraction of the
+    image size, ``scale`` a range; ``hflip`` mirrors half the images. Outside the image is 0.
+    """
+    n, dev = len(img), img.device
+    u = lambda: torch.rand(n, device=dev) * 2 - 1  # noqa: E731  uniform in [-1, 1], one per image
+    a = u() * math.radians(rotate)
+    sh = u() * shear
+    s = scale[0] + (scale[1] - scale[0]) * torch.rand(n, device=dev)
+    tx, ty = u() * translate * 2, u() * translate * 2  # grid coordinates span [-1, 1]: width 2
+    flip = torch.where(torch.rand(n, device=dev) < 0.5, -1.0, 1.0) if hflip else torch.ones(n, device=dev)
+    cos, sin = torch.cos(a) / s, torch.sin(a) / s
+    theta = torch.stack([torch.stack([cos * flip, -sin + sh, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(img.dtype), list(img.shape), align_corners=False)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def cutout(img: torch.Tensor, size: float = 0.5, value: float = 0.0) -> torch.Tensor:
+    """Blank one square per image, of side up to ``size`` times the image's, at a random place."""
+    n, _, h, w = img.shape
+    dev = img.device
+    side = (torch.rand(n, device=dev) * size * min(h, w)).clamp(min=1).round()
+    cy, cx = torch.rand(n, device=dev) * h, torch.rand(n, device=dev) * w
+    ys = torch.arange(h, device=dev).view(1, h, 1)
+    xs = torch.arange(w, device=dev).view(1, 1, w)
+    half = (side / 2).view(n, 1, 1)
+    inside = ((ys - cy.view(n, 1, 1)).abs() <= half) & ((xs - cx.view(n, 1, 1)).abs() <= half)
+    return torch.where(inside.unsqueeze(1), torch.full_like(img, value), img)
+
+
+def _per_image(n, p, dev):
+    return (torch.rand(n, 1, 1, 1, device=dev) < p)
+
+
+def weak_augment(x: torch.Tensor, input_shape, translate: float = 0.125, hflip: bool = False) -> torch.Tensor:
+    """The weak view: a random shift of up to ``translate`` of the size (and a mirror if ``hflip``)."""
+    img, _ = _nchw(x, input_shape)
+    return _back(random_affine(img, translate=translate, hflip=hflip), x.shape)
+
+
+def strong_augment(x: torch.Tensor, input_shape, hflip: bool = False, cutout_size: float = 0.5) -> torch.Tensor:
+    """The strong view, after RandAugment as FixMatch uses it, as batched tensor ops with per-image
+    magnitudes: a random affine map (rotation up to 30 degrees, shear up to 0.3, shift up to 30%, scale
+    0.8-1.2), then each with probability 1/2 brightness, contrast, solarize and posterize, then cutout."""
+    img, _ = _nchw(x, input_shape)
+    n, dev = len(img), img.device
+    img = random_affine(img, rotate=30, shear=0.3, translate=0.3, scale=(0.8, 1.2), hflip=hflip)
+    r = lambda lo, hi: lo + (hi - lo) * torch.rand(n, 1, 1, 1, device=dev)  # noqa: E731
+    img = torch.where(_per_image(n, 0.5, dev), img * r(0.5, 1.5), img)  # brightness
+    mean = img.mean(dim=(1, 2, 3), keepdim=True)
+    img = torch.where(_per_image(n, 0.5, dev), mean + (img - mean) * r(0.5, 1.5), img)  # contrast
+    img = img.clamp(0, 1)
+    img = torch.where(_per_image(n, 0.5, dev) & (img >= r(0.5, 1.0)), 1 - img, img)  # solarize
+    levels = 2 ** torch.randint(2, 5, (n, 1, 1, 1), device=dev).to(img.dtype)
+    img = torch.where(_per_image(n, 0.5, dev), torch.floor(img * levels) / levels, img)  # posterize
+    img = cutout(img, size=cutout_size)
+    return _back(img, x.shape)

@@ -15,7 +15,7 @@ from sklearn import metrics as _skm
 
 from fewlabel.errors import InputError
 
-__all__ = ["accuracy", "ari", "cluster_accuracy", "cluster_mapping", "nmi", "silhouette"]
+__all__ = ["accuracy", "ari", "classification_report", "cluster_accuracy", "cluster_mapping", "nmi", "silhouette"]
 
 
 def _check_label_array(y, name: str) -> np.ndarray:
@@ -160,3 +160,22 @@ def silhouette(X, labels, sample_size: int | None = None, random_state=0) -> flo
         return float(_skm.silhouette_score(X, labels, sample_size=sample_size, random_state=random_state))
     except ValueError as e:  # e.g. a random sample that caught a single cluster
         raise InputError(f"cannot compute the silhouette: {e}; use a larger sample_size") from None
+
+
+def classification_report(y_true, y_pred, class_names=None) -> dict:
+    """Accuracy, per-class precision / recall / F1 / support, macro averages and the confusion matrix
+    (rows: true class, columns: predicted), as plain JSON-able values. Classes are those seen in either."""
+    a, b = check_labels(y_true, y_pred)
+    classes = np.unique(np.concatenate([a, b]))
+    p, r, f, support = _skm.precision_recall_fscore_support(a, b, labels=classes, zero_division=0)
+    names = [str(c) for c in classes] if class_names is None else [str(class_names[i]) for i in range(len(classes))]
+    if len(names) != len(classes):
+        raise InputError(f"{len(class_names)} class names for {len(classes)} classes")
+    return {
+        "accuracy": float(np.mean(a == b)),
+        "macro_precision": float(np.mean(p)), "macro_recall": float(np.mean(r)), "macro_f1": float(np.mean(f)),
+        "per_class": {n: {"precision": float(pi), "recall": float(ri), "f1": float(fi), "support": int(si)}
+                      for n, pi, ri, fi, si in zip(names, p, r, f, support)},
+        "classes": [_py(c) for c in classes],
+        "confusion_matrix": _skm.confusion_matrix(a, b, labels=classes).tolist(),
+    }

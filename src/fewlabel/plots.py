@@ -189,3 +189,61 @@ def side_by_side_maps(left, right, labels=None, titles=("raw input", "learned co
     if title:
         fig.suptitle(title)
     return _finish(fig, path)
+
+
+def learning_curves(curves: dict, path=None, title=None, ylabel="test accuracy"):
+    """Accuracy against the number of labels, one line per method (mean, with a band of +-1 std).
+
+    ``curves``: ``{method: {n_labels: [score per seed, ...]}}``, e.g. semi-supervised and supervised.
+    """
+    if not curves:
+        raise InputError("learning_curves needs at least one method's scores")
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    markers = "osD^v<>p"
+    for i, (name, by_n) in enumerate(curves.items()):
+        if not by_n:
+            raise InputError(f"method {name!r} has no scores")
+        ns = sorted(int(n) for n in by_n)
+        vals = [np.asarray(by_n[n] if n in by_n else by_n[str(n)], dtype=float) for n in ns]
+        mean = np.array([v.mean() for v in vals])
+        std = np.array([v.std() for v in vals])
+        colour = OKABE_ITO[(4, 5, 2, 0, 6, 1, 7, 3)[i % 8]]
+        ax.plot(ns, mean, marker=markers[i % len(markers)], color=colour, label=name)
+        ax.fill_between(ns, mean - std, mean + std, color=colour, alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("labeled examples")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)
+
+
+def confusion_matrix(matrix, class_names=None, path=None, title=None, normalize=True):
+    """A confusion matrix (rows: true class, columns: predicted) as a heat map, each row normalised to
+    fractions by default, with the values written in the cells."""
+    M = np.asarray(matrix, dtype=float)
+    if M.ndim != 2 or M.shape[0] != M.shape[1] or M.shape[0] == 0:
+        raise InputError(f"a confusion matrix must be square and non-empty, got shape {M.shape}")
+    names = [str(i) for i in range(len(M))] if class_names is None else [str(c) for c in class_names]
+    if len(names) != len(M):
+        raise InputError(f"{len(names)} class names for a {len(M)}x{len(M)} matrix")
+    shown = M / np.maximum(M.sum(axis=1, keepdims=True), 1) if normalize else M
+    size = max(4.0, 0.5 * len(M) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(shown, cmap="viridis", vmin=0, vmax=1 if normalize else None)  # viridis: colour-blind safe
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(len(M)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(M)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(M) <= 20:
+        for i in range(len(M)):
+            for j in range(len(M)):
+                v = shown[i, j]
+                ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center", fontsize=7,
+                        color="white" if v < 0.5 * (shown.max() or 1) else "black")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)

@@ -104,6 +104,39 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-plots", action="store_true", help="write no figures")
     _add_training_options(p, epochs=20)
 
+    p = sub.add_parser("classify", help="semi-supervised classifier from few labels, beside its supervised baselines",
+                       description="Trains a semi-supervised classifier on a dataset where only --labels training "
+                                   "examples keep their label (labeled_subset, one draw per seed), and beside it the "
+                                   "same network trained from scratch on the same labels, and on all labels. Scores "
+                                   "on the test split; writes metrics.json, learning_curves.png, "
+                                   "confusion_matrix.png and training.png.")
+    p.add_argument("--data", required=True, help="dataset name (mnist, fashion-mnist, digits, ...)")
+    p.add_argument("--root", type=Path, help="folder holding the dataset's files")
+    p.add_argument("--split", default="train", help="split to learn from (default train)")
+    p.add_argument("--test-split", default="test", help="split to score on (default test)")
+    p.add_argument("--labels", type=int, nargs="+", required=True,
+                   help="labeled examples to keep; several numbers draw a learning curve (e.g. 100 1000 5000)")
+    p.add_argument("--seeds", type=int, default=3, help="label draws per count (default 3)")
+    p.add_argument("--out", type=Path, required=True, help="folder for metrics.json and the figures")
+    p.add_argument("--config", type=Path, help="JSON file of option values (command-line options win)")
+    g = p.add_argument_group("method")
+    g.add_argument("--pretrain", choices=["none", "autoencoder", "denoising", "vae"], default="autoencoder")
+    g.add_argument("--consistency", choices=["none", "fixmatch"], default="none",
+                   help="fixmatch: pseudo-labels on confident unlabeled examples, weak/strong augmentation")
+    g.add_argument("--encoder", choices=["dense", "conv"], default="dense",
+                   help="encoder architecture, pretrained here and trained from scratch for the baseline")
+    g.add_argument("--hidden", type=_sizes, default=(128, 64), help="dense encoder layer sizes")
+    g.add_argument("--latent", type=int, default=16, help="dense encoder code size")
+    g.add_argument("--channels", type=_sizes, default=(32, 64, 128), help="conv encoder channels per stage")
+    g.add_argument("--head", choices=["mlp", "linear"], default="mlp")
+    g.add_argument("--freeze-encoder", choices=["no", "yes", "then_unfreeze"], default="no")
+    g.add_argument("--augment", action="store_true", help="weak augmentation of the labeled examples")
+    g.add_argument("--pretrain-epochs", type=int, default=20)
+    g.add_argument("--threshold", type=float, default=0.95, help="fixmatch confidence threshold (default 0.95)")
+    g.add_argument("--validation-fraction", type=float, default=0.0,
+                   help="hold out this fraction of the labeled rows for val_loss (never the test split)")
+    _add_training_options(p, epochs=50)
+
     p = sub.add_parser("cluster", help="cluster a dataset (raw pixels or a saved encoder's codes), score against labels",
                        description="Encodes a dataset with a saved fewlabel autoencoder (or uses the raw input), "
                                    "optionally maps the codes with PCA or UMAP, clusters them with k-means or a "
@@ -402,6 +435,31 @@ def cmd_cluster(args) -> int:
     return 0
 
 
+def classifier_params(args) -> dict:
+    """The SemiSupervisedClassifier parameters ``fewlabel classify`` asks for."""
+    return dict(encoder=args.encoder, pretrain=None if args.pretrain == "none" else args.pretrain,
+                consistency=None if args.consistency == "none" else args.consistency, hidden=args.hidden,
+                latent=args.latent, channels=args.channels, head=args.head,
+                freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
+                augment=args.augment, threshold=args.threshold, epochs=args.epochs,
+                pretrain_epochs=args.pretrain_epochs, optimizer=args.optimizer, lr=args.lr,
+                batch_size=args.batch_size, validation_fraction=args.validation_fraction, device=args.device,
+                verbose=not args.quiet)
+
+
+def cmd_classify(args) -> int:
+    from fewlabel.tasks.compare import compare
+
+    params = classifier_params(args)
+    X, y = _load_data(args.data, args.split, args.root)
+    Xt, yt = _load_data(args.data, args.test_split, args.root)
+    if y is None or yt is None:
+        raise InputError(f"{args.data} has no labels to classify with")
+    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, out=args.out)
+    print(f"wrote {args.out / 'metrics.json'} and figures ({result['seconds']} s in all)")
+    return 0
+
+
 def cmd_map(args) -> int:
     from fewlabel.tasks.embed_map import run_map
 
@@ -427,8 +485,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "datasets": cmd_datasets, "pretrain": cmd_pretrain, "cluster": cmd_cluster,
-            "map": cmd_map}
+COMMANDS = {"demo": cmd_demo, "datasets": cmd_datasets, "pretrain": cmd_pretrain, "classify": cmd_classify,
+            "cluster": cmd_cluster, "map": cmd_map}
 
 
 def main(argv=None) -> int:

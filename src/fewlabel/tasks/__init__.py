@@ -1,5 +1,5 @@
 """What a learned encoder is used for."""
 
-from fewlabel.tasks.classify import EncoderClassifierNet, SemiSupervisedClassifier
+from fewlabel.tasks.classify import CodeEncoder, EncoderClassifierNet, SemiSupervisedClassifier
 
-__all__ = ["EncoderClassifierNet", "SemiSupervisedClassifier"]
+__all__ = ["CodeEncoder", "EncoderClassifierNet", "SemiSupervisedClassifier"]

@@ -1,98 +1,341 @@
 """Semi-supervised classification: an encoder learned from every row, a head trained on the labeled ones.
 
-``fit(X, y)`` follows ``sklearn.semi_supervised``: ``y == -1`` marks an unlabeled row. With
-``pretrain=None`` the same network is trained from scratch on the labeled rows alone: the supervised
-baseline every report shows beside the semi-supervised result.
+``fit(X, y)`` follows ``sklearn.semi_supervised``: ``y == -1`` marks an unlabeled row. The unlabeled rows
+are used in two ways, separately or together:
+
+* **pretraining** (``pretrain='autoencoder' | 'denoising' | 'vae'``, or ``encoder=`` a fitted or saved
+  fewlabel autoencoder): the encoder first learns to reconstruct every row, then a head is trained on
+  the labeled rows (the encoder frozen, fine-tuned, or frozen first and then fine-tuned);
+* **consistency training** (``consistency='fixmatch'``, image rows): each step, the model's confident
+  predictions on weakly augmented unlabeled images become the targets for strongly augmented views of
+  the same images (Sohn et al., 2020).
+
+With ``pretrain=None`` and ``consistency=None`` the same network is trained from scratch on the labeled
+rows alone: the supervised baseline every report shows beside the semi-supervised result.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
+from fewlabel.augment import strong_augment, weak_augment
 from fewlabel.errors import InputError
 from fewlabel.io import register
+from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.dense import MLP
-from fewlabel.pretrain.autoencoder import DenseAutoencoderNet, _split_validation, reconstruction_loss
-from fewlabel.train import History
+from fewlabel.nets.dense import activation as make_activation
+from fewlabel.train import History, Trainer
 
-PRETRAIN = (None, "autoencoder")
+ENCODERS = ("dense", "conv")
+PRETRAIN = (None, "autoencoder", "denoising", "vae")
+HEADS = ("mlp", "linear")
+POOLINGS = ("flatten", "global")
+FREEZE = (False, True, "then_unfreeze")
+CONSISTENCY = (None, "fixmatch")
+#: What a saved model keeps as its ``encoder`` parameter when the encoder was passed as an estimator
+#: object: the weights and the architecture are saved with the model, the object itself is not.
+PRETRAINED = "pretrained"
+ENCODER_LR_FACTOR = 0.1  # freeze_encoder='then_unfreeze': the encoder's learning rate relative to the head's
+DENOISING = {"noise": "mask", "noise_level": 0.3}
+
+_BODIES = {"MLP": MLP, "ConvEncoder": ConvEncoder}  # what an encoder body may be (rebuilt from its config)
+
+
+# -- the network --------------------------------------------------------------------------------------
+@register
+class CodeEncoder(nn.Module):
+    """An encoder network and how its output becomes one code vector per example.
+
+    ``body``: ``{"type": "MLP" | "ConvEncoder", "config": <the module's config()>}``. ``code``: 'flatten'
+    (the output, flattened: an MLP's units, a ConvEncoder's whole feature map or its dense latent),
+    'global' (global average pooling of a ConvEncoder's feature map: one value per channel) or 'mean'
+    (the first half of the output: the mean of a dense variational encoder's Gaussian).
+    ``image_shape``: flat rows are folded into images of this shape first (an encoder taken from a
+    ``ConvAutoencoder`` fitted with ``image_shape``).
+    """
+
+    def __init__(self, body: dict, code: str = "flatten", image_shape=None):
+        super().__init__()
+        if not isinstance(body, dict) or body.get("type") not in _BODIES or not isinstance(body.get("config"), dict):
+            raise InputError(f"an encoder body is {{'type': one of {sorted(_BODIES)}, 'config': {{...}}}}, "
+                             f"got {body!r}")
+        if code not in ("flatten", "global", "mean"):
+            raise InputError(f"unknown code {code!r}: choose 'flatten', 'global' or 'mean'")
+        self.body_spec = {"type": body["type"], "config": dict(body["config"])}
+        self.body = _BODIES[body["type"]](**body["config"])
+        self.code = code
+        self.image_shape = None if image_shape is None else [int(s) for s in image_shape]
+        if isinstance(self.body, MLP):
+            if code == "global":
+                raise InputError("global pooling needs a convolutional encoder's feature maps; a dense encoder "
+                                 "has none: use pooling='flatten'")
+            out = math.prod(self.body.output_shape)
+        else:
+            if code == "global" and self.body.latent is not None:
+                raise InputError(f"global pooling needs the encoder's feature maps, but this convolutional encoder "
+                                 f"ends in a dense latent of {self.body.latent}: use pooling='flatten'")
+            if code == "mean":
+                raise InputError("code='mean' is for dense variational encoders")
+            out = self.body.pooled_size if code == "global" else self.body.code_size
+        if code == "mean" and out % 2:
+            raise InputError(f"code='mean' takes the first half of the encoder's output, but it has {out} values")
+        self.code_size = out // 2 if code == "mean" else out
+
+    def config(self) -> dict:
+        return {"body": self.body_spec, "code": self.code, "image_shape": self.image_shape}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.image_shape is not None:
+            x = x.reshape(len(x), *self.image_shape)
+        h = self.body(x)
+        if self.code == "global":
+            return self.body.pool(h)
+        h = h.reshape(len(h), -1)
+        return h[:, : self.code_size] if self.code == "mean" else h
 
 
 @register
 class EncoderClassifierNet(nn.Module):
-    """An encoder (from a :class:`DenseAutoencoderNet`) followed by a dense head giving class logits."""
+    """A :class:`CodeEncoder` followed by a head giving class logits.
 
-    def __init__(self, input_shape, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
-                 head_hidden=(), n_classes=2, dropout=0.0):
+    ``head='mlp'``: dense layers ``code -> head_hidden... -> n_classes`` (``activation``, ``dropout`` after
+    each hidden layer); ``head='linear'``: one linear layer (a linear probe when the encoder is frozen).
+    ``dropout`` is applied to the code as well: with few labels the head over-fits the code's quirks first.
+
+    ``frozen_encoder`` (an attribute, not saved) keeps the encoder in eval mode whenever the network is
+    put in training mode, so a frozen encoder's batch-norm statistics do not move either.
+    """
+
+    def __init__(self, encoder: dict, n_classes=2, head="mlp", head_hidden=(128,), activation="relu", dropout=0.0):
         super().__init__()
-        self.args = {"input_shape": [int(s) for s in input_shape], "hidden": [int(h) for h in hidden],
-                     "latent": int(latent), "activation": activation, "latent_activation": latent_activation,
-                     "head_hidden": [int(h) for h in head_hidden], "n_classes": int(n_classes), "dropout": dropout}
-        self.encoder = DenseAutoencoderNet(input_shape, hidden, latent, activation, latent_activation).encoder
-        self.head = MLP([int(latent), *self.args["head_hidden"], int(n_classes)], activations=activation,
-                        dropout=dropout)
-        # Dropout on the code too: with few labels the head over-fits the code's idiosyncrasies first.
+        if head not in HEADS:
+            raise InputError(f"unknown head {head!r}: choose one of {HEADS}")
+        self.args = {"encoder": dict(encoder), "n_classes": int(n_classes), "head": head,
+                     "head_hidden": [int(h) for h in head_hidden], "activation": activation, "dropout": float(dropout)}
+        self.encoder = CodeEncoder(**encoder)
+        sizes = [self.encoder.code_size, *(self.args["head_hidden"] if head == "mlp" else []), int(n_classes)]
+        self.head = MLP(sizes, activations=activation, dropout=dropout)
         self.code_dropout = nn.Dropout(dropout)
+        self.frozen_encoder = False
 
     def config(self) -> dict:
         return dict(self.args)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.frozen_encoder:
+            self.encoder.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.code_dropout(self.encoder(x)))
 
 
+# -- labels ------------------------------------------------------------------------------------------
 def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``y`` (``-1`` = unlabeled); return (y as array, classes seen among labeled rows)."""
     if y is None:
-        raise InputError("y is None: a classifier needs labels (mark unlabeled rows with -1)")
+        raise InputError("this classifier requires y to be passed, but the target y is None (give one label per "
+                         "row and mark unlabeled rows with -1)")
     y = np.asarray(y)
     if y.ndim != 1:
         if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(DataConversionWarning("A column-vector y was passed when a 1d array was expected. Please "
+                                                "change the shape of y to (n_samples, ), for example using ravel()."),
+                          stacklevel=3)
             y = y.ravel()
         else:
             raise InputError(f"y must be 1-D (one label per row), got shape {y.shape}")
     if len(y) != n_rows:
         raise InputError(f"X has {n_rows} rows but y has {len(y)} labels; they must match")
+    if y.dtype.kind == "c":
+        raise InputError("Unknown label type: y holds complex numbers; a classifier needs class labels")
     if y.dtype.kind == "f":
         if not np.isfinite(y).all():
             raise InputError("y contains NaN or infinity; mark unlabeled rows with -1 instead")
         if (y != np.round(y)).any():
-            raise InputError("Unknown label type: y holds continuous values; a classifier needs class labels")
-    labeled = y != -1 if y.dtype.kind in "iuf" else np.ones(len(y), bool)
+            raise InputError("Unknown label type: y holds continuous values (non-integer floats); a classifier "
+                             "needs class labels")
+    numeric = y.dtype.kind in "iuf"
+    if numeric and ((y < 0) & (y != -1)).any():
+        bad = np.unique(y[(y < 0) & (y != -1)])
+        raise InputError(f"y holds negative labels other than -1 ({bad[:5].tolist()}): -1 marks an unlabeled row, so "
+                         "class labels must be >= 0 (encode them, e.g. with sklearn.preprocessing.LabelEncoder)")
+    labeled = y != -1 if numeric else np.ones(len(y), bool)
     if not labeled.any():
         raise InputError("y has no labeled row (every entry is -1): at least one labeled example per class is needed")
     classes = np.unique(y[labeled])
     if len(classes) < 2:
-        raise InputError(f"only one class ({classes[0]!r}) among the labeled rows; a classifier needs at least two")
+        raise InputError(f"only one class ({classes.tolist()[0]!r}) among the labeled rows; a classifier needs at "
+                         "least two")
     return y, classes
 
 
-@register
-class SemiSupervisedClassifier(ClassifierMixin, TorchEstimator):
-    """Pretrain an encoder on all rows (``pretrain='autoencoder'``), then train encoder + head on the labels.
+def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=None):
+    """(train indices, validation indices) of the labeled rows, stratified: each class keeps about
+    ``fraction`` of its examples for validation, at least one, and at least one for training."""
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction < 1:
+        raise InputError(f"validation_fraction must be in [0, 1), got {fraction!r}")
+    n = len(y_index)
+    if not fraction:
+        return np.arange(n), None
+    counts = np.bincount(y_index)
+    single = np.flatnonzero(counts == 1)
+    if len(single):
+        names = np.asarray(classes if classes is not None else np.arange(len(counts)))[single].tolist()
+        raise InputError(f"validation_fraction={fraction} holds out labeled rows of every class (stratified), but "
+                         f"class {names[0]!r} has a single labeled example ({len(single)} such class(es)): it cannot "
+                         "be in both the training and the validation rows. Use validation_fraction=0, or label more")
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in range(len(counts)):
+        idx = rng.permutation(np.flatnonzero(y_index == c))
+        k = min(len(idx) - 1, max(1, int(round(len(idx) * fraction))))
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
-    ``pretrain=None`` gives the supervised baseline: the same network, from scratch, on the labeled rows.
-    ``freeze_encoder=True`` trains only the head (a probe of the pretrained codes).
+
+# -- where the encoder comes from ------------------------------------------------------------------------
+def encoder_spec_of(estimator, pooling: str = "flatten") -> tuple[dict, dict]:
+    """(``CodeEncoder`` config, its body's weights) of a fitted fewlabel autoencoder's encoder (copies)."""
+    from fewlabel.pretrain.autoencoder import AutoencoderBase, _ImageRows
+    from fewlabel.pretrain.variational import VariationalAutoencoderNet
+
+    if not isinstance(estimator, AutoencoderBase):
+        raise InputError(f"encoder must be 'dense', 'conv', a fitted fewlabel autoencoder (Autoencoder, "
+                         f"ConvAutoencoder, VariationalAutoencoder, StackedAutoencoder) or the path of a saved one; "
+                         f"got a {type(estimator).__name__}")
+    if not hasattr(estimator, "module_"):
+        raise InputError(f"the {type(estimator).__name__} passed as encoder is not fitted: fit it first (or pass "
+                         "encoder='dense'/'conv' with pretrain=... to pretrain it here)")
+    net, image_shape = estimator.module_, None
+    if isinstance(net, _ImageRows):
+        net, image_shape = net.net, net.image_shape
+    body = net.encoder
+    if isinstance(body, MLP):
+        code = "mean" if isinstance(net, VariationalAutoencoderNet) else "flatten"
+    elif isinstance(body, ConvEncoder):
+        code = "global" if pooling == "global" else "flatten"
+    else:
+        raise InputError(f"cannot take the encoder of this {type(estimator).__name__}: its encoder is a "
+                         f"{type(body).__name__}, not an MLP or a ConvEncoder")
+    spec = {"body": {"type": type(body).__name__, "config": body.config()}, "code": code,
+            "image_shape": None if image_shape is None else list(image_shape)}
+    return spec, {k: v.detach().cpu().clone() for k, v in body.state_dict().items()}
+
+
+def _concat_histories(first: History, second: History) -> History:
+    """One history of two consecutive training phases, epochs numbered on."""
+    out = History()
+    for h, offset in ((first, 0), (second, len(first.epochs))):
+        for i, e in enumerate(h.epochs):
+            out.append(e + offset, {k: v[i] for k, v in h.history.items()})
+    out.stopped_early = second.stopped_early
+    out.best_epoch = None if second.best_epoch is None else second.best_epoch + len(first.epochs)
+    return out
+
+
+def _is_images(shape) -> bool:
+    return len(tuple(shape)) in (2, 3)
+
+
+def _positive_int(value, name):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+
+# -- the estimator -----------------------------------------------------------------------------------------
+@register
+class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
+    """An encoder that learns from every row, a head that learns from the labeled ones.
+
+    ``fit(X, y)``: ``y == -1`` marks an unlabeled row (scikit-learn's convention). Rows are vectors or
+    images (H, W) / (H, W, C); uint8 images are scaled to [0, 1].
+
+    The encoder (``encoder``):
+        'dense': an MLP ``input -> hidden... -> latent`` (``activation``, ``latent_activation``);
+        'conv': a :class:`~fewlabel.nets.conv.ConvEncoder` (``channels``, 3x3 convolutions, ``batch_norm``,
+        2x2 max-pooling per stage) whose last feature map is flattened (``pooling='flatten'``: 3x3x128 on
+        28x28 images) or averaged per channel (``pooling='global'``), image rows only (``pooling`` applies
+        to convolutional encoders only);
+        a fitted fewlabel autoencoder, or the path (str or Path) of one saved with ``fewlabel.save``: its
+        encoder is copied (its rows must have X's shape; the encoder's code, or for a variational
+        autoencoder the mean code, feeds the head) and ``pretrain`` is ignored. A model saved from such a
+        classifier keeps ``encoder='pretrained'`` (:data:`PRETRAINED`) in its parameters (the
+        architecture and weights are saved with it): to refit it, set ``encoder`` again.
+
+    Pretraining (``pretrain``), on *all* rows before the head is trained, as the encoder of the matching
+    autoencoder estimator (same architecture), for ``pretrain_epochs``: 'autoencoder' (reconstruction,
+    :class:`~fewlabel.pretrain.autoencoder.Autoencoder` / ``ConvAutoencoder``), 'denoising' (the same, from
+    inputs with 30% of the values masked), 'vae' (a :class:`~fewlabel.pretrain.variational.VariationalAutoencoder`:
+    a dense encoder's mean code; with encoder='conv' its convolutional stages, which have no batch norm),
+    or None (no pretraining: the supervised baseline).
+
+    The head: ``head='mlp'`` (``head_hidden`` layers) or 'linear'; ``dropout`` on the code and after each
+    hidden layer of the head.
+
+    ``freeze_encoder``: False (train everything), True (train only the head; its encoder stays exactly as
+    it was, batch-norm statistics included: with ``head='linear'`` a linear probe; with no pretrained
+    encoder, a probe of a random one), 'then_unfreeze' (the
+    head alone for ``freeze_epochs``, then everything for the remaining ``epochs - freeze_epochs`` epochs,
+    the encoder at a tenth of ``lr``).
+
+    Consistency training (``consistency='fixmatch'``, image rows only): each step takes
+    ``batch_size // (1 + unlabeled_ratio)`` (at least 1) labeled rows drawn at random and the rest of
+    ``batch_size`` from all of X (labeled or not; ``unlabeled_ratio`` times as many with the defaults), and
+    minimises the cross-entropy of the weakly augmented labeled rows plus ``unlabeled_weight`` times
+    the mean over the batch of ``[max p(weak(u)) >= threshold] * CE(strong(u), argmax p(weak(u)))``, the
+    pseudo-labels taken without gradient. An epoch is one pass over all of X. ``history_`` then also has
+    ``supervised``, ``unlabeled`` and ``mask_rate`` (the fraction of confident pseudo-labels).
+
+    ``augment=True``: weak augmentation (random shifts) of the labeled images in supervised training too (a
+    fair baseline for consistency training; image rows only).
+
+    Validation: ``validation_fraction`` of the *labeled* rows, stratified by class, held out from training
+    (their loss and accuracy become ``val_loss``/``val_accuracy`` and drive ``early_stopping``).
+
+    Fitted attributes: ``classes_``, ``history_`` (per-epoch ``loss``/``accuracy`` and ``val_`` ones),
+    ``pretrain_history_`` (the pretraining's history, or None), ``n_labeled_``, ``input_shape_``,
+    ``n_features_in_``, ``module_`` (an :class:`EncoderClassifierNet`).
     """
 
-    def __init__(self, pretrain="autoencoder", hidden=(128, 64), latent=16, activation="relu",
-                 latent_activation="linear", head_hidden=(), dropout=0.2, freeze_encoder=False,
-                 pretrain_epochs=30, epochs=100, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256,
-                 validation_fraction=0.0, early_stopping=None, device="auto", random_state=0, verbose=False):
+    def __init__(self, encoder="dense", pretrain="autoencoder", hidden=(128, 64), latent=16, activation="relu",
+                 latent_activation="linear", channels=(32, 64, 128), pooling="flatten", batch_norm=True, head="mlp",
+                 head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5, consistency=None,
+                 threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment=False, pretrain_epochs=20,
+                 epochs=50, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256, validation_fraction=0.0,
+                 early_stopping=None, device="auto", random_state=0, verbose=False):
+        self.encoder = encoder
         self.pretrain = pretrain
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
         self.latent_activation = latent_activation
+        self.channels = channels
+        self.pooling = pooling
+        self.batch_norm = batch_norm
+        self.head = head
         self.head_hidden = head_hidden
         self.dropout = dropout
         self.freeze_encoder = freeze_encoder
+        self.freeze_epochs = freeze_epochs
+        self.consistency = consistency
+        self.threshold = threshold
+        self.unlabeled_weight = unlabeled_weight
+        self.unlabeled_ratio = unlabeled_ratio
+        self.augment = augment
         self.pretrain_epochs = pretrain_epochs
         self.epochs = epochs
         self.optimizer = optimizer
@@ -105,79 +348,307 @@ class SemiSupervisedClassifier(ClassifierMixin, TorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build(self, input_shape, n_classes) -> EncoderClassifierNet:
-        return EncoderClassifierNet(input_shape, tuple(self.hidden), self.latent, self.activation,
-                                    self.latent_activation, tuple(self.head_hidden), n_classes, self.dropout)
-
-    def fit(self, X, y):
+    # -- checks ------------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
         self._check_common_params()
         if self.pretrain not in PRETRAIN:
-            raise InputError(f"unknown pretrain {self.pretrain!r}: choose one of {PRETRAIN}")
-        X = validate_X(X)
-        y, self.classes_ = check_semi_supervised_y(y, len(X))
-        labeled = np.isin(y, self.classes_)
-        y_index = np.searchsorted(self.classes_, y[labeled]).astype(np.int64)
-        self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
-        self.input_shape_ = tuple(X.shape[1:])
-        self.n_features_in_ = int(np.prod(self.input_shape_))
-        seed = self.random_state or 0
-        torch.manual_seed(seed)
-        self.module_ = self._build(self.input_shape_, len(self.classes_))
-        scale = self.scale_
-        self.pretrain_history_ = None
-        if self.pretrain == "autoencoder":
-            # Every row, labeled or not, teaches the encoder; the decoder is thrown away afterwards.
-            lo, hi = float(X.min()) * scale, float(X.max()) * scale
-            ae = DenseAutoencoderNet(self.input_shape_, tuple(self.hidden), self.latent, self.activation,
-                                     self.latent_activation, "sigmoid" if lo >= 0 and hi <= 1 else "linear")
-            ae.encoder = self.module_.encoder
+            raise InputError(f"unknown pretrain {self.pretrain!r}: choose one of {PRETRAIN} (BYOL is not offered yet)")
+        if self.head not in HEADS:
+            raise InputError(f"unknown head {self.head!r}: choose one of {HEADS}")
+        if self.pooling not in POOLINGS:
+            raise InputError(f"unknown pooling {self.pooling!r}: choose one of {POOLINGS}")
+        if not any(self.freeze_encoder is v or (isinstance(v, str) and self.freeze_encoder == v) for v in FREEZE):
+            raise InputError(f"freeze_encoder must be False, True or 'then_unfreeze', got {self.freeze_encoder!r}")
+        if self.consistency not in CONSISTENCY:
+            raise InputError(f"unknown consistency {self.consistency!r}: choose one of {CONSISTENCY}")
+        if self.freeze_encoder == "then_unfreeze":
+            _positive_int(self.freeze_epochs, "freeze_epochs")
+        _positive_int(self.pretrain_epochs, "pretrain_epochs")
+        if self.consistency == "fixmatch":
+            _positive_int(self.unlabeled_ratio, "unlabeled_ratio")
+            if not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool) \
+                    or not 0 <= self.threshold <= 1:
+                raise InputError(f"threshold (the confidence a pseudo-label needs) must be in [0, 1], "
+                                 f"got {self.threshold!r}")
+            if not isinstance(self.unlabeled_weight, (int, float)) or isinstance(self.unlabeled_weight, bool) \
+                    or not math.isfinite(self.unlabeled_weight) or self.unlabeled_weight < 0:
+                raise InputError(f"unlabeled_weight must be a finite number >= 0, got {self.unlabeled_weight!r}")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool) or not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.early_stopping is not None:
+            _positive_int(self.early_stopping, "early_stopping")
+        make_activation(self.activation)
 
-            def ae_loss(net, batch):
-                return reconstruction_loss(net, to_float(batch[0], scale), "mse")
+    def _resolve_encoder(self, X):
+        """(CodeEncoder config, body weights or None, whether it comes already trained)."""
+        enc = self.encoder
+        if isinstance(enc, str) and enc in ENCODERS:
+            return None
+        if isinstance(enc, str) and enc == PRETRAINED:
+            raise InputError(f"encoder={PRETRAINED!r} is what a saved classifier keeps when its encoder was passed "
+                             "as an estimator object; to fit again, set encoder to that autoencoder (or the path "
+                             "of its saved copy)")
+        if isinstance(enc, (str, os.PathLike)):
+            from fewlabel.io import load
 
-            trainer = self._trainer(epochs=self.pretrain_epochs, description="pretrain")
-            self.pretrain_history_ = trainer.fit(ae, ae_loss, X)
-        for p in self.module_.encoder.parameters():
-            p.requires_grad_(not (self.freeze_encoder and self.pretrain is not None))
+            if not os.path.exists(enc):
+                raise InputError(f"unknown encoder {enc!r}: choose one of {ENCODERS}, a fitted fewlabel autoencoder, "
+                                 "or the path of one saved with fewlabel.save (no such path exists)")
+            enc = load(enc)
+        spec, state = encoder_spec_of(enc, self.pooling)
+        if tuple(enc.input_shape_) != tuple(X.shape[1:]):
+            raise InputError(f"the pretrained encoder ({type(enc).__name__}) was fitted on rows of shape "
+                             f"{tuple(enc.input_shape_)}, but X has rows of shape {tuple(X.shape[1:])}: give X in the "
+                             "encoder's shape (e.g. X.reshape(len(X), *shape))")
+        if float(enc.scale_) != float(self.scale_):
+            warnings.warn(f"the pretrained encoder was fitted on {'uint8 images' if enc.scale_ != 1 else 'floats'} "
+                          f"but X is {'uint8' if self.scale_ != 1 else 'float'}: make sure both are on the same scale",
+                          stacklevel=3)
+        return spec, state
 
-        def ce_loss(net, batch):
-            logits = net(to_float(batch[0], scale))
+    def _fresh_spec(self, input_shape) -> dict:
+        if self.encoder == "dense":
+            _positive_int(self.latent, "latent")
+            body = MLP([math.prod(input_shape), *[int(h) for h in self.hidden], int(self.latent)],
+                       activations=self.activation, output_activation=self.latent_activation,
+                       input_shape=input_shape)
+            return {"body": {"type": "MLP", "config": body.config()}, "code": "flatten", "image_shape": None}
+        self._need_images(input_shape, "encoder='conv'")
+        body = ConvEncoder(input_shape, channels=tuple(self.channels), activation=self.activation,
+                           batch_norm=self.batch_norm, latent=None)
+        return {"body": {"type": "ConvEncoder", "config": body.config()}, "code": self.pooling, "image_shape": None}
+
+    def _need_images(self, input_shape, what):
+        if not _is_images(input_shape):
+            raise InputError(f"{what} needs image rows (H, W) or (H, W, C), but X has flat rows of shape "
+                             f"{tuple(input_shape)}: reshape them, e.g. X.reshape(len(X), 28, 28) for 28x28 images")
+
+    def _pretrainer(self):
+        """The autoencoder estimator whose encoder has this classifier's architecture (unfitted)."""
+        from fewlabel.pretrain.autoencoder import Autoencoder, ConvAutoencoder
+        from fewlabel.pretrain.variational import VariationalAutoencoder
+
+        common = dict(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
+                      epochs=self.pretrain_epochs, batch_size=self.batch_size, device=self.device,
+                      random_state=self.random_state, verbose=self.verbose)
+        noise = DENOISING if self.pretrain == "denoising" else {}
+        if self.pretrain == "vae":
+            if self.encoder == "dense":
+                return VariationalAutoencoder(hidden=tuple(self.hidden), latent=int(self.latent),
+                                              activation=self.activation, architecture="dense", **common)
+            return VariationalAutoencoder(latent=int(self.latent), activation=self.activation, architecture="conv",
+                                          channels=tuple(self.channels), **common)
+        if self.encoder == "dense":
+            return Autoencoder(hidden=tuple(self.hidden), latent=int(self.latent), activation=self.activation,
+                               latent_activation=self.latent_activation, **noise, **common)
+        return ConvAutoencoder(channels=tuple(self.channels), activation=self.activation, batch_norm=self.batch_norm,
+                               latent=None, code="flatten", **noise, **common)
+
+    def _make_trainer(self, epochs, *, optimizer=None, batch_size=None, seed_offset=0, description="classify",
+                      early_stopping=None) -> Trainer:
+        return Trainer(epochs=epochs, batch_size=batch_size or self.batch_size,
+                       optimizer=optimizer if optimizer is not None else self.optimizer, lr=self.lr,
+                       weight_decay=self.weight_decay, device=self.device,
+                       seed=(self.random_state if self.random_state is not None else 0) + seed_offset,
+                       early_stopping=early_stopping, progress=bool(self.verbose), description=description)
+
+    def _grouped_optimizer(self, net):
+        """An optimizer factory giving the encoder's parameters ``ENCODER_LR_FACTOR`` times the head's rate."""
+        encoder_ids = {id(p) for p in net.encoder.parameters()}
+        lr, wd, name = float(self.lr), self.weight_decay, self.optimizer
+
+        def make(params):
+            params = list(params)
+            groups = [{"params": [p for p in params if id(p) not in encoder_ids], "lr": lr},
+                      {"params": [p for p in params if id(p) in encoder_ids], "lr": lr * ENCODER_LR_FACTOR}]
+            groups = [g for g in groups if g["params"]]
+            if callable(name):
+                return name(groups)
+            if name.lower() == "sgd":
+                return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=wd)
+            if name.lower() == "adam":
+                return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
+            return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
+
+        return make
+
+    # -- the losses ------------------------------------------------------------------------------------------
+    def _supervised_loss(self):
+        scale, shape, augment = self.scale_, self.input_shape_, bool(self.augment)
+
+        def loss_fn(net, batch):
+            x = to_float(batch[0], scale)
+            if augment and net.training:
+                x = weak_augment(x, shape)
+            logits = net(x).float()
             target = batch[1]
-            return {"loss": F.cross_entropy(logits.float(), target),
-                    "accuracy": (logits.argmax(1) == target).float().mean()}
+            return {"loss": F.cross_entropy(logits, target), "accuracy": (logits.argmax(1) == target).float().mean()}
 
-        train, val = _split_validation(X[labeled], self.validation_fraction, seed, y=y_index)
-        trainer = self._trainer(description="classify", early_stopping=self.early_stopping)
-        self.history_: History = trainer.fit(self.module_, ce_loss, train, val)
-        for p in self.module_.parameters():
-            p.requires_grad_(True)
+        return loss_fn
+
+    def _fixmatch_loss(self, X_lab, y_lab):
+        scale, shape = self.scale_, self.input_shape_
+        threshold, weight = float(self.threshold), float(self.unlabeled_weight)
+        n_lab = max(1, self.batch_size // (1 + int(self.unlabeled_ratio)))
+        supervised = self._supervised_loss()
+        resident = {"X": torch.from_numpy(np.ascontiguousarray(X_lab)), "y": torch.from_numpy(y_lab)}
+
+        def loss_fn(net, batch):
+            if not net.training:  # validation: the labeled validation rows, plain cross-entropy
+                return supervised(net, batch)
+            xu = to_float(batch[0], scale)
+            if resident["X"].device != xu.device:  # moved to the device once, on the first step
+                resident["X"], resident["y"] = resident["X"].to(xu.device), resident["y"].to(xu.device)
+            pick = torch.randint(len(resident["y"]), (n_lab,), device=xu.device)
+            xl, yl = to_float(resident["X"][pick], scale), resident["y"][pick]
+            n_u = len(xu)
+            # One pass over labeled, weak and strong views together (batch-norm sees them all, as in FixMatch).
+            logits = net(torch.cat([weak_augment(xl, shape), weak_augment(xu, shape), strong_augment(xu, shape)]))
+            logits_l, logits_w, logits_s = logits.float().split([n_lab, n_u, n_u])
+            sup = F.cross_entropy(logits_l, yl)
+            with torch.no_grad():
+                confidence, pseudo = torch.softmax(logits_w.detach(), dim=1).max(dim=1)
+                mask = (confidence >= threshold).float()
+            unl = (F.cross_entropy(logits_s, pseudo, reduction="none") * mask).mean()
+            return {"loss": sup + weight * unl, "supervised": sup.detach(), "unlabeled": unl.detach(),
+                    "mask_rate": mask.mean(), "accuracy": (logits_l.argmax(1) == yl).float().mean()}
+
+        return loss_fn
+
+    # -- fitting ------------------------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Pretrain the encoder on every row (if asked), then train the classifier on the labeled rows
+        (and, with ``consistency='fixmatch'``, on every row). ``y == -1`` marks an unlabeled row."""
+        self._check_params()
+        X = validate_X(X)
+        y, classes = check_semi_supervised_y(y, len(X))
+        labeled = np.isin(y, classes)
+        y_index = np.searchsorted(classes, y[labeled]).astype(np.int64)
+        input_shape = tuple(X.shape[1:])
+        if self.consistency == "fixmatch":
+            self._need_images(input_shape, "consistency='fixmatch'")
+        if self.augment:
+            self._need_images(input_shape, "augment=True")
+        tr, va = stratified_split(y_index, self.validation_fraction, self.random_state or 0, classes)
+        self.classes_ = classes
+        self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
+        self.input_shape_ = input_shape
+        self.n_features_in_ = int(np.prod(input_shape))
+        self.n_labeled_ = int(labeled.sum())
+        self.pretrain_history_ = None
+
+        # The encoder: given (pretrained elsewhere), pretrained here on every row, or fresh.
+        given = self._resolve_encoder(X)
+        state = None
+        if given is not None:
+            spec, state = given
+        elif self.pretrain is not None:
+            if self.encoder == "conv":
+                self._need_images(input_shape, "encoder='conv'")
+            ae = self._pretrainer().fit(X)
+            spec, state = encoder_spec_of(ae, self.pooling)
+            self.pretrain_history_ = ae.history_
+        else:
+            spec = self._fresh_spec(input_shape)
+        torch.manual_seed(self.random_state or 0)
+        net = EncoderClassifierNet(spec, len(classes), self.head, tuple(self.head_hidden), self.activation,
+                                   self.dropout)
+        if state is not None:
+            net.encoder.body.load_state_dict(state)
+        self.module_ = net
+
+        X_lab = X[labeled]
+        if self.consistency == "fixmatch":
+            n_lab = max(1, self.batch_size // (1 + int(self.unlabeled_ratio)))
+            loss_fn = self._fixmatch_loss(X_lab[tr], y_index[tr])
+            train, batch_size = X, max(1, self.batch_size - n_lab)
+        else:
+            loss_fn = self._supervised_loss()
+            train, batch_size = (X_lab[tr], y_index[tr]), self.batch_size
+        val = None if va is None else (X_lab[va], y_index[va])
+
+        freeze = self.freeze_encoder
+        try:
+            if freeze is True or freeze == "then_unfreeze":
+                net.frozen_encoder = True
+                for p in net.encoder.parameters():
+                    p.requires_grad_(False)
+            first_epochs = min(int(self.freeze_epochs), self.epochs) if freeze == "then_unfreeze" else self.epochs
+            history = self._make_trainer(first_epochs, batch_size=batch_size,
+                                         early_stopping=None if freeze == "then_unfreeze" else self.early_stopping,
+                                         description="classify (head)" if freeze else "classify"
+                                         ).fit(net, loss_fn, train, val)
+            if freeze == "then_unfreeze" and self.epochs > first_epochs:
+                net.frozen_encoder = False
+                for p in net.encoder.parameters():
+                    p.requires_grad_(True)
+                second = self._make_trainer(self.epochs - first_epochs, optimizer=self._grouped_optimizer(net),
+                                            batch_size=batch_size, seed_offset=1_000_003,
+                                            early_stopping=self.early_stopping, description="classify (all)"
+                                            ).fit(net, loss_fn, train, val)
+                history = _concat_histories(history, second)
+        finally:
+            net.frozen_encoder = False
+            for p in net.parameters():
+                p.requires_grad_(True)
+        net.eval()
+        self.history_: History = history
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        """Class logits, shape (n_rows, n_classes)."""
+    # -- using --------------------------------------------------------------------------------------------
+    def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
-        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+
+    def _logits(self, X) -> np.ndarray:
+        X = self._validated(X)
         self.module_.eval()
         return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X)
 
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores: the logits ``(n_rows, n_classes)``; for two classes, scikit-learn's ``(n_rows,)``
+        score of the second class (its logit minus the first's: positive means ``classes_[1]``)."""
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
     def predict_proba(self, X) -> np.ndarray:
-        logits = self.decision_function(X)
-        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+        """Class probabilities ``(n_rows, n_classes)`` (softmax of the logits), columns in ``classes_`` order."""
+        logits = torch.from_numpy(self._logits(X).astype(np.float64))
+        return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
+        """The most probable class of each row (labels from ``classes_``)."""
+        index = self._logits(X).argmax(axis=1)
+        return self.classes_[index]
 
     def transform(self, X) -> np.ndarray:
-        """The encoder's codes."""
-        check_is_fitted(self, "module_")
-        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        """The encoder's codes ``(n_rows, code_size)``."""
+        X = self._validated(X)
         self.module_.eval()
         return self._apply(lambda x: self.module_.encoder(to_float(x, self.scale_)), X)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the codes are computed in float32, whatever comes in
+        return tags
+
+    # -- saving -------------------------------------------------------------------------------------------
+    def _get_state(self):
+        encoder = self.encoder
+        if not isinstance(encoder, str):  # an estimator object or a Path: not JSON
+            self.encoder = os.fspath(encoder) if isinstance(encoder, os.PathLike) else PRETRAINED
+        try:
+            return super()._get_state()
+        finally:
+            self.encoder = encoder
+
     def _fitted_extra(self) -> dict:
-        return {"classes": self.classes_.tolist()}
+        return {"classes": self.classes_.tolist(), "net": self.module_.config(), "n_labeled": self.n_labeled_,
+                "pretrain_history": None if self.pretrain_history_ is None else self.pretrain_history_.to_dict()}
 
     def _restore_fitted(self, fitted: dict) -> None:
         self.classes_ = np.asarray(fitted["classes"])
-        self.pretrain_history_ = None
-        self.module_ = self._build(self.input_shape_, len(self.classes_))
+        self.n_labeled_ = fitted.get("n_labeled")
+        ph = fitted.get("pretrain_history")
+        self.pretrain_history_ = None if ph is None else History.from_dict(ph)
+        self.module_ = EncoderClassifierNet(**fitted["net"])

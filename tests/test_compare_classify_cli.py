@@ -1,0 +1,74 @@
+"""Every semi-supervised report carries its baselines: the runner and ``fewlabel classify``."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fewlabel import datasets
+from fewlabel.cli import main
+from fewlabel.errors import InputError
+from fewlabel.tasks.compare import ALL, BASE, SEMI, baseline_epochs, baseline_params, compare, verdict
+
+
+def test_baseline_is_the_same_network_without_the_unlabeled_data():
+    semi = dict(encoder="conv", channels=(8, 16), pretrain="autoencoder", consistency="fixmatch",
+                freeze_encoder="then_unfreeze", epochs=5)
+    base = baseline_params(semi)
+    assert base == dict(encoder="conv", channels=(8, 16), pretrain=None, consistency=None, augment=True,
+                        freeze_encoder=False, epochs=5)
+    with pytest.raises(InputError, match="same architecture from scratch"):
+        baseline_params(dict(encoder="runs/ae/model"))
+
+
+def test_baseline_gets_as_many_steps_as_the_semi_supervised_method():
+    fixmatch = dict(consistency="fixmatch", epochs=20, batch_size=256, unlabeled_ratio=7)
+    # FixMatch: 60,000 rows / 224 unlabeled per step = 268 steps an epoch; 100 labels = 1 step an epoch
+    assert baseline_epochs(fixmatch, 60000, 100) == 20 * 268
+    assert baseline_epochs(fixmatch, 60000, 60000) == 23  # all labels: 235 steps an epoch, ceil(5360 / 235)
+    assert baseline_epochs(dict(pretrain="autoencoder", epochs=20), 60000, 100) == 20  # same labeled-only loop
+
+
+def test_verdict_says_plainly_what_happened():
+    assert verdict([0.9, 0.91, 0.92], [0.8, 0.81, 0.79]).startswith("the semi-supervised method helped")
+    assert "did NOT help" in verdict([0.7, 0.71, 0.69], [0.8, 0.81, 0.79])
+    assert verdict([0.80, 0.82, 0.78], [0.81, 0.79, 0.80]).startswith("no clear difference")
+
+
+def test_compare_on_real_digits_writes_everything(tmp_path):
+    X, y = datasets.load("digits", split="train")
+    Xt, yt = datasets.load("digits", split="test")
+    params = dict(encoder="dense", hidden=(64,), latent=16, pretrain="autoencoder", pretrain_epochs=40, epochs=150,
+                  batch_size=64, device="cpu")
+    lines = []
+    result = compare(X, y, Xt, yt, n_labels=[50, 200], seeds=2, params=params, out=tmp_path, log=lines.append)
+    print("\n".join(lines))
+    assert [(r["n_labels"], r["seed"]) for r in result["runs"]] == [(50, 0), (50, 1), (200, 0), (200, 1)]
+    for n in ("50", "200"):
+        for name in (SEMI, BASE):
+            assert 0.5 < result["summary"][n][name]["mean"] <= 1.0  # 10 classes: chance is 0.1
+    # more labels, better: the learning curve rises for both methods
+    assert result["summary"]["200"][BASE]["mean"] > result["summary"]["50"][BASE]["mean"]
+    assert result[ALL]["accuracy"] > result["summary"]["50"][BASE]["mean"]
+    assert any("over 2 draw(s)" in line for line in lines)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["summary"] == result["summary"] and len(saved["report_first_run"]["per_class"]) == 10
+    assert np.sum(saved["report_first_run"]["confusion_matrix"]) == len(yt)
+    for f in ("learning_curves.png", "confusion_matrix.png", "training.png"):
+        assert (tmp_path / f).stat().st_size > 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_classify_and_its_errors(tmp_path, capsys):
+    assert main(["classify", "--data", "digits", "--labels", "100", "--seeds", "1", "--epochs", "20",
+                 "--pretrain-epochs", "10", "--hidden", "32", "--batch-size", "64", "--device", "cpu", "--quiet",
+                 "--out", str(tmp_path / "run")]) == 0
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["n_labels"] == [100] and "verdict" in saved["summary"]["100"]
+    assert "metrics.json" in capsys.readouterr().out
+    r = subprocess.run([sys.executable, "-m", "fewlabel.cli", "classify", "--data", "digits", "--labels", "5",
+                        "--out", str(tmp_path / "bad")], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "5" in r.stderr
+    assert not (tmp_path / "bad").exists()

@@ -19,7 +19,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Autoencoder": "fewlabel.estimators",
+    "CodeClustering": "fewlabel.estimators",
     "ConvAutoencoder": "fewlabel.estimators",
+    "DeepClustering": "fewlabel.estimators",
     "StackedAutoencoder": "fewlabel.estimators",
     "VariationalAutoencoder": "fewlabel.estimators",
     "SemiSupervisedClassifier": "fewlabel.estimators",

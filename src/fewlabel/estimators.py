@@ -4,6 +4,8 @@ from fewlabel.pretrain.autoencoder import Autoencoder, ConvAutoencoder
 from fewlabel.pretrain.stacked import StackedAutoencoder
 from fewlabel.pretrain.variational import VariationalAutoencoder
 from fewlabel.tasks.classify import SemiSupervisedClassifier
+from fewlabel.tasks.cluster import CodeClustering
+from fewlabel.tasks.deep_cluster import DeepClustering
 
-__all__ = ["Autoencoder", "ConvAutoencoder", "SemiSupervisedClassifier", "StackedAutoencoder",
-           "VariationalAutoencoder"]
+__all__ = ["Autoencoder", "CodeClustering", "ConvAutoencoder", "DeepClustering", "SemiSupervisedClassifier",
+           "StackedAutoencoder", "VariationalAutoencoder"]

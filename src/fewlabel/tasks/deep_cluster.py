@@ -1,0 +1,296 @@
+"""Deep clustering: fine-tune a pretrained autoencoder's encoder *for* clustering (IDEC / DEC).
+
+IDEC (Guo et al. 2017, "Improved Deep Embedded Clustering with Local Structure Preservation") starts
+from a fitted autoencoder and k-means centres on its codes, then trains the encoder and the centres
+together on the DEC self-training loss, keeping the autoencoder's reconstruction loss so the codes do
+not drift away from the data (DEC, Xie et al. 2016, drops it: ``reconstruction=False``)::
+
+    ae = Autoencoder(hidden=(256, 64), latent=10).fit(X)
+    idec = DeepClustering(ae, n_clusters=10).fit(X)
+    idec.labels_, idec.predict(X_new), idec.transform(X_new), idec.soft_assign(X_new)
+
+The clustering layer holds trainable centres ``mu`` (k x d). A code ``z_i`` is softly assigned to the
+centres by a Student's t kernel, ``q_ij ∝ (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha+1)/2)``; the target
+``p_ij ∝ q_ij^2 / f_j`` (``f_j = sum_i q_ij``) sharpens confident assignments and evens out cluster
+sizes. The loss per batch is ``reconstruction + gamma * KL(P || Q)``; P is recomputed for every row,
+without gradients, every ``update_interval`` epochs, and training stops once fewer than ``tol`` of the
+labels changed between two updates.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from fewlabel._base import json_safe, to_float
+from fewlabel.errors import InputError
+from fewlabel.io import _REGISTRY, register
+from fewlabel.pretrain.autoencoder import AutoencoderBase, per_example_error
+from fewlabel.tasks.cluster import _check_k
+from fewlabel.train import Trainer, predict_batches, resolve_device
+
+__all__ = ["DeepClustering", "soft_assignment", "target_distribution"]
+
+
+# -- the two distributions --------------------------------------------------------------------------
+def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Q: Student's t similarity of each code (row of ``z``) to each centre, normalised over centres."""
+    d2 = torch.cdist(z.float(), centers.float()).pow(2)  # (n, k) squared distances
+    # log of the unnormalised kernel, normalised with logsumexp: no underflow for far-away codes
+    logits = -(alpha + 1.0) / 2.0 * torch.log1p(d2 / alpha)
+    return torch.softmax(logits, dim=1)
+
+
+def target_distribution(q: torch.Tensor) -> torch.Tensor:
+    """P: ``q_ij^2 / f_j`` normalised over ``j`` (``f_j``: the soft size of cluster ``j``)."""
+    weight = q.pow(2) / q.sum(dim=0, keepdim=True)
+    return weight / weight.sum(dim=1, keepdim=True)
+
+
+class _ClusteringNet(nn.Module):
+    """The autoencoder's network plus the trainable cluster centres."""
+
+    def __init__(self, ae_net: nn.Module, centers: np.ndarray, encode):
+        super().__init__()
+        self.ae = ae_net
+        self.centers = nn.Parameter(torch.as_tensor(np.asarray(centers, dtype=np.float32)))
+        self._encode = encode  # the estimator's ``_encode(net, x)``: the code as one row per example
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        return self._encode(self.ae, x)
+
+    def soft_assign(self, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        return soft_assignment(self.codes(x), self.centers, alpha)
+
+
+# -- the estimator --------------------------------------------------------------------------------
+@register
+class DeepClustering(ClusterMixin, BaseEstimator):
+    """IDEC (``reconstruction=True``) or DEC (``False``) on a fitted fewlabel autoencoder.
+
+    Parameters
+    ----------
+    autoencoder : a *fitted* fewlabel autoencoder (``Autoencoder``, ``ConvAutoencoder``, ...). It is
+        deep-copied: the fine-tuned copy is ``autoencoder_``, the caller's object is left unchanged.
+    n_clusters : number of clusters (at least 2, at most the number of rows).
+    alpha : degrees of freedom of the Student's t kernel.
+    gamma : weight of the KL clustering term against the reconstruction loss (IDEC; 0.1 in the paper).
+    reconstruction : keep the autoencoder's reconstruction loss (IDEC); False trains on the KL term
+        alone and leaves the decoder untouched (DEC).
+    update_interval : epochs between recomputations of the target distribution P.
+    tol : stop when fewer than this fraction of the labels changed between two updates.
+    epochs, batch_size, lr : at most ``epochs`` epochs of Adam with this batch size and learning rate.
+    init : 'kmeans' (k-means on the pretrained codes, ``n_init=20``) or an array of initial centres (k, d).
+    device : 'auto' or a device name; random_state : seeds k-means and the batch order; verbose : progress.
+
+    Fitted attributes: ``labels_`` (argmax of Q on the training rows), ``cluster_centers_`` (in code
+    space), ``autoencoder_`` (fine-tuned), ``module_``, ``history_`` (one dict per update interval:
+    ``epoch``, ``loss``, ``kl``, ``reconstruction``, ``changed`` = fraction of labels that changed over
+    the interval), ``n_iter_`` (update intervals run), ``n_epochs_``, ``converged_``.
+    """
+
+    def __init__(self, autoencoder=None, n_clusters=10, alpha=1.0, gamma=0.1, reconstruction=True,
+                 update_interval=1, tol=0.001, epochs=20, batch_size=256, lr=1e-3, init="kmeans", device="auto",
+                 random_state=0, verbose=False):
+        self.autoencoder = autoencoder
+        self.n_clusters = n_clusters
+        self.alpha = alpha
+        self.gamma = gamma
+        self.reconstruction = reconstruction
+        self.update_interval = update_interval
+        self.tol = tol
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.init = init
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- checks -----------------------------------------------------------------------------------
+    def _check_autoencoder(self) -> None:
+        ae = self.autoencoder
+        if not isinstance(ae, AutoencoderBase):
+            raise InputError(f"autoencoder must be a fitted fewlabel autoencoder (e.g. fewlabel.Autoencoder), "
+                             f"got {type(ae).__name__}")
+        try:
+            check_is_fitted(ae, "module_")
+        except NotFittedError:
+            raise InputError(f"the autoencoder ({type(ae).__name__}) is not fitted: call autoencoder.fit(X) "
+                             "first; DeepClustering fine-tunes a pretrained encoder") from None
+
+    def _check_params(self) -> None:
+        def positive_int(name):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+
+        for name in ("update_interval", "epochs", "batch_size"):
+            positive_int(name)
+        for name, ok, what in (("alpha", lambda v: v > 0, "a number > 0"), ("gamma", lambda v: v >= 0, "a number >= 0"),
+                               ("lr", lambda v: v > 0, "a number > 0"),
+                               ("tol", lambda v: 0 <= v <= 1, "a fraction in [0, 1]")):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(v) or not ok(v):
+                raise InputError(f"{name} must be {what}, got {v!r}")
+        if not isinstance(self.reconstruction, (bool, np.bool_)):
+            raise InputError(f"reconstruction must be True (IDEC) or False (DEC), got {self.reconstruction!r}")
+        if self.reconstruction and self.gamma == 0:
+            raise InputError("gamma=0 with reconstruction=True would only train the autoencoder, not cluster; "
+                             "use gamma > 0 (0.1 in IDEC)")
+        if isinstance(self.init, str) and self.init != "kmeans":
+            raise InputError(f"unknown init {self.init!r}: use 'kmeans' or an array of initial centres")
+
+    def _initial_centers(self, Z: np.ndarray, k: int) -> np.ndarray:
+        if isinstance(self.init, str):
+            km = KMeans(n_clusters=k, n_init=20, random_state=self.random_state).fit(Z)
+            return km.cluster_centers_.astype(np.float32)
+        C = np.asarray(self.init, dtype=np.float32)
+        if C.shape != (k, Z.shape[1]):
+            raise InputError(f"init centres have shape {C.shape}; expected (n_clusters, code size) = {(k, Z.shape[1])}")
+        if not np.isfinite(C).all():
+            raise InputError("init centres contain NaN or infinity")
+        return C
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fine-tune the encoder and the centres on ``X`` (``y`` is ignored)."""
+        self._check_autoencoder()
+        self._check_params()
+        X = self.autoencoder._validated(X)  # shape, NaN, emptiness: as the autoencoder was fitted
+        k = _check_k(self.n_clusters, len(X), "n_clusters")
+        device = resolve_device(self.device)
+
+        ae = copy.deepcopy(self.autoencoder)
+        ae.module_.to(device)
+        Z = ae.transform(X)
+        net = _ClusteringNet(ae.module_, self._initial_centers(Z, k), ae._encode).to(device)
+        self.autoencoder_, self.module_ = ae, net
+        self.n_features_in_ = ae.n_features_in_
+        alpha, scale = float(self.alpha), ae.scale_
+        gamma, use_rec, kind = float(self.gamma), bool(self.reconstruction), ae.loss_
+        targets = {}  # "P": the target distribution of every row, on the device
+
+        def loss_fn(net, batch):
+            x_raw, rows = batch
+            x = to_float(x_raw, scale)
+            z = net.codes(x)
+            q = soft_assignment(z, net.centers, alpha)
+            kl = F.kl_div(q.clamp_min(1e-12).log(), targets["P"][rows], reduction="batchmean")
+            if not use_rec:
+                return {"loss": kl, "kl": kl}
+            logits = net.ae.decode_logits(z.reshape(len(z), *ae._code_shape()))
+            rec = per_example_error(net.ae, logits, x, kind).mean()
+            return {"loss": rec + gamma * kl, "kl": kl, "reconstruction": rec}
+
+        # One Adam for the whole run, handed to each interval's Trainer: its moments carry over.
+        opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=float(self.lr))
+        data = (X, np.arange(len(X), dtype=np.int64))
+        q = self._q(X)
+        labels = q.argmax(1)
+        targets["P"] = target_distribution(torch.from_numpy(q)).to(device)
+        seed = self.random_state if self.random_state is not None else 0
+        history, epochs_done, converged = [], 0, False
+        while epochs_done < self.epochs:
+            n = min(int(self.update_interval), self.epochs - epochs_done)
+            trainer = Trainer(epochs=n, batch_size=self.batch_size, optimizer=lambda params: opt, lr=self.lr,
+                              device=device, seed=seed + epochs_done, progress=bool(self.verbose),
+                              description=f"{'IDEC' if use_rec else 'DEC'} epoch {epochs_done + 1}")
+            logs = trainer.fit(net, loss_fn, data).history
+            epochs_done += n
+            q = self._q(X)
+            new = q.argmax(1)
+            changed = float(np.mean(new != labels))
+            labels = new
+            history.append({"epoch": epochs_done, "loss": logs["loss"][-1], "kl": logs["kl"][-1],
+                            "reconstruction": logs["reconstruction"][-1] if use_rec else None, "changed": changed})
+            if self.verbose:
+                print(f"[DeepClustering] epoch {epochs_done}: " + ", ".join(
+                    f"{k}={v:.4g}" for k, v in history[-1].items() if isinstance(v, float)))
+            if changed < self.tol:
+                converged = True
+                break
+            targets["P"] = target_distribution(torch.from_numpy(q)).to(device)
+        net.eval()
+        self.labels_ = labels.astype(np.int64)
+        self.cluster_centers_ = net.centers.detach().cpu().numpy().copy()
+        self.history_ = history
+        self.n_iter_ = len(history)
+        self.n_epochs_ = epochs_done
+        self.converged_ = converged
+        return self
+
+    # -- using ------------------------------------------------------------------------------------
+    def _q(self, X) -> np.ndarray:
+        net, scale, alpha = self.module_, self.autoencoder_.scale_, float(self.alpha)
+        was_training = net.training
+        net.eval()
+        device = net.centers.device
+        q = predict_batches(lambda x: net.soft_assign(to_float(x, scale), alpha), X, device=device)
+        net.train(was_training)
+        return q
+
+    def _validated(self, X) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        return self.autoencoder_._validated(X)
+
+    def soft_assign(self, X) -> np.ndarray:
+        """Q: each row's soft assignment to the clusters (rows sum to 1)."""
+        return self._q(self._validated(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The cluster of each row: argmax of Q."""
+        return self.soft_assign(X).argmax(1).astype(np.int64)
+
+    def transform(self, X) -> np.ndarray:
+        """The fine-tuned encoder's codes."""
+        check_is_fitted(self, "module_")
+        return self.autoencoder_.transform(X)
+
+    # -- saving: both autoencoders' own states under prefixes, the centres and labels as tensors -----
+    def _get_state(self):
+        check_is_fitted(self, "module_")
+        params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
+        if not isinstance(params["init"], str):
+            params["init"] = np.asarray(params["init"], dtype=np.float64).tolist()
+        config = {"params": json_safe(params), "autoencoders": {},
+                  "fitted": {"history": self.history_, "n_iter": self.n_iter_, "n_epochs": self.n_epochs_,
+                             "converged": bool(self.converged_)}}
+        tensors = {"centers": self.module_.centers.detach().cpu(), "labels": torch.from_numpy(self.labels_)}
+        for prefix, est in (("autoencoder", self.autoencoder), ("autoencoder_", self.autoencoder_)):
+            ae_config, ae_tensors = est._get_state()
+            config["autoencoders"][prefix] = {"type": type(est).__name__, "config": ae_config}
+            tensors.update({f"{prefix}.{k}": v for k, v in ae_tensors.items()})
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config, tensors):
+        aes = {}
+        for prefix, entry in config["autoencoders"].items():
+            ae_cls = _REGISTRY[entry["type"]]
+            start = f"{prefix}."
+            aes[prefix] = ae_cls._from_state(entry["config"],
+                                             {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})
+        params = dict(config["params"])
+        est = cls(autoencoder=aes["autoencoder"], **params)
+        ae = aes["autoencoder_"]
+        est.autoencoder_ = ae
+        est.module_ = _ClusteringNet(ae.module_, tensors["centers"].numpy(), ae._encode)
+        est.module_.eval()
+        est.n_features_in_ = ae.n_features_in_
+        est.labels_ = tensors["labels"].numpy().astype(np.int64)
+        est.cluster_centers_ = tensors["centers"].numpy().copy()
+        fitted = config["fitted"]
+        est.history_ = list(fitted["history"])
+        est.n_iter_, est.n_epochs_, est.converged_ = int(fitted["n_iter"]), int(fitted["n_epochs"]), fitted["converged"]
+        return est

@@ -16,7 +16,6 @@ beside it (benchmarks/results/semi_supervised-<device>-<data>/).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -27,6 +26,7 @@ import torch
 from fewlabel import datasets
 from fewlabel.tasks.compare import compare
 from fewlabel.train import resolve_device
+from fewlabel.train.state import write_json_atomic
 
 SETTINGS = {"fashion-mnist": 5000, "mnist": 100}
 METHODS = {
@@ -69,9 +69,7 @@ def main(argv=None):
                          out=out.with_suffix("").with_name(f"{out.stem}-{name}"))
         result["wall_seconds"] = round(time.perf_counter() - t0, 1)
         report["results"][name] = result
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(report, indent=2))
-        os.replace(tmp, out)
+        write_json_atomic(out, report)
     return report
 
 

@@ -385,7 +385,8 @@ def _json_number(v):
 def cmd_cluster(args) -> int:
     import numpy as np
 
-    from fewlabel.tasks.cluster import _check_k, choose_k, run_cluster, subsample, write_json_atomic
+    from fewlabel.tasks.cluster import _check_k, choose_k, run_cluster, subsample
+    from fewlabel.train.state import write_json_atomic
 
     _positive(args.max_rows, "--max-rows")
     _positive(args.manifold_dim, "--manifold-dim")

@@ -16,10 +16,7 @@ asked for.
 
 from __future__ import annotations
 
-import json
-import os
 import time
-import uuid
 import warnings
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from fewlabel import metrics
 from fewlabel._base import validate_X
 from fewlabel.errors import InputError
+from fewlabel.train.state import write_json_atomic
 
 METHODS = ("kmeans", "gmm")
 MANIFOLDS = (None, "pca", "umap")
@@ -359,26 +357,6 @@ def check_y(y, n_rows: int):
     if len(y) != n_rows:
         raise InputError(f"X has {n_rows} rows but y has {len(y)} labels; they must match")
     return y
-
-
-def write_json_atomic(path, obj) -> Path:
-    """Write ``obj`` as JSON to ``path`` all at once: a temporary file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name opened with "x" (not mkstemp) so the file gets the usual permissions (umask), not 0600
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.ndarray:

@@ -123,7 +123,7 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
             f"{summary[str(n)][SEMI]['std']:.4f}, supervised {summary[str(n)][BASE]['mean']:.4f} ± "
             f"{summary[str(n)][BASE]['std']:.4f}: {summary[str(n)]['verdict']}")
     if out is not None:
-        from fewlabel.tasks.cluster import write_json_atomic
+        from fewlabel.train.state import write_json_atomic
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

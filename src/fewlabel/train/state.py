@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +74,28 @@ def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` and move the result onto ``path`` only once it is complete.
 
     A crash (or a kill) while writing leaves the previous file intact and no partial file behind.
+    The temporary file is created with ``open(..., "x")`` rather than ``mkstemp`` so the result gets
+    the usual permissions (umask), not mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.partial"
     try:
-        write(Path(tmp))
+        open(tmp, "x").close()
+        write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path, obj) -> Path:
+    """``obj`` as indented JSON at ``path``, written atomically (see :func:`atomic_write`)."""
+    text = json.dumps(obj, indent=2) + "\n"
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return Path(path)
 
 
 def save_state_file(path: Path, kind: str, state: dict[str, Any]) -> None:

@@ -252,7 +252,7 @@ def _bad_fits():
         ("consistency='fixmatch' needs image rows", dict(consistency="fixmatch"), X, y),
         ("augment=True needs image rows", dict(augment=True), X, y),
         ("encoder='conv' needs image rows", dict(encoder="conv"), X, y),
-        ("unknown pretrain 'byol'", dict(pretrain="byol"), X, y),
+        ("unknown pretrain 'simclr'", dict(pretrain="simclr"), X, y),
         ("unknown encoder 'resnet'", dict(encoder="resnet"), X, y),
         ("unknown head 'deep'", dict(head="deep"), X, y),
         ("unknown pooling 'max'", dict(pooling="max"), images, y),

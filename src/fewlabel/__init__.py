@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Autoencoder": "fewlabel.estimators",
+    "BYOL": "fewlabel.estimators",
     "CodeClustering": "fewlabel.estimators",
     "ConvAutoencoder": "fewlabel.estimators",
     "DeepClustering": "fewlabel.estimators",

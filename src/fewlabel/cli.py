@@ -15,15 +15,24 @@ from pathlib import Path
 from fewlabel.errors import FewlabelError, InputError
 
 
-def _add_training_options(p: argparse.ArgumentParser, epochs: int) -> None:
+def _add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
+                          lr=1e-3) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=epochs, help=f"passes over the data (default {epochs})")
     g.add_argument("--batch-size", type=int, default=256, help="rows per step (default 256)")
-    g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    g.add_argument("--lr", type=float, default=lr, help=lr_help)
     g.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
     g.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated numbers such as 0.08,1.0, got {text!r}")
+    return lo, hi
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -59,15 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "found (or every place looked). Downloads nothing.")
     p.add_argument("--root", type=Path, help="also look in this folder first")
 
-    p = sub.add_parser("pretrain", help="train an autoencoder (dense, conv, vae, stacked) on a dataset and save it",
-                       description="Trains an autoencoder on a dataset (labels are not used), saves it "
-                                   "(safetensors + JSON) with its training history, and writes its figures: loss "
-                                   "curves, reconstructions, a 2-D map of the codes (and samples and "
-                                   "interpolations for a VAE).")
+    p = sub.add_parser("pretrain", help="train an encoder (autoencoder: dense, conv, vae, stacked; or byol) on a "
+                                        "dataset and save it",
+                       description="Trains an autoencoder, or a BYOL encoder, on a dataset (labels are not used), "
+                                   "saves it (safetensors + JSON) with its training history, and writes its figures: "
+                                   "loss curves, a 2-D map of the codes, reconstructions (autoencoders), samples and "
+                                   "interpolations (VAE).")
     p.add_argument("--data", required=True, help="dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.csv file")
     p.add_argument("--split", default="train")
     p.add_argument("--root", type=Path, help="folder holding the dataset's files")
-    p.add_argument("--model", choices=["dense", "conv", "vae", "stacked"], default="dense")
+    p.add_argument("--model", choices=["dense", "conv", "vae", "stacked", "byol"], default="dense")
     p.add_argument("--out", type=Path, required=True, help="folder to write the model, history and figures into")
     p.add_argument("--config", type=Path, help="JSON file of option values (command-line options win)")
     g = p.add_argument_group("architecture")
@@ -89,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--beta", type=float, default=1.0, help="vae: weight of the KL term (default 1)")
     g.add_argument("--layer-epochs", type=int, default=10, help="stacked: epochs per greedy layer (default 10)")
     g.add_argument("--finetune-epochs", type=int, default=10, help="stacked: end-to-end epochs after (default 10)")
+    g = p.add_argument_group("byol")
+    g.add_argument("--backbone", choices=["resnet18", "conv"], default="resnet18",
+                   help="byol: the encoder (default resnet18; conv uses --channels and --batch-norm)")
+    g.add_argument("--width", type=int, default=64, help="byol resnet18: channels of its first stage (default 64)")
+    g.add_argument("--stem", choices=["auto", "imagenet", "cifar"], default="auto",
+                   help="byol resnet18: first layers (auto: cifar below 64 px, imagenet from there)")
+    g.add_argument("--tau", type=float, default=0.996, help="byol: the target's EMA momentum at the start (default "
+                                                            "0.996, rising to 1)")
+    g.add_argument("--crop-scale", type=_pair, default=(0.08, 1.0),
+                   help="byol: area range of the random crops (default 0.08,1.0)")
+    g.add_argument("--projection-dim", type=int, default=256, help="byol: projection size (default 256)")
+    g.add_argument("--hidden-dim", type=int, default=4096, help="byol: projector/predictor hidden size (default 4096)")
+    g.add_argument("--warmup-epochs", type=int, default=0, help="byol: epochs of linear learning-rate warm-up")
     g = p.add_argument_group("objective")
     g.add_argument("--loss", choices=["mse", "bce", "auto"],
                    help="reconstruction loss (default mse; vae auto: bce for data in [0, 1], else mse)")
@@ -99,10 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gaussian std, fraction masked / salted, or blur sigma in pixels (default 0.2)")
     g = p.add_argument_group("validation and figures")
     g.add_argument("--validation-fraction", type=float, default=0.1,
-                   help="hold out this fraction for val_loss (default 0.1)")
+                   help="autoencoders: hold out this fraction for val_loss (default 0.1)")
     g.add_argument("--validation-split", help="validate on this split of the dataset instead (e.g. test)")
     g.add_argument("--no-plots", action="store_true", help="write no figures")
-    _add_training_options(p, epochs=20)
+    _add_training_options(p, epochs=20, lr=None, lr_help="learning rate (default 1e-3; byol 3e-4)")
 
     p = sub.add_parser("classify", help="semi-supervised classifier from few labels, beside its supervised baselines",
                        description="Trains a semi-supervised classifier on a dataset where only --labels training "
@@ -120,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for metrics.json and the figures")
     p.add_argument("--config", type=Path, help="JSON file of option values (command-line options win)")
     g = p.add_argument_group("method")
-    g.add_argument("--pretrain", choices=["none", "autoencoder", "denoising", "vae"], default="autoencoder")
+    g.add_argument("--pretrain", choices=["none", "autoencoder", "denoising", "vae", "byol"], default="autoencoder")
     g.add_argument("--consistency", choices=["none", "fixmatch"], default="none",
                    help="fixmatch: pseudo-labels on confident unlabeled examples, weak/strong augmentation")
-    g.add_argument("--encoder", choices=["dense", "conv"], default="dense",
-                   help="encoder architecture, pretrained here and trained from scratch for the baseline")
+    g.add_argument("--encoder", choices=["dense", "conv", "resnet18"], default="dense",
+                   help="encoder architecture, pretrained here and trained from scratch for the baseline "
+                        "(byol: conv or resnet18)")
+    g.add_argument("--width", type=int, default=64, help="resnet18: channels of its first stage (default 64)")
     g.add_argument("--hidden", type=_sizes, default=(128, 64), help="dense encoder layer sizes")
     g.add_argument("--latent", type=int, default=16, help="dense encoder code size")
     g.add_argument("--channels", type=_sizes, default=(32, 64, 128), help="conv encoder channels per stage")
@@ -132,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--freeze-encoder", choices=["no", "yes", "then_unfreeze"], default="no")
     g.add_argument("--augment", action="store_true", help="weak augmentation of the labeled examples")
     g.add_argument("--pretrain-epochs", type=int, default=20)
+    g.add_argument("--pretrain-lr", type=float, help="learning rate of the pretraining (default: --lr)")
     g.add_argument("--threshold", type=float, default=0.95, help="fixmatch confidence threshold (default 0.95)")
     g.add_argument("--validation-fraction", type=float, default=0.0,
                    help="hold out this fraction of the labeled rows for val_loss (never the test split)")
@@ -247,10 +273,25 @@ MODEL_DEFAULTS = {"dense": {"hidden": (128, 64), "latent": 16, "loss": "mse"},
 
 def build_autoencoder(args):
     """The estimator ``fewlabel pretrain`` trains, from its options (each model takes the ones it has)."""
+    if args.model == "byol":
+        from fewlabel.pretrain.byol import BYOL
+
+        given = [o for o, v in (("--loss", args.loss), ("--hinge", args.hinge), ("--noise", args.noise),
+                                ("--latent", args.latent), ("--hidden", args.hidden)) if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} do(es) not apply to --model byol (it has no decoder or "
+                             "reconstruction loss); see the byol options")
+        return BYOL(encoder=args.backbone, stem=args.stem, width=args.width, channels=args.channels,
+                    batch_norm=True if args.backbone == "conv" else args.batch_norm,
+                    projection_dim=args.projection_dim, hidden_dim=args.hidden_dim, tau=args.tau,
+                    crop_scale=args.crop_scale, epochs=args.epochs, batch_size=args.batch_size,
+                    optimizer=args.optimizer, lr=3e-4 if args.lr is None else args.lr,
+                    warmup_epochs=args.warmup_epochs, device=args.device, random_state=args.seed,
+                    verbose=not args.quiet)
     defaults = MODEL_DEFAULTS[args.model]
     pick = {k: getattr(args, k) if getattr(args, k) is not None else defaults.get(k) for k in ("hidden", "latent", "loss")}
     common = dict(loss=pick["loss"], noise=args.noise, noise_level=args.noise_level, optimizer=args.optimizer,
-                  lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+                  lr=1e-3 if args.lr is None else args.lr, epochs=args.epochs, batch_size=args.batch_size,
                   validation_fraction=0.0 if args.validation_split else args.validation_fraction,
                   output_activation=args.output_activation, device=args.device, random_state=args.seed,
                   verbose=not args.quiet)
@@ -292,7 +333,7 @@ def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[Path]:
     plots.loss_curves(ae.history_, path=out / "loss.png", title=title)
     written.append(out / "loss.png")
     images = X.ndim >= 3 or int(round(np.sqrt(X.shape[1]))) ** 2 == X.shape[1]
-    if images:
+    if images and hasattr(ae, "reconstruct"):
         plots.reconstructions(X[:8], ae.reconstruct(X[:8]), path=out / "reconstructions.png", title=title)
         written.append(out / "reconstructions.png")
     codes = ae.transform(Xs)
@@ -333,9 +374,10 @@ def cmd_pretrain(args) -> int:
                "history": ae.history_.to_dict()}
     text = json.dumps(summary, indent=2)
     atomic_write(args.out / "history.json", lambda tmp: tmp.write_text(text))
-    figures = [] if args.no_plots else write_autoencoder_figures(ae, X, y, args.out, f"{args.model} autoencoder")
+    what = "BYOL encoder" if args.model == "byol" else f"{args.model} autoencoder"
+    figures = [] if args.no_plots else write_autoencoder_figures(ae, X, y, args.out, what)
     last = f"loss {h['loss'][-1]:.4f}" + (f", val_loss {h['val_loss'][-1]:.4f}" if "val_loss" in h else "")
-    print(f"trained a {args.model} autoencoder on {len(X)} rows of {args.data} in {seconds:.1f} s: {last}")
+    print(f"trained a {what} on {len(X)} rows of {args.data} in {seconds:.1f} s: {last}")
     print(f"saved to {args.out / 'model'} (load with fewlabel.load)")
     if figures:
         print("figures: " + ", ".join(str(f) for f in figures))
@@ -440,11 +482,12 @@ def classifier_params(args) -> dict:
     """The SemiSupervisedClassifier parameters ``fewlabel classify`` asks for."""
     return dict(encoder=args.encoder, pretrain=None if args.pretrain == "none" else args.pretrain,
                 consistency=None if args.consistency == "none" else args.consistency, hidden=args.hidden,
-                latent=args.latent, channels=args.channels, head=args.head,
+                latent=args.latent, channels=args.channels, width=args.width, head=args.head,
                 freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
                 augment=args.augment, threshold=args.threshold, epochs=args.epochs,
                 pretrain_epochs=args.pretrain_epochs, optimizer=args.optimizer, lr=args.lr,
                 batch_size=args.batch_size, validation_fraction=args.validation_fraction, device=args.device,
+                pretrain_params=None if args.pretrain_lr is None else {"lr": args.pretrain_lr},
                 verbose=not args.quiet)
 
 

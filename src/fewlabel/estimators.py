@@ -1,11 +1,12 @@
 """The scikit-learn compatible front: every estimator fewlabel offers, in one place."""
 
 from fewlabel.pretrain.autoencoder import Autoencoder, ConvAutoencoder
+from fewlabel.pretrain.byol import BYOL
 from fewlabel.pretrain.stacked import StackedAutoencoder
 from fewlabel.pretrain.variational import VariationalAutoencoder
 from fewlabel.tasks.classify import SemiSupervisedClassifier
 from fewlabel.tasks.cluster import CodeClustering
 from fewlabel.tasks.deep_cluster import DeepClustering
 
-__all__ = ["Autoencoder", "CodeClustering", "ConvAutoencoder", "DeepClustering", "SemiSupervisedClassifier",
+__all__ = ["BYOL", "Autoencoder", "CodeClustering", "ConvAutoencoder", "DeepClustering", "SemiSupervisedClassifier",
            "StackedAutoencoder", "VariationalAutoencoder"]

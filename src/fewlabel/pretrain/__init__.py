@@ -7,8 +7,9 @@ from fewlabel.pretrain.autoencoder import (
     DenseAutoencoderNet,
     reconstruction_loss,
 )
+from fewlabel.pretrain.byol import BYOL, BYOLNet
 from fewlabel.pretrain.stacked import StackedAutoencoder
 from fewlabel.pretrain.variational import VariationalAutoencoder, VariationalAutoencoderNet
 
-__all__ = ["Autoencoder", "AutoencoderBase", "ConvAutoencoder", "DenseAutoencoderNet", "StackedAutoencoder",
+__all__ = ["BYOL", "BYOLNet", "Autoencoder", "AutoencoderBase", "ConvAutoencoder", "DenseAutoencoderNet", "StackedAutoencoder",
            "VariationalAutoencoder", "VariationalAutoencoderNet", "reconstruction_loss"]

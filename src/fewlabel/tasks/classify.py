@@ -3,9 +3,10 @@
 ``fit(X, y)`` follows ``sklearn.semi_supervised``: ``y == -1`` marks an unlabeled row. The unlabeled rows
 are used in two ways, separately or together:
 
-* **pretraining** (``pretrain='autoencoder' | 'denoising' | 'vae'``, or ``encoder=`` a fitted or saved
-  fewlabel autoencoder): the encoder first learns to reconstruct every row, then a head is trained on
-  the labeled rows (the encoder frozen, fine-tuned, or frozen first and then fine-tuned);
+* **pretraining** (``pretrain='autoencoder' | 'denoising' | 'vae' | 'byol'``, or ``encoder=`` a fitted or
+  saved fewlabel autoencoder or BYOL): the encoder first learns from every row (to reconstruct it, or with
+  BYOL to predict one augmented view's projection from another's), then a head is trained on the labeled
+  rows (the encoder frozen, fine-tuned, or frozen first and then fine-tuned);
 * **consistency training** (``consistency='fixmatch'``, image rows): each step, the model's confident
   predictions on weakly augmented unlabeled images become the targets for strongly augmented views of
   the same images (Sohn et al., 2020).
@@ -34,13 +35,15 @@ from fewlabel.errors import InputError
 from fewlabel.io import register
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.dense import MLP
+from fewlabel.nets.encoder import CodeEncoder
+from fewlabel.nets.resnet import ResNet
 from fewlabel.nets.dense import activation as make_activation
 from fewlabel.train import History, Trainer
 
-ENCODERS = ("dense", "conv")
-PRETRAIN = (None, "autoencoder", "denoising", "vae")
+ENCODERS = ("dense", "conv", "resnet18")
+PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
 HEADS = ("mlp", "linear")
-POOLINGS = ("flatten", "global")
+POOLINGS = ("auto", "flatten", "global")
 FREEZE = (False, True, "then_unfreeze")
 CONSISTENCY = (None, "fixmatch")
 #: What a saved model keeps as its ``encoder`` parameter when the encoder was passed as an estimator
@@ -49,62 +52,7 @@ PRETRAINED = "pretrained"
 ENCODER_LR_FACTOR = 0.1  # freeze_encoder='then_unfreeze': the encoder's learning rate relative to the head's
 DENOISING = {"noise": "mask", "noise_level": 0.3}
 
-_BODIES = {"MLP": MLP, "ConvEncoder": ConvEncoder}  # what an encoder body may be (rebuilt from its config)
-
-
 # -- the network --------------------------------------------------------------------------------------
-@register
-class CodeEncoder(nn.Module):
-    """An encoder network and how its output becomes one code vector per example.
-
-    ``body``: ``{"type": "MLP" | "ConvEncoder", "config": <the module's config()>}``. ``code``: 'flatten'
-    (the output, flattened: an MLP's units, a ConvEncoder's whole feature map or its dense latent),
-    'global' (global average pooling of a ConvEncoder's feature map: one value per channel) or 'mean'
-    (the first half of the output: the mean of a dense variational encoder's Gaussian).
-    ``image_shape``: flat rows are folded into images of this shape first (an encoder taken from a
-    ``ConvAutoencoder`` fitted with ``image_shape``).
-    """
-
-    def __init__(self, body: dict, code: str = "flatten", image_shape=None):
-        super().__init__()
-        if not isinstance(body, dict) or body.get("type") not in _BODIES or not isinstance(body.get("config"), dict):
-            raise InputError(f"an encoder body is {{'type': one of {sorted(_BODIES)}, 'config': {{...}}}}, "
-                             f"got {body!r}")
-        if code not in ("flatten", "global", "mean"):
-            raise InputError(f"unknown code {code!r}: choose 'flatten', 'global' or 'mean'")
-        self.body_spec = {"type": body["type"], "config": dict(body["config"])}
-        self.body = _BODIES[body["type"]](**body["config"])
-        self.code = code
-        self.image_shape = None if image_shape is None else [int(s) for s in image_shape]
-        if isinstance(self.body, MLP):
-            if code == "global":
-                raise InputError("global pooling needs a convolutional encoder's feature maps; a dense encoder "
-                                 "has none: use pooling='flatten'")
-            out = math.prod(self.body.output_shape)
-        else:
-            if code == "global" and self.body.latent is not None:
-                raise InputError(f"global pooling needs the encoder's feature maps, but this convolutional encoder "
-                                 f"ends in a dense latent of {self.body.latent}: use pooling='flatten'")
-            if code == "mean":
-                raise InputError("code='mean' is for dense variational encoders")
-            out = self.body.pooled_size if code == "global" else self.body.code_size
-        if code == "mean" and out % 2:
-            raise InputError(f"code='mean' takes the first half of the encoder's output, but it has {out} values")
-        self.code_size = out // 2 if code == "mean" else out
-
-    def config(self) -> dict:
-        return {"body": self.body_spec, "code": self.code, "image_shape": self.image_shape}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.image_shape is not None:
-            x = x.reshape(len(x), *self.image_shape)
-        h = self.body(x)
-        if self.code == "global":
-            return self.body.pool(h)
-        h = h.reshape(len(h), -1)
-        return h[:, : self.code_size] if self.code == "mean" else h
-
-
 @register
 class EncoderClassifierNet(nn.Module):
     """A :class:`CodeEncoder` followed by a head giving class logits.
@@ -208,18 +156,27 @@ def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=No
 
 
 # -- where the encoder comes from ------------------------------------------------------------------------
-def encoder_spec_of(estimator, pooling: str = "flatten") -> tuple[dict, dict]:
-    """(``CodeEncoder`` config, its body's weights) of a fitted fewlabel autoencoder's encoder (copies)."""
+def encoder_spec_of(estimator, pooling: str = "auto") -> tuple[dict, dict]:
+    """(``CodeEncoder`` config, its body's weights) of a fitted fewlabel autoencoder's or BYOL's encoder
+    (copies). ``pooling`` ('auto', 'flatten', 'global') says how a convolutional feature map becomes the
+    code: 'auto' flattens an autoencoder's map and keeps the code a BYOL encoder was trained to give."""
     from fewlabel.pretrain.autoencoder import AutoencoderBase, _ImageRows
+    from fewlabel.pretrain.byol import BYOL
     from fewlabel.pretrain.variational import VariationalAutoencoderNet
 
-    if not isinstance(estimator, AutoencoderBase):
-        raise InputError(f"encoder must be 'dense', 'conv', a fitted fewlabel autoencoder (Autoencoder, "
-                         f"ConvAutoencoder, VariationalAutoencoder, StackedAutoencoder) or the path of a saved one; "
-                         f"got a {type(estimator).__name__}")
+    if not isinstance(estimator, (AutoencoderBase, BYOL)):
+        raise InputError(f"encoder must be one of {ENCODERS}, a fitted fewlabel autoencoder (Autoencoder, "
+                         f"ConvAutoencoder, VariationalAutoencoder, StackedAutoencoder) or BYOL, or the path of a "
+                         f"saved one; got a {type(estimator).__name__}")
     if not hasattr(estimator, "module_"):
         raise InputError(f"the {type(estimator).__name__} passed as encoder is not fitted: fit it first (or pass "
-                         "encoder='dense'/'conv' with pretrain=... to pretrain it here)")
+                         "encoder='dense'/'conv'/'resnet18' with pretrain=... to pretrain it here)")
+    if isinstance(estimator, BYOL):
+        enc = estimator.module_.encoder
+        spec = enc.config()
+        if pooling != "auto":
+            spec["code"] = pooling
+        return spec, {k: v.detach().cpu().clone() for k, v in enc.body.state_dict().items()}
     net, image_shape = estimator.module_, None
     if isinstance(net, _ImageRows):
         net, image_shape = net.net, net.image_shape
@@ -227,7 +184,7 @@ def encoder_spec_of(estimator, pooling: str = "flatten") -> tuple[dict, dict]:
     if isinstance(body, MLP):
         code = "mean" if isinstance(net, VariationalAutoencoderNet) else "flatten"
     elif isinstance(body, ConvEncoder):
-        code = "global" if pooling == "global" else "flatten"
+        code = "global" if pooling == "global" else "flatten"  # 'auto': the whole map, as the autoencoder coded it
     else:
         raise InputError(f"cannot take the encoder of this {type(estimator).__name__}: its encoder is a "
                          f"{type(body).__name__}, not an MLP or a ConvEncoder")
@@ -267,12 +224,15 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     The encoder (``encoder``):
         'dense': an MLP ``input -> hidden... -> latent`` (``activation``, ``latent_activation``);
         'conv': a :class:`~fewlabel.nets.conv.ConvEncoder` (``channels``, 3x3 convolutions, ``batch_norm``,
-        2x2 max-pooling per stage) whose last feature map is flattened (``pooling='flatten'``: 3x3x128 on
-        28x28 images) or averaged per channel (``pooling='global'``), image rows only (``pooling`` applies
-        to convolutional encoders only);
-        a fitted fewlabel autoencoder, or the path (str or Path) of one saved with ``fewlabel.save``: its
-        encoder is copied (its rows must have X's shape; the encoder's code, or for a variational
-        autoencoder the mean code, feeds the head) and ``pretrain`` is ignored. A model saved from such a
+        2x2 max-pooling per stage) whose last feature map is flattened (``pooling='flatten'``, or 'auto':
+        3x3x128 on 28x28 images) or averaged per channel (``pooling='global'``), image rows only;
+        'resnet18': :func:`~fewlabel.nets.resnet.resnet18` (``stem``, ``width`` channels in its first stage),
+        its last feature map averaged per channel (``pooling='auto'`` or 'global': 8 * ``width`` values) or
+        flattened, image rows only;
+        a fitted fewlabel autoencoder or :class:`~fewlabel.pretrain.byol.BYOL`, or the path (str or Path) of
+        one saved with ``fewlabel.save``: its encoder is copied (its rows must have X's shape; the
+        encoder's code, for a variational autoencoder the mean code, for BYOL its representation, feeds
+        the head) and ``pretrain`` is ignored. A model saved from such a
         classifier keeps ``encoder='pretrained'`` (:data:`PRETRAINED`) in its parameters (the
         architecture and weights are saved with it): to refit it, set ``encoder`` again.
 
@@ -281,7 +241,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     :class:`~fewlabel.pretrain.autoencoder.Autoencoder` / ``ConvAutoencoder``), 'denoising' (the same, from
     inputs with 30% of the values masked), 'vae' (a :class:`~fewlabel.pretrain.variational.VariationalAutoencoder`:
     a dense encoder's mean code; with encoder='conv' its convolutional stages, which have no batch norm),
-    or None (no pretraining: the supervised baseline).
+    'byol' (:class:`~fewlabel.pretrain.byol.BYOL`, self-supervised from two augmented views of each image;
+    encoder 'conv' or 'resnet18', image rows only), or None (no pretraining: the supervised baseline).
+    ``pretrain_params``: a dict of parameters for the pretraining estimator, over the ones this classifier
+    passes on (``optimizer``, ``lr``, ``weight_decay``, ``batch_size``, ``pretrain_epochs`` as ``epochs``,
+    and the architecture), e.g. ``{"lr": 3e-4, "crop_scale": [0.2, 1.0]}`` for BYOL.
 
     The head: ``head='mlp'`` (``head_hidden`` layers) or 'linear'; ``dropout`` on the code and after each
     hidden layer of the head.
@@ -312,9 +276,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     """
 
     def __init__(self, encoder="dense", pretrain="autoencoder", hidden=(128, 64), latent=16, activation="relu",
-                 latent_activation="linear", channels=(32, 64, 128), pooling="flatten", batch_norm=True, head="mlp",
+                 latent_activation="linear", channels=(32, 64, 128), pooling="auto", batch_norm=True, stem="auto",
+                 width=64, head="mlp",
                  head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5, consistency=None,
                  threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment=False, pretrain_epochs=20,
+                 pretrain_params=None,
                  epochs=50, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256, validation_fraction=0.0,
                  early_stopping=None, device="auto", random_state=0, verbose=False):
         self.encoder = encoder
@@ -326,6 +292,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.channels = channels
         self.pooling = pooling
         self.batch_norm = batch_norm
+        self.stem = stem
+        self.width = width
         self.head = head
         self.head_hidden = head_hidden
         self.dropout = dropout
@@ -337,6 +305,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.unlabeled_ratio = unlabeled_ratio
         self.augment = augment
         self.pretrain_epochs = pretrain_epochs
+        self.pretrain_params = pretrain_params
         self.epochs = epochs
         self.optimizer = optimizer
         self.lr = lr
@@ -352,7 +321,14 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     def _check_params(self) -> None:
         self._check_common_params()
         if self.pretrain not in PRETRAIN:
-            raise InputError(f"unknown pretrain {self.pretrain!r}: choose one of {PRETRAIN} (BYOL is not offered yet)")
+            raise InputError(f"unknown pretrain {self.pretrain!r}: choose one of {PRETRAIN}")
+        if self.pretrain == "byol" and isinstance(self.encoder, str) and self.encoder == "dense":
+            raise InputError("pretrain='byol' trains a convolutional encoder on augmented images: use "
+                             "encoder='conv' or 'resnet18' (a dense encoder can be pretrained with 'autoencoder', "
+                             "'denoising' or 'vae')")
+        if self.pretrain_params is not None and not isinstance(self.pretrain_params, dict):
+            raise InputError(f"pretrain_params must be None or a dict of the pretraining estimator's parameters, "
+                             f"got {self.pretrain_params!r}")
         if self.head not in HEADS:
             raise InputError(f"unknown head {self.head!r}: choose one of {HEADS}")
         if self.pooling not in POOLINGS:
@@ -413,10 +389,20 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                        activations=self.activation, output_activation=self.latent_activation,
                        input_shape=input_shape)
             return {"body": {"type": "MLP", "config": body.config()}, "code": "flatten", "image_shape": None}
-        self._need_images(input_shape, "encoder='conv'")
-        body = ConvEncoder(input_shape, channels=tuple(self.channels), activation=self.activation,
-                           batch_norm=self.batch_norm, latent=None)
-        return {"body": {"type": "ConvEncoder", "config": body.config()}, "code": self.pooling, "image_shape": None}
+        self._need_images(input_shape, f"encoder={self.encoder!r}")
+        if self.encoder == "resnet18":
+            body = ResNet(input_shape, blocks=(2, 2, 2, 2), base=int(self.width), stem=self.stem)
+        else:
+            body = ConvEncoder(input_shape, channels=tuple(self.channels), activation=self.activation,
+                               batch_norm=self.batch_norm, latent=None)
+        return {"body": {"type": type(body).__name__, "config": body.config()}, "code": self._code_mode(),
+                "image_shape": None}
+
+    def _code_mode(self) -> str:
+        """``pooling`` resolved: 'auto' flattens a conv encoder's map and averages a ResNet's."""
+        if self.pooling != "auto":
+            return self.pooling
+        return "global" if self.encoder == "resnet18" else "flatten"
 
     def _need_images(self, input_shape, what):
         if not _is_images(input_shape):
@@ -424,13 +410,32 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                              f"{tuple(input_shape)}: reshape them, e.g. X.reshape(len(X), 28, 28) for 28x28 images")
 
     def _pretrainer(self):
-        """The autoencoder estimator whose encoder has this classifier's architecture (unfitted)."""
+        """The pretraining estimator whose encoder has this classifier's architecture (unfitted)."""
+        est = self._pretrainer_defaults()
+        if self.pretrain_params:
+            valid = est.get_params(deep=False)
+            unknown = sorted(set(self.pretrain_params) - set(valid))
+            if unknown:
+                raise InputError(f"pretrain_params has {unknown}, which {type(est).__name__} does not take; its "
+                                 f"parameters are {sorted(valid)}")
+            est.set_params(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.pretrain_params.items()})
+        return est
+
+    def _pretrainer_defaults(self):
         from fewlabel.pretrain.autoencoder import Autoencoder, ConvAutoencoder
+        from fewlabel.pretrain.byol import BYOL
         from fewlabel.pretrain.variational import VariationalAutoencoder
 
         common = dict(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
                       epochs=self.pretrain_epochs, batch_size=self.batch_size, device=self.device,
                       random_state=self.random_state, verbose=self.verbose)
+        if self.pretrain == "byol":
+            return BYOL(encoder=self.encoder, stem=self.stem, width=int(self.width), channels=tuple(self.channels),
+                        batch_norm=self.batch_norm, pooling=self._code_mode(),
+                        **common)
+        if self.encoder == "resnet18":
+            raise InputError(f"pretrain={self.pretrain!r} trains an autoencoder, which fewlabel builds with a dense "
+                             "or conv encoder: use encoder='conv' or 'dense', or pretrain='byol' for a ResNet-18")
         noise = DENOISING if self.pretrain == "denoising" else {}
         if self.pretrain == "vae":
             if self.encoder == "dense":
@@ -543,8 +548,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if given is not None:
             spec, state = given
         elif self.pretrain is not None:
-            if self.encoder == "conv":
-                self._need_images(input_shape, "encoder='conv'")
+            if self.encoder in ("conv", "resnet18"):
+                self._need_images(input_shape, f"encoder={self.encoder!r}")
             ae = self._pretrainer().fit(X)
             spec, state = encoder_spec_of(ae, self.pooling)
             self.pretrain_history_ = ae.history_

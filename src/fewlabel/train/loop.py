@@ -227,7 +227,8 @@ class Trainer:
         """Train ``model`` in place on ``train`` (arrays/tensors/tuple, or a Dataset); return the history.
 
         ``params``: what the optimizer updates (default: every parameter with ``requires_grad``).
-        ``after_step(model, global_step)``: called after each optimizer step (e.g. an EMA update).
+        ``after_step(model, global_step)``: called after each optimizer step (e.g. an EMA update);
+        ``self.total_steps_`` then holds the number of steps the whole run takes.
         """
         dist = distributed.setup()
         device = dist.device if dist.world > 1 else resolve_device(self.device)
@@ -247,6 +248,7 @@ class Trainer:
             raise InputError("the model has no trainable parameters (all frozen?)")
         opt = self._make_optimizer(params)
         sched, sched_every = self._make_schedule(opt, len(train_batches))
+        self.total_steps_ = self.epochs * len(train_batches)  # this process's optimizer steps over the whole run
         monitor = self.monitor or ("val_loss" if val is not None else "loss")
 
         step_module: nn.Module = _LossModule(model, loss_fn)

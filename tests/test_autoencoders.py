@@ -266,3 +266,15 @@ CONV_EXPECTED_FAILURES = {name: _TABULAR_ONLY for name in [
 def test_conv_autoencoder_passes_the_scikit_learn_checks_that_apply():
     check_estimator(ConvAutoencoder(channels=(4,), epochs=2, batch_size=16, device="cpu"),
                     expected_failed_checks=CONV_EXPECTED_FAILURES)
+
+
+def test_augmented_variants_learn_real_mnist(digits):
+    """``augment='shift'`` (training on randomly shifted and rotated digits, each its own target; see
+    tests/test_augmented_autoencoder.py) still learns: dense on images and on flat rows, convolutional."""
+    X, Xt = digits
+    for est, shape in [(Autoencoder(hidden=(128,), latent=16, augment="shift", **dict(FAST, epochs=10)), (784,)),
+                       (ConvAutoencoder(channels=(8, 16), augment="shift", **dict(FAST, epochs=3)), (28, 28))]:
+        Xs, Xts = X.reshape(len(X), *shape), Xt.reshape(len(Xt), *shape)
+        est.fit(Xs)
+        assert est.reconstruction_error(Xts).mean() < 0.6 * _untrained_error(est, Xs, Xts), type(est).__name__
+        assert est.transform(Xts).shape[0] == len(Xt)

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train as a denoising autoencoder with this corruption (target: the clean input)")
     g.add_argument("--noise-level", type=float, default=0.2,
                    help="gaussian std, fraction masked / salted, or blur sigma in pixels (default 0.2)")
+    g.add_argument("--augment", choices=["shift"],
+                   help="dense/conv: train on randomly shifted (up to 10%%) and rotated (up to 10 degrees) images, "
+                        "each its own target (DEC-DA); codes that cluster by shape rather than position")
     g = p.add_argument_group("validation and figures")
     g.add_argument("--validation-fraction", type=float, default=0.1,
                    help="autoencoders: hold out this fraction for val_loss (default 0.1)")
@@ -277,7 +280,8 @@ def build_autoencoder(args):
         from fewlabel.pretrain.byol import BYOL
 
         given = [o for o, v in (("--loss", args.loss), ("--hinge", args.hinge), ("--noise", args.noise),
-                                ("--latent", args.latent), ("--hidden", args.hidden)) if v is not None]
+                                ("--augment", args.augment), ("--latent", args.latent), ("--hidden", args.hidden))
+                 if v is not None]
         if given:
             raise InputError(f"{', '.join(given)} do(es) not apply to --model byol (it has no decoder or "
                              "reconstruction loss); see the byol options")
@@ -295,12 +299,15 @@ def build_autoencoder(args):
                   validation_fraction=0.0 if args.validation_split else args.validation_fraction,
                   output_activation=args.output_activation, device=args.device, random_state=args.seed,
                   verbose=not args.quiet)
+    if args.augment is not None and args.model not in ("dense", "conv"):
+        raise InputError(f"--augment applies to --model dense or conv, not {args.model}")
+    augment = {"augment": args.augment} if args.augment else {}
     if args.model == "conv":
         from fewlabel import ConvAutoencoder
 
         return ConvAutoencoder(channels=args.channels, activation=args.activation, batch_norm=args.batch_norm,
                                latent=pick["latent"], latent_activation=args.latent_activation, code=args.code,
-                               hinge=args.hinge, **common)
+                               hinge=args.hinge, **augment, **common)
     if args.model == "vae":
         from fewlabel.pretrain.variational import VariationalAutoencoder
 
@@ -317,7 +324,7 @@ def build_autoencoder(args):
         return StackedAutoencoder(layer_epochs=args.layer_epochs, finetune_epochs=args.finetune_epochs, **dense)
     from fewlabel import Autoencoder
 
-    return Autoencoder(decoder_hidden=args.decoder_hidden, tied=args.tied, **dense)
+    return Autoencoder(decoder_hidden=args.decoder_hidden, tied=args.tied, **augment, **dense)
 
 
 def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[Path]:

@@ -1,8 +1,9 @@
 """Autoencoders: the dense network (mirrored, explicit or tied decoder), the reconstruction losses
-(MSE, binary cross-entropy, and their hinge variant), denoising, and the scikit-learn estimators.
+(MSE, binary cross-entropy, and their hinge variant), denoising, training on augmented images, and the
+scikit-learn estimators.
 
 :class:`AutoencoderBase` holds everything the estimators share (validation at the door, output
-activation, noise, the loss, ``transform`` / ``inverse_transform`` / ``reconstruction_error`` /
+activation, noise, augmentation, the loss, ``transform`` / ``inverse_transform`` / ``reconstruction_error`` /
 ``score``, saving); :class:`Autoencoder` (dense) and the convolutional, variational and stacked
 autoencoders only say how their network is built and, where it differs, how it is trained.
 """
@@ -19,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
-from fewlabel.augment import check_noise, corrupt, salt_pepper_noise
+from fewlabel.augment import _back, check_noise, corrupt, image_shape, random_affine, salt_pepper_noise
 from fewlabel.errors import InputError
 from fewlabel.io import register
 from fewlabel.nets.dense import MLP, _per_layer
@@ -27,6 +28,7 @@ from fewlabel.nets.dense import activation as make_activation
 from fewlabel.train import History
 
 LOSSES = ("auto", "mse", "bce")
+AUGMENTS = (None, "shift")
 
 
 class TiedDecoder(nn.Module):
@@ -162,7 +164,25 @@ class AutoencoderBase(TransformerMixin, TorchEstimator):
     than it add no loss), ``noise`` (None, 'gaussian', 'mask', 'salt_pepper', 'blur': a denoising
     autoencoder, trained to map corrupted inputs back to the clean ones) with ``noise_level``,
     ``output_activation`` ('auto': sigmoid when the scaled data lies in [0, 1], else linear).
+
+    ``augment`` (None, or 'shift'): train on randomly moved images, as DEC-DA does (Guo et al., "Deep
+    Embedded Clustering with Data Augmentation", ACML 2018). Each image of each training batch gets its
+    own random translation of up to ``augment_shift`` of its size in each direction (default 0.1: about
+    3 pixels on 28x28) and rotation of up to ``augment_rotate`` degrees (default 10), bilinear, 0 outside
+    the image; the *augmented* image is both the input and the target, so the codes learn to describe
+    a digit wherever it sits rather than where its pixels are. With ``noise`` as well, the noise is put
+    on top of the augmented image and the clean augmented image is the target. Training batches only:
+    validation losses, ``transform`` and everything after fitting see the images as they are. Needs
+    image rows: (H, W), (H, W, C), or flat rows of a square number of values (784 -> 28x28; a
+    :class:`ConvAutoencoder` with ``image_shape`` folds its flat rows by that shape instead).
+    Estimators whose ``__init__`` does not take these parameters keep the class defaults (no
+    augmentation).
     """
+
+    # Defaults for subclasses that do not take the augmentation parameters in their __init__.
+    augment = None
+    augment_shift = 0.1
+    augment_rotate = 10.0
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -186,14 +206,53 @@ class AutoencoderBase(TransformerMixin, TorchEstimator):
     def _decode(self, net, z: torch.Tensor) -> torch.Tensor:
         return net.decode(z.reshape(len(z), *self._code_shape()))
 
+    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+        """(H, W, C) of the images that ``augment`` moves: rows (H, W), (H, W, C) or square flat rows."""
+        try:
+            return image_shape(input_shape)
+        except InputError:
+            raise InputError(f"augment={self.augment!r} moves images: it needs rows of shape (H, W), (H, W, C) or "
+                             f"flat rows of a square number of values (784 -> 28x28); got rows of shape "
+                             f"{tuple(input_shape)}. Reshape them to images (e.g. X.reshape(len(X), H, W)), or "
+                             "leave augment=None") from None
+
+    def _check_augment(self, input_shape) -> None:
+        if self.augment not in AUGMENTS:
+            raise InputError(f"unknown augment {self.augment!r}: choose one of {AUGMENTS}")
+        for name, upper, what in (("augment_shift", 1.0, "a fraction of the image size, in [0, 1)"),
+                                  ("augment_rotate", 180.0, "a number of degrees in [0, 180]")):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            if not (ok and math.isfinite(v) and 0 <= v and (v < upper if name == "augment_shift" else v <= upper)):
+                raise InputError(f"{name} must be {what}, got {v!r}")
+        if self.augment is not None:
+            self._augment_image_shape(input_shape)
+
+    def _augmenter(self):
+        """``x -> moved x`` for a float batch of rows shaped ``input_shape_`` (None without ``augment``)."""
+        if self.augment is None:
+            return None
+        h, w, c = self._augment_image_shape(self.input_shape_)
+        shift, rotate = float(self.augment_shift), float(self.augment_rotate)
+
+        def move(x: torch.Tensor) -> torch.Tensor:
+            img = x.reshape(len(x), h, w, c).permute(0, 3, 1, 2)
+            return _back(random_affine(img, rotate=rotate, translate=shift), x.shape)
+
+        return move
+
     def _make_loss(self):
-        """``loss_fn(net, batch)`` for the training loop: (corrupted) input in, clean input as target."""
+        """``loss_fn(net, batch)`` for the training loop: the (augmented, then corrupted) input in, the clean
+        (augmented) input as target. Augmentation acts in training mode only, never on validation batches."""
         scale, kind, hinge = self.scale_, self.loss_, self.hinge
         noise, level, shape = self.noise, self.noise_level, self.input_shape_
         lo, hi = self.data_range_
+        augment = self._augmenter()
 
         def loss_fn(net, batch):
             x = to_float(batch[0], scale)
+            if augment is not None and net.training:
+                x = augment(x)  # DEC-DA: the moved image is the input and the target
             x_in = _corrupt(x, noise, level, shape, lo, hi)
             per = per_example_error(net, net.decode_logits(net.encode(x_in)), x, kind)
             if hinge is None:
@@ -214,6 +273,7 @@ class AutoencoderBase(TransformerMixin, TorchEstimator):
         self._check_params()
         X = validate_X(X)
         check_noise(self.noise, self.noise_level, X.shape[1:])
+        self._check_augment(X.shape[1:])
         self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
         lo, hi = float(X.min()) * self.scale_, float(X.max()) * self.scale_
         self.data_range_ = (lo, hi)
@@ -321,15 +381,17 @@ class Autoencoder(AutoencoderBase):
     layer sizes down to ``latent``; ``activation`` is one name or one per hidden layer. The decoder
     mirrors the encoder unless ``decoder_hidden`` (and ``decoder_activation``) say otherwise;
     ``tied=True`` makes it use the encoder's transposed weights. ``loss``: 'mse' or 'bce'; ``hinge``:
-    a per-example cut-off; ``noise`` / ``noise_level``: a denoising autoencoder (see
+    a per-example cut-off; ``noise`` / ``noise_level``: a denoising autoencoder; ``augment='shift'``
+    with ``augment_shift`` / ``augment_rotate``: train on randomly shifted and rotated images, each the
+    target of its own reconstruction (DEC-DA; image rows or square flat rows; see
     :class:`AutoencoderBase`).
     """
 
     def __init__(self, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
                  output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
-                 loss="mse", hinge=None, noise=None, noise_level=0.2, optimizer="adam", lr=1e-3, weight_decay=0.0,
-                 epochs=30, batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto",
-                 random_state=0, verbose=False):
+                 loss="mse", hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1,
+                 augment_rotate=10.0, optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=30, batch_size=256,
+                 validation_fraction=0.0, early_stopping=None, device="auto", random_state=0, verbose=False):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
@@ -343,6 +405,9 @@ class Autoencoder(AutoencoderBase):
         self.hinge = hinge
         self.noise = noise
         self.noise_level = noise_level
+        self.augment = augment
+        self.augment_shift = augment_shift
+        self.augment_rotate = augment_rotate
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -403,14 +468,16 @@ class ConvAutoencoder(AutoencoderBase):
     ``code`` picks what ``transform`` returns: 'flatten' (the 576 values of the 3x3x64 map, or the
     latent vector) or 'pool' (global average pooling of each channel: a 64-d code, not decodable).
     Rows are images (H, W) or (H, W, C); flat rows are accepted when ``image_shape`` says how to fold
-    them. Loss, cut-off and denoising options as for every autoencoder (:class:`AutoencoderBase`).
+    them. Loss, cut-off, denoising and augmentation (``augment='shift'``, ``augment_shift``,
+    ``augment_rotate``: train on randomly shifted and rotated images, moved in ``image_shape`` when it is
+    given) options as for every autoencoder (:class:`AutoencoderBase`).
     """
 
     def __init__(self, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False, latent=None,
                  latent_activation="linear", code="flatten", image_shape=None, output_activation="auto", loss="mse",
-                 hinge=None, noise=None, noise_level=0.2, optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=20,
-                 batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto", random_state=0,
-                 verbose=False):
+                 hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1, augment_rotate=10.0,
+                 optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=20, batch_size=256, validation_fraction=0.0,
+                 early_stopping=None, device="auto", random_state=0, verbose=False):
         self.channels = channels
         self.kernel_size = kernel_size
         self.activation = activation
@@ -424,6 +491,9 @@ class ConvAutoencoder(AutoencoderBase):
         self.hinge = hinge
         self.noise = noise
         self.noise_level = noise_level
+        self.augment = augment
+        self.augment_shift = augment_shift
+        self.augment_rotate = augment_rotate
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -453,6 +523,9 @@ class ConvAutoencoder(AutoencoderBase):
             raise InputError(f"image_shape {shape} holds {math.prod(shape)} values, but the rows have "
                              f"{math.prod(input_shape)} (shape {tuple(input_shape)})")
         return shape
+
+    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+        return super()._augment_image_shape(self._image_shape(input_shape))
 
     def _build(self, input_shape, output_activation) -> nn.Module:
         from fewlabel.nets.conv import ConvAutoencoderNet

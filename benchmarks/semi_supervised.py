@@ -11,6 +11,7 @@ beside it (benchmarks/results/semi_supervised-<device>-<data>/).
 
     python benchmarks/semi_supervised.py                                   # both settings, FixMatch
     python benchmarks/semi_supervised.py --data mnist --method pretrain    # the reference recipe
+    python benchmarks/semi_supervised.py --method byol --pretrain-epochs 100   # BYOL + ResNet-18
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ METHODS = {
     # head fine-tuned on the labels
     "pretrain": dict(encoder="conv", channels=(16, 32, 64), pretrain="autoencoder", head="mlp", head_hidden=(128,),
                      dropout=0.5, freeze_encoder="then_unfreeze", augment=True),
+    # BYOL-pretrained ResNet-18 (CIFAR stem on 28x28), then fine-tuned: the encoder first alone under a frozen
+    # encoder's head, then everything at a tenth of the rate for the encoder
+    "byol": dict(encoder="resnet18", pretrain="byol", head="mlp", head_hidden=(128,), dropout=0.3,
+                 freeze_encoder="then_unfreeze", augment=True,
+                 pretrain_params={"lr": 1e-3, "crop_scale": [0.2, 1.0], "warmup_epochs": 2}),
+    # the same BYOL encoder, then FixMatch consistency training on top
+    "byol_fixmatch": dict(encoder="resnet18", pretrain="byol", consistency="fixmatch", threshold=0.95, head="mlp",
+                          head_hidden=(128,), dropout=0.3,
+                          pretrain_params={"lr": 1e-3, "crop_scale": [0.2, 1.0], "warmup_epochs": 2}),
 }
 
 

@@ -234,3 +234,13 @@ def test_cli_pretrain_byol_refuses_autoencoder_options(tmp_path, capsys):
     assert rc == 2
     assert "--noise do(es) not apply to --model byol" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_compare_gives_byol_a_resnet_baseline_without_pretraining():
+    from fewlabel.tasks.compare import baseline_params
+
+    params = dict(encoder="resnet18", pretrain="byol", consistency="fixmatch", pretrain_params={"lr": 1e-3}, width=8)
+    base = baseline_params(params)
+    assert base["encoder"] == "resnet18" and base["width"] == 8  # the same network ...
+    assert base["pretrain"] is None and base["consistency"] is None and "pretrain_params" not in base  # ... alone
+    assert params["pretrain"] == "byol"  # the caller's settings are not changed

@@ -18,6 +18,7 @@ import numpy as np
 from fewlabel.datasets import labeled_subset
 from fewlabel.errors import InputError
 from fewlabel.metrics import classification_report
+from fewlabel.tasks.classify import ENCODERS
 
 SEMI, BASE, ALL = "semi-supervised", "supervised, same labels", "supervised, all labels"
 
@@ -26,10 +27,11 @@ def baseline_params(params: dict) -> dict:
     """The supervised twin of a semi-supervised configuration: same encoder architecture and head, from
     scratch, no unlabeled data (no pretraining, no consistency term); weak augmentation kept if asked."""
     out = dict(params)
-    if not isinstance(out.get("encoder", "dense"), str) or out.get("encoder", "dense") not in ("dense", "conv"):
-        raise InputError("compare needs encoder='dense' or 'conv' (pretrained here), so that its supervised baseline "
-                         "can be the same architecture from scratch; a ready-made encoder has no such twin")
+    if not isinstance(out.get("encoder", "dense"), str) or out.get("encoder", "dense") not in ENCODERS:
+        raise InputError(f"compare needs encoder= one of {ENCODERS} (pretrained here), so that its supervised "
+                         "baseline can be the same architecture from scratch; a ready-made encoder has no such twin")
     out["pretrain"] = None
+    out.pop("pretrain_params", None)
     if out.get("consistency") is not None:
         out["consistency"] = None
         out["augment"] = True  # FixMatch's labeled branch sees weak augmentation: so does its baseline

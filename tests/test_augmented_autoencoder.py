@@ -142,15 +142,25 @@ def test_augmentation_survives_clone_and_save(tmp_path, mnist_small):
     assert back.get_params() == conv.get_params()
 
 
-def test_subclasses_without_the_parameters_train_unaugmented():
-    from fewlabel.pretrain.stacked import StackedAutoencoder
-    from fewlabel.pretrain.variational import VariationalAutoencoder
+@pytest.mark.parametrize("cls, params", [
+    (fewlabel.StackedAutoencoder, dict(hidden=(16,), latent=4, layer_epochs=1, finetune_epochs=1)),
+    (fewlabel.VariationalAutoencoder, dict(hidden=(16,), latent=2, epochs=1)),
+], ids=["stacked", "vae"])
+def test_stacked_and_variational_train_on_moved_images_too(monkeypatch, mnist_small, cls, params):
+    X = mnist_small[0][:300]
+    est = cls(augment="shift", batch_size=64, device="cpu", **params)
+    seen = []
+    real = est._augmenter
 
-    for cls in (StackedAutoencoder, VariationalAutoencoder):
-        est = cls()
-        assert est.augment is None and "augment" not in est.get_params()
-    X = np.random.default_rng(0).random((20, 8, 8)).astype(np.float32)
-    StackedAutoencoder(hidden=(8,), latent=2, layer_epochs=1, finetune_epochs=1, device="cpu").fit(X)
+    def counting():
+        move = real()
+        return lambda x: seen.append(len(x)) or move(x)
+
+    monkeypatch.setattr(est, "_augmenter", counting)
+    est.fit(X)
+    assert sum(seen) >= len(X)  # every training image was moved at least once
+    assert np.isfinite(est.transform(X[:5])).all()
+    assert clone(est).get_params()["augment"] == "shift"
 
 
 # -- on real MNIST: what training on moved digits buys ------------------------------------------------
@@ -206,7 +216,10 @@ def test_cli_pretrain_trains_and_saves_an_augmented_autoencoder(tmp_path, capsys
     assert rc == 0
     model = fewlabel.load(out / "model")
     assert model.augment == "shift" and model.augment_shift == 0.1
-    rc = main(["pretrain", "--data", "digits", "--model", "vae", "--augment", "shift", "--out", str(tmp_path / "v")])
+    rc = main(["pretrain", "--data", "digits", "--model", "byol", "--augment", "shift", "--out", str(tmp_path / "v")])
     assert rc == 2
-    assert "--augment applies to --model dense or conv, not vae" in capsys.readouterr().err
+    assert "--augment do(es) not apply to --model byol" in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
+    rc = main(["pretrain", "--data", "digits", "--model", "vae", "--latent", "2", "--augment", "shift", "--epochs", "1",
+               "--device", "cpu", "--out", str(tmp_path / "vae"), "--quiet", "--no-plots"])
+    assert rc == 0 and fewlabel.load(tmp_path / "vae" / "model").augment == "shift"

@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--noise-level", type=float, default=0.2,
                    help="gaussian std, fraction masked / salted, or blur sigma in pixels (default 0.2)")
     g.add_argument("--augment", choices=["shift"],
-                   help="dense/conv: train on randomly shifted (up to 10%%) and rotated (up to 10 degrees) images, "
+                   help="autoencoders: train on randomly shifted (up to 10%%) and rotated (up to 10 degrees) images, "
                         "each its own target (DEC-DA); codes that cluster by shape rather than position")
     g = p.add_argument_group("validation and figures")
     g.add_argument("--validation-fraction", type=float, default=0.1,
@@ -299,8 +299,6 @@ def build_autoencoder(args):
                   validation_fraction=0.0 if args.validation_split else args.validation_fraction,
                   output_activation=args.output_activation, device=args.device, random_state=args.seed,
                   verbose=not args.quiet)
-    if args.augment is not None and args.model not in ("dense", "conv"):
-        raise InputError(f"--augment applies to --model dense or conv, not {args.model}")
     augment = {"augment": args.augment} if args.augment else {}
     if args.model == "conv":
         from fewlabel import ConvAutoencoder
@@ -315,13 +313,14 @@ def build_autoencoder(args):
             raise InputError("--hinge does not apply to --model vae (its loss is the ELBO)")
         return VariationalAutoencoder(hidden=pick["hidden"], latent=pick["latent"], activation=args.activation,
                                       architecture=args.architecture, channels=args.channels, beta=args.beta,
-                                      **common)
+                                      **augment, **common)
     dense = dict(hidden=pick["hidden"], latent=pick["latent"], activation=args.activation,
                  latent_activation=args.latent_activation, hinge=args.hinge, **common)
     if args.model == "stacked":
         from fewlabel.pretrain.stacked import StackedAutoencoder
 
-        return StackedAutoencoder(layer_epochs=args.layer_epochs, finetune_epochs=args.finetune_epochs, **dense)
+        return StackedAutoencoder(layer_epochs=args.layer_epochs, finetune_epochs=args.finetune_epochs, **augment,
+                                  **dense)
     from fewlabel import Autoencoder
 
     return Autoencoder(decoder_hidden=args.decoder_hidden, tied=args.tied, **augment, **dense)

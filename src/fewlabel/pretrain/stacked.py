@@ -88,7 +88,8 @@ class StackedAutoencoder(Autoencoder):
     reconstruct their (clean) input codes with mean squared error: the corruptions are defined on the
     data (images, its value range) and the ``hinge`` cut-off on the data's loss scale, so neither is
     applied to the codes (a stacked *denoising* autoencoder here denoises at the first level and while
-    fine-tuning only).
+    fine-tuning only). ``augment='shift'`` likewise moves the images at the first level and while
+    fine-tuning; the codes of the deeper levels are those of the images as they are.
 
     Parameters are :class:`~fewlabel.pretrain.autoencoder.Autoencoder`'s, plus
 
@@ -110,7 +111,8 @@ class StackedAutoencoder(Autoencoder):
 
     def __init__(self, hidden=(500, 500, 2000), latent=10, activation="relu", latent_activation="linear",
                  output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
-                 loss="mse", hinge=None, noise=None, noise_level=0.2, optimizer="adam", lr=1e-3, weight_decay=0.0,
+                 loss="mse", hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1,
+                 augment_rotate=10.0, optimizer="adam", lr=1e-3, weight_decay=0.0,
                  epochs=30, batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto",
                  random_state=0, verbose=False, layer_epochs=10, finetune_epochs=10):
         self.hidden = hidden
@@ -126,6 +128,9 @@ class StackedAutoencoder(Autoencoder):
         self.hinge = hinge
         self.noise = noise
         self.noise_level = noise_level
+        self.augment = augment
+        self.augment_shift = augment_shift
+        self.augment_rotate = augment_rotate
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay

@@ -141,12 +141,13 @@ class VariationalAutoencoder(AutoencoderBase):
     ``architecture`` ('dense': ``hidden`` layer sizes; 'conv': ``channels`` per stage, image rows only),
     ``latent`` (size of the code), ``beta`` (weight of the KL term, >= 0). ``loss``: 'auto' (binary
     cross-entropy when the scaled data lies in [0, 1], as uint8 images do, else squared error), 'bce' or
-    'mse'. ``hinge`` is not supported (its cut-off has no meaning for the ELBO).
+    'mse'. ``hinge`` is not supported (its cut-off has no meaning for the ELBO). ``noise`` and
+    ``augment='shift'`` (randomly moved training images, each its own target) as for every autoencoder.
     """
 
     def __init__(self, hidden=(256,), latent=2, activation="relu", output_activation="auto", architecture="dense",
                  channels=(16, 32, 64), beta=1.0, loss="auto", hinge=None, noise=None, noise_level=0.2,
-                 optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=30, batch_size=256, validation_fraction=0.0,
+                 augment=None, augment_shift=0.1, augment_rotate=10.0, optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=30, batch_size=256, validation_fraction=0.0,
                  early_stopping=None, device="auto", random_state=0, verbose=False):
         self.hidden = hidden
         self.latent = latent
@@ -159,6 +160,9 @@ class VariationalAutoencoder(AutoencoderBase):
         self.hinge = hinge
         self.noise = noise
         self.noise_level = noise_level
+        self.augment = augment
+        self.augment_shift = augment_shift
+        self.augment_rotate = augment_rotate
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -202,9 +206,12 @@ class VariationalAutoencoder(AutoencoderBase):
         scale, kind, beta = self.scale_, self.loss_, float(self.beta)
         noise, level, shape = self.noise, self.noise_level, self.input_shape_
         lo, hi = self.data_range_
+        augment = self._augmenter()
 
         def loss_fn(net, batch):
             x = to_float(batch[0], scale)
+            if augment is not None and net.training:
+                x = augment(x)  # the moved image is the input and the target (see AutoencoderBase)
             x_in = _corrupt(x, noise, level, shape, lo, hi)
             mean, logvar = net.encode_distribution(x_in)
             mean, logvar = mean.float(), logvar.float()

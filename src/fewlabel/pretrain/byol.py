@@ -249,7 +249,7 @@ class BYOL(TransformerMixin, TorchEstimator):
         tau_base = float(self.tau)
         state = {"tau": tau_base}  # the momentum of the latest EMA step (logged per epoch as its mean)
 
-        def after_step(model, step):  # step k (from 1) uses tau(k - 1): tau_base first, 1 at the very end
+        def after_step(model, step):  # step k (from 1) uses tau(k - 1): tau_base first, rising towards 1
             state["tau"] = ema_momentum(step - 1, trainer.total_steps_, tau_base)
             model.update_target(state["tau"])
 

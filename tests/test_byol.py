@@ -196,6 +196,8 @@ def test_classifier_pretrains_with_byol_and_its_baseline_has_the_same_network(mn
     ({}, np.full((10, 8, 8), 3.0, np.float32), r"pixel values in \[0, 1\]"),
     ({}, np.zeros((1, 8, 8), np.uint8), "at least 2 images"),
     ({}, np.full((4, 8, 8), np.nan, np.float32), "NaN"),
+    ({}, np.zeros((4, 8, 8, 5), np.uint8), "1 or 3 channels"),
+    ({}, np.zeros((0, 8, 8), np.uint8), "X is empty"),
 ])
 def test_bad_input_is_refused_clearly(params, X, message):
     X = np.zeros((10, 8, 8), np.uint8) if X is None else X

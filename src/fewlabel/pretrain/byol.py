@@ -227,6 +227,9 @@ class BYOL(TransformerMixin, TorchEstimator):
         if X.ndim not in (3, 4):
             raise InputError(f"BYOL needs images: X of shape (N, H, W) or (N, H, W, C), got {X.shape}; reshape "
                              "flat rows first, e.g. X.reshape(len(X), 28, 28)")
+        if X.ndim == 4 and X.shape[3] not in (1, 3):
+            raise InputError(f"BYOL's colour augmentations need gray or RGB images (1 or 3 channels, last), got "
+                             f"{X.shape[3]} channels in X of shape {X.shape}")
         if len(X) < 2:
             raise InputError(f"BYOL needs at least 2 images (batch norm over a batch of one is undefined), got {len(X)}")
         self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from fewlabel import datasets
+from fewlabel import SemiSupervisedClassifier, datasets
 from fewlabel.cli import main
 from fewlabel.errors import InputError
 from fewlabel.tasks.compare import ALL, BASE, SEMI, baseline_epochs, baseline_params, compare, verdict
@@ -72,3 +72,13 @@ def test_cli_classify_and_its_errors(tmp_path, capsys):
                         "--out", str(tmp_path / "bad")], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "5" in r.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_cli_classify_passes_the_weight_average_and_schedule_on():
+    from fewlabel.cli import build_parser, classifier_params
+    base = ["classify", "--data", "mnist", "--labels", "100", "--out", "x"]
+    default = classifier_params(build_parser().parse_args(base))
+    assert default["ema"] is None and default["schedule"] is None
+    tuned = classifier_params(build_parser().parse_args(base + ["--ema", "0.999", "--schedule", "cosine"]))
+    assert tuned["ema"] == 0.999 and tuned["schedule"] == "cosine"
+    SemiSupervisedClassifier(**tuned).set_params()  # every key is a parameter of the classifier

@@ -162,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pretrain-epochs", type=int, default=20)
     g.add_argument("--pretrain-lr", type=float, help="learning rate of the pretraining (default: --lr)")
     g.add_argument("--threshold", type=float, default=0.95, help="fixmatch confidence threshold (default 0.95)")
+    g.add_argument("--ema", type=float, help="keep a moving average of the weights with this decay (e.g. 0.999) "
+                                             "and predict with it (default: off)")
+    g.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate over the training (default constant)")
     g.add_argument("--validation-fraction", type=float, default=0.0,
                    help="hold out this fraction of the labeled rows for val_loss (never the test split)")
     _add_training_options(p, epochs=50)
@@ -491,8 +495,8 @@ def classifier_params(args) -> dict:
                 latent=args.latent, channels=args.channels, width=args.width, head=args.head,
                 freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
                 augment=args.augment, threshold=args.threshold, epochs=args.epochs,
-                pretrain_epochs=args.pretrain_epochs, optimizer=args.optimizer, lr=args.lr,
-                batch_size=args.batch_size, validation_fraction=args.validation_fraction, device=args.device,
+                pretrain_epochs=args.pretrain_epochs, optimizer=args.optimizer, lr=args.lr, ema=args.ema,
+                schedule=None if args.schedule == "constant" else args.schedule, batch_size=args.batch_size, validation_fraction=args.validation_fraction, device=args.device,
                 pretrain_params=None if args.pretrain_lr is None else {"lr": args.pretrain_lr},
                 verbose=not args.quiet)
 

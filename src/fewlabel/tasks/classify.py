@@ -39,6 +39,8 @@ from fewlabel.nets.encoder import CodeEncoder
 from fewlabel.nets.resnet import ResNet
 from fewlabel.nets.dense import activation as make_activation
 from fewlabel.train import History, Trainer
+from fewlabel.train.ema import check_decay
+from fewlabel.train.loop import SCHEDULES
 
 ENCODERS = ("dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
@@ -264,6 +266,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     pseudo-labels taken without gradient. An epoch is one pass over all of X. ``history_`` then also has
     ``supervised``, ``unlabeled`` and ``mask_rate`` (the fraction of confident pseudo-labels).
 
+    Training the classifier: ``optimizer`` ('adam', 'adamw', 'sgd' with momentum 0.9), ``lr``,
+    ``weight_decay``, ``schedule`` (None: constant; 'cosine' decays to 0 per step; see
+    :class:`~fewlabel.train.Trainer`), ``ema`` (None, or a decay such as 0.999: the weights kept, validated
+    and used for prediction are an exponential moving average of the trained ones, as FixMatch evaluates).
+
     ``augment=True``: weak augmentation (random shifts) of the labeled images in supervised training too (a
     fair baseline for consistency training; image rows only).
 
@@ -281,8 +288,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                  head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5, consistency=None,
                  threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment=False, pretrain_epochs=20,
                  pretrain_params=None,
-                 epochs=50, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=256, validation_fraction=0.0,
-                 early_stopping=None, device="auto", random_state=0, verbose=False):
+                 epochs=50, optimizer="adam", lr=1e-3, weight_decay=0.0, schedule=None, ema=None, batch_size=256,
+                 validation_fraction=0.0, early_stopping=None, device="auto", random_state=0, verbose=False):
         self.encoder = encoder
         self.pretrain = pretrain
         self.hidden = hidden
@@ -310,6 +317,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.ema = ema
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -320,6 +329,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     # -- checks ------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
         self._check_common_params()
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"unknown schedule {self.schedule!r}: choose one of {SCHEDULES}")
+        check_decay(self.ema)
         if self.pretrain not in PRETRAIN:
             raise InputError(f"unknown pretrain {self.pretrain!r}: choose one of {PRETRAIN}")
         if self.pretrain == "byol" and isinstance(self.encoder, str) and self.encoder == "dense":
@@ -453,7 +465,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                       early_stopping=None) -> Trainer:
         return Trainer(epochs=epochs, batch_size=batch_size or self.batch_size,
                        optimizer=optimizer if optimizer is not None else self.optimizer, lr=self.lr,
-                       weight_decay=self.weight_decay, device=self.device,
+                       weight_decay=self.weight_decay, schedule=self.schedule, ema=self.ema, device=self.device,
                        seed=(self.random_state if self.random_state is not None else 0) + seed_offset,
                        early_stopping=early_stopping, progress=bool(self.verbose), description=description)
 

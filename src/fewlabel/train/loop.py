@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from fewlabel.errors import InputError, TrainingDivergedError
 from fewlabel.train import distributed
 from fewlabel.train.data import Batches, epoch_seed
+from fewlabel.train.ema import WeightEMA, check_decay
 from fewlabel.train.state import load_state_file, save_state_file
 
 LossFn = Callable[[nn.Module, tuple], "torch.Tensor | dict[str, torch.Tensor]"]
@@ -120,6 +121,9 @@ class Trainer:
     checkpoint : a file path; written atomically every ``checkpoint_every`` epochs and at the end.
     resume : continue from ``checkpoint`` when it exists (same weights as an uninterrupted run).
     grad_clip : clip the gradient norm to this value.
+    ema : None, or the decay (e.g. 0.999) of an exponential moving average of the weights
+        (:class:`~fewlabel.train.ema.WeightEMA`, with its warm-up) updated after every step; validation,
+        early stopping and the weights the model ends with are then the average's.
     progress : show a progress bar with the running loss (stderr).
     """
 
@@ -147,6 +151,7 @@ class Trainer:
         checkpoint_every: int = 1,
         resume: bool = False,
         grad_clip: float | None = None,
+        ema: float | None = None,
         num_workers: int = 0,
         progress: bool = True,
         description: str = "train",
@@ -174,6 +179,7 @@ class Trainer:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.checkpoint_every, self.resume = checkpoint_every, resume
         self.grad_clip, self.num_workers = grad_clip, num_workers
+        self.ema = check_decay(ema)
         self.progress, self.description = progress, description
         self.on_epoch_end: list[Callable[[int, dict], None]] = []
 
@@ -252,6 +258,8 @@ class Trainer:
         monitor = self.monitor or ("val_loss" if val is not None else "loss")
 
         step_module: nn.Module = _LossModule(model, loss_fn)
+        ema = WeightEMA(model, self.ema) if self.ema is not None else None
+        kept = model if ema is None else ema.module  # the weights validated, kept as best and returned
         if dist.world > 1:
             step_module = distributed.wrap(step_module, device)
 
@@ -263,6 +271,12 @@ class Trainer:
             opt.load_state_dict(ck["optimizer"])
             if sched is not None and ck.get("scheduler") is not None:
                 sched.load_state_dict(ck["scheduler"])
+            if ema is not None:
+                if ck.get("ema") is None:
+                    raise InputError(f"checkpoint {self.checkpoint} was written without ema; resume with the "
+                                     f"settings it was started with")
+                _load_model_state(ema.module, ck["ema"], self.checkpoint)
+                ema.updates = int(ck["global_step"])
             history = History.from_dict(ck["history"])
             start_epoch, global_step = int(ck["epoch"]), int(ck["global_step"])
             best_value, wait = float(ck["best_value"]), int(ck["wait"])
@@ -298,6 +312,8 @@ class Trainer:
                 global_step += 1
                 if sched_every == "step":
                     sched.step()
+                if ema is not None:
+                    ema.update(model)
                 if after_step is not None:
                     after_step(model, global_step)
                 n = len(batch[0])
@@ -320,7 +336,7 @@ class Trainer:
                 bar.close()
                 self._diverged(model, good_state, epoch, len(train_batches) - 1, logs["loss"])
             if val_batches is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate(model, loss_fn, val_batches, dist).items()})
+                logs.update({f"val_{k}": v for k, v in self.evaluate(kept, loss_fn, val_batches, dist).items()})
             logs["lr"] = opt.param_groups[0]["lr"]
             logs["seconds"] = time.perf_counter() - t0
             if sched_every == "epoch":
@@ -334,7 +350,7 @@ class Trainer:
             if value < best_value - self.min_delta:
                 best_value, wait, history.best_epoch = value, 0, epoch + 1
                 if self.early_stopping is not None and self.restore_best:
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
             else:
                 wait += 1
             stop = self.early_stopping is not None and wait >= self.early_stopping
@@ -350,6 +366,7 @@ class Trainer:
                         "scheduler": sched.state_dict() if sched is not None else None,
                         "history": history.to_dict(), "epoch": epoch + 1, "global_step": global_step,
                         "best_value": best_value, "wait": wait, "best_state": best_state,
+                        "ema": ema.state_dict() if ema is not None else None,
                     })
                 distributed.barrier(dist)
             for callback in self.on_epoch_end:
@@ -359,6 +376,8 @@ class Trainer:
         bar.close()
         if self.early_stopping is not None and self.restore_best and best_state is not None:
             _load_model_state(model, best_state, "the best epoch's weights")
+        elif ema is not None:
+            _load_model_state(model, ema.state_dict(), "the averaged weights")
         model.eval()
         return history
 

@@ -5,14 +5,17 @@ Beside it, in the same run: k-means on the raw pixels, and UMAP + GMM on the raw
 without the encoder), so every figure has its baselines. The autoencoder is the 784-500-500-2000-10
 dense one (ReLU, MSE, Adam, batch 256). ``--augment shift`` trains it on randomly shifted (up to 10%)
 and rotated (up to 10 degrees) copies of each batch, reconstructing the moved image itself (DEC-DA,
-Guo et al. 2018); the codes are still computed from the images as they are. Each seed re-trains the
-autoencoder and re-runs UMAP and the mixture. Results go to
+Guo et al. 2018); the codes are still computed from the images as they are. ``--idec-epochs N`` then
+fine-tunes the encoder for clustering (IDEC, with the same augmentation: DEC-DA), its centres started
+from the UMAP + GMM clusters, and reports that clustering beside the one it started from. Each seed
+re-trains the autoencoder and re-runs UMAP and the mixture. Results go to
 benchmarks/results/cluster_codes-<device>[-shift].json after every run, so a run cut short keeps what
 it finished.
 
     python benchmarks/cluster_codes.py                              # both datasets, 3 seeds, 100 epochs
     python benchmarks/cluster_codes.py --data mnist --seeds 1 --epochs 20 --rows 10000
     python benchmarks/cluster_codes.py --augment shift --skip-raw   # the same with augmented training
+    python benchmarks/cluster_codes.py --augment shift --idec-epochs 20   # then IDEC from the GMM clusters
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 
 from fewlabel import Autoencoder, datasets
+from fewlabel.tasks.deep_cluster import DeepClustering
 from fewlabel.tasks.cluster import cluster, evaluate_clustering, reduce
 from fewlabel.train import resolve_device
 from fewlabel.train.state import write_json_atomic
@@ -67,12 +71,14 @@ def main(argv=None):
                    help="train the autoencoder on randomly shifted and rotated images (DEC-DA)")
     p.add_argument("--augment-shift", type=float, default=0.1, help="largest shift, a fraction of the image size")
     p.add_argument("--augment-rotate", type=float, default=10.0, help="largest rotation in degrees")
+    p.add_argument("--idec-epochs", type=int, default=0,
+                   help="then fine-tune the encoder for clustering (IDEC) this many epochs, from the GMM clusters")
     p.add_argument("--skip-raw", action="store_true", help="skip the raw-pixel baselines")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     augment = None if args.augment == "none" else args.augment
     device = resolve_device(args.device)
-    suffix = "" if augment is None else f"-{augment}"
+    suffix = ("" if augment is None else f"-{augment}") + ("-idec" if args.idec_epochs else "")
     out = args.out or Path(__file__).parent / "results" / f"cluster_codes-{device.type}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"machine": {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
@@ -110,12 +116,23 @@ def main(argv=None):
             # the codes alone, without the manifold step: what UMAP adds
             km = cluster(Z, 10, method="kmeans", random_state=seed, n_init=3)
             r["codes_kmeans"] = evaluate_clustering(y, km)
+            if args.idec_epochs:
+                idec = DeepClustering(ae, n_clusters=10, init=labels, epochs=args.idec_epochs, augment=augment,
+                                      augment_shift=args.augment_shift, augment_rotate=args.augment_rotate,
+                                      device=args.device, random_state=seed)
+                _, s_idec = timed(lambda: idec.fit(X))
+                r["idec"] = evaluate_clustering(y, idec.labels_) | {"seconds": round(s_idec, 1),
+                                                                     "epochs": idec.n_epochs_}
             runs["runs"].append(r)
             runs.update(summarise(runs["runs"]))
             print(name, "autoencoder + UMAP + GMM", r, flush=True)
             write_json_atomic(out, report)
     for name, res in report["results"].items():
         ae = res["autoencoder_umap_gmm"]
+        if ae["runs"] and "idec" in ae["runs"][0]:
+            ae["idec"] = summarise([r["idec"] for r in ae["runs"]])
+            write_json_atomic(out, report)
+            print(f"{name}: then IDEC NMI {ae['idec']['nmi']['mean']:.4f} ± {ae['idec']['nmi']['std']:.4f}")
         raw = {k: round(res[k]["nmi"], 4) for k in ("raw_kmeans", "raw_umap_gmm") if k in res}
         print(f"{name}: autoencoder (augment={args.augment}) + UMAP + GMM "
               f"NMI {ae['nmi']['mean']:.4f} ± {ae['nmi']['std']:.4f} "

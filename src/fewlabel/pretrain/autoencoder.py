@@ -31,6 +31,57 @@ LOSSES = ("auto", "mse", "bce")
 AUGMENTS = (None, "shift")
 
 
+def image_mover(hwc, shift: float, rotate: float):
+    """``x -> x`` with each image (rows of (H, W, C) = ``hwc`` values, flat or not) moved by its own random
+    shift of up to ``shift`` of the size and rotation of up to ``rotate`` degrees (bilinear, 0 outside)."""
+    h, w, c = hwc
+    shift, rotate = float(shift), float(rotate)
+
+    def move(x: torch.Tensor) -> torch.Tensor:
+        img = x.reshape(len(x), h, w, c).permute(0, 3, 1, 2)
+        return _back(random_affine(img, rotate=rotate, translate=shift), x.shape)
+
+    return move
+
+
+class MovedImagesMixin:
+    """The ``augment`` / ``augment_shift`` / ``augment_rotate`` parameters (training on randomly moved
+    images), shared by the autoencoders and deep clustering."""
+
+    # Defaults for estimators that do not take the augmentation parameters in their __init__.
+    augment = None
+    augment_shift = 0.1
+    augment_rotate = 10.0
+
+    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+        """(H, W, C) of the images that ``augment`` moves: rows (H, W), (H, W, C) or square flat rows."""
+        try:
+            return image_shape(input_shape)
+        except InputError:
+            raise InputError(f"augment={self.augment!r} moves images: it needs rows of shape (H, W), (H, W, C) or "
+                             f"flat rows of a square number of values (784 -> 28x28); got rows of shape "
+                             f"{tuple(input_shape)}. Reshape them to images (e.g. X.reshape(len(X), H, W)), or "
+                             "leave augment=None") from None
+
+    def _check_augment(self, input_shape) -> None:
+        if self.augment not in AUGMENTS:
+            raise InputError(f"unknown augment {self.augment!r}: choose one of {AUGMENTS}")
+        for name, upper, what in (("augment_shift", 1.0, "a fraction of the image size, in [0, 1)"),
+                                  ("augment_rotate", 180.0, "a number of degrees in [0, 180]")):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            if not (ok and math.isfinite(v) and 0 <= v and (v < upper if name == "augment_shift" else v <= upper)):
+                raise InputError(f"{name} must be {what}, got {v!r}")
+        if self.augment is not None:
+            self._augment_image_shape(input_shape)
+
+    def _augmenter(self):
+        """``x -> moved x`` for a float batch of rows shaped ``input_shape_`` (None without ``augment``)."""
+        if self.augment is None:
+            return None
+        return image_mover(self._augment_image_shape(self.input_shape_), self.augment_shift, self.augment_rotate)
+
+
 class TiedDecoder(nn.Module):
     """The encoder's layers run backwards with their transposed weights; only the biases are its own.
 
@@ -155,7 +206,7 @@ def reconstruction_loss(net, x: torch.Tensor, kind: str, reduction: str = "mean"
     return per.mean() if reduction == "mean" else per
 
 
-class AutoencoderBase(TransformerMixin, TorchEstimator):
+class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     """What every autoencoder estimator shares. Subclasses define ``__init__`` (their parameters) and
     ``_build(input_shape, output_activation)``; they may override ``_check_params``, ``_make_loss``,
     ``_encode`` and ``_decode`` (and ``fit`` itself, as greedy stacking does).
@@ -179,11 +230,6 @@ class AutoencoderBase(TransformerMixin, TorchEstimator):
     augmentation).
     """
 
-    # Defaults for subclasses that do not take the augmentation parameters in their __init__.
-    augment = None
-    augment_shift = 0.1
-    augment_rotate = 10.0
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]  # computed in float32, whatever comes in
@@ -205,41 +251,6 @@ class AutoencoderBase(TransformerMixin, TorchEstimator):
 
     def _decode(self, net, z: torch.Tensor) -> torch.Tensor:
         return net.decode(z.reshape(len(z), *self._code_shape()))
-
-    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
-        """(H, W, C) of the images that ``augment`` moves: rows (H, W), (H, W, C) or square flat rows."""
-        try:
-            return image_shape(input_shape)
-        except InputError:
-            raise InputError(f"augment={self.augment!r} moves images: it needs rows of shape (H, W), (H, W, C) or "
-                             f"flat rows of a square number of values (784 -> 28x28); got rows of shape "
-                             f"{tuple(input_shape)}. Reshape them to images (e.g. X.reshape(len(X), H, W)), or "
-                             "leave augment=None") from None
-
-    def _check_augment(self, input_shape) -> None:
-        if self.augment not in AUGMENTS:
-            raise InputError(f"unknown augment {self.augment!r}: choose one of {AUGMENTS}")
-        for name, upper, what in (("augment_shift", 1.0, "a fraction of the image size, in [0, 1)"),
-                                  ("augment_rotate", 180.0, "a number of degrees in [0, 180]")):
-            v = getattr(self, name)
-            ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            if not (ok and math.isfinite(v) and 0 <= v and (v < upper if name == "augment_shift" else v <= upper)):
-                raise InputError(f"{name} must be {what}, got {v!r}")
-        if self.augment is not None:
-            self._augment_image_shape(input_shape)
-
-    def _augmenter(self):
-        """``x -> moved x`` for a float batch of rows shaped ``input_shape_`` (None without ``augment``)."""
-        if self.augment is None:
-            return None
-        h, w, c = self._augment_image_shape(self.input_shape_)
-        shift, rotate = float(self.augment_shift), float(self.augment_rotate)
-
-        def move(x: torch.Tensor) -> torch.Tensor:
-            img = x.reshape(len(x), h, w, c).permute(0, 3, 1, 2)
-            return _back(random_affine(img, rotate=rotate, translate=shift), x.shape)
-
-        return move
 
     def _make_loss(self):
         """``loss_fn(net, batch)`` for the training loop: the (augmented, then corrupted) input in, the clean

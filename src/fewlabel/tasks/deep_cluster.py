@@ -34,7 +34,7 @@ from torch import nn
 from fewlabel._base import json_safe, to_float
 from fewlabel.errors import InputError
 from fewlabel.io import _REGISTRY, register
-from fewlabel.pretrain.autoencoder import AutoencoderBase, per_example_error
+from fewlabel.pretrain.autoencoder import AutoencoderBase, MovedImagesMixin, image_mover, per_example_error
 from fewlabel.tasks.cluster import _check_k
 from fewlabel.train import Trainer, predict_batches, resolve_device
 
@@ -74,7 +74,7 @@ class _ClusteringNet(nn.Module):
 
 # -- the estimator --------------------------------------------------------------------------------
 @register
-class DeepClustering(ClusterMixin, BaseEstimator):
+class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     """IDEC (``reconstruction=True``) or DEC (``False``) on a fitted fewlabel autoencoder.
 
     Parameters
@@ -89,7 +89,14 @@ class DeepClustering(ClusterMixin, BaseEstimator):
     update_interval : epochs between recomputations of the target distribution P.
     tol : stop when fewer than this fraction of the labels changed between two updates.
     epochs, batch_size, lr : at most ``epochs`` epochs of Adam with this batch size and learning rate.
-    init : 'kmeans' (k-means on the pretrained codes, ``n_init=20``) or an array of initial centres (k, d).
+    init : 'kmeans' (k-means on the pretrained codes, ``n_init=20``), an array of initial centres (k, d), or
+        one initial cluster label per row of X (a 1-D integer array with ``n_clusters`` distinct values): the
+        centres start at each cluster's mean code. Labels let a better clustering than k-means on the codes
+        start the self-training, e.g. UMAP + Gaussian mixture (:func:`fewlabel.tasks.cluster.cluster`).
+    augment : None, or 'shift' (DEC-DA, Guo et al. 2018): each training batch is randomly moved (up to
+        ``augment_shift`` of the size, ``augment_rotate`` degrees, as the autoencoders' ``augment``) and the
+        moved images are encoded, softly assigned and reconstructed, while the target distribution P comes
+        from the images as they are: the clusters must hold under small moves of the image.
     device : 'auto' or a device name; random_state : seeds k-means and the batch order; verbose : progress.
 
     Fitted attributes: ``labels_`` (argmax of Q on the training rows), ``cluster_centers_`` (in code
@@ -99,8 +106,8 @@ class DeepClustering(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, autoencoder=None, n_clusters=10, alpha=1.0, gamma=0.1, reconstruction=True,
-                 update_interval=1, tol=0.001, epochs=20, batch_size=256, lr=1e-3, init="kmeans", device="auto",
-                 random_state=0, verbose=False):
+                 update_interval=1, tol=0.001, epochs=20, batch_size=256, lr=1e-3, init="kmeans", augment=None,
+                 augment_shift=0.1, augment_rotate=10.0, device="auto", random_state=0, verbose=False):
         self.autoencoder = autoencoder
         self.n_clusters = n_clusters
         self.alpha = alpha
@@ -112,6 +119,9 @@ class DeepClustering(ClusterMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.init = init
+        self.augment = augment
+        self.augment_shift = augment_shift
+        self.augment_rotate = augment_rotate
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -149,12 +159,30 @@ class DeepClustering(ClusterMixin, BaseEstimator):
             raise InputError("gamma=0 with reconstruction=True would only train the autoencoder, not cluster; "
                              "use gamma > 0 (0.1 in IDEC)")
         if isinstance(self.init, str) and self.init != "kmeans":
-            raise InputError(f"unknown init {self.init!r}: use 'kmeans' or an array of initial centres")
+            raise InputError(f"unknown init {self.init!r}: use 'kmeans', an array of initial centres or one "
+                             "initial label per row")
+
+    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+        return self.autoencoder._augment_image_shape(input_shape)  # the autoencoder knows its images' layout
 
     def _initial_centers(self, Z: np.ndarray, k: int) -> np.ndarray:
         if isinstance(self.init, str):
             km = KMeans(n_clusters=k, n_init=20, random_state=self.random_state).fit(Z)
             return km.cluster_centers_.astype(np.float32)
+        init = np.asarray(self.init)
+        if init.ndim == 1:  # one label per row: the centres start at each cluster's mean code
+            if len(init) != len(Z):
+                raise InputError(f"init has {len(init)} labels for {len(Z)} rows: give one initial cluster label per "
+                                 "row of X, or initial centres of shape (n_clusters, code size)")
+            if init.dtype.kind not in "iub":
+                raise InputError(f"init labels must be integers, got dtype {init.dtype}")
+            values, index = np.unique(init, return_inverse=True)
+            if len(values) != k:
+                raise InputError(f"init labels hold {len(values)} distinct clusters; n_clusters is {k}")
+            counts = np.bincount(index, minlength=k).astype(np.float64)
+            sums = np.zeros((k, Z.shape[1]), dtype=np.float64)
+            np.add.at(sums, index, Z.astype(np.float64))
+            return (sums / counts[:, None]).astype(np.float32)
         C = np.asarray(self.init, dtype=np.float32)
         if C.shape != (k, Z.shape[1]):
             raise InputError(f"init centres have shape {C.shape}; expected (n_clusters, code size) = {(k, Z.shape[1])}")
@@ -168,6 +196,7 @@ class DeepClustering(ClusterMixin, BaseEstimator):
         self._check_autoencoder()
         self._check_params()
         X = self.autoencoder._validated(X)  # shape, NaN, emptiness: as the autoencoder was fitted
+        self._check_augment(self.autoencoder.input_shape_)
         k = _check_k(self.n_clusters, len(X), "n_clusters")
         device = resolve_device(self.device)
 
@@ -180,10 +209,14 @@ class DeepClustering(ClusterMixin, BaseEstimator):
         alpha, scale = float(self.alpha), ae.scale_
         gamma, use_rec, kind = float(self.gamma), bool(self.reconstruction), ae.loss_
         targets = {}  # "P": the target distribution of every row, on the device
+        move = None if self.augment is None else image_mover(
+            self._augment_image_shape(ae.input_shape_), self.augment_shift, self.augment_rotate)
 
         def loss_fn(net, batch):
             x_raw, rows = batch
             x = to_float(x_raw, scale)
+            if move is not None and net.training:
+                x = move(x)
             z = net.codes(x)
             q = soft_assignment(z, net.centers, alpha)
             kl = F.kl_div(q.clamp_min(1e-12).log(), targets["P"][rows], reduction="batchmean")
@@ -262,7 +295,8 @@ class DeepClustering(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
         if not isinstance(params["init"], str):
-            params["init"] = np.asarray(params["init"], dtype=np.float64).tolist()
+            init = np.asarray(params["init"])
+            params["init"] = (init.astype(np.int64) if init.ndim == 1 else init.astype(np.float64)).tolist()
         config = {"params": json_safe(params), "autoencoders": {},
                   "fitted": {"history": self.history_, "n_iter": self.n_iter_, "n_epochs": self.n_epochs_,
                              "converged": bool(self.converged_)}}

@@ -10,6 +10,7 @@ anything. Writes benchmarks/results/semi_supervised-<device>.json (after each se
 beside it (benchmarks/results/semi_supervised-<device>-<data>/).
 
     python benchmarks/semi_supervised.py                                   # both settings, FixMatch
+    python benchmarks/semi_supervised.py --jobs 7     # the 7 fits of a setting side by side (GPU)
     python benchmarks/semi_supervised.py --data mnist --method pretrain    # the reference recipe
     python benchmarks/semi_supervised.py --method byol --pretrain-epochs 100   # BYOL + ResNet-18
 """
@@ -62,6 +63,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--root", type=Path, help="folder holding <name>/ dataset folders")
     p.add_argument("--device", default="auto")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="fits at once, each in its own process (e.g. 4 on one GPU: the seeds side by side)")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     device = resolve_device(args.device)
@@ -77,7 +80,7 @@ def main(argv=None):
         params = dict(METHODS[args.method], epochs=args.epochs, pretrain_epochs=args.pretrain_epochs,
                       batch_size=args.batch_size, device=args.device)
         t0 = time.perf_counter()
-        result = compare(X, y, Xt, yt, n_labels=SETTINGS[name], seeds=args.seeds, params=params,
+        result = compare(X, y, Xt, yt, n_labels=SETTINGS[name], seeds=args.seeds, params=params, jobs=args.jobs,
                          out=out.with_suffix("").with_name(f"{out.stem}-{name}"))
         result["wall_seconds"] = round(time.perf_counter() - t0, 1)
         report["results"][name] = result

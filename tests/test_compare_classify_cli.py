@@ -82,3 +82,22 @@ def test_cli_classify_passes_the_weight_average_and_schedule_on():
     tuned = classifier_params(build_parser().parse_args(base + ["--ema", "0.999", "--schedule", "cosine"]))
     assert tuned["ema"] == 0.999 and tuned["schedule"] == "cosine"
     SemiSupervisedClassifier(**tuned).set_params()  # every key is a parameter of the classifier
+
+
+def test_compare_in_parallel_processes_gives_the_same_figures():
+    X, y = datasets.load("digits", split="train")
+    Xt, yt = datasets.load("digits", split="test")
+    params = dict(encoder="dense", hidden=(32,), latent=8, pretrain="autoencoder", pretrain_epochs=5, epochs=30,
+                  batch_size=64, device="cpu")
+    kw = dict(n_labels=50, seeds=2, params=params, log=lambda line: None)
+    one = compare(X, y, Xt, yt, **kw)
+    two = compare(X, y, Xt, yt, jobs=2, **kw)
+    # each fit is seeded on its own; only the CPU threads per fit differ (2 vs 1), which may move a float
+    for a, b in zip(one["runs"], two["runs"]):
+        assert (a["n_labels"], a["seed"]) == (b["n_labels"], b["seed"])
+        for name in (SEMI, BASE):
+            assert a[name]["accuracy"] == pytest.approx(b[name]["accuracy"], abs=0.01)
+    assert one[ALL]["accuracy"] == pytest.approx(two[ALL]["accuracy"], abs=0.01)
+    assert one["report_first_run"]["classes"] == two["report_first_run"]["classes"]
+    with pytest.raises(InputError, match="jobs must be a positive integer"):
+        compare(X, y, Xt, yt, jobs=0, **kw)

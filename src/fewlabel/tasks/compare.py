@@ -10,7 +10,10 @@ The verdict says plainly whether the semi-supervised method helped.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -67,16 +70,46 @@ def verdict(semi: list[float], base: list[float]) -> str:
     return f"no clear difference from the supervised baseline ({100 * gap:+.1f} points, spread {100 * spread:.1f})"
 
 
+# -- one fit, in this process or in a worker -----------------------------------------------------------
+_DATA: dict = {}  # a worker's copy of the data, set once by _init_worker
+
+
+def _init_worker(X, y, X_test, y_test, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    _DATA.update(X=X, y=y, X_test=X_test, y_test=y_test)
+
+
+def _fit_and_score(params: dict, n, seed, keep: bool) -> dict:
+    """Fit on the labels of draw ``seed`` of ``n`` (all labels when ``n`` is None); score on the test set.
+    ``keep``: also return the test predictions and the training history (for the report and figures)."""
+    from fewlabel.tasks.classify import SemiSupervisedClassifier
+
+    X, y = _DATA["X"], _DATA["y"]
+    t0 = time.perf_counter()
+    model = SemiSupervisedClassifier(**params).fit(X, y if n is None else labeled_subset(y, n, seed=seed))
+    out = {"accuracy": float(model.score(_DATA["X_test"], _DATA["y_test"])),
+           "seconds": round(time.perf_counter() - t0, 1)}
+    if keep:
+        out["predictions"], out["history"] = model.predict(_DATA["X_test"]), model.history_
+    return out
+
+
 def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, class_names=None,
-            all_labels=True, log=print) -> dict:
+            all_labels=True, jobs=1, log=print) -> dict:
     """Run the comparison; write ``metrics.json`` and the figures into ``out`` when given.
 
     ``params``: the :class:`~fewlabel.SemiSupervisedClassifier` parameters of the semi-supervised method
     (``random_state`` is set per label draw). ``n_labels``: one count or several (a learning curve).
+    ``jobs``: fits run at once, each in its own process (spawned; the CPU threads are shared out among
+    them). On a GPU several small models train faster side by side than one after another; the figures
+    are the same as with ``jobs=1`` (each fit is seeded on its own), the ``seconds`` of each fit are not.
     """
     from fewlabel import plots
-    from fewlabel.tasks.classify import SemiSupervisedClassifier
 
+    if not isinstance(jobs, (int, np.integer)) or isinstance(jobs, bool) or jobs < 1:
+        raise InputError(f"jobs must be a positive integer, got {jobs!r}")
     counts = [int(n) for n in np.atleast_1d(n_labels)]
     if not counts or min(counts) < 1:
         raise InputError(f"n_labels must be positive counts, got {n_labels!r}")
@@ -84,26 +117,47 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         raise InputError(f"seeds must be a positive integer, got {seeds!r}")
     if len(X_test) == 0:
         raise InputError("the test set is empty")
+    for n in counts:
+        labeled_subset(y, n, seed=0)  # a count the labels cannot give fails here, before any training
     t_start = time.perf_counter()
+    # Every fit of the run: (semi-supervised, baseline) per count and draw, then the all-labels ceiling.
+    tasks = []
+    for n in counts:
+        base = dict(baseline_params(params), epochs=baseline_epochs(params, len(X), n))
+        for seed in range(seeds):
+            tasks += [((n, seed, SEMI), {**params, "random_state": seed}, n, seed),
+                      ((n, seed, BASE), {**base, "random_state": seed}, n, seed)]
+    if all_labels:
+        epochs_all = baseline_epochs(params, len(X), len(y))
+        tasks.append(((None, 0, ALL), {**baseline_params(params), "epochs": epochs_all, "random_state": 0}, None, 0))
+    first_key = (counts[0], 0, SEMI)
+    done: dict = {}
+    if jobs == 1:
+        _init_worker(X, y, X_test, y_test, _torch_threads())
+        try:
+            for key, p, n, seed in tasks:
+                done[key] = _fit_and_score(p, n, seed, key == first_key)
+                _log_draw(log, done, key)
+        finally:
+            _DATA.clear()
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(X, y, X_test, y_test, threads)) as pool:
+            futures = [(key, pool.submit(_fit_and_score, p, n, seed, key == first_key)) for key, p, n, seed in tasks]
+            for key, future in futures:
+                done[key] = future.result()
+                _log_draw(log, done, key)
+    first = done[first_key]
     curves = {SEMI: {}, BASE: {}}
-    runs, first = [], None
+    runs = []
     for n in counts:
         for seed in range(seeds):
-            y_few = labeled_subset(y, n, seed=seed)
-            row = {"n_labels": n, "seed": seed}
-            base = dict(baseline_params(params), epochs=baseline_epochs(params, len(X), n))
-            row["baseline_epochs"] = base["epochs"]
-            for name, p in ((SEMI, params), (BASE, base)):
-                t0 = time.perf_counter()
-                model = SemiSupervisedClassifier(**{**p, "random_state": seed}).fit(X, y_few)
-                row[name] = {"accuracy": float(model.score(X_test, y_test)),
-                             "seconds": round(time.perf_counter() - t0, 1)}
+            row = {"n_labels": n, "seed": seed, "baseline_epochs": baseline_epochs(params, len(X), n)}
+            for name in (SEMI, BASE):
+                row[name] = {k: done[(n, seed, name)][k] for k in ("accuracy", "seconds")}
                 curves[name].setdefault(n, []).append(row[name]["accuracy"])
-                if first is None and name == SEMI:
-                    first = model
             runs.append(row)
-            log(f"{n} labels, draw {seed}: semi-supervised {row[SEMI]['accuracy']:.4f} "
-                f"({row[SEMI]['seconds']} s), supervised {row[BASE]['accuracy']:.4f} ({row[BASE]['seconds']} s)")
     summary = {}
     for n in counts:
         s, b = curves[SEMI][n], curves[BASE][n]
@@ -111,13 +165,10 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
                            BASE: {"mean": float(np.mean(b)), "std": float(np.std(b))}, "verdict": verdict(s, b)}
     result = {"n_labels": counts, "seeds": seeds, "params": _jsonable(params), "runs": runs, "summary": summary}
     if all_labels:
-        t0 = time.perf_counter()
-        epochs_all = baseline_epochs(params, len(X), len(y))
-        full = SemiSupervisedClassifier(**{**baseline_params(params), "epochs": epochs_all, "random_state": 0}).fit(X, y)
-        result[ALL] = {"accuracy": float(full.score(X_test, y_test)), "n_labels": int(len(y)), "epochs": epochs_all,
-                       "seconds": round(time.perf_counter() - t0, 1)}
-        log(f"all {len(y)} labels: supervised {result[ALL]['accuracy']:.4f}")
-    report = classification_report(y_test, first.predict(X_test), class_names=class_names)
+        full = done[(None, 0, ALL)]
+        result[ALL] = {"accuracy": full["accuracy"], "n_labels": int(len(y)), "epochs": epochs_all,
+                       "seconds": full["seconds"]}
+    report = classification_report(y_test, first["predictions"], class_names=class_names)
     result["report_first_run"] = report
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     for n in counts:
@@ -137,8 +188,8 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         plots.confusion_matrix(report["confusion_matrix"], class_names or report["classes"],
                                path=out / "confusion_matrix.png",
                                title=f"semi-supervised, {counts[0]} labels, draw 0")
-        metrics = [m for m in ("loss", "accuracy") if m in first.history_.history]
-        plots.loss_curves(first.history_, metrics=metrics, path=out / "training.png",
+        metrics = [m for m in ("loss", "accuracy") if m in first["history"].history]
+        plots.loss_curves(first["history"], metrics=metrics, path=out / "training.png",
                           title=f"semi-supervised, {counts[0]} labels, draw 0")
         import matplotlib.pyplot as plt
 
@@ -146,6 +197,23 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         write_json_atomic(out / "metrics.json", result)
         result["files"] = ["metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png"]
     return result
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _log_draw(log, done: dict, key) -> None:
+    """One line per finished draw (once both of its fits are in), and one for the all-labels fit."""
+    n, seed, name = key
+    if name == ALL:
+        log(f"all labels: supervised {done[key]['accuracy']:.4f} ({done[key]['seconds']} s)")
+    elif (n, seed, SEMI) in done and (n, seed, BASE) in done:
+        semi, base = done[(n, seed, SEMI)], done[(n, seed, BASE)]
+        log(f"{n} labels, draw {seed}: semi-supervised {semi['accuracy']:.4f} ({semi['seconds']} s), "
+            f"supervised {base['accuracy']:.4f} ({base['seconds']} s)")
 
 
 def _jsonable(params: dict) -> dict:

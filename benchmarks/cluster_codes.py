@@ -7,7 +7,11 @@ dense one (ReLU, MSE, Adam, batch 256). ``--augment shift`` trains it on randoml
 and rotated (up to 10 degrees) copies of each batch, reconstructing the moved image itself (DEC-DA,
 Guo et al. 2018); the codes are still computed from the images as they are. ``--idec-epochs N`` then
 fine-tunes the encoder for clustering (IDEC, with the same augmentation: DEC-DA), its centres started
-from the UMAP + GMM clusters, and reports that clustering beside the one it started from. Each seed
+from the UMAP + GMM clusters, and reports that clustering beside the one it started from. Measured on
+10,000 images, 25 autoencoder epochs with --augment shift, 2 CPU cores (NMI, UMAP + GMM -> IDEC):
+MNIST seed 0 0.806 -> 0.824 (10 IDEC epochs), seed 1 0.766 -> 0.803 (20); the same IDEC without the
+moves made it worse (0.759, 0.748), and so did starting it from k-means (0.752, 0.766). Fashion-MNIST
+seed 0: 0.609 -> 0.604 (20 epochs), no gain. Each seed
 re-trains the autoencoder and re-runs UMAP and the mixture. Results go to
 benchmarks/results/cluster_codes-<device>[-shift].json after every run, so a run cut short keeps what
 it finished.

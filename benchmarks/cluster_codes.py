@@ -20,6 +20,7 @@ it finished.
     python benchmarks/cluster_codes.py --data mnist --seeds 1 --epochs 20 --rows 10000
     python benchmarks/cluster_codes.py --augment shift --skip-raw   # the same with augmented training
     python benchmarks/cluster_codes.py --augment shift --idec-epochs 20   # then IDEC from the GMM clusters
+    python benchmarks/cluster_codes.py --seeds 0                    # the raw-pixel baselines alone
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fewlabel import Autoencoder, datasets
+from fewlabel import Autoencoder, ConvAutoencoder, datasets
 from fewlabel.tasks.deep_cluster import DeepClustering
 from fewlabel.tasks.cluster import cluster, evaluate_clustering, reduce
 from fewlabel.train import resolve_device
@@ -71,6 +72,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--rows", type=int, default=0, help="use this many rows (default all 70,000)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--model", choices=["dense", "conv"], default="dense",
+                   help="dense 784-500-500-2000-10, or conv 32/64/128 channels with batch norm and a 10-d code")
     p.add_argument("--augment", choices=["none", "shift"], default="none",
                    help="train the autoencoder on randomly shifted and rotated images (DEC-DA)")
     p.add_argument("--augment-shift", type=float, default=0.1, help="largest shift, a fraction of the image size")
@@ -82,7 +85,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     augment = None if args.augment == "none" else args.augment
     device = resolve_device(args.device)
-    suffix = ("" if augment is None else f"-{augment}") + ("-idec" if args.idec_epochs else "")
+    suffix = ("" if args.model == "dense" else f"-{args.model}") + ("" if augment is None else f"-{augment}") \
+        + ("-idec" if args.idec_epochs else "")
     out = args.out or Path(__file__).parent / "results" / f"cluster_codes-{device.type}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"machine": {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
@@ -103,17 +107,21 @@ def main(argv=None):
             res["raw_umap_gmm"] = evaluate_clustering(y, labels) | {"seconds": round(s1 + s2, 1)}
             print(name, "raw UMAP + GMM", res["raw_umap_gmm"], flush=True)
             write_json_atomic(out, report)
-        runs = res.setdefault("autoencoder_umap_gmm", {"runs": [], "augment": args.augment})
+        runs = res.setdefault("autoencoder_umap_gmm", {"runs": [], "augment": args.augment, "model": args.model})
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            ae = Autoencoder(hidden=(500, 500, 2000), latent=10, activation="relu", loss="mse", optimizer="adam",
-                             lr=1e-3, epochs=args.epochs, batch_size=256, augment=augment,
-                             augment_shift=args.augment_shift, augment_rotate=args.augment_rotate,
-                             device=args.device, random_state=seed)
+            common = dict(latent=10, loss="mse", optimizer="adam", lr=1e-3, epochs=args.epochs, batch_size=256,
+                          augment=augment, augment_shift=args.augment_shift, augment_rotate=args.augment_rotate,
+                          device=args.device, random_state=seed)
+            if args.model == "conv":
+                ae = ConvAutoencoder(channels=(32, 64, 128), batch_norm=True, **common)
+            else:
+                ae = Autoencoder(hidden=(500, 500, 2000), activation="relu", **common)
             _, s_ae = timed(lambda: ae.fit(X))
             Z = ae.transform(X)
             Zu, s_umap = timed(lambda: reduce(Z, "umap", n_components=10, n_neighbors=20, random_state=None))
             labels, s_gmm = timed(lambda: cluster(Zu, 10, method="gmm", random_state=seed))
-            r = evaluate_clustering(y, labels) | {"seed": seed, "augment": args.augment, "epochs": args.epochs,
+            r = evaluate_clustering(y, labels) | {"seed": seed, "model": args.model, "augment": args.augment,
+                                                  "epochs": args.epochs,
                                                   "ae_seconds": round(s_ae, 1),
                                                   "umap_seconds": round(s_umap, 1), "gmm_seconds": round(s_gmm, 1),
                                                   "final_loss": ae.history_.history["loss"][-1]}
@@ -133,11 +141,14 @@ def main(argv=None):
             write_json_atomic(out, report)
     for name, res in report["results"].items():
         ae = res["autoencoder_umap_gmm"]
-        if ae["runs"] and "idec" in ae["runs"][0]:
+        raw = {k: round(res[k]["nmi"], 4) for k in ("raw_kmeans", "raw_umap_gmm") if k in res}
+        if not ae["runs"]:  # --seeds 0: the raw baselines alone
+            print(f"{name}: raw baselines {raw}")
+            continue
+        if "idec" in ae["runs"][0]:
             ae["idec"] = summarise([r["idec"] for r in ae["runs"]])
             write_json_atomic(out, report)
             print(f"{name}: then IDEC NMI {ae['idec']['nmi']['mean']:.4f} ± {ae['idec']['nmi']['std']:.4f}")
-        raw = {k: round(res[k]["nmi"], 4) for k in ("raw_kmeans", "raw_umap_gmm") if k in res}
         print(f"{name}: autoencoder (augment={args.augment}) + UMAP + GMM "
               f"NMI {ae['nmi']['mean']:.4f} ± {ae['nmi']['std']:.4f} "
               f"over {len(ae['runs'])} seed(s); raw baselines {raw}")

@@ -6,8 +6,9 @@ supervised baselines measured in the same run.
 
 For each: the semi-supervised method over 3 label draws (``labeled_subset(y, n, seed)``), the same
 network from scratch on the same labels, and on all labels; the test set is never used for choosing
-anything. Writes benchmarks/results/semi_supervised-<device>.json (after each setting) and the figures
-beside it (benchmarks/results/semi_supervised-<device>-<data>/).
+anything. Writes benchmarks/results/semi_supervised-<device>-<method>.json (after each setting) and the
+figures beside it (benchmarks/results/semi_supervised-<device>-<method>-<data>/), so the methods' runs sit
+side by side.
 
     python benchmarks/semi_supervised.py                                   # both settings, FixMatch
     python benchmarks/semi_supervised.py --jobs 7     # the 7 fits of a setting side by side (GPU)
@@ -68,7 +69,7 @@ def main(argv=None):
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     device = resolve_device(args.device)
-    out = args.out or Path(__file__).parent / "results" / f"semi_supervised-{device.type}.json"
+    out = args.out or Path(__file__).parent / "results" / f"semi_supervised-{device.type}-{args.method}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"machine": {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
                           "cpus": os.cpu_count(), "torch": torch.__version__},

@@ -20,9 +20,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "Autoencoder": "fewlabel.estimators",
     "BYOL": "fewlabel.estimators",
+    "ClassAutoencoderClassifier": "fewlabel.estimators",
     "CodeClustering": "fewlabel.estimators",
     "ConvAutoencoder": "fewlabel.estimators",
     "DeepClustering": "fewlabel.estimators",
+    "ReconstructionDetector": "fewlabel.estimators",
     "StackedAutoencoder": "fewlabel.estimators",
     "VariationalAutoencoder": "fewlabel.estimators",
     "SemiSupervisedClassifier": "fewlabel.estimators",

@@ -7,6 +7,7 @@ from fewlabel.pretrain.variational import VariationalAutoencoder
 from fewlabel.tasks.classify import SemiSupervisedClassifier
 from fewlabel.tasks.cluster import CodeClustering
 from fewlabel.tasks.deep_cluster import DeepClustering
+from fewlabel.tasks.detect import ClassAutoencoderClassifier, ReconstructionDetector
 
-__all__ = ["BYOL", "Autoencoder", "CodeClustering", "ConvAutoencoder", "DeepClustering", "SemiSupervisedClassifier",
-           "StackedAutoencoder", "VariationalAutoencoder"]
+__all__ = ["BYOL", "Autoencoder", "ClassAutoencoderClassifier", "CodeClustering", "ConvAutoencoder", "DeepClustering",
+           "ReconstructionDetector", "SemiSupervisedClassifier", "StackedAutoencoder", "VariationalAutoencoder"]

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -40,3 +41,15 @@ def mnist_small(real_data_root):
     i = rng.choice(len(X), 3000, replace=False)
     j = rng.choice(len(Xt), 1000, replace=False)
     return X[i], y[i], Xt[j], yt[j]
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import one of the repository's scripts by its path: ``load_script("examples", "toy_8bit")``."""
+    def load(folder: str, name: str):
+        spec = importlib.util.spec_from_file_location(f"{folder}_{name}", REPO / folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,21 +1,10 @@
 """The benchmark scripts run end to end at a small scale (their full runs are on demand, on a GPU)."""
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def load_benchmark(name):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cluster_benchmark_reports_codes_beside_raw_baselines_and_idec(tmp_path, real_data_root):
-    bench = load_benchmark("cluster_codes")
+def test_cluster_benchmark_reports_codes_beside_raw_baselines_and_idec(tmp_path, real_data_root, load_script):
+    bench = load_script("benchmarks", "cluster_codes")
     out = tmp_path / "cluster.json"
     report = bench.main(["--data", "mnist", "--root", str(real_data_root), "--rows", "2000", "--epochs", "8",
                          "--seeds", "1", "--model", "conv", "--idec-epochs", "2", "--device", "cpu",
@@ -34,8 +23,8 @@ def test_cluster_benchmark_reports_codes_beside_raw_baselines_and_idec(tmp_path,
     assert json.loads(out.read_text())["results"]["mnist"]["autoencoder_umap_gmm"]["runs"][0]["nmi"] == run["nmi"]
 
 
-def test_cluster_benchmark_with_no_seeds_runs_the_raw_baselines_alone(tmp_path, real_data_root):
-    report = load_benchmark("cluster_codes").main(["--data", "mnist", "--root", str(real_data_root), "--rows", "1000",
+def test_cluster_benchmark_with_no_seeds_runs_the_raw_baselines_alone(tmp_path, real_data_root, load_script):
+    report = load_script("benchmarks", "cluster_codes").main(["--data", "mnist", "--root", str(real_data_root), "--rows", "1000",
                                                    "--seeds", "0", "--out", str(tmp_path / "raw.json")])
     res = report["results"]["mnist"]
     assert res["autoencoder_umap_gmm"]["runs"] == [] and res["raw_umap_gmm"]["nmi"] > 0.5

@@ -1,24 +1,13 @@
 """The runnable reproductions in examples/ do what they claim (small settings, real data)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_toy_autoencoder_memorises_its_one_input(tmp_path):
+def test_toy_autoencoder_memorises_its_one_input(tmp_path, load_script):
     """8-6-4-2-4-6-8 sigmoid autoencoder, SGD, one input: reconstructed, and its inverse is not."""
-    result = load_example("toy_8bit").main(["--epochs", "2000", "--lr", "1.0", "--out", str(tmp_path)])
+    result = load_script("examples", "toy_8bit").main(["--epochs", "2000", "--lr", "1.0", "--out", str(tmp_path)])
     assert result["mse_trained_input"] < 0.05
     assert result["mse_inverse_input"] > 0.3
     # it answers the inverse with (roughly) the input it memorised
@@ -27,19 +16,19 @@ def test_toy_autoencoder_memorises_its_one_input(tmp_path):
     assert (tmp_path / "loss.png").stat().st_size > 1000
 
 
-def test_mnist_latent2_trains_four_depths_and_draws_them(tmp_path, real_data_root):
-    rows = load_example("mnist_latent2").main(["--epochs", "1", "--device", "cpu", "--root", str(real_data_root / "mnist"),
+def test_mnist_latent2_trains_four_depths_and_draws_them(tmp_path, real_data_root, load_script):
+    rows = load_script("examples", "mnist_latent2").main(["--epochs", "1", "--device", "cpu", "--root", str(real_data_root / "mnist"),
                                                "--out", str(tmp_path)])
     assert [r["encoder"] for r in rows] == ["784-392-28-10-2", "784-28-10-2", "784-10-2", "784-2"]
     assert all(0 < r["val_loss"] < 0.7 for r in rows)  # binary cross-entropy per pixel, below chance (ln 2)
     for name in ("latent_spaces.png", "reconstructions.png", "results.md", "results.json"):
         assert (tmp_path / name).exists()
-    again = load_example("mnist_latent2").main(["--reuse", "--root", str(real_data_root / "mnist"), "--out", str(tmp_path)])
+    again = load_script("examples", "mnist_latent2").main(["--reuse", "--root", str(real_data_root / "mnist"), "--out", str(tmp_path)])
     assert [r["val_loss"] for r in again] == [r["val_loss"] for r in rows]  # the saved models, not new ones
 
 
-def test_fashion_conv_example_reconstructs_and_maps_pooled_codes(tmp_path, real_data_root):
-    result = load_example("fashion_conv").main(["--epochs", "4", "--batch-size", "64", "--rows", "3000", "--device", "cpu", "--method", "pca",
+def test_fashion_conv_example_reconstructs_and_maps_pooled_codes(tmp_path, real_data_root, load_script):
+    result = load_script("examples", "fashion_conv").main(["--epochs", "4", "--batch-size", "64", "--rows", "3000", "--device", "cpu", "--method", "pca",
                                                 "--points", "1000", "--root", str(real_data_root / "fashion-mnist"),
                                                 "--out", str(tmp_path)])
     assert result["train_rows"] == 3000 and result["pooled_code"] == 64

@@ -1,21 +1,10 @@
 """The clustering / codes-as-features case studies in examples/ on real MNIST (CPU, small settings)."""
 
-import importlib.util
 import json
-from pathlib import Path
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_rotation_sixes_recovers_the_angle_and_nines_look_like_upside_down_sixes(tmp_path, real_data_root):
-    result = load_example("rotation_sixes").main(["--epochs", "10", "--device", "cpu", "--no-raw",
+def test_rotation_sixes_recovers_the_angle_and_nines_look_like_upside_down_sixes(tmp_path, real_data_root, load_script):
+    result = load_script("examples", "rotation_sixes").main(["--epochs", "10", "--device", "cpu", "--no-raw",
                                                   "--root", str(real_data_root / "mnist"), "--out", str(tmp_path)])
     assert result["train_rows"] == 4 * result["train_sixes"] > 20_000 and result["test_nines"] > 900
     codes = result["runs"][0]
@@ -31,8 +20,8 @@ def test_rotation_sixes_recovers_the_angle_and_nines_look_like_upside_down_sixes
     assert (tmp_path / "codes_map.png").stat().st_size > 20_000
 
 
-def test_codes_as_features_feed_knn_and_forest_pipelines(tmp_path, real_data_root):
-    result = load_example("codes_as_features").main([
+def test_codes_as_features_feed_knn_and_forest_pipelines(tmp_path, real_data_root, load_script):
+    result = load_script("examples", "codes_as_features").main([
         "--ae-rows", "3000", "--epochs", "10", "--labels", "300", "--test-rows", "2000", "--trees", "50",
         "--device", "cpu", "--root", str(real_data_root / "mnist"), "--out", str(tmp_path)])
     acc = result["accuracy"]

@@ -70,3 +70,20 @@ def test_learning_curves_and_confusion_matrix(tmp_path):
     np.testing.assert_allclose(np.asarray(shown).sum(axis=1), 1.0)  # rows normalised
     with pytest.raises(InputError, match="square"):
         plots.confusion_matrix([[1, 2, 3]])
+
+
+def test_error_histogram_draws_groups_and_the_cut_off(tmp_path):
+    from fewlabel.plots import error_histogram
+
+    rng = np.random.default_rng(0)
+    fig = error_histogram({"normal": rng.lognormal(-4, 0.5, 500), "outliers": rng.lognormal(-2, 0.5, 200)},
+                          threshold=0.05, path=tmp_path / "e.png")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.patches) == 2 * 49
+    heights = [sum(p.get_height() for p in ax.patches[i * 49:(i + 1) * 49]) for i in range(2)]
+    np.testing.assert_allclose(heights, 1.0)  # each group's bars are shares of its rows
+    assert ax.lines[0].get_xdata()[0] == 0.05 and (tmp_path / "e.png").stat().st_size > 5000
+    with pytest.raises(InputError, match="non-empty"):
+        error_histogram({"normal": []})
+    with pytest.raises(InputError, match="NaN"):
+        error_histogram({"normal": [0.1, float("nan")]})

@@ -1,4 +1,5 @@
-"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain | cluster | map``, each with ``--help``.
+"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain | classify | cluster | map | detect``, each with
+``--help``.
 
 Exit code 0 only on success; a problem with the user's input or files prints one line naming it
 (no traceback) and exits with 2.
@@ -16,10 +17,10 @@ from fewlabel.errors import FewlabelError, InputError
 
 
 def _add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
-                          lr=1e-3) -> None:
+                          lr=1e-3, batch_size: int = 256) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=epochs, help=f"passes over the data (default {epochs})")
-    g.add_argument("--batch-size", type=int, default=256, help="rows per step (default 256)")
+    g.add_argument("--batch-size", type=int, default=batch_size, help=f"rows per step (default {batch_size})")
     g.add_argument("--lr", type=float, default=lr, help=lr_help)
     g.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
     g.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
@@ -207,7 +208,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="where the encoder runs: cpu (default), auto, cuda, cuda:N")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", type=Path, required=True, help="folder to write map.png and map.json into")
+
+    p = sub.add_parser("detect", help="outliers by reconstruction error, or one autoencoder per class with an "
+                                      "'unknown' answer",
+                       description="Trains an autoencoder on --data (normal rows) and flags rows it reconstructs "
+                                   "worse than the --contamination quantile of held-out rows; with --per-class, one "
+                                   "autoencoder per class, a row going to the class that reconstructs it best, or "
+                                   "'unknown' (-1) when none does within its --unknown quantile. Scores the "
+                                   "--test-split and, with --outliers, rows known to be outliers (AUROC). Writes "
+                                   "model/, metrics.json and errors.png.")
+    _add_data_options(p)
+    p.add_argument("--test-split", default="test", help="split scored as new normal rows (default test); 'none' "
+                                                        "to skip")
+    p.add_argument("--classes", type=_labels, help="train on the rows of these classes only (e.g. 0,1,2,3,4): the "
+                                                   "others' test rows then count as outliers")
+    p.add_argument("--outliers", help="a dataset of known outliers (name or file), scored beside the test split")
+    p.add_argument("--outliers-split", default="test", help="split of --outliers (default test)")
+    p.add_argument("--per-class", action="store_true", help="one autoencoder per class (needs labels)")
+    p.add_argument("--contamination", type=float, default=0.01,
+                   help="share of normal rows flagged: the cut-off quantile (default 0.01)")
+    p.add_argument("--unknown", type=float, default=0.99,
+                   help="with --per-class: 'unknown' when no class reconstructs the row within this quantile of "
+                        "its own held-out errors (default 0.99)")
+    p.add_argument("--hidden", type=_sizes, default=(128,), help="hidden layer sizes (default 128)")
+    p.add_argument("--latent", type=int, default=8, help="code size (default 8)")
+    p.add_argument("--max-rows", type=int, help="train on at most this many rows, drawn by --seed")
+    p.add_argument("--out", type=Path, required=True, help="folder to write model/, metrics.json and errors.png into")
+    _add_training_options(p, epochs=30, batch_size=32)
     return parser
+
+
+def _labels(text: str) -> list:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class labels such as 0,1,2, got {text!r}")
+    return [int(s) if s.lstrip("-").isdigit() else s for s in items]
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -532,6 +567,86 @@ def cmd_map(args) -> int:
     return 0
 
 
+def cmd_detect(args) -> int:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from fewlabel import Autoencoder, save
+    from fewlabel.plots import error_histogram
+    from fewlabel.tasks.detect import ClassAutoencoderClassifier, ReconstructionDetector
+    from fewlabel.tasks.cluster import subsample
+    from fewlabel.train.state import write_json_atomic
+
+    _positive(args.max_rows, "--max-rows")
+    X, y = _load_data(args.data, args.split, args.root)
+    if (args.per_class or args.classes) and y is None:
+        raise InputError(f"{args.data} has no labels: --per-class and --classes need them")
+    if args.classes is not None:
+        missing = [c for c in args.classes if not (np.asarray(y) == c).any()]
+        if missing:
+            raise InputError(f"--classes: no rows of class {missing} in {args.data} ({args.split})")
+        keep = np.isin(y, args.classes)
+        X, y = X[keep], np.asarray(y)[keep]
+    if args.max_rows is not None and args.max_rows < len(X):
+        idx = subsample(len(X), args.max_rows, y, args.seed)
+        X, y = X[idx], (None if y is None else np.asarray(y)[idx])
+    test = None if args.test_split == "none" else _load_data(args.data, args.test_split, args.root)
+    outliers = None if args.outliers is None else _load_data(args.outliers, args.outliers_split, args.root)[0]
+    ae = Autoencoder(hidden=args.hidden, latent=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                     lr=args.lr, optimizer=args.optimizer, device=args.device, random_state=args.seed,
+                     verbose=not args.quiet)
+    t0 = time.perf_counter()
+    if args.per_class:
+        model = ClassAutoencoderClassifier(ae, unknown=args.unknown, random_state=args.seed).fit(X, y)
+    else:
+        model = ReconstructionDetector(ae, contamination=args.contamination, random_state=args.seed).fit(X)
+    seconds = time.perf_counter() - t0
+
+    def errors(rows):  # per row: its own error (detector), or the best class's (per class)
+        return (model.reconstruction_errors(rows).min(axis=1) if args.per_class
+                else model.reconstruction_error(rows))
+
+    def flagged(rows):
+        return float(np.mean(model.is_unknown(rows) if args.per_class else model.predict(rows) == -1))
+
+    result = {"data": args.data, "split": args.split, "rows": int(len(X)), "classes": args.classes,
+              "model": type(model).__name__, "fit_seconds": round(seconds, 2), "outliers": args.outliers}
+    groups, flag_name = {}, "unknown_share" if args.per_class else "flagged_share"
+    if args.per_class:
+        result.update({"unknown": args.unknown, "temperature": model.temperature_})
+    else:
+        result.update({"contamination": args.contamination, "threshold": model.threshold_})
+    if test is not None:
+        Xt, yt = test
+        seen = np.ones(len(Xt), bool) if args.classes is None or yt is None else np.isin(yt, args.classes)
+        result["test"] = {"rows": int(seen.sum()), flag_name: flagged(Xt[seen])}
+        groups[f"{args.test_split} ({'seen classes' if args.classes else 'normal'})"] = errors(Xt[seen])
+        if args.per_class and yt is not None:
+            result["test"]["accuracy"] = float(model.score(Xt[seen], yt[seen]))
+        if not seen.all():
+            result["unseen_classes"] = {"rows": int((~seen).sum()), flag_name: flagged(Xt[~seen])}
+            groups[f"{args.test_split} (other classes)"] = errors(Xt[~seen])
+    if outliers is not None:
+        result["outlier_rows"] = {"rows": int(len(outliers)), flag_name: flagged(outliers)}
+        groups[f"{args.outliers} (outliers)"] = errors(outliers)
+    normal = next(iter(groups.values()), None)
+    for key, name in (("unseen_classes", f"{args.test_split} (other classes)"), ("outlier_rows", f"{args.outliers} (outliers)")):
+        if key in result and normal is not None:  # how well the error tells normal rows from these
+            e = groups[name]
+            result[key]["auroc"] = float(roc_auc_score(np.r_[np.zeros(len(normal)), np.ones(len(e))], np.r_[normal, e]))
+    args.out.mkdir(parents=True, exist_ok=True)
+    save(model, args.out / "model")
+    if groups:
+        error_histogram(groups, threshold=None if args.per_class else model.threshold_, path=args.out / "errors.png",
+                        title=f"{type(model).__name__} on {args.data}")
+    write_json_atomic(args.out / "metrics.json", result)
+    parts = [f"{k}: " + ", ".join(f"{m} {v:.3f}" for m, v in result[k].items() if m != "rows")
+             for k in ("test", "unseen_classes", "outlier_rows") if k in result]
+    print(f"{type(model).__name__} trained on {len(X)} rows of {args.data} in {seconds:.1f} s; "
+          + ("; ".join(parts) + "; " if parts else "") + f"wrote {args.out / 'metrics.json'}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from fewlabel.demo import run_demo
 
@@ -540,7 +655,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"demo": cmd_demo, "datasets": cmd_datasets, "pretrain": cmd_pretrain, "classify": cmd_classify,
-            "cluster": cmd_cluster, "map": cmd_map}
+            "cluster": cmd_cluster, "map": cmd_map, "detect": cmd_detect}
 
 
 def main(argv=None) -> int:

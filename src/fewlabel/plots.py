@@ -247,3 +247,30 @@ def confusion_matrix(matrix, class_names=None, path=None, title=None, normalize=
     if title:
         ax.set_title(title)
     return _finish(fig, path)
+
+
+def error_histogram(errors: dict, threshold=None, path=None, title=None, xlabel="reconstruction error"):
+    """Histograms of reconstruction errors, one per group (e.g. ``{"normal": e1, "outliers": e2}``), on
+    shared log-spaced bins, with the detector's cut-off as a vertical line."""
+    groups = {name: np.asarray(v, dtype=float).ravel() for name, v in errors.items()}
+    if not groups or any(len(v) == 0 for v in groups.values()):
+        raise InputError("error_histogram needs at least one non-empty group of errors")
+    values = np.concatenate(list(groups.values()))
+    if not np.isfinite(values).all():
+        raise InputError("error_histogram: the errors contain NaN or infinity")
+    lo, hi = max(values.min(), 1e-12), max(values.max(), 1e-11)
+    bins = np.geomspace(lo, hi * 1.0001, 50) if hi > lo else 20
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, v) in enumerate(groups.items()):
+        ax.hist(np.maximum(v, 1e-12), bins=bins, alpha=0.55, color=OKABE_ITO[(4, 5, 2, 0, 6)[i % 5]],
+                label=f"{name} ({len(v)})", weights=np.full(len(v), 1 / len(v)))  # each group sums to 1
+    if threshold is not None:
+        ax.axvline(threshold, color=OKABE_ITO[7], linestyle="--", label=f"cut-off {threshold:.4g}")
+    if isinstance(bins, np.ndarray):
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of the group's rows")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)

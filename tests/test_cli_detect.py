@@ -1,0 +1,59 @@
+"""``fewlabel detect`` on real MNIST, with Fashion-MNIST images as the known outliers (CPU)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fewlabel import load
+from fewlabel.cli import main
+
+
+@pytest.fixture
+def data_env(monkeypatch, real_data_root):
+    monkeypatch.setenv("FEWLABEL_DATA", str(real_data_root))
+
+
+def test_detect_flags_fashion_images_among_digits(tmp_path, data_env, capsys):
+    out = tmp_path / "det"
+    assert main(["detect", "--data", "mnist", "--max-rows", "3000", "--outliers", "fashion-mnist",
+                 "--contamination", "0.05", "--quiet", "--device", "cpu", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["model"] == "ReconstructionDetector" and m["rows"] == 3000 and m["threshold"] > 0
+    assert m["test"]["rows"] == 10_000 and 0.01 < m["test"]["flagged_share"] < 0.12
+    # measured on this subset in the API test: AUROC 0.96 against Fashion-MNIST images
+    assert m["outlier_rows"]["rows"] == 10_000 and m["outlier_rows"]["auroc"] > 0.9
+    assert m["outlier_rows"]["flagged_share"] > 0.5
+    assert {p.name for p in out.iterdir()} == {"model", "metrics.json", "errors.png"}
+    assert (out / "errors.png").stat().st_size > 10_000
+    assert load(out / "model").threshold_ == pytest.approx(m["threshold"])
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_detect_per_class_answers_unknown_for_classes_it_never_saw(tmp_path, data_env):
+    out = tmp_path / "per_class"
+    assert main(["detect", "--data", "mnist", "--per-class", "--classes", "0,1,2,3,4", "--max-rows", "1500",
+                 "--unknown", "0.95", "--quiet", "--device", "cpu", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["model"] == "ClassAutoencoderClassifier" and m["classes"] == [0, 1, 2, 3, 4]
+    seen, unseen = m["test"], m["unseen_classes"]
+    assert seen["rows"] + unseen["rows"] == 10_000 and seen["accuracy"] > 0.8
+    assert unseen["unknown_share"] > 2 * seen["unknown_share"] and unseen["auroc"] > 0.7
+    model = load(out / "model")
+    assert list(model.classes_) == [0, 1, 2, 3, 4] and len(model.thresholds_) == 5
+
+
+def test_detect_refuses_bad_requests_in_one_line(tmp_path, data_env, capsys):
+    assert main(["detect", "--data", "mnist", "--classes", "3,11", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no rows of class [11]" in err and "\n" not in err and "Traceback" not in err
+    assert main(["detect", "--data", "mnist", "--contamination", "0.9", "--max-rows", "200", "--epochs", "1",
+                 "--out", str(tmp_path / "b")]) == 2
+    assert "contamination must be" in capsys.readouterr().err
+    assert main(["detect", "--data", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "c")]) == 2
+    assert "missing.npy" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    rows = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
+    np.save(tmp_path / "table.npy", rows)
+    assert main(["detect", "--data", str(tmp_path / "table.npy"), "--per-class", "--out", str(tmp_path / "d")]) == 2
+    assert "no labels" in capsys.readouterr().err

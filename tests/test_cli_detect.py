@@ -57,3 +57,18 @@ def test_detect_refuses_bad_requests_in_one_line(tmp_path, data_env, capsys):
     np.save(tmp_path / "table.npy", rows)
     assert main(["detect", "--data", str(tmp_path / "table.npy"), "--per-class", "--out", str(tmp_path / "d")]) == 2
     assert "no labels" in capsys.readouterr().err
+
+
+def test_detect_on_a_table_file_scores_no_test_split(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(400, 6)).astype(np.float32)
+    np.save(tmp_path / "table.npy", rows)
+    out = tmp_path / "table"
+    assert main(["detect", "--data", str(tmp_path / "table.npy"), "--contamination", "0.1", "--epochs", "20",
+                 "--quiet", "--device", "cpu", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["rows"] == 400 and "test" not in m and "outlier_rows" not in m  # a file has no test split
+    model = load(out / "model")
+    far = rows[:50] * 6  # the same rows blown far out of the training distribution
+    assert np.mean(model.predict(far) == -1) > 0.8 and np.mean(model.predict(rows) == -1) < 0.3
+    assert {p.name for p in out.iterdir()} == {"model", "metrics.json"}

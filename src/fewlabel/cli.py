@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "model/, metrics.json and errors.png.")
     _add_data_options(p)
     p.add_argument("--test-split", default="test", help="split scored as new normal rows (default test); 'none' "
-                                                        "to skip")
+                                                        "to skip (a file given as --data has no test split)")
     p.add_argument("--classes", type=_labels, help="train on the rows of these classes only (e.g. 0,1,2,3,4): the "
                                                    "others' test rows then count as outliers")
     p.add_argument("--outliers", help="a dataset of known outliers (name or file), scored beside the test split")
@@ -287,11 +287,17 @@ def _apply_config(args: argparse.Namespace, parser: argparse.ArgumentParser, arg
             setattr(args, attr, tuple(value) if isinstance(value, list) else value)
 
 
+def _is_path(name: str) -> bool:
+    """A file or folder of the user's, not a catalogue dataset name (files have no splits)."""
+    path = Path(name)
+    return path.suffix.lower() in (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt") or path.exists()
+
+
 def _load_data(name: str, split: str, root):
     from fewlabel import datasets
 
     path = Path(name)
-    if path.suffix.lower() in (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt") or path.exists():
+    if _is_path(name):
         if path.is_dir():
             X, y, _ = datasets.read_image_folder(path)
             return X, y
@@ -590,7 +596,8 @@ def cmd_detect(args) -> int:
     if args.max_rows is not None and args.max_rows < len(X):
         idx = subsample(len(X), args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
-    test = None if args.test_split == "none" else _load_data(args.data, args.test_split, args.root)
+    # a file has no test split: scoring its own training rows again would flatter the detector
+    test = None if args.test_split == "none" or _is_path(args.data) else _load_data(args.data, args.test_split, args.root)
     outliers = None if args.outliers is None else _load_data(args.outliers, args.outliers_split, args.root)[0]
     ae = Autoencoder(hidden=args.hidden, latent=args.latent, epochs=args.epochs, batch_size=args.batch_size,
                      lr=args.lr, optimizer=args.optimizer, device=args.device, random_state=args.seed,
@@ -611,7 +618,7 @@ def cmd_detect(args) -> int:
 
     result = {"data": args.data, "split": args.split, "rows": int(len(X)), "classes": args.classes,
               "model": type(model).__name__, "fit_seconds": round(seconds, 2), "outliers": args.outliers}
-    groups, flag_name = {}, "unknown_share" if args.per_class else "flagged_share"
+    groups, flag_name, normal = {}, "unknown_share" if args.per_class else "flagged_share", None
     if args.per_class:
         result.update({"unknown": args.unknown, "temperature": model.temperature_})
     else:
@@ -620,7 +627,7 @@ def cmd_detect(args) -> int:
         Xt, yt = test
         seen = np.ones(len(Xt), bool) if args.classes is None or yt is None else np.isin(yt, args.classes)
         result["test"] = {"rows": int(seen.sum()), flag_name: flagged(Xt[seen])}
-        groups[f"{args.test_split} ({'seen classes' if args.classes else 'normal'})"] = errors(Xt[seen])
+        normal = groups[f"{args.test_split} ({'seen classes' if args.classes else 'normal'})"] = errors(Xt[seen])
         if args.per_class and yt is not None:
             result["test"]["accuracy"] = float(model.score(Xt[seen], yt[seen]))
         if not seen.all():
@@ -629,9 +636,8 @@ def cmd_detect(args) -> int:
     if outliers is not None:
         result["outlier_rows"] = {"rows": int(len(outliers)), flag_name: flagged(outliers)}
         groups[f"{args.outliers} (outliers)"] = errors(outliers)
-    normal = next(iter(groups.values()), None)
     for key, name in (("unseen_classes", f"{args.test_split} (other classes)"), ("outlier_rows", f"{args.outliers} (outliers)")):
-        if key in result and normal is not None:  # how well the error tells normal rows from these
+        if key in result and normal is not None:  # how well the error tells the test split's normal rows from these
             e = groups[name]
             result[key]["auroc"] = float(roc_auc_score(np.r_[np.zeros(len(normal)), np.ones(len(e))], np.r_[normal, e]))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, clone
@@ -212,9 +213,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         return est
 
 
-def _tensor(a: np.ndarray):
-    import torch
-
+def _tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
 
 

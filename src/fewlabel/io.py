@@ -24,17 +24,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+from fewlabel.registry import REGISTRY as _REGISTRY, register  # noqa: F401 (register: re-exported)
 
 FORMAT = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Make a class savable by :func:`save` and loadable by :func:`load` under its class name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
 
 
 def _state_of(obj) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.nets.dense import activation as make_activation
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.dense import MLP
 from fewlabel.nets.resnet import ResNet

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.nets.conv import _image_shape, _to_nchw
 
 STEMS = ("auto", "imagenet", "cifar")

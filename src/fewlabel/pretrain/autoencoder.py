@@ -22,7 +22,7 @@ from torch import nn
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import _back, check_noise, corrupt, image_shape, random_affine, salt_pepper_noise
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.nets.dense import MLP, _per_layer
 from fewlabel.nets.dense import activation as make_activation
 from fewlabel.train import History

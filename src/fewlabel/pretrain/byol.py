@@ -33,7 +33,7 @@ from torch import nn
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import byol_augment
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.encoder import CodeEncoder
 from fewlabel.nets.resnet import STEMS, ResNet

@@ -18,7 +18,7 @@ from torch import nn
 
 from fewlabel._base import to_float
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.pretrain.autoencoder import Autoencoder, DenseAutoencoderNet
 from fewlabel.train import History, predict_batches
 

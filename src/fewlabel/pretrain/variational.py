@@ -27,7 +27,7 @@ from torch import nn
 
 from fewlabel._base import to_float, validate_X
 from fewlabel.errors import InputError
-from fewlabel.io import register
+from fewlabel.registry import register
 from fewlabel.nets.conv import ConvDecoder, ConvEncoder
 from fewlabel.nets.dense import MLP, _per_layer
 from fewlabel.nets.dense import activation as make_activation

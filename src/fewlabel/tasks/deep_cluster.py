@@ -33,7 +33,7 @@ from torch import nn
 
 from fewlabel._base import json_safe, to_float
 from fewlabel.errors import InputError
-from fewlabel.io import _REGISTRY, register
+from fewlabel.registry import REGISTRY, register
 from fewlabel.pretrain.autoencoder import AutoencoderBase, MovedImagesMixin, image_mover, per_example_error
 from fewlabel.tasks.cluster import _check_k
 from fewlabel.train import Trainer, predict_batches, resolve_device
@@ -311,7 +311,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     def _from_state(cls, config, tensors):
         aes = {}
         for prefix, entry in config["autoencoders"].items():
-            ae_cls = _REGISTRY[entry["type"]]
+            ae_cls = REGISTRY[entry["type"]]
             start = f"{prefix}."
             aes[prefix] = ae_cls._from_state(entry["config"],
                                              {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})

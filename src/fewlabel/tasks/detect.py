@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import json_safe, validate_X
 from fewlabel.errors import InputError
-from fewlabel.io import _REGISTRY, register
+from fewlabel.registry import REGISTRY, register
 from fewlabel.pretrain.autoencoder import Autoencoder, AutoencoderBase
 from fewlabel.tasks.classify import check_semi_supervised_y
 
@@ -106,7 +106,7 @@ def _ae_state(ae) -> tuple[dict, dict]:
 
 
 def _ae_from_state(entry: dict, tensors: dict, prefix: str):
-    cls = _REGISTRY[entry["type"]]
+    cls = REGISTRY[entry["type"]]
     if "params" in entry:  # JSON has no tuples: lists come back as tuples, as the estimators' own loading does
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["params"].items()})
     start = f"{prefix}."

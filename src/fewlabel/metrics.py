@@ -1,4 +1,4 @@
-"""How good a clustering or a prediction is: NMI, ARI, cluster accuracy, silhouette, accuracy.
+"""How good a clustering, a prediction or a score is: NMI, ARI, cluster accuracy, silhouette, accuracy, AUROC.
 
 Every function checks its input first (same length, not empty, 1-D labels, no NaN) and raises
 :class:`fewlabel.errors.InputError` naming the problem, instead of scikit-learn's or NumPy's messages.
@@ -15,7 +15,7 @@ from sklearn import metrics as _skm
 
 from fewlabel.errors import InputError
 
-__all__ = ["accuracy", "ari", "classification_report", "cluster_accuracy", "cluster_mapping", "nmi", "silhouette"]
+__all__ = ["accuracy", "ari", "auroc", "classification_report", "cluster_accuracy", "cluster_mapping", "nmi", "silhouette"]
 
 
 def _check_label_array(y, name: str) -> np.ndarray:
@@ -179,3 +179,35 @@ def classification_report(y_true, y_pred, class_names=None) -> dict:
         "classes": [_py(c) for c in classes],
         "confusion_matrix": _skm.confusion_matrix(a, b, labels=classes).tolist(),
     }
+
+
+def _check_scores(scores, name: str) -> np.ndarray:
+    if scores is None:
+        raise InputError(f"{name} is None: pass one score per row")
+    if hasattr(scores, "detach"):  # a torch tensor, without importing torch
+        scores = scores.detach().cpu().numpy()
+    try:
+        scores = np.asarray(scores, dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{name} is not a flat list of numbers ({e})") from None
+    if scores.ndim != 1:
+        raise InputError(f"{name} must be 1-D (one score per row), got shape {scores.shape}")
+    if len(scores) == 0:
+        raise InputError(f"{name} is empty: the AUROC needs at least one score on each side")
+    if not np.isfinite(scores).all():
+        kind = "NaN" if np.isnan(scores).any() else "infinity"
+        raise InputError(f"{name} contains {kind} (first at index {int(np.argmax(~np.isfinite(scores)))})")
+    return scores
+
+
+def auroc(scores_normal, scores_outlier) -> float:
+    """Area under the ROC curve of a score meant to be higher on outliers (e.g. a reconstruction error).
+
+    The probability that a random outlier scores above a random normal row, ties counting half
+    (scikit-learn's ``roc_auc_score`` with the normal rows as 0 and the outliers as 1): 1 separates them
+    perfectly, 0.5 is chance, below 0.5 the score points the wrong way.
+    """
+    a = _check_scores(scores_normal, "scores_normal")
+    b = _check_scores(scores_outlier, "scores_outlier")
+    truth = np.r_[np.zeros(len(a)), np.ones(len(b))]
+    return float(_skm.roc_auc_score(truth, np.r_[a, b]))

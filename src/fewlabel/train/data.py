@@ -41,31 +41,42 @@ class _ArraysDataset(Dataset):
         return tuple(torch.from_numpy(np.array(a[i])) if isinstance(a, np.ndarray) else a[i] for a in self.arrays)
 
 
-class _ShardedPermutation(Sampler):
-    """This process's share of a seeded permutation (all of it when not distributed)."""
+def epoch_order(n: int, rows: int, shuffle: bool, seed: int, device=None) -> torch.Tensor:
+    """The row indices of one epoch: ``rows`` of them, from ``ceil(rows / n)`` passes over the ``n`` rows,
+    each pass a permutation seeded by ``seed`` and the pass (the first by ``seed`` alone)."""
+    passes = []
+    for p in range(math.ceil(rows / n)):
+        if shuffle:
+            g = torch.Generator(device=device).manual_seed(seed if p == 0 else epoch_seed(seed, p))
+            passes.append(torch.randperm(n, generator=g, device=device))
+        else:
+            passes.append(torch.arange(n, device=device))
+    order = passes[0] if len(passes) == 1 else torch.cat(passes)
+    return order[:rows]
 
-    def __init__(self, n, shuffle, seed_fn, rank, world):
-        self.n, self.shuffle, self.seed_fn, self.rank, self.world = n, shuffle, seed_fn, rank, world
+
+class _ShardedPermutation(Sampler):
+    """This process's share of a seeded epoch order (all of it when not distributed)."""
+
+    def __init__(self, n, rows, shuffle, seed_fn, rank, world):
+        self.n, self.rows, self.shuffle, self.seed_fn, self.rank, self.world = n, rows, shuffle, seed_fn, rank, world
         self.epoch = 0
 
     def __iter__(self):
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed_fn(self.epoch))
-            order = torch.randperm(self.n, generator=g)
-        else:
-            order = torch.arange(self.n)
-        per_rank = self.n // self.world if self.world > 1 else self.n
+        order = epoch_order(self.n, self.rows, self.shuffle, self.seed_fn(self.epoch))
+        per_rank = len(self)
         return iter(order[self.rank * per_rank : (self.rank + 1) * per_rank].tolist())
 
     def __len__(self):
-        return self.n // self.world if self.world > 1 else self.n
+        return self.rows // self.world if self.world > 1 else self.rows
 
 
 class Batches:
     """Batches of one dataset for one process.
 
     ``data`` is an array, a tensor, a tuple of them (equal length: e.g. ``(X, y)``), or a
-    ``torch.utils.data.Dataset`` whose items are tuples of tensors.
+    ``torch.utils.data.Dataset`` whose items are tuples of tensors. ``epoch_rows``: rows per epoch
+    (default: each row once); more than there are repeats the rows in several shuffled passes.
     """
 
     def __init__(
@@ -81,6 +92,7 @@ class Batches:
         num_workers: int = 0,
         stream: bool | None = None,
         name: str = "data",
+        epoch_rows: int | None = None,
     ):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -104,9 +116,14 @@ class Batches:
             raise InputError(f"{name} is empty (0 rows): nothing to train or evaluate on")
         if world > 1 and self.n < world:
             raise InputError(f"{name} has {self.n} rows, fewer than the {world} processes sharing it")
+        if epoch_rows is not None and (not isinstance(epoch_rows, (int, np.integer)) or epoch_rows < 1):
+            raise InputError(f"epoch_rows must be a positive integer or None, got {epoch_rows!r}")
+        self.epoch_rows = self.n if epoch_rows is None else int(epoch_rows)
         self.stream = stream
         if stream:
-            self._sampler = _ShardedPermutation(self.n, shuffle, lambda e: epoch_seed(seed, e), rank, world)
+            self._dataset = dataset
+            self._sampler = _ShardedPermutation(self.n, self.epoch_rows, shuffle, lambda e: epoch_seed(seed, e),
+                                                rank, world)
             # A generator of its own: otherwise the DataLoader draws its workers' base seed from the global
             # RNG, shifting the dropout/noise randomness of the step and breaking exact resume.
             self._loader_rng = torch.Generator()
@@ -129,7 +146,17 @@ class Batches:
 
     @property
     def rows_per_process(self) -> int:
-        return self.n // self.world if self.world > 1 else self.n
+        return self.epoch_rows // self.world if self.world > 1 else self.epoch_rows
+
+    def first(self, k: int) -> tuple[torch.Tensor, ...]:
+        """The first ``k`` rows (at most all), as one batch on the device."""
+        k = min(int(k), self.n)
+        if not self.stream:
+            return tuple(t[:k] for t in self.tensors)
+        items = [self._dataset[i] for i in range(k)]
+        items = [it if isinstance(it, (tuple, list)) else (it,) for it in items]
+        return tuple(torch.stack([torch.as_tensor(it[j]) for it in items]).to(self.device)
+                     for j in range(len(items[0])))
 
     def __len__(self) -> int:
         return math.ceil(self.rows_per_process / self.batch_size)
@@ -143,11 +170,7 @@ class Batches:
                 batch = batch if isinstance(batch, (tuple, list)) else (batch,)
                 yield tuple(b.to(self.device, non_blocking=True) for b in batch)
             return
-        if self.shuffle:
-            g = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch))
-            order = torch.randperm(self.n, generator=g, device=self.device)
-        else:
-            order = torch.arange(self.n, device=self.device)
+        order = epoch_order(self.n, self.epoch_rows, self.shuffle, epoch_seed(self.seed, epoch), self.device)
         per = self.rows_per_process
         order = order[self.rank * per : (self.rank + 1) * per]
         for start in range(0, per, self.batch_size):

@@ -75,3 +75,24 @@ def test_cutout_blanks_one_square_per_image():
 def test_flat_rows_are_refused():
     with pytest.raises(InputError, match="image rows"):
         weak_augment(torch.rand(4, 784), (784,))
+
+
+def test_whole_pixel_shift_equals_the_interpolated_affine_shift():
+    """random_shift is the cheap form of random_affine at whole-pixel translations: the same values."""
+    from fewlabel.augment import random_shift
+
+    torch.manual_seed(0)
+    img = torch.rand(6, 3, 28, 30)
+    torch.manual_seed(5)
+    out = random_shift(img, 3)
+    torch.manual_seed(5)
+    dy, dx = torch.randint(-3, 4, (6, 1)), torch.randint(-3, 4, (6, 1))
+    for i in range(6):
+        h, w = img.shape[2:]
+        # the affine grid's translation is in units of half the size: -2 * d / size moves content by +d
+        theta = torch.tensor([[[1.0, 0.0, -2.0 * float(dx[i]) / w], [0.0, 1.0, -2.0 * float(dy[i]) / h]]])
+        grid = torch.nn.functional.affine_grid(theta, [1, 3, h, w], align_corners=False)
+        ref = torch.nn.functional.grid_sample(img[i:i + 1], grid, mode="bilinear", padding_mode="zeros",
+                                              align_corners=False)
+        assert torch.allclose(out[i:i + 1], ref, atol=1e-5), i
+    assert (out != img).any(dim=(1, 2, 3)).float().mean() > 0.5  # most images move

@@ -73,3 +73,149 @@ def test_gzip_members_zero_padding_and_garbage(tmp_path):
     path.write_bytes(gzip.compress(data + b"extra"))
     with pytest.raises(CorruptFileError, match="5 bytes of trailing garbage"):
         datasets.read_idx(path)
+
+
+# --- model folders: every registered type, config against weights ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """One saved folder of every registered type (estimators fitted for one epoch on 120 tiny digits)."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    import fewlabel
+    from fewlabel.nets import resnet18
+    from fewlabel.registry import REGISTRY
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:120] * 16).astype(np.uint8).reshape(-1, 8, 8), y[:120]
+    s = dict(epochs=1, device="cpu", verbose=False)
+
+    def ae():
+        return fewlabel.Autoencoder(hidden=(16,), latent=4, **s)
+
+    y_few = y.copy()
+    y_few[60:] = -1
+    objs = {
+        "Autoencoder": ae().fit(X),
+        "ConvAutoencoder": fewlabel.ConvAutoencoder(channels=(4, 8), latent=4, **s).fit(X),
+        "VariationalAutoencoder": fewlabel.VariationalAutoencoder(hidden=(16,), latent=2, **s).fit(X),
+        "StackedAutoencoder": fewlabel.StackedAutoencoder(hidden=(16,), latent=4, layer_epochs=1,
+                                                          finetune_epochs=1, device="cpu").fit(X),
+        "BYOL": fewlabel.BYOL(encoder="conv", channels=(4, 8), projection_dim=8, hidden_dim=16, batch_size=32,
+                              **s).fit(X),
+        "SemiSupervisedClassifier": fewlabel.SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4,
+                                                                      head_hidden=(8,), **s).fit(X, y_few),
+        "ReconstructionDetector": fewlabel.ReconstructionDetector(autoencoder=ae()).fit(X),
+        "ClassAutoencoderClassifier": fewlabel.ClassAutoencoderClassifier(autoencoder=ae()).fit(X, y % 3),
+    }
+    objs["DeepClustering"] = fewlabel.DeepClustering(autoencoder=objs["Autoencoder"], n_clusters=3, epochs=1,
+                                                     device="cpu").fit(X)
+    for o in list(objs.values()) + [resnet18((3, 16, 16), base=4)]:  # the networks inside them
+        module = getattr(o, "module_", o)
+        for sub in module.modules() if isinstance(module, torch.nn.Module) else ():
+            name = type(sub).__name__
+            if name in REGISTRY and name not in objs:
+                objs[name] = sub
+    assert set(objs) == set(REGISTRY), f"no test model for {sorted(set(REGISTRY) - set(objs))}"
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    return {name: fewlabel.save(o, root / name) for name, o in sorted(objs.items())}
+
+
+def _copy_with_weights(src, dst, change):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(src, dst)
+    tensors = load_file(str(dst / "model.safetensors"))
+    change(tensors)
+    save_file(tensors, str(dst / "model.safetensors"))
+    return dst
+
+
+def _grow(tensors):
+    key = sorted(k for k, v in tensors.items() if k.endswith("weight") and v.ndim >= 1)[0]  # a layer's weight
+    t = tensors[key]
+    tensors[key] = t.new_zeros((t.shape[0] + 1, *t.shape[1:]))
+
+
+@pytest.mark.parametrize("change", ["size mismatch", "missing tensor", "extra tensor"])
+def test_weights_that_do_not_match_the_config_name_the_folder_for_every_type(saved_models, tmp_path, change):
+    import torch
+
+    import fewlabel
+
+    edit = {
+        "size mismatch": _grow,
+        "missing tensor": lambda t: t.pop(sorted(t)[-1]),
+        "extra tensor": lambda t: t.update({"stray.weight": torch.zeros(3)}),
+    }[change]
+    for name, src in saved_models.items():
+        fewlabel.load(src)  # the untouched folder loads
+        bad = _copy_with_weights(src, tmp_path / name, edit)
+        with pytest.raises(CorruptFileError, match="do not match the architecture") as e:
+            fewlabel.load(bad)
+        assert str(bad) in str(e.value), name
+
+
+def test_broken_model_folders_give_clear_errors(saved_models, tmp_path):
+    import json
+    import shutil
+
+    import fewlabel
+    from fewlabel.errors import DataNotFoundError, InputError
+
+    src = saved_models["Autoencoder"]
+    path = tmp_path / "m"
+
+    def fresh():
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(src, path)
+        return json.loads((path / "config.json").read_text())
+
+    fresh()
+    (path / "config.json").write_bytes(b"\x89PNG not json")
+    with pytest.raises(CorruptFileError, match="not valid JSON"):
+        fewlabel.load(path)
+    fresh()
+    (path / "model.safetensors").unlink()
+    with pytest.raises(CorruptFileError, match="model.safetensors is missing"):
+        fewlabel.load(path)
+    fresh()
+    (path / "config.json").unlink()
+    (path / "config.json").mkdir()
+    with pytest.raises(CorruptFileError, match="config.json is a folder"):
+        fewlabel.load(path)
+    with pytest.raises(InputError, match="is a file"):
+        fewlabel.load(src / "config.json")
+    with pytest.raises(DataNotFoundError):
+        fewlabel.load(tmp_path / "nothing")
+    with pytest.raises(InputError, match="refusing to overwrite"):
+        fewlabel.save(fewlabel.load(src), src / "config.json")  # a file given as the folder to save to
+    fresh()
+    weights = (path / "model.safetensors").read_bytes()
+    for cut in (4, 100, len(weights) - 1):
+        (path / "model.safetensors").write_bytes(weights[:cut])
+        with pytest.raises(CorruptFileError, match="not a readable safetensors") as e:
+            fewlabel.load(path)
+        assert str(path) in str(e.value)
+    header = fresh()
+    header["type"] = "Autoencoder9000"
+    (path / "config.json").write_text(json.dumps(header))
+    with pytest.raises(CorruptFileError, match="unknown model type 'Autoencoder9000'"):
+        fewlabel.load(path)
+    header = fresh()
+    header["fewlabel_format"] = 7
+    (path / "config.json").write_text(json.dumps(header))
+    with pytest.raises(CorruptFileError, match="newer fewlabel.*format 7"):
+        fewlabel.load(path)
+    # a config describing a network far larger than its weights is refused before anything is allocated
+    header = fresh()
+    header["config"]["params"]["hidden"] = [2**34]
+    (path / "config.json").write_text(json.dumps(header))
+    with pytest.raises(CorruptFileError, match="do not match the architecture") as e:
+        fewlabel.load(path)
+    assert str(path) in str(e.value)

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ def _state_of(obj) -> tuple[dict, dict[str, torch.Tensor]]:
 
 
 def _rebuild(cls: type, config: dict, tensors: dict[str, torch.Tensor], path: Path):
+    if not isinstance(config, dict):
+        raise CorruptFileError(f"{path / CONFIG_NAME}: 'config' must be an object, got {type(config).__name__}")
     if hasattr(cls, "_from_state"):
         return cls._from_state(config, tensors)
     module = cls(**config)
@@ -89,35 +92,100 @@ def save(obj, path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_tensors(obj, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """The rebuilt object must hold exactly the file's tensors, with the same shapes."""
+    _, expected = _state_of(obj)
+    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    wrong = [f"{k}: {tuple(tensors[k].shape)} in the file, {tuple(expected[k].shape)} in the architecture"
+             for k in sorted(set(expected) & set(tensors)) if tuple(expected[k].shape) != tuple(tensors[k].shape)]
+    if missing or extra or wrong:
+        parts = [f"{what} {names[:5]}{' ...' if len(names) > 5 else ''}"
+                 for what, names in (("missing", missing), ("unexpected", extra), ("other shapes", wrong)) if names]
+        raise CorruptFileError(f"{path}: the weights in {WEIGHTS_NAME} do not match the architecture in "
+                               f"{CONFIG_NAME} ({'; '.join(parts)})")
+
+
+def _dry_run(cls: type, config, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Rebuild on the meta device first: shapes only, nothing allocated, so that a config describing a
+    network far larger than its weights is refused here instead of exhausting memory."""
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")  # "copying from a non-meta parameter ... is a no-op"
+        try:
+            _check_tensors(_rebuild(cls, config, tensors, path), tensors, path)
+        except RuntimeError as e:
+            if "state_dict" in str(e):  # load_state_dict found a size mismatch, a missing or extra tensor
+                raise
+        except CorruptFileError:
+            raise
+        except Exception:  # noqa: BLE001, S110
+            # Some types compute with their tensors while rebuilding (which meta tensors cannot do):
+            # the real rebuild below then decides, and _check_tensors checks its result.
+            pass
+
+
 def load(path: str | os.PathLike) -> Any:
-    """Load what :func:`save` wrote. Missing, corrupt, truncated or foreign files give a clear error."""
+    """Load what :func:`save` wrote. Missing, corrupt, truncated or foreign files give a clear error.
+
+    Every failure is a fewlabel error naming the folder: DataNotFoundError when nothing is there,
+    InputError for a file given instead of the folder, CorruptFileError for the rest (config.json not
+    JSON, a file missing, a truncated or foreign safetensors file, an unknown type, a newer format,
+    weights that do not match the architecture the config describes).
+    """
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"no fewlabel model at {path}: the path does not exist")
-    if not path.is_dir() or not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
-        raise CorruptFileError(f"{path} is not a fewlabel model folder: it needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    if not path.is_dir():
+        raise InputError(f"{path} is a file; a fewlabel model is the folder fewlabel.save wrote "
+                         f"(with {CONFIG_NAME} and {WEIGHTS_NAME})")
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (path / name).is_file():
+            what = "is a folder, not a file" if (path / name).is_dir() else "is missing"
+            raise CorruptFileError(f"{path} is not a fewlabel model folder: {name} {what} "
+                                   f"(a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME})")
     try:
-        header = json.loads((path / CONFIG_NAME).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        header = json.loads((path / CONFIG_NAME).read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise CorruptFileError(f"{path / CONFIG_NAME} is not valid JSON ({e})") from None
+    except OSError as e:
+        raise CorruptFileError(f"cannot read {path / CONFIG_NAME}: {e}") from None
     if not isinstance(header, dict) or "type" not in header or "config" not in header:
         raise CorruptFileError(f"{path / CONFIG_NAME} is not a fewlabel config (no 'type' and 'config')")
-    if header.get("fewlabel_format", 0) > FORMAT:
-        raise CorruptFileError(f"{path} was written by a newer fewlabel (format {header['fewlabel_format']}); upgrade")
-    cls = _REGISTRY.get(header["type"])
+    version = header.get("fewlabel_format", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise CorruptFileError(f"{path / CONFIG_NAME}: fewlabel_format must be a format number, got {version!r}")
+    if version > FORMAT:
+        raise CorruptFileError(f"{path} was written by a newer fewlabel (model format {version}; this version "
+                               f"reads format {FORMAT} and older): upgrade fewlabel to load it")
+    kind = header["type"]
+    if not isinstance(kind, str):
+        raise CorruptFileError(f"{path / CONFIG_NAME}: 'type' must be a type name, got {kind!r}")
+    cls = _REGISTRY.get(kind)
     if cls is None:
         _import_all()
-        cls = _REGISTRY.get(header["type"])
+        cls = _REGISTRY.get(kind)
     if cls is None:
-        raise CorruptFileError(f"{path}: unknown model type {header['type']!r} (known: {sorted(_REGISTRY)})")
+        raise CorruptFileError(f"{path}: unknown model type {kind!r} (known: {sorted(_REGISTRY)})")
     try:
         tensors = load_file(str(path / WEIGHTS_NAME))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         raise CorruptFileError(f"{path / WEIGHTS_NAME} is not a readable safetensors file (truncated?): {e}") from None
     try:
-        return _rebuild(cls, header["config"], tensors, path)
-    except (TypeError, KeyError) as e:
-        raise CorruptFileError(f"{path / CONFIG_NAME} does not describe a valid {header['type']}: {e}") from None
+        _dry_run(cls, header["config"], tensors, path)
+        obj = _rebuild(cls, header["config"], tensors, path)
+        _check_tensors(obj, tensors, path)
+        return obj
+    except CorruptFileError:
+        raise
+    except RuntimeError as e:
+        if "state_dict" in str(e):  # load_state_dict inside an estimator's _from_state
+            raise CorruptFileError(f"{path}: the weights in {WEIGHTS_NAME} do not match the architecture in "
+                                   f"{CONFIG_NAME}: {e}") from e
+        raise CorruptFileError(f"{path}: {CONFIG_NAME} does not describe a valid {kind}: {type(e).__name__}: {e}") from e
+    except KeyError as e:  # a tensor or a config entry that _from_state needs is not there
+        raise CorruptFileError(f"{path}: the weights in {WEIGHTS_NAME} do not match the architecture in "
+                               f"{CONFIG_NAME}, or the config is incomplete: {e} is missing") from e
+    except Exception as e:  # a config the constructors refuse, in whatever way: the folder is damaged
+        raise CorruptFileError(f"{path}: {CONFIG_NAME} does not describe a valid {kind}: {type(e).__name__}: {e}") from e
 
 
 def _import_all() -> None:

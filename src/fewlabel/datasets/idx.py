@@ -226,7 +226,7 @@ def _read(f, path: Path, file_size: int, sha256: str | None) -> np.ndarray:
 
     # Native byte order from the start: the big-endian bytes are swapped in place once read.
     arr = np.empty(shape, dtype=dtype.newbyteorder("="))
-    view = memoryview(arr).cast("B")
+    view = memoryview(arr.reshape(-1).view(np.uint8))  # a flat byte view (also of an empty array)
     got = stream.readinto(view)
     broken_gzip()
     if got < len(view):

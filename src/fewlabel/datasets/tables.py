@@ -8,14 +8,16 @@ cell-by-cell search for the culprit only runs once a column is known to be bad.
 from __future__ import annotations
 
 import csv
+import math
 import numbers
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+from fewlabel.errors import CorruptFileError, DataNotFoundError, FewlabelError, InputError
 
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 SUPPORTED = TEXT_EXTENSIONS + (".parquet", ".npy", ".npz")
@@ -313,39 +315,102 @@ _PICKLE_HINT = (
 )
 
 
-def _np_load(path: Path):
-    magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}[path.suffix.lower()]
+# NumPy 1 allows 32 dimensions, NumPy 2 allows 64; tables and images have 2 to 4.
+_MAX_NDIM = 32
+# Deflate cannot compress better than about 1032:1: an .npz member claiming more is damaged.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def _read_npy(f, size: int, where: str) -> np.ndarray:
+    """One .npy stream of ``size`` bytes from the binary file object ``f`` (a file or a zip member).
+
+    The header is parsed and checked against ``size`` before the array is allocated, and the data is
+    read straight into it: a header claiming 10^12 items fails at once, and nothing is ever unpickled.
+    """
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(f)
+        header_size = f.tell()
+    except Exception as e:  # ast, tokenize and dtype parsing of hostile text fail in many ways
+        raise CorruptFileError(f"{where} is not a readable .npy array: damaged header ({type(e).__name__}: {e})") from e
+    if dtype.hasobject:
+        raise InputError(f"{where}: {_PICKLE_HINT}")
+    if len(shape) > _MAX_NDIM or any(d < 0 for d in shape):
+        raise CorruptFileError(f"{where}: the .npy header gives an impossible shape {shape}")
+    count = math.prod(shape)
+    expected = header_size + count * dtype.itemsize
+    if expected != size:
+        problem = "is truncated" if expected > size else f"has {size - expected} bytes of trailing garbage"
+        raise CorruptFileError(
+            f"{where} {problem}: its header says shape {shape} of {dtype}, i.e. {expected} bytes, but it holds {size}"
+        )
+    arr = np.empty(count, dtype=dtype)
+    view = memoryview(arr.view(np.uint8)) if dtype.itemsize else memoryview(b"")
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done:])
+        if not n:
+            raise CorruptFileError(f"{where} is truncated: {header_size + done} of {expected} bytes")
+        done += n
+    del view
+    return arr.reshape(shape[::-1]).transpose() if fortran_order else arr.reshape(shape)
+
+
+def _check_magic(path: Path, magic: bytes):
     with open(path, "rb") as f:
         head = f.read(len(magic))
     if head != magic:
         raise CorruptFileError(f"{path} is not a {path.suffix} file (it does not start with {magic!r})")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    _check_magic(path, b"\x93NUMPY")
+    with open(path, "rb") as f:
+        return _read_npy(f, os.fstat(f.fileno()).st_size, str(path))
+
+
+def _load_npz(path: Path):
+    """(X, y or None) from an .npz archive; only the members X and y are read."""
+    _check_magic(path, b"PK")
+    archive_size = path.stat().st_size
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise InputError(f"{path}: {_PICKLE_HINT} ({e})") from e
-        raise CorruptFileError(f"cannot read {path}: {e}") from e
-    except (OSError, EOFError) as e:
-        raise CorruptFileError(f"cannot read {path}: {e}") from e
-
-
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            if "X" not in members:
+                raise InputError(
+                    f"{path} has arrays {sorted(members)}; read_table needs one named 'X' (and optional 'y')"
+                )
+            arrays = []
+            for key in ("X", "y"):
+                info = members.get(key)
+                if info is None:
+                    arrays.append(None)
+                    continue
+                where = f"{path} (array {key})"
+                ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
+                if info.compress_size > archive_size or info.file_size > ratio * info.compress_size + 1024:
+                    raise CorruptFileError(
+                        f"{where}: the archive says {info.file_size} bytes stored in {info.compress_size}, "
+                        f"which a {archive_size}-byte archive cannot hold; the file is damaged"
+                    )
+                with archive.open(info) as f:
+                    arrays.append(_read_npy(f, info.file_size, where))
+                    if f.read(1):
+                        raise CorruptFileError(f"{where} holds more bytes than the archive says")
+            return arrays[0], arrays[1]
+    except FewlabelError:
+        raise
+    except Exception as e:  # zipfile and zlib report a damaged archive in many ways
+        raise CorruptFileError(f"cannot read {path} as an .npz archive: {type(e).__name__}: {e}") from e
 
 
 def _read_numpy(path, label_column, columns, allow_nan):
-    y = None
     if path.suffix.lower() == ".npz":
-        with _np_load(path) as archive:
-            if "X" not in archive.files:
-                raise InputError(
-                    f"{path} has arrays {archive.files}; read_table needs one named 'X' (and optional 'y')"
-                )
-            try:
-                X = archive["X"]
-                y = archive["y"] if "y" in archive.files else None
-            except ValueError as e:
-                raise InputError(f"{path}: {_PICKLE_HINT} ({e})") from e
+        X, y = _load_npz(path)
     else:
-        X = _np_load(path)
+        X, y = _load_npy(path), None
 
     if X.dtype.kind not in "biuf":
         raise InputError(f"{path}: X has dtype {X.dtype}; features must be numbers")

@@ -105,8 +105,11 @@ class TorchEstimator(BaseEstimator):
             raise InputError(f"lr must be a positive number, got {self.lr!r}")
 
     def _apply(self, fn, X, batch_size=1024) -> np.ndarray:
+        """``fn`` over ``X`` in batches, in the precision the model was trained in (bf16 or fp32)."""
         device = next(self.module_.parameters()).device
-        return predict_batches(fn, X, batch_size=batch_size, device=device)
+        history = getattr(self, "history_", None)
+        precision = history.info.get("precision", "fp32") if history is not None else "fp32"
+        return predict_batches(fn, X, batch_size=batch_size, device=device, precision=precision)
 
     # -- saving: params and fitted attributes as JSON, the module's weights as tensors ----------
     def _get_state(self):

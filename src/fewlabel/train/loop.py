@@ -589,11 +589,12 @@ def _load_model_state(model: nn.Module, state: dict, source) -> None:
 
 
 def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], X, *, batch_size: int = 1024,
-                    device: torch.device | None = None) -> np.ndarray:
-    """Apply ``fn`` to ``X`` in batches on ``device`` (in-memory data moved once); return NumPy float32."""
+                    device: torch.device | None = None, precision: str = "fp32") -> np.ndarray:
+    """Apply ``fn`` to ``X`` in batches on ``device`` (in-memory data moved once); return NumPy float32.
+    ``precision``: 'bf16' computes under bf16 autocast (a model trained in bf16 predicts in it too)."""
     device = device or torch.device("cpu")
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision, device):
         for start in range(0, len(X), batch_size):
             chunk = X[start : start + batch_size]
             t = chunk if isinstance(chunk, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(chunk))

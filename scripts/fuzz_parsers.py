@@ -26,6 +26,7 @@ import gzip
 import io
 import json
 import random
+import re
 import resource
 import shutil
 import signal
@@ -36,7 +37,6 @@ import time
 import tracemalloc
 import traceback
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -48,8 +48,8 @@ NASTY_JSON = (None, True, False, 0, -1, 1, 3, 10**9, -(10**12), 2**63, 2**80, 0.
               "../../x", "MLP", "relu", [], [0], [-1], [1, 2, 3], [10**9, 10**9], {}, {"type": "x"},
               {"a": [1, {}]}, [[[]]])
 # Mutation kinds (each op is (kind, position, value, blob)).
-FLIP, BYTE, FIELD_BE, FIELD_LE, FIELD64_LE, TRUNCATE, INSERT, DELETE, REPLACE, APPEND = range(10)
-N_KINDS = 10
+FLIP, BYTE, FIELD_BE, FIELD_LE, FIELD64_LE, TRUNCATE, INSERT, DELETE, REPLACE, APPEND, DIGITS = range(11)
+N_KINDS = 11
 # Structured (JSON) mutation kinds (each op is (kind, node index, value index)).
 J_REPLACE, J_DELETE, J_DUPLICATE = range(3)
 
@@ -78,6 +78,11 @@ def mutate_bytes(data: bytes, ops) -> bytes:
             b = bytearray(blob)
         elif kind == APPEND:
             b += blob
+        elif kind == DIGITS:  # a number written as text (an .npy shape, a CSV cell) set to an extreme value
+            runs = list(re.finditer(rb"\d+", bytes(b)))
+            if runs:
+                run = runs[pos % len(runs)]
+                b[run.start() : run.end()] = str(EXTREMES[value % len(EXTREMES)]).encode()
     return bytes(b)
 
 
@@ -117,7 +122,6 @@ def mutate_json(obj, ops):
 # --- the parsers and their seed files ---------------------------------------------------------------
 
 
-@dataclass
 class Target:
     """One parser: ``read(folder)`` parses what ``files`` (relative path -> bytes) put in ``folder``.
 
@@ -127,15 +131,10 @@ class Target:
     byte may legitimately become (gzip and deflate: about 1032).
     """
 
-    name: str
-    files: dict[str, bytes]
-    read: Callable[[Path], object]
-    layer: str = "bytes"
-    ratio: float = 8.0
-    mutable: list[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        self.mutable = self.mutable or sorted(self.files)
+    def __init__(self, name: str, files: dict[str, bytes], read: Callable[[Path], object], layer: str = "bytes",
+                 ratio: float = 8.0, mutable: list[str] | None = None):
+        self.name, self.files, self.read, self.layer, self.ratio = name, files, read, layer, ratio
+        self.mutable = mutable or sorted(files)
 
     def build(self, folder: Path, which: int, byte_ops=(), json_ops=()) -> int:
         """Write the seed files into ``folder`` with file ``which`` mutated; return the bytes written."""
@@ -274,7 +273,8 @@ def make_targets(models: bool = True) -> dict[str, Target]:
         Target("stl10", stl, lambda d: datasets.read_stl10(d, "train")),
         Target("cifar10", cifar, lambda d: datasets.read_cifar10(d, "test")),
         Target("image-folder", folder, lambda d: datasets.read_image_folder(d, size=(6, 5))),
-        Target("csv", {"t.csv": csv}, lambda d: datasets.read_table(d / "t.csv", label_column="label")),
+        Target("csv", {"t.csv": csv}, lambda d: datasets.read_table(d / "t.csv", label_column="label",
+                                                                                allow_nan=True)),
         Target("tsv", {"t.tsv": tsv}, lambda d: datasets.read_table(d / "t.tsv", label_column=-1)),
         Target("npy", {"t.npy": _npy(table)}, lambda d: datasets.read_table(d / "t.npy")),
         Target("npz", {"t.npz": _npz(X=table, y=np.arange(5))}, lambda d: datasets.read_table(d / "t.npz"),
@@ -316,10 +316,10 @@ class Hang(Exception):
     pass
 
 
-@dataclass
 class Outcome:
-    kind: str  # "ok", "error" (a fewlabel error), "crash", "hang", "alloc"
-    detail: str = ""
+    def __init__(self, kind: str, detail: str = ""):
+        self.kind = kind  # "ok", "error" (a fewlabel error), "crash", "hang", "alloc"
+        self.detail = detail
 
 
 def allowed_peak(target: Target, input_bytes: int) -> float:

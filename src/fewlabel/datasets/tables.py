@@ -8,6 +8,7 @@ cell-by-cell search for the culprit only runs once a column is known to be bad.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import numbers
 import os
@@ -328,11 +329,24 @@ def _read_npy(f, size: int, where: str) -> np.ndarray:
     read straight into it: a header claiming 10^12 items fails at once, and nothing is ever unpickled.
     """
     fmt = np.lib.format
+    prefix = f.read(12)
+    # The header's length is read first and checked against the size: NumPy would allocate a buffer of
+    # whatever length the file claims (up to 4 GB) before finding out the header is not there.
+    wide = prefix[6:7] not in (b"\x01", b"")
+    length_end = 12 if wide else 10
+    header_length = int.from_bytes(prefix[8:length_end], "little")
+    header_size = length_end + header_length
+    if len(prefix) < length_end or header_size < 12 or header_size > size or header_length > 1 << 20:
+        raise CorruptFileError(f"{where} is not a readable .npy array: its header claims {header_length} bytes, "
+                               f"the file holds {size}")
+    head = io.BytesIO(prefix[:length_end] + f.read(header_size - length_end) if wide else
+                      prefix + f.read(header_size - 12))
     try:
-        version = fmt.read_magic(f)
+        version = fmt.read_magic(head)
         read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(f)
-        header_size = f.tell()
+        shape, fortran_order, dtype = read_header(head, max_header_size=1 << 20)
+        if head.tell() != header_size:
+            raise ValueError(f"the header ends at byte {head.tell()}, not at byte {header_size}")
     except Exception as e:  # ast, tokenize and dtype parsing of hostile text fail in many ways
         raise CorruptFileError(f"{where} is not a readable .npy array: damaged header ({type(e).__name__}: {e})") from e
     if dtype.hasobject:

@@ -1,0 +1,88 @@
+"""A short fuzz of every parser of untrusted bytes (scripts/fuzz_parsers.py runs the long one).
+
+Mutated valid files (bit flips, extreme header fields, truncations, random bytes, JSON values inside
+config.json and safetensors headers) must give fewlabel's own errors only, within a deadline, without
+allocating more than the input supports.
+"""
+
+import io
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fewlabel.errors import CorruptFileError
+
+byte_op = st.tuples(st.integers(0, 10), st.one_of(st.integers(0, 63), st.integers(0, 1 << 20)),
+                    st.integers(0, 1 << 16), st.binary(min_size=1, max_size=64))
+json_op = st.tuples(st.integers(0, 2), st.integers(0, 1 << 16), st.integers(0, 1 << 16))
+
+
+@pytest.fixture(scope="module")
+def fuzz(load_script):
+    return load_script("scripts", "fuzz_parsers")
+
+
+@pytest.fixture(scope="module")
+def targets(fuzz):
+    # Model folders of one type and the checkpoint: training the others' seeds costs seconds, not coverage.
+    found = fuzz.make_targets(models=True)
+    return {k: v for k, v in found.items() if not k.startswith(("model-mlp", "model-detector"))}
+
+
+PARSERS = ["idx", "idx.gz", "idx.gz-content", "stl10", "cifar10", "image-folder", "csv", "tsv", "npy", "npz",
+           "npz-member", "parquet", "model-autoencoder", "model-autoencoder-config", "model-autoencoder-weights",
+           "checkpoint", "checkpoint-header"]
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_mutated_files_give_fewlabel_errors_only(fuzz, targets, name):
+    if name not in targets:
+        pytest.skip(f"{name}: optional dependency missing")
+    target = targets[name]
+
+    @settings(max_examples=25, deadline=5000, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(which=st.integers(0, 15), byte_ops=st.lists(byte_op, max_size=3), json_ops=st.lists(json_op, min_size=1,
+                                                                                                max_size=3))
+    def check(which, byte_ops, json_ops):
+        outcome = fuzz.run_one(target, which, byte_ops, json_ops)
+        assert outcome.kind in ("ok", "error"), outcome.detail
+
+    check()
+
+
+def test_mutation_ops_do_what_they_say(fuzz):
+    data = bytes(range(16))
+    assert fuzz.mutate_bytes(data, [(fuzz.FLIP, 3, 0, b"")])[3] == 2
+    assert fuzz.mutate_bytes(data, [(fuzz.TRUNCATE, 5, 0, b"")]) == data[:5]
+    assert fuzz.mutate_bytes(data, [(fuzz.FIELD_BE, 4, 11, b"")])[4:8] == b"\xff\xff\xff\xff"
+    assert fuzz.mutate_bytes(b"shape (10, 3)", [(fuzz.DIGITS, 1, 9, b"")]) == b"shape (10, 2147483647)"
+    assert fuzz.mutate_json({"a": [1, 2]}, [(fuzz.J_DELETE, 0, 0)]) == {}
+
+
+def test_npy_header_claiming_gigabytes_allocates_nothing(tmp_path):
+    import tracemalloc
+
+    from fewlabel import datasets
+
+    out = io.BytesIO()
+    np.save(out, np.zeros((4, 3), np.float32))
+    good = out.getvalue()
+    path = tmp_path / "x.npy"
+    cases = {
+        "shape": good.replace(b"(4, 3)", b"(9999999999, 3)"),
+        "header length": good[:8] + struct.pack("<H", 0xFFFF) + good[10:],
+        "v2 header length": good[:6] + b"\x02\x00" + struct.pack("<I", 0xFFFFFFF0) + good[10:],
+    }
+    for what, data in cases.items():
+        path.write_bytes(data)
+        tracemalloc.start()
+        with pytest.raises(CorruptFileError) as e:
+            datasets.read_table(path)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert str(path) in str(e.value), what
+        assert peak < 2_000_000, (what, peak)

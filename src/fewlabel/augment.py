@@ -100,7 +100,8 @@ def _nchw(x: torch.Tensor, input_shape) -> tuple[torch.Tensor, tuple[int, int, i
     return x.reshape(len(x), h, w, c).permute(0, 3, 1, 2), (h, w, c)
 
 
-def _back(img: torch.Tensor, shape) -> torch.Tensor:
+def nchw_to_rows(img: torch.Tensor, shape) -> torch.Tensor:
+    """Images ``(N, C, H, W)`` back to rows of ``shape`` (``(N, H, W)``, ``(N, H, W, C)`` or flat)."""
     return img.permute(0, 2, 3, 1).reshape(shape)
 
 
@@ -144,7 +145,7 @@ def _per_image(n, p, dev):
 def weak_augment(x: torch.Tensor, input_shape, translate: float = 0.125, hflip: bool = False) -> torch.Tensor:
     """The weak view: a random shift of up to ``translate`` of the size (and a mirror if ``hflip``)."""
     img, _ = _nchw(x, input_shape)
-    return _back(random_affine(img, translate=translate, hflip=hflip), x.shape)
+    return nchw_to_rows(random_affine(img, translate=translate, hflip=hflip), x.shape)
 
 
 def strong_augment(x: torch.Tensor, input_shape, hflip: bool = False, cutout_size: float = 0.5) -> torch.Tensor:
@@ -163,7 +164,7 @@ def strong_augment(x: torch.Tensor, input_shape, hflip: bool = False, cutout_siz
     levels = 2 ** torch.randint(2, 5, (n, 1, 1, 1), device=dev).to(img.dtype)
     img = torch.where(_per_image(n, 0.5, dev), torch.floor(img * levels) / levels, img)  # posterize
     img = cutout(img, size=cutout_size)
-    return _back(img, x.shape)
+    return nchw_to_rows(img, x.shape)
 
 
 # -- BYOL's augmentations (Grill et al. 2020, appendix B, table 6), batched with per-image parameters ----
@@ -452,4 +453,4 @@ def byol_augment(x: torch.Tensor, input_shape, view: int, size=None,
     img = random_grayscale(img, p=0.2)
     img = random_gaussian_blur(img, p=1.0 if view == 1 else 0.1)
     img = random_solarize(img, p=0.0 if view == 1 else 0.2).clamp(0, 1)  # the blur's rounding can pass 1
-    return _back(img, (len(x), sh, sw) if len(shape) == 2 else (len(x), sh, sw, c))
+    return nchw_to_rows(img, (len(x), sh, sw) if len(shape) == 2 else (len(x), sh, sw, c))

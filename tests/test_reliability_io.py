@@ -219,3 +219,13 @@ def test_broken_model_folders_give_clear_errors(saved_models, tmp_path):
     with pytest.raises(CorruptFileError, match="do not match the architecture") as e:
         fewlabel.load(path)
     assert str(path) in str(e.value)
+
+
+def test_an_empty_idx_array_with_impossible_other_sizes_is_refused(tmp_path):
+    # found by scripts/fuzz_parsers.py: shape (0, 4e9, 4e9) holds no bytes but NumPy cannot make it
+    path = tmp_path / "x.idx"
+    path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3I", 0, 0xFFFFFFFF, 0xFFFFFFFF))
+    with pytest.raises(CorruptFileError, match="can hold at most"):
+        datasets.read_idx(path)
+    path.write_bytes(bytes([0, 0, 8, 2]) + struct.pack(">2I", 0, 5))
+    assert datasets.read_idx(path).shape == (0, 5)

@@ -217,7 +217,8 @@ def _read(f, path: Path, file_size: int, sha256: str | None) -> np.ndarray:
     expected = header_size + count * dtype.itemsize
     # What the file can hold at most: itself, or for gzip the best deflate can do.
     capacity = file_size * MAX_DEFLATE_RATIO if compressed else file_size
-    if expected > capacity:
+    # An empty array (a size of 0) must not hide impossible other sizes: NumPy refuses those too.
+    if expected > capacity or math.prod(max(d, 1) for d in shape) * dtype.itemsize > 1 << 48:
         raise CorruptFileError(
             f"{path} is truncated or its header is damaged: the header says shape {shape} of {dtype.name}, "
             f"i.e. {expected} bytes in all, but the file ({file_size} bytes"

@@ -351,7 +351,8 @@ def _read_npy(f, size: int, where: str) -> np.ndarray:
         raise CorruptFileError(f"{where} is not a readable .npy array: damaged header ({type(e).__name__}: {e})") from e
     if dtype.hasobject:
         raise InputError(f"{where}: {_PICKLE_HINT}")
-    if len(shape) > _MAX_NDIM or any(d < 0 for d in shape):
+    if (len(shape) > _MAX_NDIM or any(d < 0 for d in shape)
+            or math.prod(max(d, 1) for d in shape) * dtype.itemsize > 1 << 48):  # even an empty array's sizes
         raise CorruptFileError(f"{where}: the .npy header gives an impossible shape {shape}")
     count = math.prod(shape)
     expected = header_size + count * dtype.itemsize

@@ -178,7 +178,7 @@ CLI_MODELS = {
 def test_cli_pretrain_each_model_on_real_mnist(model, tmp_path, real_data_root, capsys):
     out = tmp_path / model
     assert main(["pretrain", "--data", "mnist", "--root", str(real_data_root / "mnist"), "--split", "test",
-                 "--validation-split", "test", "--model", model, "--epochs", "1", "--batch-size", "512", "--quiet",
+                 "--validation-split", "train", "--model", model, "--epochs", "1", "--batch-size", "512", "--quiet",
                  "--device", "cpu", "--out", str(out), *CLI_MODELS[model]]) == 0
     summary = json.loads((out / "history.json").read_text())
     assert summary["rows"] == 10000 and summary["val_loss"] is not None and summary["model"] == model

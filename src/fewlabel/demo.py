@@ -17,7 +17,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from fewlabel import datasets
+from fewlabel.errors import InputError
 from fewlabel.tasks.classify import SemiSupervisedClassifier
+from fewlabel.train.state import atomic_write
 
 NETWORK = dict(hidden=(128,), latent=32, activation="relu", dropout=0.2, batch_size=64, epochs=150)
 
@@ -25,11 +27,10 @@ NETWORK = dict(hidden=(128,), latent=32, activation="relu", dropout=0.2, batch_s
 def run_demo(labels: int = 50, seeds: int = 3, out: Path | None = None, device: str = "auto",
              verbose: bool = False) -> dict:
     t_start = time.perf_counter()
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}")
     X, y = datasets.load("digits", split="train")
     Xt, yt = datasets.load("digits", split="test")
-    if seeds < 1:
-        from fewlabel.errors import InputError
-        raise InputError(f"--seeds must be at least 1, got {seeds}")
     print(f"digits: {len(X)} training images (8x8), {len(Xt)} test images; {labels} of the training images keep "
           f"their label, the other {len(X) - labels} are used without it.")
     rows: dict[str, list[float]] = {"pretrained": [], "baseline": [], "logreg": []}
@@ -76,6 +77,6 @@ def run_demo(labels: int = 50, seeds: int = 3, out: Path | None = None, device: 
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "demo.json").write_text(json.dumps(result, indent=2, default=list))
-        print(f"results written to {out / 'demo.json'}")
+        text = json.dumps(result, indent=2, default=list)
+        atomic_write(out / "demo.json", lambda tmp: tmp.write_text(text))  # the command says where it went
     return result

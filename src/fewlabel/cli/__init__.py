@@ -1,0 +1,73 @@
+"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain | classify | cluster | map | detect``, each with
+``--help``.
+
+Exit code 0 only on success; a problem with the user's input or files prints one line naming it
+(no traceback) and exits with 2. Every command that writes checks its ``--out`` folder before any work
+(:mod:`fewlabel.cli.output`), and fills it only when the work is done.
+
+One module per command, each with ``add_parser(subparsers)``, ``run(args, out)`` and ``WRITES`` (what it
+puts into ``--out``); the option groups and helpers they share are in :mod:`fewlabel.cli.common`. Nothing
+here imports torch until a command runs, so ``--help`` and ``datasets`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fewlabel.cli import classify, cluster, datasets, demo, detect, pretrain
+from fewlabel.cli import map as map_command
+from fewlabel.cli.classify import classifier_params
+from fewlabel.cli.common import apply_config
+from fewlabel.cli.output import OutputFolder
+from fewlabel.cli.pretrain import build_autoencoder, write_autoencoder_figures
+from fewlabel.errors import FewlabelError
+
+__all__ = ["COMMANDS", "build_autoencoder", "build_parser", "classifier_params", "main", "write_autoencoder_figures"]
+
+COMMANDS = {"demo": demo, "datasets": datasets, "pretrain": pretrain, "classify": classify, "cluster": cluster,
+            "map": map_command, "detect": detect}
+
+
+def _version() -> str:
+    from fewlabel import __version__
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fewlabel",
+        description="Learn an encoder from unlabeled data, then classify with few labels.",
+    )
+    parser.add_argument("--version", action="version", version=f"fewlabel {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS.values():
+        command.add_parser(sub)
+    return parser
+
+
+def run_command(args) -> int:
+    """Run the parsed command, its ``--out`` checked first and filled only if it succeeds."""
+    command = COMMANDS[args.command]
+    if not command.WRITES or getattr(args, "out", None) is None:
+        return command.run(args, None)
+    with OutputFolder(args.out, command.WRITES, force=args.force) as staging:
+        return command.run(args, staging)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        apply_config(args, argv)
+        return run_command(args)
+    except FewlabelError as e:
+        print(f"fewlabel {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fewlabel {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,174 @@
+"""``fewlabel classify``: a semi-supervised classifier from few labels beside its supervised baselines.
+
+Scores only rows it never trained on: the dataset's test split, rows of ``--test-data``, or, for a file
+of the user's (which has no test split), a stratified part of its rows held out before anything trains.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
+                                 is_path, load_data, refuse_file_options, sizes)
+from fewlabel.errors import InputError
+
+WRITES = ("metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png")
+TEST_FRACTION = 0.2
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("classify", help="semi-supervised classifier from few labels, beside its supervised baselines",
+                       description="Trains a semi-supervised classifier on a dataset where only --labels training "
+                                   "examples keep their label (labeled_subset, one draw per seed), and beside it the "
+                                   "same network trained from scratch on the same labels, and on all labels. Scores "
+                                   "only rows never trained on: the --test-split of a named dataset, the rows of "
+                                   "--test-data, or, for a labeled file of your own (it has no test split), a "
+                                   f"stratified --test-fraction of its rows (default {TEST_FRACTION}) held out before "
+                                   "anything trains (not even used as unlabeled rows). Writes metrics.json (with "
+                                   "the rows scored under 'evaluation'), learning_curves.png, confusion_matrix.png "
+                                   "and training.png.")
+    add_data_options(p, data_help="dataset name (mnist, fashion-mnist, digits, ...) or a labeled file of your own "
+                                  "(.npz with X and y, ...)")
+    p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
+                                        "trained on)")
+    p.add_argument("--test-data", help="a labeled file to score on instead of the test split")
+    p.add_argument("--test-fraction", type=float,
+                   help=f"with a file as --data: share of its rows held out to score on, stratified by label and "
+                        f"drawn by --seed (default {TEST_FRACTION})")
+    p.add_argument("--labels", type=int, nargs="+", required=True,
+                   help="labeled examples to keep; several numbers draw a learning curve (e.g. 100 1000 5000)")
+    p.add_argument("--seeds", type=int, default=3, help="label draws per count (default 3)")
+    add_output_options(p, WRITES)
+    add_config_option(p)
+    g = p.add_argument_group("method")
+    g.add_argument("--pretrain", choices=["none", "autoencoder", "denoising", "vae", "byol"], default="autoencoder")
+    g.add_argument("--consistency", choices=["none", "fixmatch"], default="none",
+                   help="fixmatch: pseudo-labels on confident unlabeled examples, weak/strong augmentation")
+    g.add_argument("--encoder", choices=["dense", "conv", "resnet18"], default="dense",
+                   help="encoder architecture, pretrained here and trained from scratch for the baseline "
+                        "(byol: conv or resnet18)")
+    g.add_argument("--width", type=int, default=64, help="resnet18: channels of its first stage (default 64)")
+    g.add_argument("--hidden", type=sizes, default=(128, 64), help="dense encoder layer sizes")
+    g.add_argument("--latent", type=int, default=16, help="dense encoder code size")
+    g.add_argument("--channels", type=sizes, default=(32, 64, 128), help="conv encoder channels per stage")
+    g.add_argument("--head", choices=["mlp", "linear"], default="mlp")
+    g.add_argument("--freeze-encoder", choices=["no", "yes", "then_unfreeze"], default="no")
+    g.add_argument("--augment", action="store_true", help="weak augmentation of the labeled examples")
+    g.add_argument("--pretrain-epochs", type=int, default=20)
+    g.add_argument("--pretrain-lr", type=float, help="learning rate of the pretraining (default: --lr)")
+    g.add_argument("--threshold", type=float, default=0.95, help="fixmatch confidence threshold (default 0.95)")
+    g.add_argument("--ema", type=float, help="keep a moving average of the weights with this decay (e.g. 0.999) "
+                                             "and predict with it (default: off)")
+    g.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate over the training (default constant)")
+    g.add_argument("--validation-fraction", type=float, default=0.0,
+                   help="hold out this fraction of the labeled rows for val_loss (never the test rows)")
+    add_training_options(p, epochs=50)
+
+
+def classifier_params(args) -> dict:
+    """The SemiSupervisedClassifier parameters ``fewlabel classify`` asks for."""
+    return dict(encoder=args.encoder, pretrain=None if args.pretrain == "none" else args.pretrain,
+                consistency=None if args.consistency == "none" else args.consistency, hidden=args.hidden,
+                latent=args.latent, channels=args.channels, width=args.width, head=args.head,
+                freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
+                augment=args.augment, threshold=args.threshold, epochs=args.epochs,
+                pretrain_epochs=args.pretrain_epochs, optimizer=args.optimizer, lr=args.lr, ema=args.ema,
+                schedule=None if args.schedule == "constant" else args.schedule, batch_size=args.batch_size,
+                validation_fraction=args.validation_fraction, device=args.device,
+                pretrain_params=None if args.pretrain_lr is None else {"lr": args.pretrain_lr},
+                verbose=not args.quiet)
+
+
+def check_test_options(args) -> None:
+    """Which rows are scored, decided before anything is loaded: never the rows trained on."""
+    refuse_file_options(args.data, {"--split": args.split, "--test-split": args.test_split, "--root": args.root})
+    if args.test_data is not None:
+        if not is_path(args.test_data):
+            raise InputError(f"--test-data {args.test_data} is not a file: give a labeled file of your own "
+                             "(a named dataset's test rows come with --test-split)")
+        given = [o for o, v in (("--test-split", args.test_split), ("--test-fraction", args.test_fraction))
+                 if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} and --test-data both choose the rows to score on: give one")
+        if is_path(args.data) and Path(args.data).resolve() == Path(args.test_data).resolve():
+            raise InputError(f"--test-data {args.test_data} is the --data file itself: scoring the rows trained "
+                             "on says nothing about new rows (leave --test-data out to hold out part of the file)")
+    elif is_path(args.data):
+        fraction = TEST_FRACTION if args.test_fraction is None else args.test_fraction
+        if not 0 < fraction < 1:
+            raise InputError(f"--test-fraction must be between 0 and 1 (exclusive), got {fraction}")
+    else:
+        if args.test_fraction is not None:
+            raise InputError(f"--test-fraction applies to a file given as --data; {args.data} has a test split "
+                             "(--test-split)")
+        split, test_split = args.split or "train", args.test_split or "test"
+        if split == test_split:
+            raise InputError(f"--test-split {test_split} is the split trained on (--split {split}): its accuracy "
+                             "would be measured on the very rows the classifier learned from")
+
+
+def _labeled(X, y, name: str):
+    import numpy as np
+
+    if y is None:
+        raise InputError(f"{name} has no labels to classify with")
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf" and (y < 0).any():
+        raise InputError(f"{name} marks {int((y < 0).sum())} rows with a negative label (unlabeled?): fewlabel "
+                         "classify needs every row labeled, and keeps --labels of them itself")
+    return X, y
+
+
+def hold_out(y, fraction: float, seed: int, name: str):
+    """Sorted (train, test) row indices: ``fraction`` of the rows, stratified by label, drawn by ``seed``."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    try:
+        train, test = train_test_split(rows, test_size=fraction, stratify=y, random_state=seed)
+    except ValueError as e:
+        raise InputError(f"cannot hold out a stratified --test-fraction {fraction} of the {len(y)} rows of {name}: "
+                         f"{e}") from None
+    return np.sort(train), np.sort(test)
+
+
+def run(args, out: Path) -> int:
+    from fewlabel.tasks.compare import compare
+    from fewlabel.train.state import write_json_atomic
+
+    check_test_options(args)
+    params = classifier_params(args)
+    split = args.split or "train"
+    X, y = _labeled(*load_data(args.data, split, args.root), args.data)
+    if args.test_data is not None:
+        Xt, yt = _labeled(*load_data(args.test_data, "test", None), args.test_data)
+        if Xt.shape[1:] != X.shape[1:]:
+            raise InputError(f"--test-data {args.test_data} has rows of shape {Xt.shape[1:]}, but {args.data} has "
+                             f"rows of shape {X.shape[1:]}")
+        evaluation = {"scored_on": "test_data", "test_data": args.test_data, "test_rows": int(len(Xt))}
+        where = f"the {len(Xt)} rows of {args.test_data}"
+    elif is_path(args.data):
+        fraction = TEST_FRACTION if args.test_fraction is None else args.test_fraction
+        train, test = hold_out(y, fraction, args.seed, args.data)
+        X, y, Xt, yt = X[train], y[train], X[test], y[test]
+        evaluation = {"scored_on": "held_out", "test_fraction": fraction, "stratified": True, "seed": args.seed,
+                      "test_rows": int(len(test)),
+                      "note": "held out of the file before training: neither labeled nor unlabeled rows of any fit"}
+        where = (f"{len(test)} rows held out of {args.data} ({fraction:g}, stratified by label; no fit saw them, "
+                 "labeled or not)")
+    else:
+        test_split = args.test_split or "test"
+        Xt, yt = _labeled(*load_data(args.data, test_split, args.root), f"{args.data} ({test_split})")
+        evaluation = {"scored_on": "test_split", "split": split, "test_split": test_split, "test_rows": int(len(Xt))}
+        where = f"the {test_split} split of {args.data} ({len(Xt)} rows)"
+    evaluation["train_rows"] = int(len(X))
+    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, out=out)
+    saved = json.loads((out / "metrics.json").read_text())
+    saved["evaluation"] = evaluation
+    write_json_atomic(out / "metrics.json", saved)
+    print(f"scored on {where}")
+    print(f"wrote {args.out / 'metrics.json'} and figures ({result['seconds']} s in all)")
+    return 0

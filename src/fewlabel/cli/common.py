@@ -1,0 +1,196 @@
+"""What the commands share: option groups, option types, the config file, loading data and encoders.
+
+Nothing here imports torch at import time, so ``fewlabel --help`` and ``fewlabel datasets`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from fewlabel.errors import InputError
+
+# -- option types -------------------------------------------------------------------------------------
+
+
+def pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated numbers such as 0.08,1.0, got {text!r}")
+    return lo, hi
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 128,64, got {text!r}")
+    if any(s < 1 for s in values):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return values
+
+
+def labels(text: str) -> list:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class labels such as 0,1,2, got {text!r}")
+    return [int(s) if s.lstrip("-").isdigit() else s for s in items]
+
+
+def k_value(text: str):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of clusters or 'auto', got {text!r}") from None
+
+
+# -- option groups ------------------------------------------------------------------------------------
+
+FILE_NOTE = "a file or folder of your own has no splits"
+
+
+def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None) -> None:
+    """``--data``, ``--split`` and ``--root``. ``--split`` defaults to None (read as train) so that one given
+    with a file, which has no splits, is refused rather than ignored (see :func:`refuse_file_options`)."""
+    p.add_argument("--data", required=True,
+                   help=data_help or "dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.npz/.csv file "
+                                     "or image folder of your own")
+    p.add_argument("--split", help=f"which split of a named dataset (default train; {FILE_NOTE})")
+    p.add_argument("--root", type=Path, help="folder holding a named dataset's files")
+
+
+def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
+                         lr=1e-3, batch_size: int = 256) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=epochs, help=f"passes over the data (default {epochs})")
+    g.add_argument("--batch-size", type=int, default=batch_size, help=f"rows per step (default {batch_size})")
+    g.add_argument("--lr", type=float, default=lr, help=lr_help)
+    g.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
+    g.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_output_options(p: argparse.ArgumentParser, writes, required: bool = True) -> None:
+    """``--out`` and ``--force``; ``writes`` names what the command puts into ``--out``."""
+    shown = ", ".join(w + ("/" if w == "model" else "") for w in writes)
+    p.add_argument("--out", type=Path, required=required,
+                   help=f"folder to write {shown} into (checked before any work; filled only when the work is done)")
+    p.add_argument("--force", action="store_true",
+                   help=f"replace {shown} when --out already holds them (default: refuse); other files there are "
+                        "never touched")
+
+
+def add_config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="JSON file of option values (command-line options win)")
+
+
+def apply_config(args: argparse.Namespace, argv) -> None:
+    """Values from ``--config`` for every option not given on the command line."""
+    path = getattr(args, "config", None)
+    if path is None:
+        return
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"--config: no such file {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"--config {path} is a folder, not a JSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"--config {path} is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise InputError(f"--config {path} must hold a JSON object of option names and values")
+    given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in argv if a.startswith("--")}
+    for key, value in values.items():
+        attr = key.replace("-", "_")
+        if not hasattr(args, attr) or attr in ("command", "config"):
+            raise InputError(f"--config {path}: unknown option {key!r}")
+        if attr not in given:
+            setattr(args, attr, tuple(value) if isinstance(value, list) else value)
+
+
+# -- checks -------------------------------------------------------------------------------------------
+
+
+def positive(value, option: str) -> None:
+    if value is not None and value < 1:
+        raise InputError(f"{option} must be at least 1, got {value}")
+
+
+def json_number(v):
+    return None if v is None or v != v or v in (float("inf"), float("-inf")) else v
+
+
+def is_path(name) -> bool:
+    """A file or folder of the user's, not a catalogue dataset name (files have no splits)."""
+    path = Path(name)
+    return path.suffix.lower() in (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt") or path.exists()
+
+
+def refuse_file_options(data: str, given: dict, option: str = "--data") -> None:
+    """When ``data`` is a file or folder of the user's, refuse each option in ``given`` ({option: value})
+    whose value is not None: it only has a meaning for a named dataset and would otherwise be ignored."""
+    if not is_path(data):
+        return
+    used = [name for name, value in given.items() if value is not None]
+    if used:
+        raise InputError(f"{', '.join(used)} do(es) not apply to {option} {data}: {FILE_NOTE} (a named dataset "
+                         "such as mnist has them)")
+
+
+# -- data and encoders --------------------------------------------------------------------------------
+
+
+def load_data(name: str, split: str, root):
+    """``(X, y)`` of a named dataset's split, or of a table file / image folder (``y`` None without labels)."""
+    from fewlabel import datasets
+
+    path = Path(name)
+    if is_path(name):
+        if path.is_dir():
+            X, y, _ = datasets.read_image_folder(path)
+            return X, y
+        X, y, _ = datasets.read_table(path)
+        return X, y
+    return datasets.load(name, split=split, root=root)
+
+
+def check_encoder_path(path) -> None:
+    if path is not None and not Path(path).exists():
+        raise InputError(f"--encoder {path}: no such folder (give the folder of a saved fewlabel model)")
+
+
+def load_encoder(path, device: str):
+    """A saved fewlabel encoder (anything with ``transform``) from ``path``, moved to ``device``."""
+    import fewlabel
+
+    encoder = fewlabel.load(path)
+    if not hasattr(encoder, "transform"):
+        raise InputError(f"--encoder {path} holds a {type(encoder).__name__}, which has no transform method; "
+                         "give the folder of a saved autoencoder (fewlabel pretrain --out DIR writes DIR/model)")
+    module = getattr(encoder, "module_", None)
+    if module is not None and device != "cpu":
+        from fewlabel.train import resolve_device
+
+        module.to(resolve_device(device))
+    return encoder
+
+
+def encode_for(encoder, X, args):
+    """The codes of ``X``; an encoder fitted on rows of another shape is named with the option and the data."""
+    from fewlabel.tasks.cluster import encode
+
+    try:
+        return encode(X, encoder)
+    except InputError:
+        shape = getattr(encoder, "input_shape_", None)
+        if shape is not None and tuple(X.shape[1:]) != tuple(shape):
+            where = args.data if is_path(args.data) else f"{args.data} ({args.split or 'train'})"
+            raise InputError(f"--encoder {args.encoder} was trained on rows of shape {tuple(shape)}, but "
+                             f"{where} has rows of shape {tuple(X.shape[1:])}: use an encoder "
+                             "trained on this dataset") from None
+        raise

@@ -1,0 +1,141 @@
+"""``fewlabel detect``: outliers by reconstruction error, or one autoencoder per class with an 'unknown' answer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fewlabel.cli.common import (FILE_NOTE, add_data_options, add_output_options, add_training_options, is_path,
+                                 labels, load_data, positive, refuse_file_options, sizes)
+from fewlabel.errors import InputError
+
+WRITES = ("model", "metrics.json", "errors.png")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("detect", help="outliers by reconstruction error, or one autoencoder per class with an "
+                                      "'unknown' answer",
+                       description="Trains an autoencoder on --data (normal rows) and flags rows it reconstructs "
+                                   "worse than the --contamination quantile of held-out rows; with --per-class, one "
+                                   "autoencoder per class, a row going to the class that reconstructs it best, or "
+                                   "'unknown' (-1) when none does within its --unknown quantile. Scores the "
+                                   "--test-split and, with --outliers, rows known to be outliers (AUROC). Writes "
+                                   "model/, metrics.json and errors.png.")
+    add_data_options(p)
+    p.add_argument("--test-split", help="split of a named dataset scored as new normal rows (default test; never "
+                                        "the split trained on); 'none' to skip. A file given as --data has no test "
+                                        "split: its own rows are not scored again")
+    p.add_argument("--classes", type=labels, help="train on the rows of these classes only (e.g. 0,1,2,3,4): the "
+                                                  "others' test rows then count as outliers")
+    p.add_argument("--outliers", help="a dataset of known outliers (name or file), scored beside the test split")
+    p.add_argument("--outliers-split", help=f"split of a named --outliers dataset (default test; {FILE_NOTE})")
+    p.add_argument("--per-class", action="store_true", help="one autoencoder per class (needs labels)")
+    p.add_argument("--contamination", type=float, default=0.01,
+                   help="share of normal rows flagged: the cut-off quantile (default 0.01)")
+    p.add_argument("--unknown", type=float, default=0.99,
+                   help="with --per-class: 'unknown' when no class reconstructs the row within this quantile of "
+                        "its own held-out errors (default 0.99)")
+    p.add_argument("--hidden", type=sizes, default=(128,), help="hidden layer sizes (default 128)")
+    p.add_argument("--latent", type=int, default=8, help="code size (default 8)")
+    p.add_argument("--max-rows", type=int, help="train on at most this many rows, drawn by --seed")
+    add_output_options(p, WRITES)
+    add_training_options(p, epochs=30, batch_size=32)
+
+
+def check_options(args) -> None:
+    positive(args.max_rows, "--max-rows")
+    test_split = None if args.test_split in (None, "none") else args.test_split
+    refuse_file_options(args.data, {"--split": args.split, "--test-split": test_split})
+    if args.outliers is not None:
+        refuse_file_options(args.outliers, {"--outliers-split": args.outliers_split}, option="--outliers")
+    elif args.outliers_split is not None:
+        raise InputError("--outliers-split does not apply without --outliers")
+    named = [d for d in (args.data, args.outliers) if d is not None and not is_path(d)]
+    if args.root is not None and not named:
+        raise InputError(f"--root does not apply: --root is where a named dataset's files are, and {FILE_NOTE}")
+    split = args.split or "train"
+    if not is_path(args.data) and (args.test_split or "test") == split:
+        raise InputError(f"--test-split {split} is the split trained on (--split {split}): its rows would be scored "
+                         "as new normal rows although the detector learned from them")
+
+
+def run(args, out: Path) -> int:
+    import numpy as np
+
+    from fewlabel import Autoencoder, save
+    from fewlabel.metrics import auroc
+    from fewlabel.plots import error_histogram
+    from fewlabel.tasks.cluster import subsample
+    from fewlabel.tasks.detect import ClassAutoencoderClassifier, ReconstructionDetector
+    from fewlabel.train.state import write_json_atomic
+
+    check_options(args)
+    split = args.split or "train"
+    test_split = args.test_split or "test"
+    X, y = load_data(args.data, split, args.root)
+    if (args.per_class or args.classes) and y is None:
+        raise InputError(f"{args.data} has no labels: --per-class and --classes need them")
+    if args.classes is not None:
+        missing = [c for c in args.classes if not (np.asarray(y) == c).any()]
+        if missing:
+            where = args.data if is_path(args.data) else f"{args.data} ({split})"
+            raise InputError(f"--classes: no rows of class {missing} in {where}")
+        keep = np.isin(y, args.classes)
+        X, y = X[keep], np.asarray(y)[keep]
+    if args.max_rows is not None and args.max_rows < len(X):
+        idx = subsample(len(X), args.max_rows, y, args.seed)
+        X, y = X[idx], (None if y is None else np.asarray(y)[idx])
+    # a file has no test split: scoring its own training rows again would flatter the detector
+    test = None if test_split == "none" or is_path(args.data) else load_data(args.data, test_split, args.root)
+    outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root)[0]
+    ae = Autoencoder(hidden=args.hidden, latent=args.latent, epochs=args.epochs, batch_size=args.batch_size,
+                     lr=args.lr, optimizer=args.optimizer, device=args.device, random_state=args.seed,
+                     verbose=not args.quiet)
+    t0 = time.perf_counter()
+    if args.per_class:
+        model = ClassAutoencoderClassifier(ae, unknown=args.unknown, random_state=args.seed).fit(X, y)
+    else:
+        model = ReconstructionDetector(ae, contamination=args.contamination, random_state=args.seed).fit(X)
+    seconds = time.perf_counter() - t0
+
+    def errors(rows):  # per row: its own error (detector), or the best class's (per class)
+        return (model.reconstruction_errors(rows).min(axis=1) if args.per_class
+                else model.reconstruction_error(rows))
+
+    def flagged(rows):
+        return float(np.mean(model.is_unknown(rows) if args.per_class else model.predict(rows) == -1))
+
+    result = {"data": args.data, "split": None if is_path(args.data) else split, "rows": int(len(X)),
+              "classes": args.classes, "model": type(model).__name__, "fit_seconds": round(seconds, 2),
+              "outliers": args.outliers}
+    groups, flag_name, normal = {}, "unknown_share" if args.per_class else "flagged_share", None
+    if args.per_class:
+        result.update({"unknown": args.unknown, "temperature": model.temperature_})
+    else:
+        result.update({"contamination": args.contamination, "threshold": model.threshold_})
+    if test is not None:
+        Xt, yt = test
+        seen = np.ones(len(Xt), bool) if args.classes is None or yt is None else np.isin(yt, args.classes)
+        result["test"] = {"rows": int(seen.sum()), flag_name: flagged(Xt[seen])}
+        normal = groups[f"{test_split} ({'seen classes' if args.classes else 'normal'})"] = errors(Xt[seen])
+        if args.per_class and yt is not None:
+            result["test"]["accuracy"] = float(model.score(Xt[seen], yt[seen]))
+        if not seen.all():
+            result["unseen_classes"] = {"rows": int((~seen).sum()), flag_name: flagged(Xt[~seen])}
+            groups[f"{test_split} (other classes)"] = errors(Xt[~seen])
+    if outliers is not None:
+        result["outlier_rows"] = {"rows": int(len(outliers)), flag_name: flagged(outliers)}
+        groups[f"{args.outliers} (outliers)"] = errors(outliers)
+    for key, name in (("unseen_classes", f"{test_split} (other classes)"), ("outlier_rows", f"{args.outliers} (outliers)")):
+        if key in result and normal is not None:  # how well the error tells the test split's normal rows from these
+            result[key]["auroc"] = auroc(normal, groups[name])
+    save(model, out / "model")
+    if groups:
+        error_histogram(groups, threshold=None if args.per_class else model.threshold_, path=out / "errors.png",
+                        title=f"{type(model).__name__} on {args.data}")
+    write_json_atomic(out / "metrics.json", result)
+    parts = [f"{k}: " + ", ".join(f"{m} {v:.3f}" for m, v in result[k].items() if m != "rows")
+             for k in ("test", "unseen_classes", "outlier_rows") if k in result]
+    print(f"{type(model).__name__} trained on {len(X)} rows of {args.data} in {seconds:.1f} s; "
+          + ("; ".join(parts) + "; " if parts else "") + f"wrote {args.out / 'metrics.json'}")
+    return 0

@@ -86,3 +86,68 @@ def test_npy_header_claiming_gigabytes_allocates_nothing(tmp_path):
         tracemalloc.stop()
         assert str(path) in str(e.value), what
         assert peak < 2_000_000, (what, peak)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return out.getvalue()
+
+
+def _png_chunk(data: bytes, name: bytes) -> int:
+    """Offset of the length field of the first chunk called ``name``."""
+    pos = 8
+    while data[pos + 4 : pos + 8] != name:
+        pos += 12 + struct.unpack(">I", data[pos : pos + 4])[0]
+    return pos
+
+
+def test_image_with_a_damaged_chunk_length_allocates_nothing(tmp_path):
+    # Found by scripts/fuzz_parsers.py: one byte of a 104-byte PNG set the IDAT chunk's length to 2.7 GB,
+    # and Pillow, reading the file itself, asked for all of it (a 2.7 GB allocation) before decoding.
+    import tracemalloc
+
+    from fewlabel import datasets
+
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 5), dtype=np.uint8)
+    data = bytearray(_png(pixels))
+    at = _png_chunk(bytes(data), b"IDAT")
+    data[at : at + 4] = struct.pack(">I", 0xA100002F)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "1.png").write_bytes(bytes(data))
+    tracemalloc.start()
+    X, y, classes = datasets.read_image_folder(tmp_path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000, peak
+    np.testing.assert_array_equal(X[0], pixels)  # the pixels themselves were intact
+    assert classes == ["a"]
+
+
+def test_image_header_claiming_more_pixels_than_its_file_holds_is_refused_before_decoding(tmp_path):
+    import zlib
+
+    from PIL import Image
+
+    from fewlabel import datasets
+
+    data = bytearray(_png(np.zeros((6, 5), np.uint8)))
+    ihdr = _png_chunk(bytes(data), b"IHDR")
+    data[ihdr + 8 : ihdr + 16] = struct.pack(">II", 8000, 8000)  # 64 MB of pixels claimed by ~100 bytes
+    data[ihdr + 21 : ihdr + 25] = struct.pack(">I", zlib.crc32(bytes(data[ihdr + 4 : ihdr + 21])))
+    path = tmp_path / "x.png"
+    path.write_bytes(bytes(data))
+    assert Image.open(path).size == (8000, 8000)  # a header Pillow accepts, and would allocate 64 MB for
+    with pytest.raises(CorruptFileError, match="8000x8000") as e:
+        datasets.read_image_folder(tmp_path)
+    assert str(path) in str(e.value)
+
+    # Sound files as compressible as images get are read: one colour, 3000x3000, PNG and GIF.
+    for fmt in ("PNG", "GIF"):
+        sound = tmp_path / fmt
+        sound.mkdir()
+        Image.fromarray(np.full((3000, 3000), 9, np.uint8)).save(sound / f"blank.{fmt.lower()}", fmt)
+        X, _, _ = datasets.read_image_folder(sound, size=(30, 30), color="L")
+        assert X.shape == (1, 30, 30) and (X == 9).all()

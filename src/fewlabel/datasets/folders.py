@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import numbers
 import os
 from pathlib import Path
@@ -15,6 +16,13 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 # PIL modes that carry no colour. Everything else ("RGB", "RGBA", "P", "CMYK", ...) is treated as colour.
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 _BILINEAR = getattr(Image, "Resampling", Image).BILINEAR  # Pillow >= 9.1 moved the constants
+# An image's header may claim pixels of at most this many times its file's bytes (or MIN_PIXEL_BYTES,
+# whichever is more); it is checked before anything is decoded. The most compressible images, of one
+# colour: deflate (PNG, TIFF) expands at most 1032x, JPEG about 190x, GIF's 12-bit LZW at most about
+# 2730x (Pillow's encoder: 1150x at 3000x3000). Only lossless WebP goes further (a blank image is ~220
+# bytes at any size): raise this for such files.
+MAX_EXPANSION = 3000
+MIN_PIXEL_BYTES = 1 << 20
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -34,10 +42,28 @@ def _check_size(size):
     return int(size[0]), int(size[1])
 
 
+def _pixel_bytes(im) -> int:
+    """The bytes the pixels an image's header claims take once decoded (before any conversion)."""
+    width, height = im.size
+    per_band = 2 if "16" in im.mode else 4 if im.mode in ("I", "F") else 1
+    return width * height * len(im.getbands()) * per_band
+
+
 def _open(path: Path, color, size):
     """One image as a uint8 array, (H, W) or (H, W, 3)."""
     try:
-        with Image.open(path) as im:
+        # Pillow is handed the file's bytes, not the file: a damaged length field in the file (a PNG chunk
+        # claiming 2.7 GB, a TIFF tag) then makes its reads return what the file holds instead of
+        # allocating what the field says.
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            claimed = _pixel_bytes(im)  # Image.open read only the header: nothing is decoded yet
+            if claimed > max(MIN_PIXEL_BYTES, MAX_EXPANSION * len(data)):
+                raise CorruptFileError(
+                    f"cannot read image {path}: its header claims {im.size[0]}x{im.size[1]} {im.mode} pixels "
+                    f"({claimed:,} bytes), more than {MAX_EXPANSION} times the file's {len(data):,} bytes: the "
+                    f"header is damaged (if the file is sound, raise fewlabel.datasets.folders.MAX_EXPANSION)"
+                )
             im.load()
             mode = color or ("L" if im.mode in GRAY_MODES else "RGB")
             src = im
@@ -54,6 +80,8 @@ def _open(path: Path, color, size):
             if size is not None and im2.size != (size[1], size[0]):
                 im2 = im2.resize((size[1], size[0]), _BILINEAR)  # PIL sizes are (width, height)
             return np.asarray(im2, dtype=np.uint8)
+    except CorruptFileError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise CorruptFileError(f"cannot read image {path}: {type(e).__name__}: {e}") from e
 
@@ -72,6 +100,10 @@ def read_image_folder(path, size=None, color=None):
     color : None, "L" or "RGB"
         "L" gives grayscale (N, H, W), "RGB" gives (N, H, W, 3). None keeps grayscale when every image is
         grayscale, else gives RGB.
+
+    An image that cannot be decoded, or whose header claims more pixels than its file could hold
+    (``MAX_EXPANSION`` times its bytes: a damaged header), raises CorruptFileError naming the file;
+    Pillow's decompression-bomb limit applies too.
 
     Returns
     -------

@@ -10,15 +10,35 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
-from fewlabel.train.state import load_state_file
+from fewlabel.train.state import load_state_file, remove_stale_partials, save_state_file
 
 TRAIN = r'''
-import sys, numpy as np, torch
+import sys, time, numpy as np, torch
+import fewlabel.train.state as state
 from fewlabel.train import Trainer
-from safetensors.torch import save_file
-ck, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+from safetensors.torch import save, save_file
+ck, out, epochs, pause_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+writes = 0
+real_save_file = state.save_file
+
+def paused_save_file(tensors, filename, metadata=None):
+    # Checkpoint write number pause_at stops half way through the file (inside atomic_write, its
+    # .partial file half written), says so, and waits there for the kill.
+    global writes
+    writes += 1
+    if writes == pause_at:
+        data = save(tensors, metadata=metadata)
+        with open(filename, "wb") as f:
+            f.write(data[: len(data) // 2])
+            f.flush()
+        print("in-write", filename, flush=True)
+        time.sleep(600)
+    real_save_file(tensors, filename, metadata=metadata)
+
+state.save_file = paused_save_file
 print("ready", flush=True)
 torch.manual_seed(0)
 net = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(64, 16))
@@ -27,14 +47,20 @@ Trainer(epochs=epochs, batch_size=32, device="cpu", precision="fp32", progress=F
         schedule="cosine", seed=3).fit(net, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[0]), X)
 save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out)
 '''
+EPOCHS = 20
+
+
+def _start(ck, out, epochs, pause_at=0):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"), OMP_NUM_THREADS="1")
+    p = subprocess.Popen([sys.executable, "-c", TRAIN, str(ck), str(out), str(epochs), str(pause_at)], env=env,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
 
 
 def _run(ck, out, epochs, kill_after=None):
     """Run TRAIN; return (finished, seconds from 'ready' to the end). kill_after: SIGKILL that long after."""
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"), OMP_NUM_THREADS="1")
-    p = subprocess.Popen([sys.executable, "-c", TRAIN, str(ck), str(out), str(epochs)], env=env,
-                         stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
+    p = _start(ck, out, epochs)
     t0 = time.perf_counter()
     try:
         assert p.wait(timeout=kill_after if kill_after is not None else 300) == 0
@@ -45,12 +71,37 @@ def _run(ck, out, epochs, kill_after=None):
         return False, time.perf_counter() - t0
 
 
-def test_kill_9_and_resume_ends_with_the_uninterrupted_weights(tmp_path, trials=3, seed=0):
+def _kill_inside_write(ck, out, pause_at):
+    """Run TRAIN until it is half way through checkpoint write ``pause_at``, kill -9 it; return the partial."""
+    p = _start(ck, out, EPOCHS, pause_at)
+    try:
+        line = p.stdout.readline().split()
+        assert line[0] == "in-write", line
+        partial = Path(line[1])
+        assert partial.name.startswith(f".{ck.name}.") and partial.name.endswith(".partial")
+        assert partial.stat().st_size > 0  # the kill lands with the file half written
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    assert partial.exists()  # a kill -9 leaves it: nothing in the killed process can remove it
+    return partial
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run: its final weights and how long it took."""
     from safetensors.torch import load_file
 
-    epochs = 20
-    _, duration = _run(tmp_path / "ref.ck", tmp_path / "ref.safetensors", epochs)
-    reference = load_file(str(tmp_path / "ref.safetensors"))
+    folder = tmp_path_factory.mktemp("reference")
+    _, duration = _run(folder / "ref.ck", folder / "ref.safetensors", EPOCHS)
+    return load_file(str(folder / "ref.safetensors")), duration
+
+
+def test_kill_9_and_resume_ends_with_the_uninterrupted_weights(tmp_path, reference, trials=3, seed=0):
+    from safetensors.torch import load_file
+
+    epochs = EPOCHS
+    reference, duration = reference
     rng = random.Random(seed)
     ck, out = tmp_path / "run.ck", tmp_path / "run.safetensors"
     landed = 0
@@ -66,6 +117,48 @@ def test_kill_9_and_resume_ends_with_the_uninterrupted_weights(tmp_path, trials=
     assert landed >= 1
     resumed = load_file(str(out))
     assert all(torch.equal(reference[k], resumed[k]) for k in reference)
+
+
+def test_kill_9_inside_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, reference):
+    from safetensors.torch import load_file
+
+    ck, out = tmp_path / "run.ck", tmp_path / "run.safetensors"
+    # Killed inside the very first write: no checkpoint yet, only the half-written partial file.
+    first = _kill_inside_write(ck, out, pause_at=1)
+    assert not ck.exists()
+    # Resumed (from scratch) and killed inside its third write: its first write removed the stale partial
+    # file of the killed one, and the checkpoint on disk is the previous one, whole.
+    second = _kill_inside_write(ck, out, pause_at=3)
+    assert not first.exists() and second.exists()
+    assert load_state_file(ck, "checkpoint")["epoch"] == 2
+    # Resumed again, to the end: the uninterrupted run's weights, and no partial file left.
+    assert _run(ck, out, EPOCHS)[0]
+    resumed = load_file(str(out))
+    assert all(torch.equal(reference[0][k], resumed[k]) for k in reference[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ck", "run.safetensors"]
+
+
+def test_a_write_removes_only_the_stale_partial_files_of_its_own_file(tmp_path):
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(done.stdout), os.getppid()  # a process that has ended, one that runs
+    ck = tmp_path / "model.ck"
+    old = time.time() - 3600
+    files = {
+        "stale": tmp_path / f".model.ck.{dead}.0123456789ab.partial",  # a killed write of this file
+        "writer alive": tmp_path / f".model.ck.{alive}.0123456789ab.partial",
+        "other file": tmp_path / f".other.ck.{dead}.0123456789ab.partial",
+        "prefix only": tmp_path / f".model.ck.x.{dead}.0123456789ab.partial",  # another file, "model.ck.x"
+        "not ours": tmp_path / ".model.ck.notes.partial",
+        "new": tmp_path / f".model.ck.{dead}.fedcba987654.partial",  # modified after this process started
+    }
+    for name, path in files.items():
+        path.write_bytes(b"half a checkpoint")
+        if name != "new":
+            os.utime(path, (old, old))
+    save_state_file(ck, "checkpoint", {"epoch": 1, "w": torch.ones(3)})
+    assert [n for n, p in files.items() if not p.exists()] == ["stale"]
+    assert load_state_file(ck, "checkpoint")["epoch"] == 1
+    assert remove_stale_partials(ck) == []
 
 
 def test_same_seed_same_weights_autoencoder_fp32_and_trainer_bf16():

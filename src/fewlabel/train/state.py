@@ -8,9 +8,12 @@ tensors, numbers, strings, lists and dicts.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
+import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,9 @@ from safetensors.torch import save_file
 from fewlabel.errors import CorruptFileError, DataNotFoundError
 
 _TENSOR, _DICT, _LIST, _TUPLE, _FLOAT = "__tensor__", "__dict__", "__list__", "__tuple__", "__float__"
+# When this process started (as far as it can tell: when fewlabel was imported). A partial file not
+# touched since then, left by a process that no longer runs, is what a killed write leaves behind.
+_PROCESS_START = time.time()
 
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
@@ -73,9 +79,12 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` and move the result onto ``path`` only once it is complete.
 
-    A crash (or a kill) while writing leaves the previous file intact and no partial file behind.
-    The temporary file is created with ``open(..., "x")`` rather than ``mkstemp`` so the result gets
-    the usual permissions (umask), not mkstemp's 0600.
+    The result is written to ``.NAME.PID.RANDOM.partial`` beside ``path`` first. A crash or an exception
+    while writing leaves the previous file intact; an exception also removes the partial file. A kill -9
+    cannot remove it: the next successful write of the same ``path`` does, removing the partial files of
+    ``path`` that are stale (see :func:`remove_stale_partials`). The temporary file is created with
+    ``open(..., "x")`` rather than ``mkstemp`` so the result gets the usual permissions (umask), not
+    mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +98,44 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    remove_stale_partials(path)
+
+
+def _process_runs(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate it there; rely on the age test alone
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it runs, as another user
+        return True
+    return True
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Remove the partial files killed writes of ``path`` left beside it; return those removed.
+
+    Only files named as :func:`atomic_write` names the partial files of this very ``path``
+    (``.NAME.PID.RANDOM.partial``) are candidates, and of those only the ones that are stale: written by
+    another process that no longer runs, and not modified since this process started. A write in
+    progress in another process is left alone.
+    """
+    path = Path(path)
+    own = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[0-9a-f]{12}\.partial")
+    removed = []
+    for candidate in glob.glob(glob.escape(str(path.parent / f".{path.name}.")) + "*.partial"):
+        found = own.fullmatch(os.path.basename(candidate))
+        if found is None or int(found.group(1)) == os.getpid():
+            continue
+        try:
+            if os.stat(candidate).st_mtime >= _PROCESS_START or _process_runs(int(found.group(1))):
+                continue
+            os.unlink(candidate)
+            removed.append(Path(candidate))
+        except OSError:  # gone already (another process cleaned it), or not ours to remove
+            continue
+    return removed
 
 
 def write_json_atomic(path, obj) -> Path:

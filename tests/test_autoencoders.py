@@ -11,7 +11,8 @@ import fewlabel
 from fewlabel import Autoencoder, ConvAutoencoder
 from fewlabel.augment import corrupt, gaussian_blur
 from fewlabel.errors import InputError
-from fewlabel.pretrain.autoencoder import DenseAutoencoderNet, reconstruction_loss
+from fewlabel.nets.autoencoder import DenseAutoencoderNet
+from fewlabel.pretrain.autoencoder import reconstruction_loss
 
 FAST = dict(epochs=20, batch_size=64, lr=3e-3, device="cpu")
 WIDE = dict(hidden=(256,), latent=64, **FAST)  # wide enough to pass noise through unless trained not to

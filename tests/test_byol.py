@@ -12,7 +12,8 @@ import fewlabel
 from fewlabel import BYOL, InputError, SemiSupervisedClassifier
 from fewlabel.cli import main
 from fewlabel.nets.resnet import ResNet, resnet18
-from fewlabel.pretrain.byol import BYOLNet, ema_momentum, regression_loss
+from fewlabel.nets.byol import BYOLNet, regression_loss
+from fewlabel.pretrain.byol import ema_momentum
 
 SMALL = dict(encoder="conv", channels=(8, 16), hidden_dim=64, projection_dim=16, batch_size=64, device="cpu")
 

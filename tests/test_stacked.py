@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import fewlabel
 from fewlabel.errors import InputError
-from fewlabel.pretrain.autoencoder import DenseAutoencoderNet
+from fewlabel.nets.autoencoder import DenseAutoencoderNet
 from fewlabel.pretrain.stacked import StackedAutoencoder
 
 # Small enough to train on 1,500 real digits in a couple of seconds on one core.

@@ -12,12 +12,8 @@ from sklearn.utils.estimator_checks import check_estimator
 import fewlabel
 from fewlabel import plots
 from fewlabel.errors import InputError
-from fewlabel.pretrain.variational import (
-    LOGVAR_RANGE,
-    VariationalAutoencoder,
-    VariationalAutoencoderNet,
-    kl_divergence,
-)
+from fewlabel.nets.variational import LOGVAR_RANGE, VariationalAutoencoderNet
+from fewlabel.pretrain.variational import VariationalAutoencoder, kl_divergence
 
 FAST = dict(batch_size=64, lr=3e-3, device="cpu")
 

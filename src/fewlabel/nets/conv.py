@@ -26,7 +26,7 @@ from fewlabel.registry import register
 from fewlabel.nets.dense import activation as make_activation
 
 
-def _image_shape(shape, what: str) -> tuple[int, ...]:
+def check_image_shape(shape, what: str) -> tuple[int, ...]:
     """Validate an example shape ``(H, W)`` or ``(H, W, C)`` of positive integers."""
     try:
         dims = tuple(shape)
@@ -69,7 +69,7 @@ def stage_sizes(image_shape: Sequence[int], n_stages: int) -> list[tuple[int, in
     the last is the final feature map's. Each pool halves, flooring: ``(28, 28)`` with 3 stages gives
     ``[(28, 28), (14, 14), (7, 7), (3, 3)]``. Raises :class:`InputError` when a stage would reach size 0.
     """
-    dims = _image_shape(image_shape, "image shape")
+    dims = check_image_shape(image_shape, "image shape")
     h, w = dims[0], dims[1]
     sizes = [(h, w)]
     for _ in range(n_stages):
@@ -84,7 +84,7 @@ def stage_sizes(image_shape: Sequence[int], n_stages: int) -> list[tuple[int, in
     return sizes
 
 
-def _to_nchw(x: torch.Tensor, shape: tuple[int, ...], who: str) -> torch.Tensor:
+def to_nchw(x: torch.Tensor, shape: tuple[int, ...], who: str) -> torch.Tensor:
     if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
         raise InputError(f"{who} expected inputs of shape (N, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
     if not torch.is_floating_point(x):
@@ -112,7 +112,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, input_shape, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False,
                  latent=None, latent_activation="linear"):
         super().__init__()
-        self.input_shape = _image_shape(input_shape, "input_shape")
+        self.input_shape = check_image_shape(input_shape, "input_shape")
         self.channels, self.kernel_size = _channels(channels), _kernel(kernel_size)
         self.activation, self.batch_norm = activation, bool(batch_norm)
         self.latent, self.latent_activation = _latent(latent), latent_activation
@@ -144,7 +144,7 @@ class ConvEncoder(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The final feature map ``(N, C_last, h, w)``, before any dense layer."""
-        return self.stages(_to_nchw(x, self.input_shape, type(self).__name__))
+        return self.stages(to_nchw(x, self.input_shape, type(self).__name__))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fmap = self.features(x)
@@ -177,7 +177,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, output_shape, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False,
                  latent=None):
         super().__init__()
-        self.output_shape = _image_shape(output_shape, "output_shape")
+        self.output_shape = check_image_shape(output_shape, "output_shape")
         self.channels, self.kernel_size = _channels(channels), _kernel(kernel_size)
         self.activation, self.batch_norm, self.latent = activation, bool(batch_norm), _latent(latent)
         self.sizes = stage_sizes(self.output_shape, len(self.channels))

@@ -35,7 +35,7 @@ def activation(name: str | None) -> nn.Module:
     return ACTIVATIONS[key]()
 
 
-def _per_layer(value, n: int, what: str) -> list:
+def per_layer(value, n: int, what: str) -> list:
     if isinstance(value, (list, tuple)):
         if len(value) != n:
             raise InputError(f"{what}: {len(value)} given for {n} layers")
@@ -69,7 +69,7 @@ class MLP(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise InputError(f"dropout must be in [0, 1), got {dropout!r}")
         n = len(sizes) - 1
-        acts = _per_layer(activations, n - 1, "activations") + [output_activation] if n > 1 else [output_activation]
+        acts = per_layer(activations, n - 1, "activations") + [output_activation] if n > 1 else [output_activation]
         self.sizes, self.activations, self.output_activation, self.dropout = sizes, acts[:-1], output_activation, dropout
         self.input_shape = tuple(input_shape) if input_shape is not None else (sizes[0],)
         self.output_shape = tuple(output_shape) if output_shape is not None else (sizes[-1],)

@@ -22,7 +22,7 @@ from torch import nn
 
 from fewlabel.errors import InputError
 from fewlabel.registry import register
-from fewlabel.nets.conv import _image_shape, _to_nchw
+from fewlabel.nets.conv import check_image_shape, to_nchw
 
 STEMS = ("auto", "imagenet", "cifar")
 
@@ -67,7 +67,7 @@ class ResNet(nn.Module):
 
     def __init__(self, input_shape, blocks=(2, 2, 2, 2), base=64, stem="auto"):
         super().__init__()
-        self.input_shape = _image_shape(input_shape, "input_shape")
+        self.input_shape = check_image_shape(input_shape, "input_shape")
         if stem not in STEMS:
             raise InputError(f"unknown stem {stem!r}: choose one of {STEMS}")
         blocks = list(blocks) if not isinstance(blocks, (str, bytes)) else None
@@ -115,7 +115,7 @@ class ResNet(nn.Module):
                 "stem": self.stem_given}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(_to_nchw(x, self.input_shape, type(self).__name__)))))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(to_nchw(x, self.input_shape, type(self).__name__)))))
         for i in range(len(self.blocks)):
             x = getattr(self, f"layer{i + 1}")(x)
         return x

@@ -20,11 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
-from fewlabel.augment import _back, check_noise, corrupt, image_shape, random_affine, salt_pepper_noise
+from fewlabel.augment import check_noise, corrupt, image_shape, nchw_to_rows, random_affine, salt_pepper_noise
 from fewlabel.errors import InputError
-from fewlabel.registry import register
-from fewlabel.nets.dense import MLP, _per_layer
+from fewlabel.nets.autoencoder import DenseAutoencoderNet, ImageRowsNet
+from fewlabel.nets.conv import ConvAutoencoderNet
 from fewlabel.nets.dense import activation as make_activation
+from fewlabel.nets.encoder import EncoderSpec, check_exportable
+from fewlabel.registry import register
 from fewlabel.train import History
 
 LOSSES = ("auto", "mse", "bce")
@@ -39,7 +41,7 @@ def image_mover(hwc, shift: float, rotate: float):
 
     def move(x: torch.Tensor) -> torch.Tensor:
         img = x.reshape(len(x), h, w, c).permute(0, 3, 1, 2)
-        return _back(random_affine(img, rotate=rotate, translate=shift), x.shape)
+        return nchw_to_rows(random_affine(img, rotate=rotate, translate=shift), x.shape)
 
     return move
 
@@ -80,103 +82,6 @@ class MovedImagesMixin:
         if self.augment is None:
             return None
         return image_mover(self._augment_image_shape(self.input_shape_), self.augment_shift, self.augment_rotate)
-
-
-class TiedDecoder(nn.Module):
-    """The encoder's layers run backwards with their transposed weights; only the biases are its own.
-
-    The encoder is held outside ``nn.Module``'s registry so each weight exists once (in the encoder's
-    state dict), which is what makes the weights shared rather than copied.
-    """
-
-    def __init__(self, encoder: MLP, activations, output_shape):
-        super().__init__()
-        self._encoder = [encoder]  # a list: not registered as a submodule
-        linears = encoder.linears
-        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(lin.in_features)) for lin in reversed(linears)])
-        self.acts = nn.ModuleList([make_activation(a) for a in activations])
-        self.output_shape = tuple(output_shape)
-
-    def weights(self) -> list[torch.Tensor]:
-        """The encoder's weight tensors in decoder order (the same Parameter objects, not copies)."""
-        return [lin.weight for lin in reversed(self._encoder[0].linears)]
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = z
-        for w, b, act in zip(self.weights(), self.biases, self.acts):
-            h = act(F.linear(h, w.t(), b))
-        return h.reshape(len(z), *self.output_shape)
-
-
-@register
-class DenseAutoencoderNet(nn.Module):
-    """``input -> hidden... -> latent -> decoder... -> input``, dense layers throughout.
-
-    ``activation``: one name for every hidden layer or a list, one per encoder layer. The decoder
-    mirrors the encoder (sizes and activations reversed) unless ``decoder_hidden`` lists its sizes
-    (with ``decoder_activation``); ``tied=True`` makes it reuse the encoder's transposed weights.
-    The decoder's last layer computes logits; ``decode`` applies ``output_activation`` to them, and the
-    loss uses the logits directly where that is more stable (binary cross-entropy with a sigmoid).
-    """
-
-    def __init__(self, input_shape, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
-                 output_activation="sigmoid", dropout=0.0, decoder_hidden=None, decoder_activation=None,
-                 tied=False):
-        super().__init__()
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.hidden, self.latent = [int(h) for h in hidden], int(latent)
-        enc_acts = _per_layer(_listed(activation), len(self.hidden), "activation")
-        if tied and decoder_hidden is not None:
-            raise InputError("tied=True reuses the encoder's weights, so the decoder mirrors it: "
-                             "leave decoder_hidden unset")
-        if decoder_hidden is None:  # the mirror image of the encoder
-            dec_hidden, dec_acts = list(reversed(self.hidden)), list(reversed(enc_acts))
-        else:
-            dec_hidden = [int(h) for h in decoder_hidden]
-            dec_acts = _per_layer(activation if isinstance(activation, str) else "relu", len(dec_hidden), "")
-        if decoder_activation is not None:
-            dec_acts = _per_layer(_listed(decoder_activation), len(dec_hidden), "decoder_activation")
-        self.activation, self.latent_activation = enc_acts, latent_activation
-        self.decoder_hidden, self.decoder_activation = dec_hidden, dec_acts
-        self.output_activation, self.dropout, self.tied = output_activation, dropout, bool(tied)
-        d = math.prod(self.input_shape)
-        self.encoder = MLP([d, *self.hidden, self.latent], activations=enc_acts, output_activation=latent_activation,
-                           dropout=dropout, input_shape=self.input_shape)
-        if self.tied:
-            if dropout:
-                raise InputError("dropout is not supported with tied=True")
-            self.decoder = TiedDecoder(self.encoder, [*dec_acts, None], self.input_shape)
-        else:
-            self.decoder = MLP([self.latent, *dec_hidden, d], activations=dec_acts, output_activation=None,
-                               dropout=dropout, output_shape=self.input_shape)
-        self.output_fn = make_activation(output_activation)
-
-    def config(self) -> dict:
-        return {"input_shape": list(self.input_shape), "hidden": self.hidden, "latent": self.latent,
-                "activation": self.activation, "latent_activation": self.latent_activation,
-                "output_activation": self.output_activation, "dropout": self.dropout,
-                "decoder_hidden": None if self.tied else self.decoder_hidden,
-                "decoder_activation": self.decoder_activation, "tied": self.tied}
-
-    @property
-    def code_shape(self) -> tuple[int, ...]:
-        return (self.latent,)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.decoder(z))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-def _listed(value):
-    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def per_example_error(net, logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -264,7 +169,7 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
             x = to_float(batch[0], scale)
             if augment is not None and net.training:
                 x = augment(x)  # DEC-DA: the moved image is the input and the target
-            x_in = _corrupt(x, noise, level, shape, lo, hi)
+            x_in = corrupt_input(x, noise, level, shape, lo, hi)
             per = per_example_error(net, net.decode_logits(net.encode(x_in)), x, kind)
             if hinge is None:
                 return per.mean()
@@ -378,7 +283,9 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         self.module_ = self._build(self.input_shape_, self.output_activation_)
 
 
-def _corrupt(x, noise, level, input_shape, lo, hi):
+def corrupt_input(x, noise, level, input_shape, lo, hi):
+    """``x`` corrupted by ``noise`` (see :func:`fewlabel.augment.corrupt`); salt and pepper take the data's own
+    extremes ``lo`` and ``hi``."""
     if noise == "salt_pepper":  # salt and pepper are the data's own extremes
         return salt_pepper_noise(x, level, lo, hi)
     return corrupt(x, noise, level, input_shape)
@@ -434,39 +341,22 @@ class Autoencoder(AutoencoderBase):
         if not isinstance(self.latent, (int, np.integer)) or isinstance(self.latent, bool) or self.latent < 1:
             raise InputError(f"latent must be a positive integer, got {self.latent!r}")
 
+    def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
+        """The encoder (its dense layers down to the code) as an :class:`~fewlabel.nets.encoder.EncoderSpec`:
+        the code is what :meth:`transform` gives. ``pooling``: 'auto' or 'flatten' ('global' needs a
+        convolutional encoder)."""
+        common = check_exportable(self, pooling)
+        if pooling == "global":
+            raise InputError(f"pooling='global' averages a convolutional feature map; the encoder of this "
+                             f"{type(self).__name__} is dense: use pooling='auto' or 'flatten'")
+        return EncoderSpec.of(self.module_.encoder, "flatten", **common)
+
     def _build(self, input_shape, output_activation) -> DenseAutoencoderNet:
         return DenseAutoencoderNet(input_shape, hidden=tuple(self.hidden), latent=int(self.latent),
                                    activation=self.activation, latent_activation=self.latent_activation,
                                    output_activation=output_activation, dropout=self.dropout,
                                    decoder_hidden=self.decoder_hidden, decoder_activation=self.decoder_activation,
                                    tied=self.tied)
-
-
-class _ImageRows(nn.Module):
-    """Lets an image network take flat rows: reshapes them to ``image_shape`` and its output back."""
-
-    def __init__(self, net: nn.Module, image_shape):
-        super().__init__()
-        self.net, self.image_shape = net, tuple(image_shape)
-        self.output_activation, self.output_fn = net.output_activation, net.output_fn
-
-    def _images(self, x):
-        return x.reshape(len(x), *self.image_shape)
-
-    def encode(self, x):
-        return self.net.encode(self._images(x))
-
-    def code_vector(self, x, pooled=False):
-        return self.net.code_vector(self._images(x), pooled=pooled)
-
-    def decode_logits(self, z):
-        return self.net.decode_logits(z).reshape(len(z), -1)
-
-    def decode(self, z):
-        return self.output_fn(self.decode_logits(z))
-
-    def forward(self, x):
-        return self.decode(self.encode(x))
 
 
 @register
@@ -539,13 +429,11 @@ class ConvAutoencoder(AutoencoderBase):
         return super()._augment_image_shape(self._image_shape(input_shape))
 
     def _build(self, input_shape, output_activation) -> nn.Module:
-        from fewlabel.nets.conv import ConvAutoencoderNet
-
         image = self._image_shape(input_shape)
         net = ConvAutoencoderNet(image, channels=tuple(self.channels), kernel_size=self.kernel_size,
                                  activation=self.activation, batch_norm=self.batch_norm, latent=self.latent,
                                  latent_activation=self.latent_activation, output_activation=output_activation)
-        return net if image == tuple(input_shape) else _ImageRows(net, image)
+        return net if image == tuple(input_shape) else ImageRowsNet(net, image)
 
     def _prepare(self, X) -> np.ndarray:
         X = super()._prepare(X)
@@ -555,11 +443,22 @@ class ConvAutoencoder(AutoencoderBase):
     def _encode(self, net, x):
         return net.code_vector(x, pooled=self.code == "pool")
 
+    def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
+        """The encoder (its convolutional stages, and the dense latent if there is one) as an
+        :class:`~fewlabel.nets.encoder.EncoderSpec`. ``pooling``: 'auto' (the code :meth:`transform` gives:
+        pooled with ``code='pool'``, else the flattened map or latent), 'flatten' or 'global'."""
+        common = check_exportable(self, pooling)
+        net, image_shape = self.module_, None
+        if isinstance(net, ImageRowsNet):  # fitted on flat rows: the encoder folds them into images first
+            net, image_shape = net.net, net.image_shape
+        code = pooling if pooling != "auto" else ("global" if self.code == "pool" else "flatten")
+        return EncoderSpec.of(net.encoder, code, image_shape=image_shape, **common)
+
     def _code_shape(self) -> tuple[int, ...]:
         if self.code == "pool":
             raise InputError("pooled codes (code='pool') cannot be decoded: the pooling threw the positions away; "
                              "use code='flatten' to invert codes")
-        net = self.module_.net if isinstance(self.module_, _ImageRows) else self.module_
+        net = self.module_.net if isinstance(self.module_, ImageRowsNet) else self.module_
         return tuple(net.decoder.code_shape)
 
 

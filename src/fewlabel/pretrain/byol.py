@@ -20,96 +20,31 @@ puts a head on it.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import byol_augment
 from fewlabel.errors import InputError
-from fewlabel.registry import register
+from fewlabel.nets.byol import BYOLNet
 from fewlabel.nets.conv import ConvEncoder
-from fewlabel.nets.encoder import CodeEncoder
+from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.nets.resnet import STEMS, ResNet
+from fewlabel.registry import register
 from fewlabel.train import History
 
 ENCODERS = ("resnet18", "conv")
 POOLINGS = ("global", "flatten")
 
 
-class ProjectionMLP(nn.Sequential):
-    """``Linear(in, hidden) -> BatchNorm1d -> ReLU -> Linear(hidden, out)``: BYOL's projector and predictor."""
-
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
-        super().__init__(nn.Linear(in_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True),
-                         nn.Linear(hidden_dim, out_dim))
-
-
-def regression_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Per-example ``|| p/|p| - z/|z| ||^2 = 2 - 2 cos(p, z)`` (computed in float32)."""
-    p, z = F.normalize(p.float(), dim=1), F.normalize(z.float(), dim=1)
-    return 2 - 2 * (p * z).sum(dim=1)
-
-
 def ema_momentum(step: int, total_steps: int, tau_base: float) -> float:
     """BYOL's schedule: ``1 - (1 - tau_base) (cos(pi k / K) + 1) / 2``, from ``tau_base`` at step 0 to 1 at K."""
     progress = min(1.0, step / max(1, total_steps))
     return 1 - (1 - tau_base) * (math.cos(math.pi * progress) + 1) / 2
-
-
-@register
-class BYOLNet(nn.Module):
-    """The online network (``encoder``, ``projector``, ``predictor``) and the target network
-    (``target_encoder``, ``target_projector``: copies of the online ones, never trained by gradient).
-
-    ``encoder`` is a :class:`~fewlabel.nets.encoder.CodeEncoder` config. ``forward(x)`` gives the online
-    representation; :meth:`loss` the symmetric BYOL loss of two views; :meth:`update_target` the EMA step.
-    """
-
-    def __init__(self, encoder: dict, projection_dim: int = 256, hidden_dim: int = 4096):
-        super().__init__()
-        self.args = {"encoder": dict(encoder), "projection_dim": int(projection_dim), "hidden_dim": int(hidden_dim)}
-        self.encoder = CodeEncoder(**encoder)
-        self.projector = ProjectionMLP(self.encoder.code_size, hidden_dim, projection_dim)
-        self.predictor = ProjectionMLP(projection_dim, hidden_dim, projection_dim)
-        self.target_encoder = copy.deepcopy(self.encoder)
-        self.target_projector = copy.deepcopy(self.projector)
-        for p in self.target_parameters():
-            p.requires_grad_(False)
-
-    def config(self) -> dict:
-        return dict(self.args)
-
-    def online_parameters(self) -> list[nn.Parameter]:
-        return [*self.encoder.parameters(), *self.projector.parameters()]
-
-    def target_parameters(self) -> list[nn.Parameter]:
-        return [*self.target_encoder.parameters(), *self.target_projector.parameters()]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
-        """Per-example symmetric loss: the online prediction of each view against the target's
-        projection of the other. Both views go through each network in one batch (batch norm sees both)."""
-        n = len(v1)
-        both = torch.cat([v1, v2])
-        p = self.predictor(self.projector(self.encoder(both)))
-        with torch.no_grad():
-            z = self.target_projector(self.target_encoder(both))
-        return regression_loss(p[:n], z[n:]) + regression_loss(p[n:], z[:n])
-
-    @torch.no_grad()
-    def update_target(self, tau: float) -> None:
-        """``target <- tau * target + (1 - tau) * online``, for every weight (batch-norm statistics are the
-        target's own: it runs in training mode and keeps its own running averages)."""
-        torch._foreach_lerp_(self.target_parameters(), [p.detach() for p in self.online_parameters()], 1.0 - tau)
 
 
 def _check_range(value, name, lo, hi):
@@ -211,7 +146,9 @@ class BYOL(TransformerMixin, TorchEstimator):
 
         def loss_fn(net, batch):
             x = to_float(batch[0], scale)
-            with torch.no_grad():
+            # The views in float32 whatever the training precision: the colour and blur arithmetic on [0, 1]
+            # pixels is cheap, and under bf16 autocast the blur's convolutions would come back in bf16.
+            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
                 v1 = byol_augment(x, shape, view=1, crop_scale=crop)
                 v2 = byol_augment(x, shape, view=2, crop_scale=crop)
             loss = net.loss(v1, v2).mean()
@@ -268,6 +205,14 @@ class BYOL(TransformerMixin, TorchEstimator):
         X = validate_X(X, expected_shape=self.input_shape_, estimator="BYOL")
         self.module_.eval()
         return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X)
+
+    def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
+        """The online encoder as an :class:`~fewlabel.nets.encoder.EncoderSpec`. ``pooling``: 'auto' (the
+        representation it was trained to give, what :meth:`transform` gives), 'global' or 'flatten'."""
+        common = check_exportable(self, pooling)
+        enc = self.module_.encoder
+        code = enc.code if pooling == "auto" else pooling
+        return EncoderSpec.of(enc.body, code, image_shape=enc.image_shape, **common)
 
     # -- saving -------------------------------------------------------------------------------------------
     def _fitted_extra(self) -> dict:

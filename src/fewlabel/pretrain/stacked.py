@@ -18,51 +18,13 @@ from torch import nn
 
 from fewlabel._base import to_float
 from fewlabel.errors import InputError
+from fewlabel.nets.autoencoder import DenseAutoencoderNet, LayerPair, linear_blocks
+from fewlabel.pretrain.autoencoder import Autoencoder
 from fewlabel.registry import register
-from fewlabel.pretrain.autoencoder import Autoencoder, DenseAutoencoderNet
 from fewlabel.train import History, predict_batches
 
 
-def _blocks(mlp) -> list[nn.Sequential]:
-    """An MLP's layers grouped per Linear: ``[Linear, activation(, Dropout)]`` each, sharing the modules."""
-    groups: list[list[nn.Module]] = []
-    for m in mlp.layers:
-        if isinstance(m, nn.Linear):
-            groups.append([])
-        groups[-1].append(m)
-    return [nn.Sequential(*g) for g in groups]
-
-
-class _LayerPair(nn.Module):
-    """One level of the stack as a shallow autoencoder: encoder layer ``i`` and its mirror decoder layer.
-
-    Holds the very modules of the full network (training it trains them; nothing else is in it, so the
-    rest of the stack cannot change). ``encode`` / ``decode_logits`` / ``output_fn`` /
-    ``output_activation`` are what the autoencoder losses expect of a network, so level 0 is trained with
-    the estimator's own loss (noise, cut-off and all). At level 0 the input is flattened and the decoder
-    layer's output (logits: no activation) reshaped back to the input's shape.
-    """
-
-    def __init__(self, encoder_block: nn.Module, decoder_block: nn.Module, input_shape=None, output_fn=None,
-                 output_activation="linear"):
-        super().__init__()
-        self.encoder_block, self.decoder_block = encoder_block, decoder_block
-        self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.output_fn = output_fn if output_fn is not None else nn.Identity()
-        self.output_activation = output_activation
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_block(x.reshape(len(x), -1))
-
-    def decode_logits(self, h: torch.Tensor) -> torch.Tensor:
-        out = self.decoder_block(h)
-        return out if self.input_shape is None else out.reshape(len(h), *self.input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.decode_logits(self.encode(x)))
-
-
-def _code_loss(pair: _LayerPair, batch) -> torch.Tensor:
+def _code_loss(pair: LayerPair, batch) -> torch.Tensor:
     """Deeper levels: mean squared error of the reconstructed codes (the decoder layer's own activation
     already applied) against the codes."""
     h = batch[0].float()
@@ -175,7 +137,7 @@ class StackedAutoencoder(Autoencoder):
         device = self._device()
         self.module_ = net.to(device)
         train, val = self._train_val(X, validation_data)
-        enc, dec = _blocks(net.encoder), _blocks(net.decoder)
+        enc, dec = linear_blocks(net.encoder), linear_blocks(net.decoder)
         n = len(enc)  # len(hidden) + 1 levels; the last is the latent layer
         self.layer_histories_: list[History] = []
         self.training_order_: list[str] = []
@@ -183,10 +145,10 @@ class StackedAutoencoder(Autoencoder):
         for i in range(n):
             j = n - 1 - i  # the mirror decoder layer
             if i == 0:  # on the data: the estimator's own loss, on logits reshaped to the input
-                pair = _LayerPair(enc[0], dec[j], self.input_shape_, net.output_fn, net.output_activation)
+                pair = LayerPair(enc[0], dec[j], self.input_shape_, net.output_fn, net.output_activation)
                 loss_fn = self._make_loss()
             else:
-                pair = _LayerPair(enc[i], dec[j])
+                pair = LayerPair(enc[i], dec[j])
                 loss_fn = _code_loss
             trainer = self._trainer(epochs=self.layer_epochs, description=f"layer {i + 1}/{n}",
                                     early_stopping=self.early_stopping)

@@ -23,18 +23,15 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
 from fewlabel._base import to_float, validate_X
 from fewlabel.errors import InputError
+from fewlabel.nets.conv import ConvEncoder
+from fewlabel.nets.encoder import EncoderSpec, check_exportable
+from fewlabel.nets.variational import ARCHITECTURES, VariationalAutoencoderNet
+from fewlabel.pretrain.autoencoder import AutoencoderBase, corrupt_input, per_example_error
 from fewlabel.registry import register
-from fewlabel.nets.conv import ConvDecoder, ConvEncoder
-from fewlabel.nets.dense import MLP, _per_layer
-from fewlabel.nets.dense import activation as make_activation
-from fewlabel.pretrain.autoencoder import AutoencoderBase, _corrupt, per_example_error
 
-ARCHITECTURES = ("dense", "conv")
-LOGVAR_RANGE = (-20.0, 10.0)  # exp(-20/2) ~ 5e-5 .. exp(10/2) ~ 150: standard deviations that stay finite
 
 
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -48,83 +45,6 @@ def reconstruction_sum(net, logits: torch.Tensor, target: torch.Tensor, kind: st
     :func:`~fewlabel.pretrain.autoencoder.per_example_error` is the same loss averaged over them."""
     d = math.prod(target.shape[1:])
     return per_example_error(net, logits, target, kind) * d
-
-
-@register
-class VariationalAutoencoderNet(nn.Module):
-    """Encoder to a Gaussian ``(mean, logvar)`` over ``latent`` codes, decoder from codes to inputs.
-
-    ``architecture='dense'``: an :class:`~fewlabel.nets.dense.MLP` ``input -> hidden... -> 2*latent`` and
-    its mirror ``latent -> reversed(hidden)... -> input`` (``activation``: one name, or one per hidden
-    layer). ``architecture='conv'``: a :class:`~fewlabel.nets.conv.ConvEncoder` whose flattened feature
-    map goes through ``Linear(.., 2*latent)``, and a :class:`~fewlabel.nets.conv.ConvDecoder` with its
-    own dense head from the code (``channels`` per stage; ``hidden`` is not used). The log-variance is
-    clamped to ``LOGVAR_RANGE``. The decoder computes logits; ``decode`` applies ``output_activation``.
-    """
-
-    def __init__(self, input_shape, hidden=(256,), latent=2, activation="relu", output_activation="sigmoid",
-                 architecture="dense", channels=(16, 32, 64)):
-        super().__init__()
-        if architecture not in ARCHITECTURES:
-            raise InputError(f"unknown architecture {architecture!r}: choose one of {ARCHITECTURES}")
-        if not isinstance(latent, (int, np.integer)) or isinstance(latent, bool) or latent < 1:
-            raise InputError(f"latent must be a positive integer, got {latent!r}")
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.hidden, self.latent = [int(h) for h in hidden], int(latent)
-        self.architecture, self.channels = architecture, [int(c) for c in channels]
-        self.output_activation = output_activation
-        d = math.prod(self.input_shape)
-        if architecture == "dense":
-            acts = _per_layer(list(activation) if isinstance(activation, (list, tuple)) else activation,
-                              len(self.hidden), "activation")
-            self.activation = acts
-            self.encoder = MLP([d, *self.hidden, 2 * self.latent], activations=acts, output_activation=None,
-                               input_shape=self.input_shape)
-            self.moments = None
-            self.decoder = MLP([self.latent, *reversed(self.hidden), d], activations=list(reversed(acts)),
-                               output_activation=None, output_shape=self.input_shape)
-        else:
-            if not isinstance(activation, str):
-                raise InputError(f"architecture='conv' takes one activation name for every stage, got {activation!r}")
-            if len(self.input_shape) not in (2, 3):
-                raise InputError(f"architecture='conv' needs image rows (H, W) or (H, W, C), got rows of shape "
-                                 f"{self.input_shape}")
-            self.activation = activation
-            self.encoder = ConvEncoder(self.input_shape, channels=self.channels, activation=activation, latent=None)
-            self.moments = nn.Linear(math.prod(self.encoder.feature_map_shape), 2 * self.latent)
-            self.decoder = ConvDecoder(self.input_shape, channels=self.channels, activation=activation,
-                                       latent=self.latent)
-        self.output_fn = make_activation(output_activation)
-
-    def config(self) -> dict:
-        return {"input_shape": list(self.input_shape), "hidden": self.hidden, "latent": self.latent,
-                "activation": self.activation, "output_activation": self.output_activation,
-                "architecture": self.architecture, "channels": self.channels}
-
-    @property
-    def code_shape(self) -> tuple[int, ...]:
-        return (self.latent,)
-
-    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, logvar)``, each ``(N, latent)``: the encoder's Gaussian over codes."""
-        h = self.encoder(x)
-        if self.moments is not None:
-            h = self.moments(h.reshape(len(h), -1))
-        mean, logvar = h.chunk(2, dim=1)
-        return mean, logvar.clamp(*LOGVAR_RANGE)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The mean code ``(N, latent)`` (deterministic: what ``transform`` gives)."""
-        return self.encode_distribution(x)[0]
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.decoder(z))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 @register
@@ -200,6 +120,26 @@ class VariationalAutoencoder(AutoencoderBase):
                                          activation=self.activation, output_activation=output_activation,
                                          architecture=self.architecture, channels=tuple(self.channels))
 
+    def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
+        """The encoder as an :class:`~fewlabel.nets.encoder.EncoderSpec` whose code is the mean of its Gaussian,
+        what :meth:`transform` gives. Dense: the MLP to ``2 * latent`` values, read as their first half.
+        Conv: the convolutional stages and the ``moments`` layer (``Linear(.., 2 * latent)``) as one
+        :class:`~fewlabel.nets.conv.ConvEncoder` with a dense latent, read the same way. ``pooling``: 'auto' or
+        'flatten' (the code is a vector either way; 'global' has no feature map to average)."""
+        common = check_exportable(self, pooling)
+        if pooling == "global":
+            raise InputError(f"pooling='global' averages a feature map, but a variational autoencoder's code is "
+                             f"the mean vector of its Gaussian (latent={self.latent}): use pooling='auto'")
+        net = self.module_
+        if net.moments is None:
+            return EncoderSpec.of(net.encoder, "mean", **common)
+        enc = net.encoder
+        body = ConvEncoder(enc.input_shape, channels=enc.channels, kernel_size=enc.kernel_size,
+                           activation=enc.activation, batch_norm=enc.batch_norm, latent=net.moments.out_features)
+        state = {**{k: v for k, v in enc.state_dict().items() if k.startswith("stages.")},
+                 "head.1.weight": net.moments.weight, "head.1.bias": net.moments.bias}  # head: Flatten, Linear
+        return EncoderSpec.of(body, "mean", state_dict=state, **common)
+
     def _make_loss(self):
         """``loss_fn(net, batch)``: the beta-weighted negative ELBO of the (corrupted) input against the
         clean one, with ``z`` drawn by the reparameterisation trick in training (the mean code in eval)."""
@@ -212,7 +152,7 @@ class VariationalAutoencoder(AutoencoderBase):
             x = to_float(batch[0], scale)
             if augment is not None and net.training:
                 x = augment(x)  # the moved image is the input and the target (see AutoencoderBase)
-            x_in = _corrupt(x, noise, level, shape, lo, hi)
+            x_in = corrupt_input(x, noise, level, shape, lo, hi)
             mean, logvar = net.encode_distribution(x_in)
             mean, logvar = mean.float(), logvar.float()
             z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if net.training else mean

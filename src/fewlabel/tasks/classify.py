@@ -27,25 +27,24 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import strong_augment, weak_augment
 from fewlabel.errors import InputError
-from fewlabel.registry import register
+from fewlabel.nets.classifier import HEADS, EncoderClassifierNet
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.dense import MLP
-from fewlabel.nets.encoder import CodeEncoder
-from fewlabel.nets.resnet import ResNet
 from fewlabel.nets.dense import activation as make_activation
+from fewlabel.nets.encoder import POOLINGS
+from fewlabel.nets.resnet import ResNet
+from fewlabel.registry import register
+from fewlabel.tasks.encoders import encoder_of
 from fewlabel.train import History, Trainer
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES
 
 ENCODERS = ("dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
-HEADS = ("mlp", "linear")
-POOLINGS = ("auto", "flatten", "global")
 FREEZE = (False, True, "then_unfreeze")
 CONSISTENCY = (None, "fixmatch")
 #: What a saved model keeps as its ``encoder`` parameter when the encoder was passed as an estimator
@@ -53,44 +52,6 @@ CONSISTENCY = (None, "fixmatch")
 PRETRAINED = "pretrained"
 ENCODER_LR_FACTOR = 0.1  # freeze_encoder='then_unfreeze': the encoder's learning rate relative to the head's
 DENOISING = {"noise": "mask", "noise_level": 0.3}
-
-# -- the network --------------------------------------------------------------------------------------
-@register
-class EncoderClassifierNet(nn.Module):
-    """A :class:`CodeEncoder` followed by a head giving class logits.
-
-    ``head='mlp'``: dense layers ``code -> head_hidden... -> n_classes`` (``activation``, ``dropout`` after
-    each hidden layer); ``head='linear'``: one linear layer (a linear probe when the encoder is frozen).
-    ``dropout`` is applied to the code as well: with few labels the head over-fits the code's quirks first.
-
-    ``frozen_encoder`` (an attribute, not saved) keeps the encoder in eval mode whenever the network is
-    put in training mode, so a frozen encoder's batch-norm statistics do not move either.
-    """
-
-    def __init__(self, encoder: dict, n_classes=2, head="mlp", head_hidden=(128,), activation="relu", dropout=0.0):
-        super().__init__()
-        if head not in HEADS:
-            raise InputError(f"unknown head {head!r}: choose one of {HEADS}")
-        self.args = {"encoder": dict(encoder), "n_classes": int(n_classes), "head": head,
-                     "head_hidden": [int(h) for h in head_hidden], "activation": activation, "dropout": float(dropout)}
-        self.encoder = CodeEncoder(**encoder)
-        sizes = [self.encoder.code_size, *(self.args["head_hidden"] if head == "mlp" else []), int(n_classes)]
-        self.head = MLP(sizes, activations=activation, dropout=dropout)
-        self.code_dropout = nn.Dropout(dropout)
-        self.frozen_encoder = False
-
-    def config(self) -> dict:
-        return dict(self.args)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if mode and self.frozen_encoder:
-            self.encoder.eval()
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.code_dropout(self.encoder(x)))
-
 
 # -- labels ------------------------------------------------------------------------------------------
 def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,44 +118,6 @@ def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=No
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-# -- where the encoder comes from ------------------------------------------------------------------------
-def encoder_spec_of(estimator, pooling: str = "auto") -> tuple[dict, dict]:
-    """(``CodeEncoder`` config, its body's weights) of a fitted fewlabel autoencoder's or BYOL's encoder
-    (copies). ``pooling`` ('auto', 'flatten', 'global') says how a convolutional feature map becomes the
-    code: 'auto' flattens an autoencoder's map and keeps the code a BYOL encoder was trained to give."""
-    from fewlabel.pretrain.autoencoder import AutoencoderBase, _ImageRows
-    from fewlabel.pretrain.byol import BYOL
-    from fewlabel.pretrain.variational import VariationalAutoencoderNet
-
-    if not isinstance(estimator, (AutoencoderBase, BYOL)):
-        raise InputError(f"encoder must be one of {ENCODERS}, a fitted fewlabel autoencoder (Autoencoder, "
-                         f"ConvAutoencoder, VariationalAutoencoder, StackedAutoencoder) or BYOL, or the path of a "
-                         f"saved one; got a {type(estimator).__name__}")
-    if not hasattr(estimator, "module_"):
-        raise InputError(f"the {type(estimator).__name__} passed as encoder is not fitted: fit it first (or pass "
-                         "encoder='dense'/'conv'/'resnet18' with pretrain=... to pretrain it here)")
-    if isinstance(estimator, BYOL):
-        enc = estimator.module_.encoder
-        spec = enc.config()
-        if pooling != "auto":
-            spec["code"] = pooling
-        return spec, {k: v.detach().cpu().clone() for k, v in enc.body.state_dict().items()}
-    net, image_shape = estimator.module_, None
-    if isinstance(net, _ImageRows):
-        net, image_shape = net.net, net.image_shape
-    body = net.encoder
-    if isinstance(body, MLP):
-        code = "mean" if isinstance(net, VariationalAutoencoderNet) else "flatten"
-    elif isinstance(body, ConvEncoder):
-        code = "global" if pooling == "global" else "flatten"  # 'auto': the whole map, as the autoencoder coded it
-    else:
-        raise InputError(f"cannot take the encoder of this {type(estimator).__name__}: its encoder is a "
-                         f"{type(body).__name__}, not an MLP or a ConvEncoder")
-    spec = {"body": {"type": type(body).__name__, "config": body.config()}, "code": code,
-            "image_shape": None if image_shape is None else list(image_shape)}
-    return spec, {k: v.detach().cpu().clone() for k, v in body.state_dict().items()}
-
-
 def _concat_histories(first: History, second: History) -> History:
     """One history of two consecutive training phases, epochs numbered on."""
     out = History()
@@ -231,10 +154,12 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         'resnet18': :func:`~fewlabel.nets.resnet.resnet18` (``stem``, ``width`` channels in its first stage),
         its last feature map averaged per channel (``pooling='auto'`` or 'global': 8 * ``width`` values) or
         flattened, image rows only;
-        a fitted fewlabel autoencoder or :class:`~fewlabel.pretrain.byol.BYOL`, or the path (str or Path) of
-        one saved with ``fewlabel.save``: its encoder is copied (its rows must have X's shape; the
-        encoder's code, for a variational autoencoder the mean code, for BYOL its representation, feeds
-        the head) and ``pretrain`` is ignored. A model saved from such a
+        a fitted fewlabel pretrainer (an autoencoder, :class:`~fewlabel.pretrain.byol.BYOL`: anything with
+        ``export_encoder(pooling)``, see :class:`~fewlabel.nets.encoder.EncoderSpec`), or the path (str or Path)
+        of one saved with ``fewlabel.save``: its encoder is copied (its rows must have X's shape; with
+        ``pooling='auto'`` the head is fed exactly the codes the pretrainer's ``transform`` gives: for a
+        variational autoencoder the mean code, for BYOL its representation) and ``pretrain`` is ignored.
+        A model saved from such a
         classifier keeps ``encoder='pretrained'`` (:data:`PRETRAINED`) in its parameters (the
         architecture and weights are saved with it): to refit it, set ``encoder`` again.
 
@@ -242,7 +167,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     autoencoder estimator (same architecture), for ``pretrain_epochs``: 'autoencoder' (reconstruction,
     :class:`~fewlabel.pretrain.autoencoder.Autoencoder` / ``ConvAutoencoder``), 'denoising' (the same, from
     inputs with 30% of the values masked), 'vae' (a :class:`~fewlabel.pretrain.variational.VariationalAutoencoder`:
-    a dense encoder's mean code; with encoder='conv' its convolutional stages, which have no batch norm),
+    its mean code, from its dense or convolutional encoder, which has no batch norm),
     'byol' (:class:`~fewlabel.pretrain.byol.BYOL`, self-supervised from two augmented views of each image;
     encoder 'conv' or 'resnet18', image rows only), or None (no pretraining: the supervised baseline).
     ``pretrain_params``: a dict of parameters for the pretraining estimator, over the ones this classifier
@@ -368,31 +293,27 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         make_activation(self.activation)
 
     def _resolve_encoder(self, X):
-        """(CodeEncoder config, body weights or None, whether it comes already trained)."""
+        """The given encoder (a fitted or saved pretrainer) as an ``EncoderSpec``; None for a named one."""
         enc = self.encoder
         if isinstance(enc, str) and enc in ENCODERS:
             return None
         if isinstance(enc, str) and enc == PRETRAINED:
             raise InputError(f"encoder={PRETRAINED!r} is what a saved classifier keeps when its encoder was passed "
-                             "as an estimator object; to fit again, set encoder to that autoencoder (or the path "
+                             "as an estimator object; to fit again, set encoder to that pretrainer (or the path "
                              "of its saved copy)")
-        if isinstance(enc, (str, os.PathLike)):
-            from fewlabel.io import load
-
-            if not os.path.exists(enc):
-                raise InputError(f"unknown encoder {enc!r}: choose one of {ENCODERS}, a fitted fewlabel autoencoder, "
-                                 "or the path of one saved with fewlabel.save (no such path exists)")
-            enc = load(enc)
-        spec, state = encoder_spec_of(enc, self.pooling)
-        if tuple(enc.input_shape_) != tuple(X.shape[1:]):
-            raise InputError(f"the pretrained encoder ({type(enc).__name__}) was fitted on rows of shape "
-                             f"{tuple(enc.input_shape_)}, but X has rows of shape {tuple(X.shape[1:])}: give X in the "
+        if isinstance(enc, (str, os.PathLike)) and not os.path.exists(enc):
+            raise InputError(f"unknown encoder {enc!r}: choose one of {ENCODERS}, a fitted fewlabel pretrainer, "
+                             "or the path of one saved with fewlabel.save (no such path exists)")
+        spec = encoder_of(enc, self.pooling, what="encoder")
+        if tuple(spec.input_shape) != tuple(X.shape[1:]):
+            raise InputError(f"the pretrained encoder ({spec.source}) was fitted on rows of shape "
+                             f"{tuple(spec.input_shape)}, but X has rows of shape {tuple(X.shape[1:])}: give X in the "
                              "encoder's shape (e.g. X.reshape(len(X), *shape))")
-        if float(enc.scale_) != float(self.scale_):
-            warnings.warn(f"the pretrained encoder was fitted on {'uint8 images' if enc.scale_ != 1 else 'floats'} "
+        if float(spec.scale) != float(self.scale_):
+            warnings.warn(f"the pretrained encoder was fitted on {'uint8 images' if spec.scale != 1 else 'floats'} "
                           f"but X is {'uint8' if self.scale_ != 1 else 'float'}: make sure both are on the same scale",
                           stacklevel=3)
-        return spec, state
+        return spec
 
     def _fresh_spec(self, input_shape) -> dict:
         if self.encoder == "dense":
@@ -556,22 +477,18 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
         # The encoder: given (pretrained elsewhere), pretrained here on every row, or fresh.
         given = self._resolve_encoder(X)
-        state = None
-        if given is not None:
-            spec, state = given
-        elif self.pretrain is not None:
+        if given is None and self.pretrain is not None:
             if self.encoder in ("conv", "resnet18"):
                 self._need_images(input_shape, f"encoder={self.encoder!r}")
             ae = self._pretrainer().fit(X)
-            spec, state = encoder_spec_of(ae, self.pooling)
+            given = ae.export_encoder(self.pooling)
             self.pretrain_history_ = ae.history_
-        else:
-            spec = self._fresh_spec(input_shape)
+        config = given.config if given is not None else self._fresh_spec(input_shape)
         torch.manual_seed(self.random_state or 0)
-        net = EncoderClassifierNet(spec, len(classes), self.head, tuple(self.head_hidden), self.activation,
+        net = EncoderClassifierNet(config, len(classes), self.head, tuple(self.head_hidden), self.activation,
                                    self.dropout)
-        if state is not None:
-            net.encoder.body.load_state_dict(state)
+        if given is not None:
+            net.encoder.load_state_dict(given.state_dict)
         self.module_ = net
 
         X_lab = X[labeled]

@@ -71,7 +71,8 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _check_k(k, n_rows: int, name: str = "k") -> int:
+def check_k(k, n_rows: int, name: str = "k") -> int:
+    """``k`` as an int when it is a valid number of clusters for ``n_rows`` rows (2 <= k <= n_rows)."""
     if n_rows < 2:
         raise InputError(f"clustering needs at least 2 rows, got n_samples={n_rows}")
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
@@ -241,7 +242,7 @@ class CodeClustering(ClusterMixin, BaseEstimator):
         _check_choice(self.method, METHODS, "method")
         _check_choice(self.manifold, MANIFOLDS, "manifold")
         Z = check_codes(Z)
-        k = _check_k(self.n_clusters, len(Z), "n_clusters")
+        k = check_k(self.n_clusters, len(Z), "n_clusters")
         self.n_features_in_ = Z.shape[1]
         E = self._embed(Z, fit=True)
         self.model_ = _model(self.method, k, self.random_state, self.n_init)
@@ -280,7 +281,7 @@ def cluster(Z, k, method="kmeans", manifold=None, manifold_dim=10, n_neighbors=2
     ``method='gmm', manifold='umap'``.
     """
     Z = check_codes(Z)
-    _check_k(k, len(Z), "k")
+    check_k(k, len(Z), "k")
     est = CodeClustering(n_clusters=k, method=method, manifold=manifold, manifold_dim=manifold_dim,
                          n_neighbors=n_neighbors, random_state=random_state, n_init=n_init)
     return est.fit(Z).labels_
@@ -307,7 +308,7 @@ def choose_k(Z, ks=range(2, 16), method="kmeans", criterion="silhouette", random
         raise InputError("ks is empty: give at least one number of clusters to try")
     top = len(Z) - 1 if criterion == "silhouette" else len(Z)
     for k in ks:
-        _check_k(k, len(Z), "every k in ks")
+        check_k(k, len(Z), "every k in ks")
         if k > top:
             raise InputError(f"k={k} in ks is too large: the silhouette needs at most n_rows - 1 = {top} clusters")
     E = reduce(Z, manifold, manifold_dim, n_neighbors, random_state=random_state) if manifold else Z
@@ -339,14 +340,23 @@ def evaluate_clustering(y_true, labels) -> dict:
 
 # -- the job ---------------------------------------------------------------------------------------
 def encode(X, encoder=None, name: str = "X") -> np.ndarray:
-    """``encoder.transform(X)`` as float32 rows, or (no encoder) ``X`` flattened with uint8 scaled to [0, 1]."""
+    """The codes of ``X`` as float32 rows, or (no encoder) ``X`` flattened with uint8 scaled to [0, 1].
+
+    ``encoder``: a fitted fewlabel pretrainer or the path of a saved one (its ``export_encoder()``, the codes
+    its ``transform`` gives), or any other fitted object with ``transform`` (a scikit-learn PCA, a classifier).
+    """
     if encoder is None:
         return check_codes(X, name)
-    if not hasattr(encoder, "transform"):
-        raise InputError(f"encoder {type(encoder).__name__} has no transform method; pass a fitted encoder "
-                         "(e.g. fewlabel.Autoencoder) or None to use the raw input")
-    Z = encoder.transform(X)
-    return check_codes(Z, f"{type(encoder).__name__}.transform({name})")
+    from fewlabel.tasks.encoders import encoder_codes, resolve_model  # noqa: PLC0415 (loads torch)
+
+    model = resolve_model(encoder, "encoder")
+    if callable(getattr(model, "export_encoder", None)):
+        return check_codes(encoder_codes(model.export_encoder(), X, name), f"{type(model).__name__} codes of {name}")
+    if not hasattr(model, "transform"):
+        raise InputError(f"encoder {type(model).__name__} has no transform method; pass a fitted encoder "
+                         "(e.g. fewlabel.Autoencoder), the path of a saved one, or None to use the raw input")
+    Z = model.transform(X)
+    return check_codes(Z, f"{type(model).__name__}.transform({name})")
 
 
 def check_y(y, n_rows: int):
@@ -393,7 +403,7 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
     y = check_y(y, len(X))
     t0 = time.perf_counter()
     Z = encode(X, encoder)
-    _check_k(k, len(Z), "k")
+    check_k(k, len(Z), "k")
     est = CodeClustering(n_clusters=k, method=method, manifold=manifold, manifold_dim=manifold_dim,
                          n_neighbors=n_neighbors, random_state=seed, n_init=n_init)
     labels = est.fit(Z).labels_

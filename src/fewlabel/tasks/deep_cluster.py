@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 
 import numpy as np
 import torch
@@ -29,47 +30,25 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
-from fewlabel._base import json_safe, to_float
+from fewlabel._base import json_safe, to_float, validate_X
 from fewlabel.errors import InputError
-from fewlabel.registry import REGISTRY, register
+from fewlabel.nets.cluster import ClusteringNet, soft_assignment
+from fewlabel.nets.encoder import EncoderSpec
 from fewlabel.pretrain.autoencoder import AutoencoderBase, MovedImagesMixin, image_mover, per_example_error
-from fewlabel.tasks.cluster import _check_k
+from fewlabel.registry import REGISTRY, register
+from fewlabel.tasks.cluster import check_k
+from fewlabel.tasks.encoders import autoencoder_of, encoder_of, resolve_model
 from fewlabel.train import Trainer, predict_batches, resolve_device
 
 __all__ = ["DeepClustering", "soft_assignment", "target_distribution"]
 
 
 # -- the two distributions --------------------------------------------------------------------------
-def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-    """Q: Student's t similarity of each code (row of ``z``) to each centre, normalised over centres."""
-    d2 = torch.cdist(z.float(), centers.float()).pow(2)  # (n, k) squared distances
-    # log of the unnormalised kernel, normalised with logsumexp: no underflow for far-away codes
-    logits = -(alpha + 1.0) / 2.0 * torch.log1p(d2 / alpha)
-    return torch.softmax(logits, dim=1)
-
-
 def target_distribution(q: torch.Tensor) -> torch.Tensor:
     """P: ``q_ij^2 / f_j`` normalised over ``j`` (``f_j``: the soft size of cluster ``j``)."""
     weight = q.pow(2) / q.sum(dim=0, keepdim=True)
     return weight / weight.sum(dim=1, keepdim=True)
-
-
-class _ClusteringNet(nn.Module):
-    """The autoencoder's network plus the trainable cluster centres."""
-
-    def __init__(self, ae_net: nn.Module, centers: np.ndarray, encode):
-        super().__init__()
-        self.ae = ae_net
-        self.centers = nn.Parameter(torch.as_tensor(np.asarray(centers, dtype=np.float32)))
-        self._encode = encode  # the estimator's ``_encode(net, x)``: the code as one row per example
-
-    def codes(self, x: torch.Tensor) -> torch.Tensor:
-        return self._encode(self.ae, x)
-
-    def soft_assign(self, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        return soft_assignment(self.codes(x), self.centers, alpha)
 
 
 # -- the estimator --------------------------------------------------------------------------------
@@ -79,8 +58,13 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    autoencoder : a *fitted* fewlabel autoencoder (``Autoencoder``, ``ConvAutoencoder``, ...). It is
-        deep-copied: the fine-tuned copy is ``autoencoder_``, the caller's object is left unchanged.
+    autoencoder : a *fitted* fewlabel pretrainer, or the path of one saved with ``fewlabel.save``. IDEC
+        (``reconstruction=True``) needs an autoencoder (``Autoencoder``, ``ConvAutoencoder``,
+        ``VariationalAutoencoder``, ``StackedAutoencoder``): it is deep-copied, the fine-tuned copy is
+        ``autoencoder_`` and the caller's object is left unchanged. DEC (``reconstruction=False``) takes any
+        pretrainer's encoder: an autoencoder is used as for IDEC (its decoder untouched); an encoder alone
+        (BYOL) is taken through its ``export_encoder()`` and fine-tuned as ``encoder_`` (``autoencoder_`` is
+        then None).
     n_clusters : number of clusters (at least 2, at most the number of rows).
     alpha : degrees of freedom of the Student's t kernel.
     gamma : weight of the KL clustering term against the reconstruction loss (IDEC; 0.1 in the paper).
@@ -100,7 +84,9 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     device : 'auto' or a device name; random_state : seeds k-means and the batch order; verbose : progress.
 
     Fitted attributes: ``labels_`` (argmax of Q on the training rows), ``cluster_centers_`` (in code
-    space), ``autoencoder_`` (fine-tuned), ``module_``, ``history_`` (one dict per update interval:
+    space), ``autoencoder_`` (fine-tuned; None when an encoder alone was given), ``encoder_`` (the fine-tuned
+    encoder module when no autoencoder was given, else None), ``module_`` (a
+    :class:`~fewlabel.nets.cluster.ClusteringNet`), ``history_`` (one dict per update interval:
     ``epoch``, ``loss``, ``kl``, ``reconstruction``, ``changed`` = fraction of labels that changed over
     the interval), ``n_iter_`` (update intervals run), ``n_epochs_``, ``converged_``.
     """
@@ -127,16 +113,19 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------
-    def _check_autoencoder(self) -> None:
-        ae = self.autoencoder
-        if not isinstance(ae, AutoencoderBase):
-            raise InputError(f"autoencoder must be a fitted fewlabel autoencoder (e.g. fewlabel.Autoencoder), "
-                             f"got {type(ae).__name__}")
-        try:
-            check_is_fitted(ae, "module_")
-        except NotFittedError:
-            raise InputError(f"the autoencoder ({type(ae).__name__}) is not fitted: call autoencoder.fit(X) "
-                             "first; DeepClustering fine-tunes a pretrained encoder") from None
+    def _source(self):
+        """The fitted autoencoder to fine-tune, or (DEC with an encoder alone) its exported ``EncoderSpec``."""
+        model = resolve_model(self.autoencoder, "autoencoder")
+        if self.reconstruction is True or isinstance(model, AutoencoderBase):
+            ae = autoencoder_of(model, "autoencoder", "IDEC (reconstruction=True) keeps training the decoder on the "
+                                "reconstruction loss; use reconstruction=False (DEC) to cluster with an encoder alone")
+            try:
+                check_is_fitted(ae, "module_")
+            except NotFittedError:
+                raise InputError(f"the autoencoder ({type(ae).__name__}) is not fitted: call autoencoder.fit(X) "
+                                 "first; DeepClustering fine-tunes a pretrained encoder") from None
+            return ae
+        return encoder_of(model, "auto", "autoencoder")
 
     def _check_params(self) -> None:
         def positive_int(name):
@@ -163,7 +152,10 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
                              "initial label per row")
 
     def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
-        return self.autoencoder._augment_image_shape(input_shape)  # the autoencoder knows its images' layout
+        ae = getattr(self, "_ae", None)
+        if ae is not None:
+            return ae._augment_image_shape(input_shape)  # the autoencoder knows its images' layout
+        return super()._augment_image_shape(input_shape)
 
     def _initial_centers(self, Z: np.ndarray, k: int) -> np.ndarray:
         if isinstance(self.init, str):
@@ -193,24 +185,39 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, X, y=None):
         """Fine-tune the encoder and the centres on ``X`` (``y`` is ignored)."""
-        self._check_autoencoder()
         self._check_params()
-        X = self.autoencoder._validated(X)  # shape, NaN, emptiness: as the autoencoder was fitted
-        self._check_augment(self.autoencoder.input_shape_)
-        k = _check_k(self.n_clusters, len(X), "n_clusters")
+        source = self._source()
+        self._ae = None if isinstance(source, EncoderSpec) else source
+        if self._ae is not None:
+            X = source._validated(X)  # shape, NaN, emptiness: as the autoencoder was fitted
+            input_shape, scale = source.input_shape_, source.scale_
+        else:
+            input_shape, scale = tuple(source.input_shape), source.scale
+            X = validate_X(X, expected_shape=input_shape, estimator=type(self).__name__)
+        self._check_augment(input_shape)
+        k = check_k(self.n_clusters, len(X), "n_clusters")
         device = resolve_device(self.device)
 
-        ae = copy.deepcopy(self.autoencoder)
-        ae.module_.to(device)
-        Z = ae.transform(X)
-        net = _ClusteringNet(ae.module_, self._initial_centers(Z, k), ae._encode).to(device)
-        self.autoencoder_, self.module_ = ae, net
-        self.n_features_in_ = ae.n_features_in_
-        alpha, scale = float(self.alpha), ae.scale_
-        gamma, use_rec, kind = float(self.gamma), bool(self.reconstruction), ae.loss_
+        if self._ae is not None:
+            ae = copy.deepcopy(source)
+            ae.module_.to(device)
+            network, encode, encoder = ae.module_, ae._encode, None
+            Z = ae.transform(X)
+        else:
+            ae, encoder = None, source.build().to(device)
+            network, encode = encoder, None
+            Z = predict_batches(lambda x: encoder(to_float(x, scale)), X, device=device)
+        net = ClusteringNet(network, self._initial_centers(Z, k), encode).to(device)
+        self.autoencoder_, self.encoder_, self.module_ = ae, encoder, net
+        self.encoder_spec_ = None if ae is not None else source
+        self.input_shape_, self.scale_ = tuple(input_shape), scale
+        self.n_features_in_ = int(np.prod(input_shape))
+        alpha = float(self.alpha)
+        gamma, use_rec = float(self.gamma), bool(self.reconstruction)
+        kind = ae.loss_ if use_rec else None
         targets = {}  # "P": the target distribution of every row, on the device
         move = None if self.augment is None else image_mover(
-            self._augment_image_shape(ae.input_shape_), self.augment_shift, self.augment_rotate)
+            self._augment_image_shape(input_shape), self.augment_shift, self.augment_rotate)
 
         def loss_fn(net, batch):
             x_raw, rows = batch
@@ -222,8 +229,8 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             kl = F.kl_div(q.clamp_min(1e-12).log(), targets["P"][rows], reduction="batchmean")
             if not use_rec:
                 return {"loss": kl, "kl": kl}
-            logits = net.ae.decode_logits(z.reshape(len(z), *ae._code_shape()))
-            rec = per_example_error(net.ae, logits, x, kind).mean()
+            logits = net.network.decode_logits(z.reshape(len(z), *ae._code_shape()))
+            rec = per_example_error(net.network, logits, x, kind).mean()
             return {"loss": rec + gamma * kl, "kl": kl, "reconstruction": rec}
 
         # One Adam for the whole run, handed to each interval's Trainer: its moments carry over.
@@ -265,7 +272,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
 
     # -- using ------------------------------------------------------------------------------------
     def _q(self, X) -> np.ndarray:
-        net, scale, alpha = self.module_, self.autoencoder_.scale_, float(self.alpha)
+        net, scale, alpha = self.module_, self.scale_, float(self.alpha)
         was_training = net.training
         net.eval()
         device = net.centers.device
@@ -275,7 +282,9 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
 
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
-        return self.autoencoder_._validated(X)
+        if self.autoencoder_ is not None:
+            return self.autoencoder_._validated(X)
+        return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
 
     def soft_assign(self, X) -> np.ndarray:
         """Q: each row's soft assignment to the clusters (rows sum to 1)."""
@@ -288,9 +297,13 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The fine-tuned encoder's codes."""
         check_is_fitted(self, "module_")
-        return self.autoencoder_.transform(X)
+        if self.autoencoder_ is not None:
+            return self.autoencoder_.transform(X)
+        X = self._validated(X)
+        encoder, scale = self.encoder_.eval(), self.scale_
+        return predict_batches(lambda x: encoder(to_float(x, scale)), X, device=self.module_.centers.device)
 
-    # -- saving: both autoencoders' own states under prefixes, the centres and labels as tensors -----
+    # -- saving: the pretrainers' own states under prefixes, the centres and labels as tensors -----------
     def _get_state(self):
         check_is_fitted(self, "module_")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
@@ -301,10 +314,20 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
                   "fitted": {"history": self.history_, "n_iter": self.n_iter_, "n_epochs": self.n_epochs_,
                              "converged": bool(self.converged_)}}
         tensors = {"centers": self.module_.centers.detach().cpu(), "labels": torch.from_numpy(self.labels_)}
-        for prefix, est in (("autoencoder", self.autoencoder), ("autoencoder_", self.autoencoder_)):
+        given = self.autoencoder
+        if isinstance(given, (str, os.PathLike)):
+            config["autoencoder_path"], given = os.fspath(given), None
+        for prefix, est in (("autoencoder", given), ("autoencoder_", self.autoencoder_)):
+            if est is None:
+                continue
             ae_config, ae_tensors = est._get_state()
             config["autoencoders"][prefix] = {"type": type(est).__name__, "config": ae_config}
             tensors.update({f"{prefix}.{k}": v for k, v in ae_tensors.items()})
+        if self.encoder_ is not None:  # an encoder alone (DEC): its config and fine-tuned weights
+            spec = self.encoder_spec_
+            config["encoder"] = {"config": spec.config, "input_shape": list(spec.input_shape), "scale": spec.scale,
+                                 "source": spec.source, "precision": spec.precision}
+            tensors.update({f"encoder_.{k}": v for k, v in self.encoder_.state_dict().items()})
         return config, tensors
 
     @classmethod
@@ -316,12 +339,23 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             aes[prefix] = ae_cls._from_state(entry["config"],
                                              {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})
         params = dict(config["params"])
-        est = cls(autoencoder=aes["autoencoder"], **params)
-        ae = aes["autoencoder_"]
+        est = cls(autoencoder=aes.get("autoencoder", config.get("autoencoder_path")), **params)
+        ae = aes.get("autoencoder_")
         est.autoencoder_ = ae
-        est.module_ = _ClusteringNet(ae.module_, tensors["centers"].numpy(), ae._encode)
+        if ae is not None:
+            est.encoder_ = est.encoder_spec_ = None
+            est.module_ = ClusteringNet(ae.module_, tensors["centers"].numpy(), ae._encode)
+            est.input_shape_, est.scale_ = tuple(ae.input_shape_), ae.scale_
+        else:
+            entry = config["encoder"]
+            state = {k[len("encoder_."):]: v for k, v in tensors.items() if k.startswith("encoder_.")}
+            spec = EncoderSpec(entry["config"], state, tuple(entry["input_shape"]), float(entry["scale"]),
+                               entry["source"], entry["precision"])
+            est.encoder_spec_, est.encoder_ = spec, spec.build()
+            est.module_ = ClusteringNet(est.encoder_, tensors["centers"].numpy())
+            est.input_shape_, est.scale_ = spec.input_shape, spec.scale
         est.module_.eval()
-        est.n_features_in_ = ae.n_features_in_
+        est.n_features_in_ = int(np.prod(est.input_shape_))
         est.labels_ = tensors["labels"].numpy().astype(np.int64)
         est.cluster_centers_ = tensors["centers"].numpy().copy()
         fitted = config["fitted"]

@@ -29,6 +29,7 @@ new class or one whose data changed, without touching the others::
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -40,9 +41,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import json_safe, validate_X
 from fewlabel.errors import InputError
-from fewlabel.registry import REGISTRY, register
 from fewlabel.pretrain.autoencoder import Autoencoder, AutoencoderBase
+from fewlabel.registry import REGISTRY, register
 from fewlabel.tasks.classify import check_semi_supervised_y
+from fewlabel.tasks.encoders import autoencoder_of
 
 __all__ = ["ClassAutoencoderClassifier", "ReconstructionDetector"]
 
@@ -54,13 +56,12 @@ DEFAULT = dict(hidden=(128,), latent=8, epochs=30, batch_size=32)
 
 
 def _template(autoencoder, what: str) -> AutoencoderBase:
-    """The autoencoder to clone for each fit (``Autoencoder(**DEFAULT)`` when none is given)."""
+    """The autoencoder to clone for each fit (``Autoencoder(**DEFAULT)`` when none is given; the saved one
+    when ``autoencoder`` is a path)."""
     if autoencoder is None:
         return Autoencoder(**DEFAULT)
-    if not isinstance(autoencoder, AutoencoderBase):
-        raise InputError(f"{what}: autoencoder must be a fewlabel autoencoder (Autoencoder, ConvAutoencoder, "
-                         f"VariationalAutoencoder, StackedAutoencoder) or None, got {type(autoencoder).__name__}")
-    return autoencoder
+    return autoencoder_of(autoencoder, f"{what}: autoencoder",
+                          "detection scores rows by their reconstruction error, which needs a decoder")
 
 
 def _check_fraction(name, value, low_open=False, high=1.0, high_open=True) -> float:
@@ -96,7 +97,10 @@ def _fit_autoencoder(template, X, fraction, seed, what):
 
 
 def _ae_state(ae) -> tuple[dict, dict]:
-    """A fewlabel autoencoder as (JSON entry, tensors): fitted ones whole, templates as their parameters."""
+    """A fewlabel autoencoder as (JSON entry, tensors): fitted ones whole, templates as their parameters, a
+    path (of a saved one) as it is."""
+    if isinstance(ae, (str, os.PathLike)):
+        return {"path": os.fspath(ae)}, {}
     try:
         check_is_fitted(ae, "module_")
     except NotFittedError:
@@ -106,6 +110,8 @@ def _ae_state(ae) -> tuple[dict, dict]:
 
 
 def _ae_from_state(entry: dict, tensors: dict, prefix: str):
+    if "path" in entry:
+        return entry["path"]
     cls = REGISTRY[entry["type"]]
     if "params" in entry:  # JSON has no tuples: lists come back as tuples, as the estimators' own loading does
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["params"].items()})

@@ -36,6 +36,7 @@ def activation(name: str | None) -> nn.Module:
 
 
 def per_layer(value, n: int, what: str) -> list:
+    """``value`` once per layer: a list of ``n`` given as it is, one value repeated ``n`` times."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
             raise InputError(f"{what}: {len(value)} given for {n} layers")

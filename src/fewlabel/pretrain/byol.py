@@ -73,7 +73,7 @@ class BYOL(TransformerMixin, TorchEstimator):
     The paper trains with LARS at batch 4096 for 300-1000 epochs; Adam at batch 256 with the default
     rate is the usual single-GPU setting.
 
-    Fitted attributes: ``module_`` (a :class:`BYOLNet`), ``history_`` (per-epoch ``loss`` and ``tau``, the mean EMA momentum),
+    Fitted attributes: ``module_`` (a :class:`~fewlabel.nets.byol.BYOLNet`), ``history_`` (per-epoch ``loss`` and ``tau``, the mean EMA momentum),
     ``input_shape_``, ``n_features_in_``, ``scale_``.
     """
 

@@ -5,7 +5,7 @@ Xie et al.'s DEC, 2016, gives the defaults): train the shallow autoencoder ``784
 data, freeze its encoder layer, train ``500 -> 500 -> 500`` on the codes it produces, and so on down to
 the latent layer; then train the whole mirrored stack end to end with the reconstruction loss.
 
-The result is an ordinary :class:`~fewlabel.pretrain.autoencoder.DenseAutoencoderNet` (mirrored,
+The result is an ordinary :class:`~fewlabel.nets.autoencoder.DenseAutoencoderNet` (mirrored,
 untied), so ``transform`` / ``inverse_transform`` / ``reconstruction_error`` / saving are the ones every
 autoencoder has; only ``fit`` differs.
 """

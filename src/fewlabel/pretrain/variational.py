@@ -8,8 +8,8 @@ the encoder's Gaussian from the standard normal prior. ``beta = 1`` is the ELBO 
 ``beta`` pulls the codes towards the prior (smoother, more disentangled, blurrier), ``beta = 0`` is a
 plain autoencoder with a noisy code.
 
-:class:`VariationalAutoencoderNet` has the same interface as the dense autoencoder's network
-(``encode`` gives the *mean* code, so ``transform`` is deterministic), and
+:class:`~fewlabel.nets.variational.VariationalAutoencoderNet` has the same interface as the dense
+autoencoder's network (``encode`` gives the *mean* code, so ``transform`` is deterministic), and
 :class:`VariationalAutoencoder` reuses :class:`~fewlabel.pretrain.autoencoder.AutoencoderBase`; what
 it adds is generating: :meth:`~VariationalAutoencoder.sample` decodes codes drawn from the prior,
 :meth:`~VariationalAutoencoder.interpolate` walks the straight line between two inputs' codes.

@@ -204,7 +204,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
     Fitted attributes: ``classes_``, ``history_`` (per-epoch ``loss``/``accuracy`` and ``val_`` ones),
     ``pretrain_history_`` (the pretraining's history, or None), ``n_labeled_``, ``input_shape_``,
-    ``n_features_in_``, ``module_`` (an :class:`EncoderClassifierNet`).
+    ``n_features_in_``, ``module_`` (an :class:`~fewlabel.nets.classifier.EncoderClassifierNet`).
     """
 
     def __init__(self, encoder="dense", pretrain="autoencoder", hidden=(128, 64), latent=16, activation="relu",

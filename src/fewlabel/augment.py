@@ -142,10 +142,35 @@ def _per_image(n, p, dev):
     return (torch.rand(n, 1, 1, 1, device=dev) < p)
 
 
+def random_shift(img: torch.Tensor, max_shift: int, hflip: bool = False) -> torch.Tensor:
+    """Each image (NCHW) moved by its own whole number of pixels, up to ``max_shift`` each way along each
+    axis (uniform), 0 where it moves in from outside; ``hflip`` mirrors half the images.
+
+    The same as :func:`random_affine` with a whole-pixel translation (bilinear sampling at whole pixels
+    interpolates nothing), in one gather instead of a sampling grid: several times cheaper on a CPU."""
+    n, c, h, w = img.shape
+    dev = img.device
+    dy = torch.randint(-max_shift, max_shift + 1, (n, 1), device=dev)
+    dx = torch.randint(-max_shift, max_shift + 1, (n, 1), device=dev)
+    rows = torch.arange(h, device=dev).view(1, h) - dy  # source row of each output row
+    cols = torch.arange(w, device=dev).view(1, w) - dx
+    if hflip:
+        flip = torch.rand(n, 1, device=dev) < 0.5
+        cols = torch.where(flip, w - 1 - cols, cols)
+    inside = ((rows >= 0) & (rows < h)).view(n, 1, h, 1) & ((cols >= 0) & (cols < w)).view(n, 1, 1, w)
+    rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
+    # One flat index per output value (a single torch.take: much faster than 4-way advanced indexing).
+    plane = torch.arange(n * c, device=dev).view(n, c, 1, 1) * (h * w)
+    index = plane + (rows * w).view(n, 1, h, 1) + cols.view(n, 1, 1, w)
+    picked = img.contiguous().view(-1).take(index)
+    return torch.where(inside, picked, torch.zeros((), dtype=img.dtype, device=dev))
+
+
 def weak_augment(x: torch.Tensor, input_shape, translate: float = 0.125, hflip: bool = False) -> torch.Tensor:
-    """The weak view: a random shift of up to ``translate`` of the size (and a mirror if ``hflip``)."""
-    img, _ = _nchw(x, input_shape)
-    return nchw_to_rows(random_affine(img, translate=translate, hflip=hflip), x.shape)
+    """The weak view: a random shift by a whole number of pixels, up to ``translate`` of the size (3 px on
+    28 px images, 4 on 32 px ones, as FixMatch's pad-and-crop), and a mirror if ``hflip``."""
+    img, (h, w, _) = _nchw(x, input_shape)
+    return nchw_to_rows(random_shift(img, int(translate * min(h, w)), hflip=hflip), x.shape)
 
 
 def strong_augment(x: torch.Tensor, input_shape, hflip: bool = False, cutout_size: float = 0.5) -> torch.Tensor:

@@ -151,3 +151,27 @@ def test_image_header_claiming_more_pixels_than_its_file_holds_is_refused_before
         Image.fromarray(np.full((3000, 3000), 9, np.uint8)).save(sound / f"blank.{fmt.lower()}", fmt)
         X, _, _ = datasets.read_image_folder(sound, size=(30, 30), color="L")
         assert X.shape == (1, 30, 30) and (X == 9).all()
+
+
+@pytest.mark.parametrize("header", [
+    {"kind": "checkpoint", "format": 1},  # found by scripts/fuzz_parsers.py: a raw KeyError 'state'
+    ["checkpoint"],
+    {"kind": "checkpoint", "state": {"__dict__": [["a", 1, 2]]}},
+    {"kind": "checkpoint", "state": {"__dict__": [[["unhashable"], 1]]}},
+    {"kind": "checkpoint", "state": {"__tensor__": ["s"]}},
+    {"kind": "checkpoint", "state": {"__float__": "many"}},
+    {"kind": "checkpoint", "state": {"__tensor__": "missing"}},
+])
+def test_checkpoint_with_a_damaged_structure_gives_corrupt_file_error(tmp_path, header):
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from fewlabel.train.state import load_state_file
+
+    path = tmp_path / "ck.safetensors"
+    save_file({"s": torch.zeros(2)}, str(path), metadata={"fewlabel": json.dumps(header)})
+    with pytest.raises(CorruptFileError) as e:
+        load_state_file(path, "checkpoint")
+    assert str(path) in str(e.value)

@@ -168,8 +168,16 @@ def load_state_file(path: Path, kind: str) -> dict[str, Any]:
         raise CorruptFileError(f"{path} is a safetensors file but not one fewlabel wrote (no 'fewlabel' metadata)")
     try:
         header = json.loads(meta["fewlabel"])
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:
         raise CorruptFileError(f"{path}: the fewlabel metadata is not valid JSON ({e})") from None
+    if not isinstance(header, dict) or "state" not in header:
+        raise CorruptFileError(f"{path}: the fewlabel metadata is damaged (not an object with a 'state')")
     if header.get("kind") != kind:
         raise CorruptFileError(f"{path} holds a fewlabel {header.get('kind')!r}, not a {kind!r}")
-    return unflatten_state(header["state"], tensors)
+    try:
+        return unflatten_state(header["state"], tensors)
+    except (TypeError, ValueError, RecursionError) as e:  # CorruptFileError is a ValueError: named already
+        if isinstance(e, CorruptFileError):
+            raise CorruptFileError(f"{path}: {e}") from None
+        raise CorruptFileError(f"{path}: the structure in its fewlabel metadata is damaged "
+                               f"({type(e).__name__}: {e})") from None

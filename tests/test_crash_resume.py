@@ -183,3 +183,11 @@ def test_same_seed_same_weights_autoencoder_fp32_and_trainer_bf16():
             net, lambda m, b: torch.nn.functional.mse_loss(m(b[0]).float(), b[0]), Xf)
         bf16.append(net.state_dict())
     assert all(torch.equal(bf16[0][k], bf16[1][k]) for k in bf16[0])
+
+
+def test_kill_resume_trials_script_runs_a_trial(load_script, capsys):
+    trials = load_script("scripts", "kill_resume_trials")
+    # Seed 1 draws a kill in epoch 2 of 4: it comes well before the run ends.
+    assert trials.main(["--trials", "1", "--kills", "1", "--epochs", "4", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1 trials, 1 kills -9" in out and "0 failed trials" in out, out

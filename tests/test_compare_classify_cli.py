@@ -10,7 +10,7 @@ import pytest
 from fewlabel import SemiSupervisedClassifier, datasets
 from fewlabel.cli import main
 from fewlabel.errors import InputError
-from fewlabel.tasks.compare import ALL, BASE, SEMI, baseline_epochs, baseline_params, compare, verdict
+from fewlabel.tasks.compare import ALL, BASE, SEMI, baseline_params, compare, verdict
 
 
 def test_baseline_is_the_same_network_without_the_unlabeled_data():
@@ -23,12 +23,35 @@ def test_baseline_is_the_same_network_without_the_unlabeled_data():
         baseline_params(dict(encoder="runs/ae/model"))
 
 
-def test_baseline_gets_as_many_steps_as_the_semi_supervised_method():
-    fixmatch = dict(consistency="fixmatch", epochs=20, batch_size=256, unlabeled_ratio=7)
-    # FixMatch: 60,000 rows / 224 unlabeled per step = 268 steps an epoch; 100 labels = 1 step an epoch
-    assert baseline_epochs(fixmatch, 60000, 100) == 20 * 268
-    assert baseline_epochs(fixmatch, 60000, 60000) == 23  # all labels: 235 steps an epoch, ceil(5360 / 235)
-    assert baseline_epochs(dict(pretrain="autoencoder", epochs=20), 60000, 100) == 20  # same labeled-only loop
+def test_baseline_gets_as_many_steps_as_the_semi_supervised_method(mnist_small):
+    """An epoch is ceil(len(X) / batch_size) steps for every method, however many rows carry labels: equal
+    epochs are equal work (FixMatch's epoch used to be 268 steps on MNIST, a 100-label epoch one step)."""
+    X, y = mnist_small[0][:600], datasets.labeled_subset(mnist_small[1][:600], 20, seed=0)
+    common = dict(encoder="conv", channels=(4,), pretrain=None, epochs=2, batch_size=64, device="cpu")
+    semi = SemiSupervisedClassifier(consistency="fixmatch", **common).fit(X, y)
+    base = SemiSupervisedClassifier(**baseline_params(dict(consistency="fixmatch", **common))).fit(X, y)
+    assert semi.history_.info["steps"] == base.history_.info["steps"] == 2 * 10  # ceil(600 / 64) = 10
+
+
+def test_pretraining_runs_once_per_seed_for_every_label_count(monkeypatch):
+    from fewlabel.pretrain.autoencoder import Autoencoder
+
+    fits = []
+    real_fit = Autoencoder.fit
+
+    def counting_fit(self, X, *args, **kwargs):
+        fits.append(len(X))
+        return real_fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(Autoencoder, "fit", counting_fit)
+    X, y = datasets.load("digits", split="train")
+    Xt, yt = datasets.load("digits", split="test")
+    params = dict(encoder="dense", hidden=(16,), latent=4, pretrain="autoencoder", pretrain_epochs=1, epochs=1,
+                  batch_size=128, device="cpu")
+    result = compare(X, y, Xt, yt, n_labels=[30, 60, 90], seeds=2, params=params, all_labels=False,
+                     log=lambda line: None)
+    assert fits == [len(X), len(X)]  # 2 seeds, not 3 counts x 2 seeds
+    assert result["pretrain_seconds"] > 0 and len(result["runs"]) == 6
 
 
 def test_verdict_says_plainly_what_happened():
@@ -40,7 +63,7 @@ def test_verdict_says_plainly_what_happened():
 def test_compare_on_real_digits_writes_everything(tmp_path):
     X, y = datasets.load("digits", split="train")
     Xt, yt = datasets.load("digits", split="test")
-    params = dict(encoder="dense", hidden=(64,), latent=16, pretrain="autoencoder", pretrain_epochs=40, epochs=150,
+    params = dict(encoder="dense", hidden=(64,), latent=16, pretrain="autoencoder", pretrain_epochs=40, epochs=8,
                   batch_size=64, device="cpu")
     lines = []
     result = compare(X, y, Xt, yt, n_labels=[50, 200], seeds=2, params=params, out=tmp_path, log=lines.append)
@@ -87,7 +110,7 @@ def test_cli_classify_passes_the_weight_average_and_schedule_on():
 def test_compare_in_parallel_processes_gives_the_same_figures():
     X, y = datasets.load("digits", split="train")
     Xt, yt = datasets.load("digits", split="test")
-    params = dict(encoder="dense", hidden=(32,), latent=8, pretrain="autoencoder", pretrain_epochs=5, epochs=30,
+    params = dict(encoder="dense", hidden=(32,), latent=8, pretrain="autoencoder", pretrain_epochs=5, epochs=2,
                   batch_size=64, device="cpu")
     kw = dict(n_labels=50, seeds=2, params=params, log=lambda line: None)
     one = compare(X, y, Xt, yt, **kw)

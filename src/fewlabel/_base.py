@@ -4,7 +4,6 @@ device, and saving (scikit-learn's contract on the outside, a torch module on th
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import torch
@@ -13,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel.errors import InputError
 from fewlabel.train import History, Trainer, predict_batches, resolve_device
+from fewlabel.train.config import check_training_settings, make_trainer
 
 
 def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estimator: str = "the model",
@@ -76,33 +76,19 @@ def to_float(x: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 class TorchEstimator(BaseEstimator):
-    """Training settings shared by every estimator; subclasses build ``self.module_`` in ``fit``."""
+    """What every trained estimator shares; subclasses build ``self.module_`` in ``fit``. Their training
+    settings (epochs, max_steps, batch_size, optimizer, lr, precision, device, ...) come from
+    :func:`~fewlabel.train.config.training_settings`."""
 
-    def _trainer(self, *, epochs=None, lr=None, description="train", early_stopping=None, **kw) -> Trainer:
-        return Trainer(
-            epochs=epochs if epochs is not None else self.epochs,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            lr=lr if lr is not None else self.lr,
-            weight_decay=self.weight_decay,
-            device=self.device,
-            seed=self.random_state if self.random_state is not None else 0,
-            early_stopping=early_stopping,
-            progress=bool(self.verbose),
-            description=description,
-            **kw,
-        )
+    def _trainer(self, **overrides) -> Trainer:
+        """The one Trainer for this estimator's training settings (:func:`~fewlabel.train.config.make_trainer`)."""
+        return make_trainer(self, **overrides)
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)
 
-    def _check_common_params(self) -> None:
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise InputError(f"lr must be a positive number, got {self.lr!r}")
+    def _check_training_settings(self) -> None:
+        check_training_settings(self)
 
     def _apply(self, fn, X, batch_size=1024) -> np.ndarray:
         """``fn`` over ``X`` in batches, in the precision the model was trained in (bf16 or fp32)."""

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 is_path, load_data, refuse_file_options, sizes)
+                                 is_path, load_data, refuse_file_options, sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png")
@@ -64,7 +64,7 @@ def add_parser(sub) -> None:
                    help="learning rate over the training (default constant)")
     g.add_argument("--validation-fraction", type=float, default=0.0,
                    help="hold out this fraction of the labeled rows for val_loss (never the test rows)")
-    add_training_options(p, epochs=50)
+    add_training_options(p, epochs=20)
 
 
 def classifier_params(args) -> dict:
@@ -73,12 +73,11 @@ def classifier_params(args) -> dict:
                 consistency=None if args.consistency == "none" else args.consistency, hidden=args.hidden,
                 latent=args.latent, channels=args.channels, width=args.width, head=args.head,
                 freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
-                augment=args.augment, threshold=args.threshold, epochs=args.epochs,
-                pretrain_epochs=args.pretrain_epochs, optimizer=args.optimizer, lr=args.lr, ema=args.ema,
-                schedule=None if args.schedule == "constant" else args.schedule, batch_size=args.batch_size,
-                validation_fraction=args.validation_fraction, device=args.device,
+                augment=args.augment, threshold=args.threshold, pretrain_epochs=args.pretrain_epochs, ema=args.ema,
+                schedule=None if args.schedule == "constant" else args.schedule,
+                validation_fraction=args.validation_fraction,
                 pretrain_params=None if args.pretrain_lr is None else {"lr": args.pretrain_lr},
-                verbose=not args.quiet)
+                **training_settings_of(args))
 
 
 def check_test_options(args) -> None:

@@ -66,13 +66,30 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None) -
 def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
                          lr=1e-3, batch_size: int = 256) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=epochs, help=f"passes over the data (default {epochs})")
+    g.add_argument("--epochs", type=int, default=epochs,
+                   help=f"passes over the data's rows, labeled or not (default {epochs}); an epoch is "
+                        "ceil(rows / batch size) optimizer steps")
+    g.add_argument("--max-steps", type=int, default=None,
+                   help="a step budget: exactly this many optimizer steps instead of --epochs")
     g.add_argument("--batch-size", type=int, default=batch_size, help=f"rows per step (default {batch_size})")
     g.add_argument("--lr", type=float, default=lr, help=lr_help)
     g.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
+    g.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="auto (default): bf16 where the CPU or GPU has it natively and the model is large enough "
+                        "to gain, else fp32")
+    g.add_argument("--compile", choices=["auto", "yes", "no"], default="auto",
+                   help="torch.compile the training step (auto: long runs on a GPU; it costs seconds up front)")
     g.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def training_settings_of(args, lr=None) -> dict:
+    """The training settings every fewlabel estimator takes, from the options of add_training_options."""
+    return dict(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, optimizer=args.optimizer,
+                lr=args.lr if lr is None else lr, precision=args.precision,
+                compile={"yes": True, "no": False}.get(args.compile, args.compile), device=args.device,
+                random_state=args.seed, verbose=not args.quiet)
 
 
 def add_output_options(p: argparse.ArgumentParser, writes, required: bool = True) -> None:

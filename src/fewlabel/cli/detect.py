@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (FILE_NOTE, add_data_options, add_output_options, add_training_options, is_path,
-                                 labels, load_data, positive, refuse_file_options, sizes)
+                                 labels, load_data, positive, refuse_file_options, sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("model", "metrics.json", "errors.png")
@@ -88,9 +88,7 @@ def run(args, out: Path) -> int:
     # a file has no test split: scoring its own training rows again would flatter the detector
     test = None if test_split == "none" or is_path(args.data) else load_data(args.data, test_split, args.root)
     outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root)[0]
-    ae = Autoencoder(hidden=args.hidden, latent=args.latent, epochs=args.epochs, batch_size=args.batch_size,
-                     lr=args.lr, optimizer=args.optimizer, device=args.device, random_state=args.seed,
-                     verbose=not args.quiet)
+    ae = Autoencoder(hidden=args.hidden, latent=args.latent, **training_settings_of(args))
     t0 = time.perf_counter()
     if args.per_class:
         model = ClassAutoencoderClassifier(ae, unknown=args.unknown, random_state=args.seed).fit(X, y)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 is_path, load_data, pair, refuse_file_options, sizes)
+                                 is_path, load_data, pair, refuse_file_options, sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("model", "history.json", "loss.png", "reconstructions.png", "latent.png", "samples.png",
@@ -118,17 +118,14 @@ def build_autoencoder(args):
         return BYOL(encoder=args.backbone, stem=args.stem, width=args.width, channels=args.channels,
                     batch_norm=True if args.backbone == "conv" else args.batch_norm,
                     projection_dim=args.projection_dim, hidden_dim=args.hidden_dim, tau=args.tau,
-                    crop_scale=args.crop_scale, epochs=args.epochs, batch_size=args.batch_size,
-                    optimizer=args.optimizer, lr=3e-4 if args.lr is None else args.lr,
-                    warmup_epochs=args.warmup_epochs, device=args.device, random_state=args.seed,
-                    verbose=not args.quiet)
+                    crop_scale=args.crop_scale, warmup_epochs=args.warmup_epochs,
+                    **training_settings_of(args, lr=3e-4 if args.lr is None else args.lr))
     defaults = MODEL_DEFAULTS[args.model]
     pick = {k: getattr(args, k) if getattr(args, k) is not None else defaults.get(k) for k in ("hidden", "latent", "loss")}
-    common = dict(loss=pick["loss"], noise=args.noise, noise_level=args.noise_level, optimizer=args.optimizer,
-                  lr=1e-3 if args.lr is None else args.lr, epochs=args.epochs, batch_size=args.batch_size,
+    common = dict(loss=pick["loss"], noise=args.noise, noise_level=args.noise_level,
                   validation_fraction=0.0 if args.validation_split else _fraction(args),
-                  output_activation=args.output_activation, device=args.device, random_state=args.seed,
-                  verbose=not args.quiet)
+                  output_activation=args.output_activation,
+                  **training_settings_of(args, lr=1e-3 if args.lr is None else args.lr))
     augment = {"augment": args.augment} if args.augment else {}
     if args.model == "conv":
         from fewlabel import ConvAutoencoder

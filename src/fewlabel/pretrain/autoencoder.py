@@ -28,6 +28,7 @@ from fewlabel.nets.dense import activation as make_activation
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.registry import register
 from fewlabel.train import History
+from fewlabel.train.config import training_settings
 
 LOSSES = ("auto", "mse", "bce")
 AUGMENTS = (None, "shift")
@@ -180,7 +181,7 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def _prepare(self, X) -> np.ndarray:
         """Validate parameters and ``X``; set the fitted attributes every autoencoder has."""
-        self._check_common_params()
+        self._check_training_settings()
         if self.loss not in LOSSES:
             raise InputError(f"unknown loss {self.loss!r}: choose one of {LOSSES}")
         if self.hinge is not None and not (isinstance(self.hinge, (int, float)) and math.isfinite(self.hinge)
@@ -292,6 +293,7 @@ def corrupt_input(x, noise, level, input_shape, lo, hi):
 
 
 @register
+@training_settings()
 class Autoencoder(AutoencoderBase):
     """A dense autoencoder as a scikit-learn transformer: ``fit(X)``, ``transform(X)`` gives the codes.
 
@@ -308,8 +310,7 @@ class Autoencoder(AutoencoderBase):
     def __init__(self, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
                  output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
                  loss="mse", hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1,
-                 augment_rotate=10.0, optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=30, batch_size=256,
-                 validation_fraction=0.0, early_stopping=None, device="auto", random_state=0, verbose=False):
+                 augment_rotate=10.0, validation_fraction=0.0, early_stopping=None):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
@@ -326,16 +327,8 @@ class Autoencoder(AutoencoderBase):
         self.augment = augment
         self.augment_shift = augment_shift
         self.augment_rotate = augment_rotate
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     def _check_params(self) -> None:
         if not isinstance(self.latent, (int, np.integer)) or isinstance(self.latent, bool) or self.latent < 1:
@@ -360,6 +353,7 @@ class Autoencoder(AutoencoderBase):
 
 
 @register
+@training_settings(epochs=20)
 class ConvAutoencoder(AutoencoderBase):
     """A convolutional autoencoder for images, as a scikit-learn transformer.
 
@@ -377,8 +371,7 @@ class ConvAutoencoder(AutoencoderBase):
     def __init__(self, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False, latent=None,
                  latent_activation="linear", code="flatten", image_shape=None, output_activation="auto", loss="mse",
                  hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1, augment_rotate=10.0,
-                 optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=20, batch_size=256, validation_fraction=0.0,
-                 early_stopping=None, device="auto", random_state=0, verbose=False):
+                 validation_fraction=0.0, early_stopping=None):
         self.channels = channels
         self.kernel_size = kernel_size
         self.activation = activation
@@ -395,16 +388,8 @@ class ConvAutoencoder(AutoencoderBase):
         self.augment = augment
         self.augment_shift = augment_shift
         self.augment_rotate = augment_rotate
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     def _check_params(self) -> None:
         if self.code not in ("flatten", "pool"):

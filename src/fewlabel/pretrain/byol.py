@@ -36,6 +36,7 @@ from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.nets.resnet import STEMS, ResNet
 from fewlabel.registry import register
 from fewlabel.train import History
+from fewlabel.train.config import training_settings
 
 ENCODERS = ("resnet18", "conv")
 POOLINGS = ("global", "flatten")
@@ -54,6 +55,7 @@ def _check_range(value, name, lo, hi):
 
 
 @register
+@training_settings(epochs=100, lr=0.0003, weight_decay=1e-06)
 class BYOL(TransformerMixin, TorchEstimator):
     """Self-supervised pretraining of an image encoder with BYOL; ``transform`` gives its representation.
 
@@ -79,8 +81,7 @@ class BYOL(TransformerMixin, TorchEstimator):
 
     def __init__(self, encoder="resnet18", stem="auto", width=64, channels=(32, 64, 128), batch_norm=True,
                  pooling="global", projection_dim=256, hidden_dim=4096, tau=0.996, crop_scale=(0.08, 1.0),
-                 epochs=100, batch_size=256, optimizer="adam", lr=3e-4, weight_decay=1e-6, warmup_epochs=0,
-                 device="auto", random_state=0, verbose=False):
+                 warmup_epochs=0):
         self.encoder = encoder
         self.stem = stem
         self.width = width
@@ -91,15 +92,7 @@ class BYOL(TransformerMixin, TorchEstimator):
         self.hidden_dim = hidden_dim
         self.tau = tau
         self.crop_scale = crop_scale
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
         self.warmup_epochs = warmup_epochs
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -108,7 +101,7 @@ class BYOL(TransformerMixin, TorchEstimator):
 
     # -- checks -------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        self._check_common_params()
+        self._check_training_settings()
         if self.encoder not in ENCODERS:
             raise InputError(f"unknown encoder {self.encoder!r}: BYOL trains one of {ENCODERS}")
         if self.stem not in STEMS:

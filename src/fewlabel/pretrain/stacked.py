@@ -22,6 +22,7 @@ from fewlabel.nets.autoencoder import DenseAutoencoderNet, LayerPair, linear_blo
 from fewlabel.pretrain.autoencoder import Autoencoder
 from fewlabel.registry import register
 from fewlabel.train import History, predict_batches
+from fewlabel.train.config import split_budget, training_settings
 
 
 def _code_loss(pair: LayerPair, batch) -> torch.Tensor:
@@ -32,6 +33,7 @@ def _code_loss(pair: LayerPair, batch) -> torch.Tensor:
 
 
 @register
+@training_settings()
 class StackedAutoencoder(Autoencoder):
     """A dense autoencoder trained greedily, one layer at a time, then fine-tuned end to end.
 
@@ -58,8 +60,9 @@ class StackedAutoencoder(Autoencoder):
     layer_epochs : epochs of training for each level (positive integer).
     finetune_epochs : epochs of end-to-end training after the greedy stage (0: none).
 
-    ``epochs`` is accepted (the parameter list is Autoencoder's) but not used: training lasts
-    ``layer_epochs`` per level plus ``finetune_epochs``. The decoder mirrors the encoder and has its own
+    ``epochs`` is accepted (the training settings are every estimator's) but not used: training lasts
+    ``layer_epochs`` per level plus ``finetune_epochs``; a step budget ``max_steps`` is shared out among
+    the levels and the fine-tuning in proportion to their epochs. The decoder mirrors the encoder and has its own
     weights: ``tied=True`` and ``decoder_hidden`` are refused. ``early_stopping`` (a patience) and the
     validation rows (``validation_data`` or ``validation_fraction``) apply to every stage; each level is
     validated on the held-out rows' codes.
@@ -74,9 +77,8 @@ class StackedAutoencoder(Autoencoder):
     def __init__(self, hidden=(500, 500, 2000), latent=10, activation="relu", latent_activation="linear",
                  output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
                  loss="mse", hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1,
-                 augment_rotate=10.0, optimizer="adam", lr=1e-3, weight_decay=0.0,
-                 epochs=30, batch_size=256, validation_fraction=0.0, early_stopping=None, device="auto",
-                 random_state=0, verbose=False, layer_epochs=10, finetune_epochs=10):
+                 augment_rotate=10.0, validation_fraction=0.0, early_stopping=None, layer_epochs=10,
+                 finetune_epochs=10):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
@@ -93,16 +95,8 @@ class StackedAutoencoder(Autoencoder):
         self.augment = augment
         self.augment_shift = augment_shift
         self.augment_rotate = augment_rotate
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
         self.layer_epochs = layer_epochs
         self.finetune_epochs = finetune_epochs
 
@@ -142,6 +136,8 @@ class StackedAutoencoder(Autoencoder):
         self.layer_histories_: list[History] = []
         self.training_order_: list[str] = []
         h_train, h_val = train, val
+        phases = [self.layer_epochs] * n + ([self.finetune_epochs] if self.finetune_epochs > 0 else [])
+        budgets = split_budget(self.max_steps, phases)  # a step budget shared out among the stages
         for i in range(n):
             j = n - 1 - i  # the mirror decoder layer
             if i == 0:  # on the data: the estimator's own loss, on logits reshaped to the input
@@ -150,8 +146,8 @@ class StackedAutoencoder(Autoencoder):
             else:
                 pair = LayerPair(enc[i], dec[j])
                 loss_fn = _code_loss
-            trainer = self._trainer(epochs=self.layer_epochs, description=f"layer {i + 1}/{n}",
-                                    early_stopping=self.early_stopping)
+            trainer = self._trainer(epochs=self.layer_epochs, max_steps=budgets[i],
+                                    description=f"layer {i + 1}/{n}", early_stopping=self.early_stopping)
             self.layer_histories_.append(trainer.fit(pair, loss_fn, h_train, h_val,
                                                      params=list(pair.parameters())))
             self.training_order_.append(f"encoder.{i}+decoder.{j}")
@@ -160,7 +156,7 @@ class StackedAutoencoder(Autoencoder):
                 h_val = None if h_val is None else self._codes(enc[i], h_val, first=i == 0)
         self.history_ = self.layer_histories_[-1]
         if self.finetune_epochs > 0:
-            trainer = self._trainer(epochs=self.finetune_epochs, description="fine-tune",
+            trainer = self._trainer(epochs=self.finetune_epochs, max_steps=budgets[-1], description="fine-tune",
                                     early_stopping=self.early_stopping)
             self.history_ = trainer.fit(net, self._make_loss(), train, val)
             self.training_order_.append("all")

@@ -31,6 +31,7 @@ from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.nets.variational import ARCHITECTURES, VariationalAutoencoderNet
 from fewlabel.pretrain.autoencoder import AutoencoderBase, corrupt_input, per_example_error
 from fewlabel.registry import register
+from fewlabel.train.config import training_settings
 
 
 
@@ -48,6 +49,7 @@ def reconstruction_sum(net, logits: torch.Tensor, target: torch.Tensor, kind: st
 
 
 @register
+@training_settings()
 class VariationalAutoencoder(AutoencoderBase):
     """A variational autoencoder as a scikit-learn transformer; it can also generate new examples.
 
@@ -67,8 +69,8 @@ class VariationalAutoencoder(AutoencoderBase):
 
     def __init__(self, hidden=(256,), latent=2, activation="relu", output_activation="auto", architecture="dense",
                  channels=(16, 32, 64), beta=1.0, loss="auto", hinge=None, noise=None, noise_level=0.2,
-                 augment=None, augment_shift=0.1, augment_rotate=10.0, optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=30, batch_size=256, validation_fraction=0.0,
-                 early_stopping=None, device="auto", random_state=0, verbose=False):
+                 augment=None, augment_shift=0.1, augment_rotate=10.0, validation_fraction=0.0,
+                 early_stopping=None):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
@@ -83,16 +85,8 @@ class VariationalAutoencoder(AutoencoderBase):
         self.augment = augment
         self.augment_shift = augment_shift
         self.augment_rotate = augment_rotate
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     # -- hooks ---------------------------------------------------------------------------------
     def _check_params(self) -> None:

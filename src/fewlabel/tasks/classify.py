@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import strong_augment, weak_augment
@@ -39,9 +40,10 @@ from fewlabel.nets.encoder import POOLINGS
 from fewlabel.nets.resnet import ResNet
 from fewlabel.registry import register
 from fewlabel.tasks.encoders import encoder_of
-from fewlabel.train import History, Trainer
+from fewlabel.train import History, Trainer, predict_batches
+from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
-from fewlabel.train.loop import SCHEDULES
+from fewlabel.train.loop import SCHEDULES, make_optimizer
 
 ENCODERS = ("dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
@@ -140,6 +142,7 @@ def _positive_int(value, name):
 
 # -- the estimator -----------------------------------------------------------------------------------------
 @register
+@training_settings(epochs=20)
 class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
     """An encoder that learns from every row, a head that learns from the labeled ones.
 
@@ -209,12 +212,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
     def __init__(self, encoder="dense", pretrain="autoencoder", hidden=(128, 64), latent=16, activation="relu",
                  latent_activation="linear", channels=(32, 64, 128), pooling="auto", batch_norm=True, stem="auto",
-                 width=64, head="mlp",
-                 head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5, consistency=None,
-                 threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment=False, pretrain_epochs=20,
-                 pretrain_params=None,
-                 epochs=50, optimizer="adam", lr=1e-3, weight_decay=0.0, schedule=None, ema=None, batch_size=256,
-                 validation_fraction=0.0, early_stopping=None, device="auto", random_state=0, verbose=False):
+                 width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5,
+                 consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment=False,
+                 pretrain_epochs=20, pretrain_params=None, schedule=None, ema=None, validation_fraction=0.0,
+                 early_stopping=None):
         self.encoder = encoder
         self.pretrain = pretrain
         self.hidden = hidden
@@ -238,22 +239,14 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.augment = augment
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_params = pretrain_params
-        self.epochs = epochs
-        self.optimizer = optimizer
-        self.lr = lr
-        self.weight_decay = weight_decay
         self.schedule = schedule
         self.ema = ema
-        self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     # -- checks ------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        self._check_common_params()
+        self._check_training_settings()
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r}: choose one of {SCHEDULES}")
         check_decay(self.ema)
@@ -361,7 +354,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
         common = dict(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
                       epochs=self.pretrain_epochs, batch_size=self.batch_size, device=self.device,
-                      random_state=self.random_state, verbose=self.verbose)
+                      precision=self.precision, compile=self.compile, random_state=self.random_state,
+                      verbose=self.verbose)
         if self.pretrain == "byol":
             return BYOL(encoder=self.encoder, stem=self.stem, width=int(self.width), channels=tuple(self.channels),
                         batch_norm=self.batch_norm, pooling=self._code_mode(),
@@ -382,33 +376,39 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         return ConvAutoencoder(channels=tuple(self.channels), activation=self.activation, batch_norm=self.batch_norm,
                                latent=None, code="flatten", **noise, **common)
 
-    def _make_trainer(self, epochs, *, optimizer=None, batch_size=None, seed_offset=0, description="classify",
-                      early_stopping=None) -> Trainer:
-        return Trainer(epochs=epochs, batch_size=batch_size or self.batch_size,
-                       optimizer=optimizer if optimizer is not None else self.optimizer, lr=self.lr,
-                       weight_decay=self.weight_decay, schedule=self.schedule, ema=self.ema, device=self.device,
-                       seed=(self.random_state if self.random_state is not None else 0) + seed_offset,
-                       early_stopping=early_stopping, progress=bool(self.verbose), description=description)
+    def _make_trainer(self, epochs, max_steps, **overrides) -> Trainer:
+        return make_trainer(self, epochs=epochs, max_steps=max_steps, schedule=self.schedule, ema=self.ema,
+                            **overrides)
 
     def _grouped_optimizer(self, net):
         """An optimizer factory giving the encoder's parameters ``ENCODER_LR_FACTOR`` times the head's rate."""
         encoder_ids = {id(p) for p in net.encoder.parameters()}
-        lr, wd, name = float(self.lr), self.weight_decay, self.optimizer
+        lr, device = float(self.lr), self._device()
 
         def make(params):
             params = list(params)
             groups = [{"params": [p for p in params if id(p) not in encoder_ids], "lr": lr},
                       {"params": [p for p in params if id(p) in encoder_ids], "lr": lr * ENCODER_LR_FACTOR}]
-            groups = [g for g in groups if g["params"]]
-            if callable(name):
-                return name(groups)
-            if name.lower() == "sgd":
-                return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=wd)
-            if name.lower() == "adam":
-                return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
-            return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
+            return make_optimizer(self.optimizer, [g for g in groups if g["params"]], lr=lr,
+                                  weight_decay=self.weight_decay, device=device)
 
         return make
+
+    def _head_on_codes(self, net, train, val):
+        """(module, loss, train, val) that train ``net``'s head alone on the frozen encoder's codes."""
+        scale, device = self.scale_, self._device()
+        net.to(device).eval()
+
+        def codes(rows):
+            return predict_batches(lambda x: net.encoder(to_float(x, scale)), rows, batch_size=1024, device=device)
+
+        head = nn.Sequential(net.code_dropout, net.head)
+
+        def loss_fn(module, batch):
+            logits = module(batch[0]).float()
+            return {"loss": F.cross_entropy(logits, batch[1]), "accuracy": (logits.argmax(1) == batch[1]).float().mean()}
+
+        return head, loss_fn, (codes(train[0]), train[1]), None if val is None else (codes(val[0]), val[1])
 
     # -- the losses ------------------------------------------------------------------------------------------
     def _supervised_loss(self):
@@ -492,6 +492,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.module_ = net
 
         X_lab = X[labeled]
+        # An epoch is ceil(len(X) / batch_size) steps however few rows are labeled: the labeled rows are
+        # drawn over and over (epoch_rows), so training length follows the data, not the labels.
+        steps_per_epoch = math.ceil(len(X) / self.batch_size)
         if self.consistency == "fixmatch":
             n_lab = max(1, self.batch_size // (1 + int(self.unlabeled_ratio)))
             loss_fn = self._fixmatch_loss(X_lab[tr], y_index[tr])
@@ -500,26 +503,35 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             loss_fn = self._supervised_loss()
             train, batch_size = (X_lab[tr], y_index[tr]), self.batch_size
         val = None if va is None else (X_lab[va], y_index[va])
+        fit_args = dict(epoch_rows=steps_per_epoch * batch_size)
 
         freeze = self.freeze_encoder
+        two_phases = freeze == "then_unfreeze" and self.epochs > int(self.freeze_epochs)
+        first_epochs = min(int(self.freeze_epochs), self.epochs) if freeze == "then_unfreeze" else self.epochs
+        budgets = split_budget(self.max_steps, [first_epochs, self.epochs - first_epochs] if two_phases
+                               else [first_epochs])
         try:
             if freeze is True or freeze == "then_unfreeze":
                 net.frozen_encoder = True
                 for p in net.encoder.parameters():
                     p.requires_grad_(False)
-            first_epochs = min(int(self.freeze_epochs), self.epochs) if freeze == "then_unfreeze" else self.epochs
-            history = self._make_trainer(first_epochs, batch_size=batch_size,
+            step_net = net
+            if freeze is True and self.consistency is None and not self.augment:
+                # A frozen encoder gives each row the same code every step: compute the codes once and
+                # train the head on them (the same head, the same losses, a fraction of the work).
+                step_net, loss_fn, train, val = self._head_on_codes(net, train, val)
+            history = self._make_trainer(first_epochs, budgets[0], batch_size=batch_size,
                                          early_stopping=None if freeze == "then_unfreeze" else self.early_stopping,
                                          description="classify (head)" if freeze else "classify"
-                                         ).fit(net, loss_fn, train, val)
-            if freeze == "then_unfreeze" and self.epochs > first_epochs:
+                                         ).fit(step_net, loss_fn, train, val, **fit_args)
+            if two_phases:
                 net.frozen_encoder = False
                 for p in net.encoder.parameters():
                     p.requires_grad_(True)
-                second = self._make_trainer(self.epochs - first_epochs, optimizer=self._grouped_optimizer(net),
-                                            batch_size=batch_size, seed_offset=1_000_003,
-                                            early_stopping=self.early_stopping, description="classify (all)"
-                                            ).fit(net, loss_fn, train, val)
+                second = self._make_trainer(self.epochs - first_epochs, budgets[1],
+                                            optimizer=self._grouped_optimizer(net), batch_size=batch_size,
+                                            seed_offset=1_000_003, early_stopping=self.early_stopping,
+                                            description="classify (all)").fit(net, loss_fn, train, val, **fit_args)
                 history = _concat_histories(history, second)
         finally:
             net.frozen_encoder = False

@@ -1,15 +1,16 @@
 """Every semi-supervised result beside its baselines, measured in the same run.
 
 For each number of labels and each label draw (``labeled_subset(y, n, seed)``): the semi-supervised
-classifier, and the same network trained from scratch on exactly the same labels (the supervised
-baseline). Once per run: the same network trained on every label (the ceiling). Scores are on a
+classifier, and the same network trained from scratch on exactly the same labels, for as many
+optimizer steps (the supervised baseline: an epoch is ``ceil(len(X) / batch_size)`` steps for every
+method, however many rows are labeled). Once per run: the same network trained on every label (the
+ceiling). Pretraining uses no labels, so it runs once per seed and its encoder serves every count. Scores are on a
 test set that nothing is chosen on (validation, when wanted, is a split of the labeled rows).
 The verdict says plainly whether the semi-supervised method helped.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import time
@@ -43,22 +44,6 @@ def baseline_params(params: dict) -> dict:
     return out
 
 
-def baseline_epochs(params: dict, n_rows: int, n_labeled: int) -> int:
-    """Epochs that give the baseline at least as many optimisation steps as the semi-supervised method.
-
-    A consistency method's epoch runs over every row (hundreds of steps), while a labeled-only epoch of
-    100 labels is one step: equal epoch counts would make the baseline a straw man.
-    """
-    epochs = int(params.get("epochs", 50))
-    batch = int(params.get("batch_size", 256))
-    if params.get("consistency") is None:
-        return epochs
-    mu = int(params.get("unlabeled_ratio", 7))
-    unlabeled_per_step = max(1, batch - max(1, batch // (1 + mu)))
-    steps = epochs * math.ceil(n_rows / unlabeled_per_step)
-    return max(epochs, math.ceil(steps / math.ceil(n_labeled / batch)))
-
-
 def verdict(semi: list[float], base: list[float]) -> str:
     gap = float(np.mean(semi) - np.mean(base))
     spread = float(np.sqrt(np.var(semi) + np.var(base))) if len(semi) > 1 else 0.0
@@ -81,6 +66,15 @@ def _init_worker(X, y, X_test, y_test, threads):
     _DATA.update(X=X, y=y, X_test=X_test, y_test=y_test)
 
 
+def _pretrain(params: dict, seed: int):
+    """The pretrained encoder of the semi-supervised configuration for ``seed`` (it uses no labels)."""
+    from fewlabel.tasks.classify import SemiSupervisedClassifier
+
+    clf = SemiSupervisedClassifier(**{**params, "random_state": seed})
+    clf._check_params()
+    return clf._pretrainer().fit(_DATA["X"])
+
+
 def _fit_and_score(params: dict, n, seed, keep: bool) -> dict:
     """Fit on the labels of draw ``seed`` of ``n`` (all labels when ``n`` is None); score on the test set.
     ``keep``: also return the test predictions and the training history (for the report and figures)."""
@@ -88,6 +82,9 @@ def _fit_and_score(params: dict, n, seed, keep: bool) -> dict:
 
     X, y = _DATA["X"], _DATA["y"]
     t0 = time.perf_counter()
+    encoder = _DATA.get("encoders", {}).get(seed) if params.get("pretrain") is not None else None
+    if encoder is not None:  # pretrained once for this seed: the encoder, not its pretraining again
+        params = {**params, "encoder": encoder}
     model = SemiSupervisedClassifier(**params).fit(X, y if n is None else labeled_subset(y, n, seed=seed))
     out = {"accuracy": float(model.score(_DATA["X_test"], _DATA["y_test"])),
            "seconds": round(time.perf_counter() - t0, 1)}
@@ -121,20 +118,23 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         labeled_subset(y, n, seed=0)  # a count the labels cannot give fails here, before any training
     t_start = time.perf_counter()
     # Every fit of the run: (semi-supervised, baseline) per count and draw, then the all-labels ceiling.
+    base = baseline_params(params)
     tasks = []
     for n in counts:
-        base = dict(baseline_params(params), epochs=baseline_epochs(params, len(X), n))
         for seed in range(seeds):
             tasks += [((n, seed, SEMI), {**params, "random_state": seed}, n, seed),
                       ((n, seed, BASE), {**base, "random_state": seed}, n, seed)]
     if all_labels:
-        epochs_all = baseline_epochs(params, len(X), len(y))
-        tasks.append(((None, 0, ALL), {**baseline_params(params), "epochs": epochs_all, "random_state": 0}, None, 0))
+        tasks.append(((None, 0, ALL), {**base, "random_state": 0}, None, 0))
+    pretrain = params.get("pretrain") is not None
     first_key = (counts[0], 0, SEMI)
     done: dict = {}
     if jobs == 1:
         _init_worker(X, y, X_test, y_test, _torch_threads())
         try:
+            if pretrain:
+                _DATA["encoders"] = {seed: _pretrain(params, seed) for seed in range(seeds)}
+                pretrain_seconds = round(time.perf_counter() - t_start, 1)
             for key, p, n, seed in tasks:
                 done[key] = _fit_and_score(p, n, seed, key == first_key)
                 _log_draw(log, done, key)
@@ -144,7 +144,14 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_init_worker, initargs=(X, y, X_test, y_test, threads)) as pool:
-            futures = [(key, pool.submit(_fit_and_score, p, n, seed, key == first_key)) for key, p, n, seed in tasks]
+            encoders = {}
+            if pretrain:
+                jobs_ = {seed: pool.submit(_pretrain, params, seed) for seed in range(seeds)}
+                encoders = {seed: job.result() for seed, job in jobs_.items()}
+                pretrain_seconds = round(time.perf_counter() - t_start, 1)
+            futures = [(key, pool.submit(_fit_and_score, {**p, "encoder": encoders[seed]}
+                                         if key[2] == SEMI and pretrain else p, n, seed, key == first_key))
+                       for key, p, n, seed in tasks]
             for key, future in futures:
                 done[key] = future.result()
                 _log_draw(log, done, key)
@@ -153,7 +160,7 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
     runs = []
     for n in counts:
         for seed in range(seeds):
-            row = {"n_labels": n, "seed": seed, "baseline_epochs": baseline_epochs(params, len(X), n)}
+            row = {"n_labels": n, "seed": seed}
             for name in (SEMI, BASE):
                 row[name] = {k: done[(n, seed, name)][k] for k in ("accuracy", "seconds")}
                 curves[name].setdefault(n, []).append(row[name]["accuracy"])
@@ -164,10 +171,11 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         summary[str(n)] = {SEMI: {"mean": float(np.mean(s)), "std": float(np.std(s))},
                            BASE: {"mean": float(np.mean(b)), "std": float(np.std(b))}, "verdict": verdict(s, b)}
     result = {"n_labels": counts, "seeds": seeds, "params": _jsonable(params), "runs": runs, "summary": summary}
+    if pretrain:
+        result["pretrain_seconds"] = pretrain_seconds  # once per seed, shared by every label count
     if all_labels:
         full = done[(None, 0, ALL)]
-        result[ALL] = {"accuracy": full["accuracy"], "n_labels": int(len(y)), "epochs": epochs_all,
-                       "seconds": full["seconds"]}
+        result[ALL] = {"accuracy": full["accuracy"], "n_labels": int(len(y)), "seconds": full["seconds"]}
     report = classification_report(y_test, first["predictions"], class_names=class_names)
     result["report_first_run"] = report
     result["seconds"] = round(time.perf_counter() - t_start, 1)

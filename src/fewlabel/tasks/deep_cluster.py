@@ -39,7 +39,9 @@ from fewlabel.pretrain.autoencoder import AutoencoderBase, MovedImagesMixin, ima
 from fewlabel.registry import REGISTRY, register
 from fewlabel.tasks.cluster import check_k
 from fewlabel.tasks.encoders import autoencoder_of, encoder_of, resolve_model
-from fewlabel.train import Trainer, predict_batches, resolve_device
+from fewlabel.train import predict_batches, resolve_device
+from fewlabel.train.config import check_training_settings, make_trainer, training_settings
+from fewlabel.train.loop import make_optimizer
 
 __all__ = ["DeepClustering", "soft_assignment", "target_distribution"]
 
@@ -53,6 +55,7 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
 
 # -- the estimator --------------------------------------------------------------------------------
 @register
+@training_settings(epochs=20)
 class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     """IDEC (``reconstruction=True``) or DEC (``False``) on a fitted fewlabel autoencoder.
 
@@ -72,7 +75,8 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         alone and leaves the decoder untouched (DEC).
     update_interval : epochs between recomputations of the target distribution P.
     tol : stop when fewer than this fraction of the labels changed between two updates.
-    epochs, batch_size, lr : at most ``epochs`` epochs of Adam with this batch size and learning rate.
+    epochs, max_steps, batch_size, optimizer, lr, ... : the training settings (below); training stops
+        early when the labels settle (``tol``).
     init : 'kmeans' (k-means on the pretrained codes, ``n_init=20``), an array of initial centres (k, d), or
         one initial cluster label per row of X (a 1-D integer array with ``n_clusters`` distinct values): the
         centres start at each cluster's mean code. Labels let a better clustering than k-means on the codes
@@ -92,8 +96,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, autoencoder=None, n_clusters=10, alpha=1.0, gamma=0.1, reconstruction=True,
-                 update_interval=1, tol=0.001, epochs=20, batch_size=256, lr=1e-3, init="kmeans", augment=None,
-                 augment_shift=0.1, augment_rotate=10.0, device="auto", random_state=0, verbose=False):
+                 update_interval=1, tol=0.001, init="kmeans", augment=None, augment_shift=0.1, augment_rotate=10.0):
         self.autoencoder = autoencoder
         self.n_clusters = n_clusters
         self.alpha = alpha
@@ -101,16 +104,10 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         self.reconstruction = reconstruction
         self.update_interval = update_interval
         self.tol = tol
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
         self.init = init
         self.augment = augment
         self.augment_shift = augment_shift
         self.augment_rotate = augment_rotate
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     # -- checks -----------------------------------------------------------------------------------
     def _source(self):
@@ -133,10 +130,9 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise InputError(f"{name} must be a positive integer, got {v!r}")
 
-        for name in ("update_interval", "epochs", "batch_size"):
-            positive_int(name)
+        check_training_settings(self)
+        positive_int("update_interval")
         for name, ok, what in (("alpha", lambda v: v > 0, "a number > 0"), ("gamma", lambda v: v >= 0, "a number >= 0"),
-                               ("lr", lambda v: v > 0, "a number > 0"),
                                ("tol", lambda v: 0 <= v <= 1, "a fraction in [0, 1]")):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
@@ -233,20 +229,26 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             rec = per_example_error(net.network, logits, x, kind).mean()
             return {"loss": rec + gamma * kl, "kl": kl, "reconstruction": rec}
 
-        # One Adam for the whole run, handed to each interval's Trainer: its moments carry over.
-        opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=float(self.lr))
+        # One optimizer for the whole run, handed to each interval's Trainer: its moments carry over.
+        opt = make_optimizer(self.optimizer, [p for p in net.parameters() if p.requires_grad], lr=float(self.lr),
+                             weight_decay=self.weight_decay, device=device)
         data = (X, np.arange(len(X), dtype=np.int64))
         q = self._q(X)
         labels = q.argmax(1)
         targets["P"] = target_distribution(torch.from_numpy(q)).to(device)
-        seed = self.random_state if self.random_state is not None else 0
+        steps_per_epoch = math.ceil(len(X) / self.batch_size)
+        total_epochs = self.epochs if self.max_steps is None else math.ceil(self.max_steps / steps_per_epoch)
+        steps_left = self.max_steps
         history, epochs_done, converged = [], 0, False
-        while epochs_done < self.epochs:
-            n = min(int(self.update_interval), self.epochs - epochs_done)
-            trainer = Trainer(epochs=n, batch_size=self.batch_size, optimizer=lambda params: opt, lr=self.lr,
-                              device=device, seed=seed + epochs_done, progress=bool(self.verbose),
-                              description=f"{'IDEC' if use_rec else 'DEC'} epoch {epochs_done + 1}")
+        while epochs_done < total_epochs:
+            n = min(int(self.update_interval), total_epochs - epochs_done)
+            budget = None if steps_left is None else min(steps_left, n * steps_per_epoch)
+            trainer = make_trainer(self, epochs=n, max_steps=budget, optimizer=lambda params: opt,
+                                   seed_offset=epochs_done,
+                                   description=f"{'IDEC' if use_rec else 'DEC'} epoch {epochs_done + 1}")
             logs = trainer.fit(net, loss_fn, data).history
+            if steps_left is not None:
+                steps_left -= budget
             epochs_done += n
             q = self._q(X)
             new = q.argmax(1)

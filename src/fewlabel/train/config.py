@@ -142,13 +142,17 @@ def check_training_settings(estimator) -> None:
         s.check(name, getattr(estimator, name))
 
 
-def make_trainer(estimator, *, epochs: int | None = None, max_steps: int | None = None, lr: float | None = None,
+_FROM_SETTINGS = object()
+
+
+def make_trainer(estimator, *, epochs: int | None = None, max_steps=_FROM_SETTINGS, lr: float | None = None,
                  optimizer=None, batch_size: int | None = None, seed_offset: int = 0, description: str = "train",
                  **kwargs) -> Trainer:
     """The Trainer for ``estimator``'s settings; keyword arguments override them for one training phase
-    (e.g. a second phase with another learning rate), ``kwargs`` pass on to :class:`Trainer`."""
+    (e.g. a second phase with another learning rate; ``max_steps=None`` for no budget in this phase),
+    ``kwargs`` pass on to :class:`Trainer`."""
     seed = estimator.random_state if estimator.random_state is not None else 0
-    budget = estimator.max_steps if max_steps is None else max_steps
+    budget = estimator.max_steps if max_steps is _FROM_SETTINGS else max_steps
     return Trainer(
         epochs=epochs if epochs is not None else estimator.epochs,
         max_steps=budget,

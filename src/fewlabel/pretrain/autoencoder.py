@@ -28,10 +28,54 @@ from fewlabel.nets.dense import activation as make_activation
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.registry import register
 from fewlabel.train import History
-from fewlabel.train.config import training_settings
+from fewlabel.train.config import (Setting, anything, check_settings, declare_settings, one_of, positive_int,
+                                   training_settings)
 
 LOSSES = ("auto", "mse", "bce")
 AUGMENTS = (None, "shift")
+
+
+def _hinge(name, v):
+    if v is not None and not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                              and math.isfinite(v) and v >= 0):
+        raise InputError(f"{name} must be None or a cut-off >= 0 on the per-example loss, got {v!r}")
+
+
+def _fraction(name, v):
+    if not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and 0 <= v < 1):
+        raise InputError(f"{name} must be in [0, 1), got {v!r}")
+
+
+def _patience(name, v):
+    if v is not None:
+        positive_int(name, v)
+
+
+#: What every autoencoder (dense, conv, variational, stacked) takes besides its architecture: how it
+#: reconstructs (output, loss, hinge), from what (noise, augmentation), and how it is validated. Declared
+#: once; the checks that need X's shape (noise level, augmentation) run in ``fit``.
+RECONSTRUCTION: dict[str, Setting] = {
+    "output_activation": Setting("auto", anything, "the decoder's output: 'auto' (sigmoid for data in [0, 1], "
+                                                   "else linear) or an activation name"),
+    "loss": Setting("mse", one_of(LOSSES), "'mse', 'bce', or 'auto' (bce for data in [0, 1], else mse)"),
+    "hinge": Setting(None, _hinge, "a cut-off: examples reconstructed better than it add no loss (None: off)"),
+    "noise": Setting(None, anything, "None, or the corruption of a denoising autoencoder: 'gaussian', 'mask', "
+                                     "'salt_pepper' or 'blur' (the target stays the clean input)"),
+    "noise_level": Setting(0.2, anything, "the corruption's strength (std, fraction masked or flipped, blur sigma "
+                                          "in pixels)"),
+    "augment": Setting(None, one_of(AUGMENTS), "None, or 'shift': train on randomly shifted and rotated images, "
+                                               "each its own target (DEC-DA)"),
+    "augment_shift": Setting(0.1, anything, "with augment='shift': the largest shift, a fraction of the size"),
+    "augment_rotate": Setting(10.0, anything, "with augment='shift': the largest rotation in degrees"),
+    "validation_fraction": Setting(0.0, _fraction, "the fraction of X held out for val_loss (0: none)"),
+    "early_stopping": Setting(None, _patience, "None, or a patience in epochs on val_loss (loss without "
+                                               "validation rows); the best weights are kept"),
+}
+
+
+def reconstruction_settings(**defaults):
+    """Class decorator: the :data:`RECONSTRUCTION` parameters on an autoencoder estimator."""
+    return declare_settings(RECONSTRUCTION, "Reconstruction settings (shared by every autoencoder)", **defaults)
 
 
 def image_mover(hwc, shift: float, rotate: float):
@@ -182,11 +226,7 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     def _prepare(self, X) -> np.ndarray:
         """Validate parameters and ``X``; set the fitted attributes every autoencoder has."""
         self._check_training_settings()
-        if self.loss not in LOSSES:
-            raise InputError(f"unknown loss {self.loss!r}: choose one of {LOSSES}")
-        if self.hinge is not None and not (isinstance(self.hinge, (int, float)) and math.isfinite(self.hinge)
-                                           and self.hinge >= 0):
-            raise InputError(f"hinge must be None or a cut-off >= 0 on the per-example loss, got {self.hinge!r}")
+        check_settings(self, RECONSTRUCTION)
         self._check_params()
         X = validate_X(X)
         check_noise(self.noise, self.noise_level, X.shape[1:])
@@ -294,6 +334,7 @@ def corrupt_input(x, noise, level, input_shape, lo, hi):
 
 @register
 @training_settings()
+@reconstruction_settings()
 class Autoencoder(AutoencoderBase):
     """A dense autoencoder as a scikit-learn transformer: ``fit(X)``, ``transform(X)`` gives the codes.
 
@@ -308,27 +349,15 @@ class Autoencoder(AutoencoderBase):
     """
 
     def __init__(self, hidden=(128, 64), latent=16, activation="relu", latent_activation="linear",
-                 output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
-                 loss="mse", hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1,
-                 augment_rotate=10.0, validation_fraction=0.0, early_stopping=None):
+                 decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
         self.latent_activation = latent_activation
-        self.output_activation = output_activation
         self.decoder_hidden = decoder_hidden
         self.decoder_activation = decoder_activation
         self.tied = tied
         self.dropout = dropout
-        self.loss = loss
-        self.hinge = hinge
-        self.noise = noise
-        self.noise_level = noise_level
-        self.augment = augment
-        self.augment_shift = augment_shift
-        self.augment_rotate = augment_rotate
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
 
     def _check_params(self) -> None:
         if not isinstance(self.latent, (int, np.integer)) or isinstance(self.latent, bool) or self.latent < 1:
@@ -354,6 +383,7 @@ class Autoencoder(AutoencoderBase):
 
 @register
 @training_settings(epochs=20)
+@reconstruction_settings()
 class ConvAutoencoder(AutoencoderBase):
     """A convolutional autoencoder for images, as a scikit-learn transformer.
 
@@ -369,9 +399,7 @@ class ConvAutoencoder(AutoencoderBase):
     """
 
     def __init__(self, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False, latent=None,
-                 latent_activation="linear", code="flatten", image_shape=None, output_activation="auto", loss="mse",
-                 hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1, augment_rotate=10.0,
-                 validation_fraction=0.0, early_stopping=None):
+                 latent_activation="linear", code="flatten", image_shape=None):
         self.channels = channels
         self.kernel_size = kernel_size
         self.activation = activation
@@ -380,16 +408,6 @@ class ConvAutoencoder(AutoencoderBase):
         self.latent_activation = latent_activation
         self.code = code
         self.image_shape = image_shape
-        self.output_activation = output_activation
-        self.loss = loss
-        self.hinge = hinge
-        self.noise = noise
-        self.noise_level = noise_level
-        self.augment = augment
-        self.augment_shift = augment_shift
-        self.augment_rotate = augment_rotate
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
 
     def _check_params(self) -> None:
         if self.code not in ("flatten", "pool"):

@@ -19,7 +19,7 @@ from torch import nn
 from fewlabel._base import to_float
 from fewlabel.errors import InputError
 from fewlabel.nets.autoencoder import DenseAutoencoderNet, LayerPair, linear_blocks
-from fewlabel.pretrain.autoencoder import Autoencoder
+from fewlabel.pretrain.autoencoder import Autoencoder, reconstruction_settings
 from fewlabel.registry import register
 from fewlabel.train import History, predict_batches
 from fewlabel.train.config import split_budget, training_settings
@@ -34,6 +34,7 @@ def _code_loss(pair: LayerPair, batch) -> torch.Tensor:
 
 @register
 @training_settings()
+@reconstruction_settings()
 class StackedAutoencoder(Autoencoder):
     """A dense autoencoder trained greedily, one layer at a time, then fine-tuned end to end.
 
@@ -75,28 +76,16 @@ class StackedAutoencoder(Autoencoder):
     """
 
     def __init__(self, hidden=(500, 500, 2000), latent=10, activation="relu", latent_activation="linear",
-                 output_activation="auto", decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0,
-                 loss="mse", hinge=None, noise=None, noise_level=0.2, augment=None, augment_shift=0.1,
-                 augment_rotate=10.0, validation_fraction=0.0, early_stopping=None, layer_epochs=10,
+                 decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0, layer_epochs=10,
                  finetune_epochs=10):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
         self.latent_activation = latent_activation
-        self.output_activation = output_activation
         self.decoder_hidden = decoder_hidden
         self.decoder_activation = decoder_activation
         self.tied = tied
         self.dropout = dropout
-        self.loss = loss
-        self.hinge = hinge
-        self.noise = noise
-        self.noise_level = noise_level
-        self.augment = augment
-        self.augment_shift = augment_shift
-        self.augment_rotate = augment_rotate
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
         self.layer_epochs = layer_epochs
         self.finetune_epochs = finetune_epochs
 

@@ -29,7 +29,7 @@ from fewlabel.errors import InputError
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.nets.variational import ARCHITECTURES, VariationalAutoencoderNet
-from fewlabel.pretrain.autoencoder import AutoencoderBase, corrupt_input, per_example_error
+from fewlabel.pretrain.autoencoder import AutoencoderBase, corrupt_input, per_example_error, reconstruction_settings
 from fewlabel.registry import register
 from fewlabel.train.config import training_settings
 
@@ -50,6 +50,7 @@ def reconstruction_sum(net, logits: torch.Tensor, target: torch.Tensor, kind: st
 
 @register
 @training_settings()
+@reconstruction_settings(loss="auto")
 class VariationalAutoencoder(AutoencoderBase):
     """A variational autoencoder as a scikit-learn transformer; it can also generate new examples.
 
@@ -67,26 +68,14 @@ class VariationalAutoencoder(AutoencoderBase):
     ``augment='shift'`` (randomly moved training images, each its own target) as for every autoencoder.
     """
 
-    def __init__(self, hidden=(256,), latent=2, activation="relu", output_activation="auto", architecture="dense",
-                 channels=(16, 32, 64), beta=1.0, loss="auto", hinge=None, noise=None, noise_level=0.2,
-                 augment=None, augment_shift=0.1, augment_rotate=10.0, validation_fraction=0.0,
-                 early_stopping=None):
+    def __init__(self, hidden=(256,), latent=2, activation="relu", architecture="dense", channels=(16, 32, 64),
+                 beta=1.0):
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
-        self.output_activation = output_activation
         self.architecture = architecture
         self.channels = channels
         self.beta = beta
-        self.loss = loss
-        self.hinge = hinge
-        self.noise = noise
-        self.noise_level = noise_level
-        self.augment = augment
-        self.augment_shift = augment_shift
-        self.augment_rotate = augment_rotate
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
 
     # -- hooks ---------------------------------------------------------------------------------
     def _check_params(self) -> None:

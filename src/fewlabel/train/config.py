@@ -34,29 +34,29 @@ class Setting:
     doc: str
 
 
-def _positive_int(name, v):
+def positive_int(name, v):
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
         raise InputError(f"{name} must be a positive integer, got {v!r}")
 
 
-def _optional_positive_int(name, v):
+def optional_positive_int(name, v):
     if v is not None:
-        _positive_int(name, v)
+        positive_int(name, v)
 
 
-def _positive_number(name, v):
+def positive_number(name, v):
     if not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
             and v > 0):
         raise InputError(f"{name} must be a positive finite number, got {v!r}")
 
 
-def _non_negative_number(name, v):
+def non_negative_number(name, v):
     if not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
             and v >= 0):
         raise InputError(f"{name} must be a finite number >= 0, got {v!r}")
 
 
-def _one_of(options, allow_callable=False):
+def one_of(options, allow_callable=False):
     def check(name, v):
         if allow_callable and callable(v):
             return
@@ -78,45 +78,46 @@ def _seed(name, v):
         raise InputError(f"{name} must be a non-negative integer or None, got {v!r}")
 
 
-def _any(name, v):
+def anything(name, v):
     return None
 
 
 #: name -> (default, check, doc). Estimators may give other defaults (e.g. ``epochs``).
 SETTINGS: dict[str, Setting] = {
-    "epochs": Setting(30, _positive_int, "passes over the rows of X (an epoch is ceil(len(X) / batch_size) "
+    "epochs": Setting(30, positive_int, "passes over the rows of X (an epoch is ceil(len(X) / batch_size) "
                                          "optimizer steps)"),
-    "max_steps": Setting(None, _optional_positive_int, "a step budget: exactly this many optimizer steps "
+    "max_steps": Setting(None, optional_positive_int, "a step budget: exactly this many optimizer steps "
                                                        "instead of epochs (None: use epochs)"),
-    "batch_size": Setting(256, _positive_int, "rows per optimizer step"),
-    "optimizer": Setting("adam", _one_of(OPTIMIZERS), "'adam', 'adamw' or 'sgd' (momentum 0.9); fused where "
+    "batch_size": Setting(256, positive_int, "rows per optimizer step"),
+    "optimizer": Setting("adam", one_of(OPTIMIZERS), "'adam', 'adamw' or 'sgd' (momentum 0.9); fused where "
                                                       "torch has it"),
-    "lr": Setting(1e-3, _positive_number, "learning rate"),
-    "weight_decay": Setting(0.0, _non_negative_number, "weight decay (L2 for adam and sgd, decoupled for adamw)"),
-    "precision": Setting("auto", _one_of(PRECISIONS), "'auto' (bf16 where the hardware has it natively and the "
+    "lr": Setting(1e-3, positive_number, "learning rate"),
+    "weight_decay": Setting(0.0, non_negative_number, "weight decay (L2 for adam and sgd, decoupled for adamw)"),
+    "precision": Setting("auto", one_of(PRECISIONS), "'auto' (bf16 where the hardware has it natively and the "
                                                       "model is large enough to gain), 'bf16' or 'fp32'"),
-    "compile": Setting("auto", _one_of(COMPILE), "torch.compile the training step: True, False, or 'auto' "
+    "compile": Setting("auto", one_of(COMPILE), "torch.compile the training step: True, False, or 'auto' "
                                                  "(long runs on CUDA)"),
     "device": Setting("auto", _device, "'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps'"),
     "random_state": Setting(0, _seed, "seed of the initialisation, the batches and the augmentations"),
-    "verbose": Setting(False, _any, "report progress on stderr (a bar on a terminal, a line per epoch "
+    "verbose": Setting(False, anything, "report progress on stderr (a bar on a terminal, a line per epoch "
                                     "elsewhere)"),
 }
 
 
-def training_settings(**defaults) -> Callable[[type], type]:
-    """Class decorator: add the training settings to an estimator's ``__init__`` (keyword-only, after its
-    own parameters), with ``defaults`` overriding the shared defaults, and document them."""
-    unknown = set(defaults) - set(SETTINGS)
+def declare_settings(table: dict[str, Setting], title: str, **defaults) -> Callable[[type], type]:
+    """Class decorator: add the settings of ``table`` to an estimator's ``__init__`` (keyword-only, after its
+    own parameters), with ``defaults`` overriding the table's, and document them under ``title``. A group
+    of parameters several estimators share is declared (and checked, :func:`check_settings`) once."""
+    unknown = set(defaults) - set(table)
     if unknown:
-        raise TypeError(f"not training settings: {sorted(unknown)}")
+        raise TypeError(f"not among the settings: {sorted(unknown)}")
 
     def decorate(cls: type) -> type:
         own_init = cls.__dict__.get("__init__")
         if own_init is None:
-            raise TypeError(f"{cls.__name__} must define its own __init__ to take training settings")
-        own = [p for p in inspect.signature(own_init).parameters.values() if p.name not in SETTINGS]
-        values = {name: defaults.get(name, s.default) for name, s in SETTINGS.items()}
+            raise TypeError(f"{cls.__name__} must define its own __init__ to take settings")
+        own = [p for p in inspect.signature(own_init).parameters.values() if p.name not in table]
+        values = {name: defaults.get(name, s.default) for name, s in table.items()}
 
         def __init__(self, *args, **kwargs):
             for name, default in values.items():
@@ -126,20 +127,29 @@ def training_settings(**defaults) -> Callable[[type], type]:
         extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=v) for name, v in values.items()]
         __init__.__signature__ = inspect.Signature([*own, *extra])
         __init__.__doc__ = own_init.__doc__
-        __init__.__wrapped_init__ = own_init
         cls.__init__ = __init__
-        cls.training_defaults = values
-        lines = "\n".join(f"    ``{name}`` (default ``{values[name]!r}``): {s.doc}." for name, s in SETTINGS.items())
-        cls.__doc__ = (cls.__doc__ or "") + f"\n\n    Training settings (shared by every estimator):\n\n{lines}\n"
+        lines = "\n".join(f"    ``{name}`` (default ``{values[name]!r}``): {s.doc}." for name, s in table.items())
+        cls.__doc__ = (cls.__doc__ or "") + f"\n\n    {title}:\n\n{lines}\n"
         return cls
 
     return decorate
 
 
-def check_training_settings(estimator) -> None:
-    """Validate every training setting of ``estimator``; the error names the setting and what it takes."""
-    for name, s in SETTINGS.items():
+def training_settings(**defaults) -> Callable[[type], type]:
+    """Class decorator: the training settings (:data:`SETTINGS`) as parameters of an estimator, with
+    ``defaults`` overriding the shared defaults."""
+    return declare_settings(SETTINGS, "Training settings (shared by every estimator)", **defaults)
+
+
+def check_settings(estimator, table: dict[str, Setting]) -> None:
+    """Validate every setting of ``table`` on ``estimator``; the error names the setting and what it takes."""
+    for name, s in table.items():
         s.check(name, getattr(estimator, name))
+
+
+def check_training_settings(estimator) -> None:
+    """Validate every training setting of ``estimator``."""
+    check_settings(estimator, SETTINGS)
 
 
 _FROM_SETTINGS = object()

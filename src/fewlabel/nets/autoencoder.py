@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fewlabel.errors import InputError
+from fewlabel.nets.base import EncoderDecoderNet
 from fewlabel.nets.dense import MLP, per_layer
 from fewlabel.nets.dense import activation as make_activation
 from fewlabel.registry import register
@@ -52,7 +53,7 @@ class TiedDecoder(nn.Module):
 
 
 @register
-class DenseAutoencoderNet(nn.Module):
+class DenseAutoencoderNet(EncoderDecoderNet):
     """``input -> hidden... -> latent -> decoder... -> input``, dense layers throughout.
 
     ``activation``: one name for every hidden layer or a list, one per encoder layer. The decoder
@@ -104,18 +105,6 @@ class DenseAutoencoderNet(nn.Module):
     @property
     def code_shape(self) -> tuple[int, ...]:
         return (self.latent,)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.decoder(z))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 class ImageRowsNet(nn.Module):

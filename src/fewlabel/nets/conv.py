@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from fewlabel.errors import InputError
+from fewlabel.nets.base import EncoderDecoderNet
 from fewlabel.registry import register
 from fewlabel.nets.dense import activation as make_activation
 
@@ -217,7 +218,7 @@ class ConvDecoder(nn.Module):
 
 
 @register
-class ConvAutoencoderNet(nn.Module):
+class ConvAutoencoderNet(EncoderDecoderNet):
     """A :class:`ConvEncoder` and its mirror :class:`ConvDecoder`, with the dense autoencoder's interface.
 
     ``encode(x)`` gives codes (feature maps, or vectors when ``latent`` is set), ``decode_logits(z)`` the
@@ -251,18 +252,6 @@ class ConvAutoencoderNet(nn.Module):
     def config(self) -> dict:
         enc = self.encoder.config()
         return {**enc, "output_activation": self.output_activation}
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.decoder(z))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
     def code_vector(self, x: torch.Tensor, pooled: bool = False) -> torch.Tensor:
         """Codes as vectors: flattened ``(N, code_size)``, or global-average pooled ``(N, C_last)``."""

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from fewlabel.errors import InputError
+from fewlabel.nets.base import EncoderDecoderNet
 from fewlabel.nets.conv import ConvDecoder, ConvEncoder
 from fewlabel.nets.dense import MLP, per_layer
 from fewlabel.nets.dense import activation as make_activation
@@ -20,7 +21,7 @@ LOGVAR_RANGE = (-20.0, 10.0)  # exp(-20/2) ~ 5e-5 .. exp(10/2) ~ 150: standard d
 
 
 @register
-class VariationalAutoencoderNet(nn.Module):
+class VariationalAutoencoderNet(EncoderDecoderNet):
     """Encoder to a Gaussian ``(mean, logvar)`` over ``latent`` codes, decoder from codes to inputs.
 
     ``architecture='dense'``: an :class:`~fewlabel.nets.dense.MLP` ``input -> hidden... -> 2*latent`` and
@@ -86,11 +87,3 @@ class VariationalAutoencoderNet(nn.Module):
         """The mean code ``(N, latent)`` (deterministic: what ``transform`` gives)."""
         return self.encode_distribution(x)[0]
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.decoder(z))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

@@ -197,7 +197,7 @@ def test_save_load_gives_identical_probabilities(tmp_path, mnist_small, kind):
     Xt = mnist_small[2][:200]
     params = {"dense": dict(pretrain="denoising", hidden=(32,), latent=8, pretrain_epochs=1, epochs=2,
                             validation_fraction=0.25),
-              "conv": dict(encoder="conv", channels=(4, 8), pretrain="vae", latent=4, pooling="global",
+              "conv": dict(encoder="conv", channels=(4, 8), pretrain="vae", latent=4, pooling="auto",
                            pretrain_epochs=1, epochs=2, augment=True, head="linear"),
               "fixmatch": dict(CONV, channels=(4,), epochs=1, consistency="fixmatch", threshold=0.5,
                                freeze_encoder="then_unfreeze", freeze_epochs=1)}[kind]

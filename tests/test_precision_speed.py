@@ -247,3 +247,14 @@ def test_a_failed_compilation_falls_back_to_training_uncompiled(monkeypatch):
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
     with pytest.raises(InputError, match="compile"):
         Trainer(compile="yes")
+
+
+def test_a_checkpoint_missing_its_fields_is_refused_by_name(tmp_path):
+    from fewlabel.errors import CorruptFileError
+    from fewlabel.train.state import save_state_file
+
+    ckpt = tmp_path / "ck.safetensors"
+    save_state_file(ckpt, "checkpoint", {"model": MLP([10, 4, 10]).state_dict(), "epoch": 1})
+    with pytest.raises(CorruptFileError, match="lacks optimizer, history"):
+        Trainer(epochs=2, device="cpu", checkpoint=ckpt, resume=True, progress=False).fit(
+            MLP([10, 4, 10]), lambda n, b: F.mse_loss(n(b[0]), b[0]), torch.rand(20, 10))

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from fewlabel.errors import InputError, TrainingDivergedError
+from fewlabel.errors import CorruptFileError, InputError, TrainingDivergedError
 from fewlabel.train import distributed
 from fewlabel.train.data import Batches, epoch_seed
 from fewlabel.train.ema import WeightEMA, check_decay
@@ -246,6 +246,11 @@ class Trainer:
 
     def _resume_from_checkpoint(self, run: "_Run") -> None:
         ck = load_state_file(self.checkpoint, "checkpoint")
+        needed = ("model", "optimizer", "history", "epoch", "global_step", "best_value", "wait")
+        missing = [k for k in needed if not isinstance(ck, dict) or k not in ck]
+        if missing:
+            raise CorruptFileError(f"{self.checkpoint} is not a complete fewlabel checkpoint (it lacks "
+                                   f"{', '.join(missing)}): delete it to start over, or give another file")
         _load_model_state(run.model, ck["model"], self.checkpoint)
         run.opt.load_state_dict(ck["optimizer"])
         if run.sched is not None and ck.get("scheduler") is not None:

@@ -28,8 +28,8 @@ from fewlabel.nets.dense import activation as make_activation
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.registry import register
 from fewlabel.train import History
-from fewlabel.train.config import (Setting, anything, check_settings, declare_settings, one_of, positive_int,
-                                   training_settings)
+from fewlabel.checks import anything, fraction, one_of, optional_positive_int
+from fewlabel.train.config import Setting, check_settings, declare_settings, training_settings
 
 LOSSES = ("auto", "mse", "bce")
 AUGMENTS = (None, "shift")
@@ -39,16 +39,6 @@ def _hinge(name, v):
     if v is not None and not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
                               and math.isfinite(v) and v >= 0):
         raise InputError(f"{name} must be None or a cut-off >= 0 on the per-example loss, got {v!r}")
-
-
-def _fraction(name, v):
-    if not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and 0 <= v < 1):
-        raise InputError(f"{name} must be in [0, 1), got {v!r}")
-
-
-def _patience(name, v):
-    if v is not None:
-        positive_int(name, v)
 
 
 #: What every autoencoder (dense, conv, variational, stacked) takes besides its architecture: how it
@@ -67,8 +57,8 @@ RECONSTRUCTION: dict[str, Setting] = {
                                                "each its own target (DEC-DA)"),
     "augment_shift": Setting(0.1, anything, "with augment='shift': the largest shift, a fraction of the size"),
     "augment_rotate": Setting(10.0, anything, "with augment='shift': the largest rotation in degrees"),
-    "validation_fraction": Setting(0.0, _fraction, "the fraction of X held out for val_loss (0: none)"),
-    "early_stopping": Setting(None, _patience, "None, or a patience in epochs on val_loss (loss without "
+    "validation_fraction": Setting(0.0, fraction, "the fraction of X held out for val_loss (0: none)"),
+    "early_stopping": Setting(None, optional_positive_int, "None, or a patience in epochs on val_loss (loss without "
                                                "validation rows); the best weights are kept"),
 }
 

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import byol_augment
+from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.byol import BYOLNet
 from fewlabel.nets.conv import ConvEncoder
@@ -109,9 +110,7 @@ class BYOL(TransformerMixin, TorchEstimator):
         if self.pooling not in POOLINGS:
             raise InputError(f"unknown pooling {self.pooling!r}: choose one of {POOLINGS}")
         for name in ("projection_dim", "hidden_dim", "width"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
+            positive_int(name, getattr(self, name))
         _check_range(self.tau, "tau (the target's EMA momentum)", 0.0, 1.0)
         try:
             lo, hi = (float(s) for s in self.crop_scale)

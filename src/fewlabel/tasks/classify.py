@@ -31,6 +31,7 @@ from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import strong_augment, weak_augment
+from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.classifier import HEADS, EncoderClassifierNet
 from fewlabel.nets.conv import ConvEncoder
@@ -133,11 +134,6 @@ def _concat_histories(first: History, second: History) -> History:
 
 def _is_images(shape) -> bool:
     return len(tuple(shape)) in (2, 3)
-
-
-def _positive_int(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 # -- the estimator -----------------------------------------------------------------------------------------
@@ -268,10 +264,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if self.consistency not in CONSISTENCY:
             raise InputError(f"unknown consistency {self.consistency!r}: choose one of {CONSISTENCY}")
         if self.freeze_encoder == "then_unfreeze":
-            _positive_int(self.freeze_epochs, "freeze_epochs")
-        _positive_int(self.pretrain_epochs, "pretrain_epochs")
+            positive_int("freeze_epochs", self.freeze_epochs)
+        positive_int("pretrain_epochs", self.pretrain_epochs)
         if self.consistency == "fixmatch":
-            _positive_int(self.unlabeled_ratio, "unlabeled_ratio")
+            positive_int("unlabeled_ratio", self.unlabeled_ratio)
             if not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool) \
                     or not 0 <= self.threshold <= 1:
                 raise InputError(f"threshold (the confidence a pseudo-label needs) must be in [0, 1], "
@@ -282,7 +278,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool) or not 0 <= self.dropout < 1:
             raise InputError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.early_stopping is not None:
-            _positive_int(self.early_stopping, "early_stopping")
+            positive_int("early_stopping", self.early_stopping)
         make_activation(self.activation)
 
     def _resolve_encoder(self, X):
@@ -310,7 +306,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
     def _fresh_spec(self, input_shape) -> dict:
         if self.encoder == "dense":
-            _positive_int(self.latent, "latent")
+            positive_int("latent", self.latent)
             body = MLP([math.prod(input_shape), *[int(h) for h in self.hidden], int(self.latent)],
                        activations=self.activation, output_activation=self.latent_activation,
                        input_shape=input_shape)

@@ -32,6 +32,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import json_safe, to_float, validate_X
+from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.cluster import ClusteringNet, soft_assignment
 from fewlabel.nets.encoder import EncoderSpec
@@ -125,13 +126,8 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         return encoder_of(model, "auto", "autoencoder")
 
     def _check_params(self) -> None:
-        def positive_int(name):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
-
         check_training_settings(self)
-        positive_int("update_interval")
+        positive_int("update_interval", self.update_interval)
         for name, ok, what in (("alpha", lambda v: v > 0, "a number > 0"), ("gamma", lambda v: v >= 0, "a number >= 0"),
                                ("tol", lambda v: 0 <= v <= 1, "a fraction in [0, 1]")):
             v = getattr(self, name)

@@ -16,12 +16,13 @@ labeled rows over and over). ``max_steps`` replaces ``epochs`` by an exact numbe
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from fewlabel.checks import (anything, non_negative_number, one_of, optional_positive_int, positive_int,
+                             positive_number)
 from fewlabel.errors import InputError
 from fewlabel.train.loop import COMPILE, OPTIMIZERS, Trainer
 from fewlabel.train.precision import PRECISIONS
@@ -34,40 +35,6 @@ class Setting:
     doc: str
 
 
-def positive_int(name, v):
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise InputError(f"{name} must be a positive integer, got {v!r}")
-
-
-def optional_positive_int(name, v):
-    if v is not None:
-        positive_int(name, v)
-
-
-def positive_number(name, v):
-    if not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-            and v > 0):
-        raise InputError(f"{name} must be a positive finite number, got {v!r}")
-
-
-def non_negative_number(name, v):
-    if not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-            and v >= 0):
-        raise InputError(f"{name} must be a finite number >= 0, got {v!r}")
-
-
-def one_of(options, allow_callable=False):
-    def check(name, v):
-        if allow_callable and callable(v):
-            return
-        if isinstance(v, str) and v.lower() in options:
-            return
-        if v in options and not isinstance(v, str):
-            return
-        raise InputError(f"unknown {name} {v!r}: choose one of {options}")
-    return check
-
-
 def _device(name, v):
     if v is not None and not isinstance(v, str) and type(v).__name__ != "device":
         raise InputError(f"{name} must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {v!r}")
@@ -76,10 +43,6 @@ def _device(name, v):
 def _seed(name, v):
     if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0):
         raise InputError(f"{name} must be a non-negative integer or None, got {v!r}")
-
-
-def anything(name, v):
-    return None
 
 
 #: name -> (default, check, doc). Estimators may give other defaults (e.g. ``epochs``).

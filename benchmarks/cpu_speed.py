@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import fewlabel
+import fewlabel.train.precision
 from fewlabel import datasets
 from fewlabel.augment import random_affine, strong_augment
 
@@ -122,10 +123,13 @@ def dense_ae(X, results):
     plain = plain_autoencoder_epoch(X)
     print(f"dense_ae plain fp32 eager: {plain:.2f} s/epoch", flush=True)
     out = {"rows": len(X), "plain_fp32_eager_s": plain}
-    for label, precision in (("fewlabel_fp32", "fp32"), ("fewlabel_default", "auto")):
+    for label, precision, compile_ in (("fewlabel_fp32", "fp32", "auto"), ("fewlabel_compiled", "auto", True),
+                                       ("fewlabel_default", "auto", "auto")):
         ae, wall = timed_fit(lambda: fewlabel.Autoencoder(hidden=(500, 500, 2000), latent=10, epochs=1,
-                                                          precision=precision), X)
-        epoch = ae.history_.history["seconds"][0]
+                                                          precision=precision, compile=compile_), X)
+        epoch = ae.history_.history["seconds"][0] - ae.history_.history.get("compile_seconds", [0.0])[0]
+        if compile_ is True:
+            out["fewlabel_compile_seconds"] = ae.history_.history.get("compile_seconds", [None])[0]
         out[f"{label}_s"], out[f"{label}_wall_s"] = epoch, wall
         out[f"{label}_precision"] = ae.history_.info.get("precision")
         out[f"{label}_loss"] = ae.history_.history["loss"][0]
@@ -142,9 +146,13 @@ def conv_ae(X, results):
     plain = plain_module_epoch(net, X, 128, lambda n, x: F.mse_loss(n(x), x))
     print(f"conv_ae plain fp32 eager: {plain:.2f} s/epoch", flush=True)
     out = {"rows": len(X), "plain_fp32_eager_s": plain}
-    for label, precision in (("fewlabel_fp32", "fp32"), ("fewlabel_default", "auto")):
-        ae, wall = timed_fit(lambda: fewlabel.ConvAutoencoder(epochs=1, batch_size=128, precision=precision), X)
-        epoch = ae.history_.history["seconds"][0]
+    for label, precision, compile_ in (("fewlabel_fp32", "fp32", "auto"), ("fewlabel_compiled", "auto", True),
+                                       ("fewlabel_default", "auto", "auto")):
+        ae, wall = timed_fit(lambda: fewlabel.ConvAutoencoder(epochs=1, batch_size=128, precision=precision,
+                                                              compile=compile_), X)
+        epoch = ae.history_.history["seconds"][0] - ae.history_.history.get("compile_seconds", [0.0])[0]
+        if compile_ is True:
+            out["fewlabel_compile_seconds"] = ae.history_.history.get("compile_seconds", [None])[0]
         out[f"{label}_s"], out[f"{label}_wall_s"] = epoch, wall
         out[f"{label}_precision"] = ae.history_.info.get("precision")
         print(f"conv_ae {label}: {epoch:.2f} s/epoch ({wall:.2f} s with setup), {plain / epoch:.2f}x plain",
@@ -160,9 +168,9 @@ def fixmatch_step(X, y, steps, results):
     clf = fewlabel.SemiSupervisedClassifier(**params, max_steps=1).fit(X, y_few)
     net = reinitialised(clf.module_)
     lab = np.flatnonzero(y_few != -1)
-    Xl = torch.from_numpy(X[lab].astype(np.float32) / 255).unsqueeze(1)
+    Xl = torch.from_numpy(X[lab].astype(np.float32) / 255)
     yl = torch.from_numpy(y_few[lab]).long()
-    Xu = torch.from_numpy(X.astype(np.float32) / 255).unsqueeze(1)
+    Xu = torch.from_numpy(X.astype(np.float32) / 255)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(0)
 
@@ -170,7 +178,7 @@ def fixmatch_step(X, y, steps, results):
         i = torch.randint(len(yl), (64,), generator=g)
         u = torch.randint(len(Xu), (448,), generator=g)
         xl, xu = Xl[i], Xu[u]
-        weak = lambda t: random_affine(t, translate=0.125)  # noqa: E731  interpolated shift
+        weak = lambda t: random_affine(t.unsqueeze(1), translate=0.125).squeeze(1)  # noqa: E731  interpolated
         logits = net(torch.cat([weak(xl), weak(xu), strong_augment(xu, xu.shape[1:])]))
         ll, lw, ls = logits.split([64, 448, 448])
         conf, pseudo = torch.softmax(lw.detach(), 1).max(1)
@@ -206,7 +214,7 @@ def encode(ae, X, results):
     enc = ae.module_.encoder if hasattr(ae.module_, "encoder") else None
     plain = None
     if enc is not None:
-        data = torch.from_numpy(X.reshape(len(X), -1).astype(np.float32) / 255)
+        data = torch.from_numpy(X.astype(np.float32) / 255)
         t0 = time.perf_counter()
         with torch.no_grad():
             for start in range(0, len(data), 1024):

@@ -34,6 +34,7 @@ LossFn = Callable[[nn.Module, tuple], "torch.Tensor | dict[str, torch.Tensor]"]
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = (None, "constant", "cosine", "step", "plateau")
 COMPILE = (False, True, "auto")
+PROBE_ROWS = 32  # rows the work of a step is counted on (precision="auto")
 #: compile='auto' compiles on CUDA for runs of at least this many steps (its cost is seconds).
 COMPILE_MIN_STEPS = 2000
 
@@ -351,9 +352,11 @@ class Trainer:
         opt = self._make_optimizer(params, device)
         sched, sched_every = self._make_schedule(opt, steps_per_epoch, self.total_steps_)
         step_module: nn.Module = _LossModule(model, loss_fn)
+        # The work of a step, counted on a few rows and scaled to the batch (products scale with the rows).
+        probe = min(self.batch_size, PROBE_ROWS, train_batches.n)
         self.precision_ = resolve_precision(
             self.precision, device,
-            lambda: forward_flops(lambda: step_module(train_batches.first(self.batch_size)), model))
+            lambda: forward_flops(lambda: step_module(train_batches.first(probe)), model) * self.batch_size // probe)
         if dist.world > 1:
             step_module = distributed.wrap(step_module, device)
         self.compiled_ = self._wants_compile(device, self.total_steps_)

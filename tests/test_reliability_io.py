@@ -216,7 +216,7 @@ def test_broken_model_folders_give_clear_errors(saved_models, tmp_path):
     header = fresh()
     header["config"]["params"]["hidden"] = [2**34]
     (path / "config.json").write_text(json.dumps(header))
-    with pytest.raises(CorruptFileError, match="do not match the architecture") as e:
+    with pytest.raises(CorruptFileError, match="do not match the architecture|weights, more than the") as e:
         fewlabel.load(path)
     assert str(path) in str(e.value)
 

@@ -5,12 +5,17 @@ which check each parameter gets (``fewlabel.train.config.Setting``) or call them
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
 from fewlabel.errors import InputError
 
 _NUMBER = (int, float, np.integer, np.floating)
+
+# 2**32 weights are 16 GiB in fp32 (64 GiB with Adam's moments and the gradients): layer sizes beyond that are a
+# mistake (hidden=(10**12,)), refused before torch tries to allocate them
+MAX_WEIGHTS = 2**32
 
 
 def is_int(v) -> bool:
@@ -60,3 +65,21 @@ def one_of(options, allow_callable: bool = False):
 
 def anything(name: str, v) -> None:
     """No check here (the value is checked where it is used)."""
+
+
+def path_like(name: str, v) -> None:
+    """A file or folder path: a str or an ``os.PathLike`` (not a number, not an open file)."""
+    if not isinstance(v, (str, os.PathLike)):
+        raise InputError(f"{name} must be a str or os.PathLike, got {type(v).__name__}")
+
+
+def labels_match_rows(y, n_rows: int, name: str = "y") -> np.ndarray:
+    """``y`` as a 1-D array of one label per row of X (the check ``score(X, y)`` needs before it predicts)."""
+    if y is None:
+        raise InputError(f"{name} is None: score needs one true label per row of X")
+    y = np.asarray(y)
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
+        raise InputError(f"{name} must be 1-D (one label per row), got shape {y.shape}")
+    if len(y) != n_rows:
+        raise InputError(f"X has {n_rows} rows but {name} has {len(y)} labels; they must match")
+    return y.reshape(-1)

@@ -23,7 +23,9 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from sklearn.exceptions import NotFittedError
 
+from fewlabel.checks import path_like
 from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
 from fewlabel.registry import REGISTRY as _REGISTRY, register  # noqa: F401 (register: re-exported)
 
@@ -34,7 +36,10 @@ WEIGHTS_NAME = "model.safetensors"
 
 def _state_of(obj) -> tuple[dict, dict[str, torch.Tensor]]:
     if hasattr(obj, "_get_state"):
-        return obj._get_state()
+        try:
+            return obj._get_state()
+        except NotFittedError:
+            raise InputError(f"{type(obj).__name__} is not fitted: call fit before fewlabel.save") from None
     if isinstance(obj, torch.nn.Module) and hasattr(obj, "config"):
         return obj.config(), dict(obj.state_dict())
     raise InputError(f"fewlabel cannot save a {type(obj).__name__}: not a fewlabel model or estimator")
@@ -64,6 +69,7 @@ def save(obj, path: str | os.PathLike) -> Path:
     The folder is written beside its destination and moved into place when complete, so an
     interrupted save never leaves a half-written model behind.
     """
+    path_like("path", path)
     path = Path(path)
     if path.exists() and not (path.is_dir() and (path / CONFIG_NAME).exists()):
         if path.is_file() or any(path.iterdir()):
@@ -131,6 +137,7 @@ def load(path: str | os.PathLike) -> Any:
     JSON, a file missing, a truncated or foreign safetensors file, an unknown type, a newer format,
     weights that do not match the architecture the config describes).
     """
+    path_like("path", path)
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"no fewlabel model at {path}: the path does not exist")

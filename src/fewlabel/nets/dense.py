@@ -12,6 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from fewlabel.checks import MAX_WEIGHTS
 from fewlabel.errors import InputError
 from fewlabel.registry import register
 
@@ -49,6 +50,10 @@ def _check_sizes(sizes: Sequence[int], what: str) -> list[int]:
     for s in sizes:
         if not isinstance(s, int) or isinstance(s, bool) or s < 1:
             raise InputError(f"{what} must be positive integers, got {sizes}")
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    if weights > MAX_WEIGHTS:
+        raise InputError(f"{what} {sizes} make {weights:.3g} weights, more than the {MAX_WEIGHTS:.3g} fewlabel allows "
+                         f"({MAX_WEIGHTS * 4 / 2**30:.0f} GiB in fp32) in one network: use smaller layers")
     return sizes
 
 

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import byol_augment
-from fewlabel.checks import positive_int
+from fewlabel.checks import MAX_WEIGHTS, positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.byol import BYOLNet
 from fewlabel.nets.conv import ConvEncoder
@@ -111,6 +111,10 @@ class BYOL(TransformerMixin, TorchEstimator):
             raise InputError(f"unknown pooling {self.pooling!r}: choose one of {POOLINGS}")
         for name in ("projection_dim", "hidden_dim", "width"):
             positive_int(name, getattr(self, name))
+        weights = self.hidden_dim * (self.projection_dim * 3 + 512)  # projector and predictor, 512-d representation
+        if weights > MAX_WEIGHTS:
+            raise InputError(f"hidden_dim={self.hidden_dim} and projection_dim={self.projection_dim} make {weights:.3g} "
+                             f"weights, more than the {MAX_WEIGHTS:.3g} fewlabel allows in one network: use smaller ones")
         _check_range(self.tau, "tau (the target's EMA momentum)", 0.0, 1.0)
         try:
             lo, hi = (float(s) for s in self.crop_scale)

@@ -26,13 +26,14 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import strong_augment, weak_augment
-from fewlabel.checks import positive_int
-from fewlabel.errors import InputError
+from fewlabel.checks import labels_match_rows, positive_int
+from fewlabel.errors import InputError, TooLittleDataWarning
 from fewlabel.nets.classifier import HEADS, EncoderClassifierNet
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.dense import MLP
@@ -94,6 +95,10 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"only one class ({classes.tolist()[0]!r}) among the labeled rows; a classifier needs at "
                          "least two")
     return y, classes
+
+
+# a validation loss over fewer labeled rows than this is too noisy to choose an epoch by
+MIN_VALIDATION_ROWS = 20
 
 
 def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=None):
@@ -464,6 +469,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if self.augment:
             self._need_images(input_shape, "augment=True")
         tr, va = stratified_split(y_index, self.validation_fraction, self.random_state or 0, classes)
+        if va is not None and len(va) < MIN_VALIDATION_ROWS:
+            warnings.warn(TooLittleDataWarning(
+                f"validation_fraction={self.validation_fraction} holds out only {len(va)} labeled row(s) (fewer than "
+                f"{MIN_VALIDATION_ROWS}): the validation loss (and early stopping on it) is noise; label more rows, "
+                "raise validation_fraction, or use validation_fraction=0"), stacklevel=2)
         self.classes_ = classes
         self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
         self.input_shape_ = input_shape
@@ -499,7 +509,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             loss_fn = self._supervised_loss()
             train, batch_size = (X_lab[tr], y_index[tr]), self.batch_size
         val = None if va is None else (X_lab[va], y_index[va])
-        fit_args = dict(epoch_rows=steps_per_epoch * batch_size)
+        # a batch larger than X is all of X (a batch_size of 10**12 must not draw 10**12 rows)
+        fit_args = dict(epoch_rows=steps_per_epoch * min(batch_size, len(X)))
 
         freeze = self.freeze_encoder
         two_phases = freeze == "then_unfreeze" and self.epochs > int(self.freeze_epochs)
@@ -562,6 +573,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         """The most probable class of each row (labels from ``classes_``)."""
         index = self._logits(X).argmax(axis=1)
         return self.classes_[index]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of ``predict(X)`` against ``y`` (one true label per row of ``X``)."""
+        pred = self.predict(X)
+        return float(accuracy_score(labels_match_rows(y, len(pred)), pred, sample_weight=sample_weight))
 
     def transform(self, X) -> np.ndarray:
         """The encoder's codes ``(n_rows, code_size)``."""

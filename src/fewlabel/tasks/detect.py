@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -37,10 +38,12 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import json_safe, validate_X
-from fewlabel.errors import InputError
+from fewlabel.checks import labels_match_rows
+from fewlabel.errors import InputError, TooLittleDataWarning
 from fewlabel.pretrain.autoencoder import Autoencoder, AutoencoderBase
 from fewlabel.registry import REGISTRY, register
 from fewlabel.tasks.classify import check_semi_supervised_y
@@ -119,6 +122,18 @@ def _ae_from_state(entry: dict, tensors: dict, prefix: str):
     return cls._from_state(entry["config"], {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})
 
 
+# Fewer calibration rows than this make a quantile cut-off a guess (20 rows: the 0.95 quantile is the largest
+# error or next to it); fewer rows than MIN_CLASS_ROWS leave a class's autoencoder barely trained
+MIN_CALIBRATION_ROWS = 20
+MIN_CLASS_ROWS = 10
+
+
+def _warn_too_few(count: int, minimum: int, what: str, advice: str) -> None:
+    if count < minimum:
+        warnings.warn(TooLittleDataWarning(f"{what} from only {count} row(s) (fewer than {minimum}): {advice}"),
+                      stacklevel=3)
+
+
 def _is_number(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
@@ -173,6 +188,8 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
             X = validate_X(X, estimator=type(self).__name__)
             self.autoencoder_, errors, _ = _fit_autoencoder(template, X, fraction, self.random_state, "X")
         self.calibration_errors_ = np.asarray(errors, dtype=np.float64)
+        _warn_too_few(len(errors), MIN_CALIBRATION_ROWS, "the cut-off is taken",
+                      "give more rows or a larger calibration_fraction (prefit=True: more rows to fit)")
         self.threshold_ = float(np.quantile(self.calibration_errors_, 1 - contamination))
         self.offset_ = -self.threshold_
         self.n_features_in_ = self.autoencoder_.n_features_in_
@@ -290,6 +307,8 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         aes, own, cal_rows = [], [], []
         for i, c in enumerate(classes.tolist()):  # Python values: messages say 5, not np.int64(5)
             rows = np.flatnonzero(y == c)
+            _warn_too_few(len(rows), MIN_CLASS_ROWS, f"class {c!r}'s autoencoder is trained and calibrated",
+                          "label more rows of this class")
             if fraction and len(rows) < 2:
                 raise InputError(f"class {c!r} has {len(rows)} labeled row: each class needs at least 2 (one to train "
                                  "its autoencoder, one to calibrate), or use calibration_fraction=0")
@@ -332,6 +351,8 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         if fraction and len(X) < 2:
             raise InputError(f"class {label!r} has {len(X)} row: at least 2 are needed (one to train, one to calibrate)")
         label = label.item() if isinstance(label, np.generic) else label
+        _warn_too_few(len(X), MIN_CLASS_ROWS, f"class {label!r}'s autoencoder is trained and calibrated",
+                      "give more rows of this class")
         if _is_number(label) != all(_is_number(c) for c in self.classes_.tolist()):
             raise InputError(f"label {label!r} is not of the classes' type ({self.classes_.dtype})")
         if self.unknown is not None and label == self.unknown_label:
@@ -384,6 +405,11 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         """The class whose autoencoder reconstructs the row best; ``unknown_label`` where none does well
         (with ``unknown``)."""
         return self._answer(self.reconstruction_errors(X))
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of ``predict(X)`` against ``y`` (one true label per row of ``X``)."""
+        pred = self.predict(X)
+        return float(accuracy_score(labels_match_rows(y, len(pred)), pred, sample_weight=sample_weight))
 
     def is_unknown(self, X) -> np.ndarray:
         """True for rows that no class's autoencoder reconstructs within its cut-off (needs ``unknown``)."""

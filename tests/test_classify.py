@@ -328,3 +328,21 @@ def test_passes_the_scikit_learn_checks():
     check_classifiers_train("SemiSupervisedClassifier",
                             SemiSupervisedClassifier(encoder="dense", hidden=(8,), latent=4, epochs=10, pretrain=None,
                                                      batch_size=16, device="cpu"))
+
+
+def test_architecture_parameters_the_encoder_does_not_use_are_named(mnist_small, small_ae):
+    X, y = mnist_small[0][:300], datasets.labeled_subset(mnist_small[1][:300], 30, seed=0)
+    with pytest.warns(UserWarning, match=r"channels, width do\(es\) not apply to encoder='dense'"):
+        SemiSupervisedClassifier(pretrain=None, channels=(8,), width=16, max_steps=1, **CPU).fit(X, y)
+    with pytest.warns(UserWarning, match=r"hidden, latent do\(es\) not apply to encoder='conv'"):
+        SemiSupervisedClassifier(encoder="conv", channels=(4,), pretrain=None, hidden=(8,), latent=2, max_steps=1,
+                                 **CPU).fit(X, y)
+    with pytest.warns(UserWarning, match="pretrain_epochs do.es. not apply to a given pretrained encoder"):
+        SemiSupervisedClassifier(encoder=small_ae, pretrain_epochs=3, max_steps=1, **CPU).fit(X, y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # what each encoder uses, or defaults: no warning
+        SemiSupervisedClassifier(encoder="conv", channels=(4,), pretrain="vae", latent=3, pretrain_epochs=1,
+                                 max_steps=1, **CPU).fit(X, y)
+        SemiSupervisedClassifier(pretrain=None, hidden=(8,), max_steps=1, **CPU).fit(X, y)

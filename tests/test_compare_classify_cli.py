@@ -51,7 +51,7 @@ def test_pretraining_runs_once_per_seed_for_every_label_count(monkeypatch):
     result = compare(X, y, Xt, yt, n_labels=[30, 60, 90], seeds=2, params=params, all_labels=False,
                      log=lambda line: None)
     assert fits == [len(X), len(X)]  # 2 seeds, not 3 counts x 2 seeds
-    assert result["pretrain_seconds"] > 0 and len(result["runs"]) == 6
+    assert result["pretrain_seconds"] >= 0 and len(result["runs"]) == 6
 
 
 def test_verdict_says_plainly_what_happened():

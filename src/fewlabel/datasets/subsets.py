@@ -93,3 +93,47 @@ def labeled_subset(y, n, seed=0, return_indices: bool = False):
     partial = np.full(len(y), -1, dtype=np.int64)
     partial[indices] = y[indices]
     return partial
+
+
+def holdout(n_rows: int, fraction: float, seed, *, name: str = "validation_fraction", what: str = "X",
+            purpose: str = "validation") -> tuple[np.ndarray, np.ndarray]:
+    """(kept rows, held-out rows), sorted: ``fraction`` of ``n_rows`` held out at random (at least one when
+    ``fraction`` > 0, none when it is 0), drawn by ``seed``. ``name``, ``what`` and ``purpose`` word the
+    error when nothing would be left to train on. One helper for every held-out share in fewlabel (an
+    autoencoder's validation rows, a detector's calibration rows)."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating)) \
+            or not 0 <= fraction < 1:
+        raise InputError(f"{name} must be in [0, 1), got {fraction!r}")
+    if fraction == 0:
+        return np.arange(n_rows), np.arange(0)
+    n_held = max(1, int(round(n_rows * fraction)))
+    if n_rows - n_held < 1:
+        raise InputError(f"{what} has {n_rows} row(s) (n_samples={n_rows}): too few to hold out {fraction:.0%} for "
+                         f"{purpose} and train on the rest; give more rows or {name}=0")
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return np.sort(order[n_held:]), np.sort(order[:n_held])
+
+
+def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=None):
+    """(train indices, validation indices) of the labeled rows, stratified: each class keeps about
+    ``fraction`` of its examples for validation, at least one, and at least one for training."""
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction < 1:
+        raise InputError(f"validation_fraction must be in [0, 1), got {fraction!r}")
+    n = len(y_index)
+    if not fraction:
+        return np.arange(n), None
+    counts = np.bincount(y_index)
+    single = np.flatnonzero(counts == 1)
+    if len(single):
+        names = np.asarray(classes if classes is not None else np.arange(len(counts)))[single].tolist()
+        raise InputError(f"validation_fraction={fraction} holds out labeled rows of every class (stratified), but "
+                         f"class {names[0]!r} has a single labeled example ({len(single)} such class(es)): it cannot "
+                         "be in both the training and the validation rows. Use validation_fraction=0, or label more")
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in range(len(counts)):
+        idx = rng.permutation(np.flatnonzero(y_index == c))
+        k = min(len(idx) - 1, max(1, int(round(len(idx) * fraction))))
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))

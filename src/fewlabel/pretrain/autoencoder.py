@@ -21,6 +21,7 @@ from torch import nn
 
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import check_noise, corrupt, image_shape, nchw_to_rows, random_affine, salt_pepper_noise
+from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError
 from fewlabel.nets.autoencoder import DenseAutoencoderNet, ImageRowsNet
 from fewlabel.nets.conv import ConvAutoencoderNet
@@ -455,17 +456,9 @@ class ConvAutoencoder(AutoencoderBase):
         return tuple(net.decoder.code_shape)
 
 
-def _split_validation(X, fraction, seed, y=None):
-    """Hold out ``fraction`` of the rows for validation (None when fraction is 0)."""
+def _split_validation(X, fraction, seed):
+    """(training rows, validation rows or None): ``fraction`` of the rows held out."""
     if not fraction:
-        return (X if y is None else (X, y)), None
-    if not 0 < fraction < 1:
-        raise InputError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-    n_val = max(1, int(round(len(X) * fraction)))
-    if n_val >= len(X):
-        raise InputError(f"validation_fraction={fraction} leaves no rows to train on ({len(X)} rows)")
-    order = np.random.default_rng(seed).permutation(len(X))
-    tr, va = order[n_val:], order[:n_val]
-    if y is None:
-        return X[tr], X[va]
-    return (X[tr], y[tr]), (X[va], y[va])
+        return X, None
+    tr, va = holdout(len(X), fraction, seed, name="validation_fraction")
+    return X[tr], X[va]

@@ -33,6 +33,7 @@ from torch import nn
 from fewlabel._base import TorchEstimator, to_float, validate_X
 from fewlabel.augment import strong_augment, weak_augment
 from fewlabel.checks import labels_match_rows, positive_int
+from fewlabel.datasets.subsets import stratified_split
 from fewlabel.errors import InputError, TooLittleDataWarning
 from fewlabel.nets.classifier import HEADS, EncoderClassifierNet
 from fewlabel.nets.conv import ConvEncoder
@@ -51,6 +52,22 @@ ENCODERS = ("dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
 FREEZE = (False, True, "then_unfreeze")
 CONSISTENCY = (None, "fixmatch")
+#: Architecture parameters each named encoder does not use (set away from their defaults: a warning).
+UNUSED_BY = {"dense": ("channels", "batch_norm", "stem", "width"),
+             "conv": ("hidden", "latent", "latent_activation", "stem", "width"),
+             "resnet18": ("hidden", "latent", "latent_activation", "channels", "batch_norm")}
+
+
+#: What a classifier given a pretrained encoder does not use.
+PRETRAINED_IGNORES = (*sorted({name for names in UNUSED_BY.values() for name in names}), "pretrain_epochs",
+                      "pretrain_params")
+
+
+def _same(a, b) -> bool:
+    norm = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+    return norm(a) == norm(b)
+
+
 #: What a saved model keeps as its ``encoder`` parameter when the encoder was passed as an estimator
 #: object: the weights and the architecture are saved with the model, the object itself is not.
 PRETRAINED = "pretrained"
@@ -99,31 +116,6 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 # a validation loss over fewer labeled rows than this is too noisy to choose an epoch by
 MIN_VALIDATION_ROWS = 20
-
-
-def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=None):
-    """(train indices, validation indices) of the labeled rows, stratified: each class keeps about
-    ``fraction`` of its examples for validation, at least one, and at least one for training."""
-    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction < 1:
-        raise InputError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-    n = len(y_index)
-    if not fraction:
-        return np.arange(n), None
-    counts = np.bincount(y_index)
-    single = np.flatnonzero(counts == 1)
-    if len(single):
-        names = np.asarray(classes if classes is not None else np.arange(len(counts)))[single].tolist()
-        raise InputError(f"validation_fraction={fraction} holds out labeled rows of every class (stratified), but "
-                         f"class {names[0]!r} has a single labeled example ({len(single)} such class(es)): it cannot "
-                         "be in both the training and the validation rows. Use validation_fraction=0, or label more")
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for c in range(len(counts)):
-        idx = rng.permutation(np.flatnonzero(y_index == c))
-        k = min(len(idx) - 1, max(1, int(round(len(idx) * fraction))))
-        val.append(idx[:k])
-        train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
 def _concat_histories(first: History, second: History) -> History:
@@ -285,6 +277,25 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if self.early_stopping is not None:
             positive_int("early_stopping", self.early_stopping)
         make_activation(self.activation)
+        self._warn_unused_architecture()
+
+    def _warn_unused_architecture(self) -> None:
+        """Say so when architecture parameters set away from their defaults do not apply to the encoder in
+        use (a dense encoder has no ``channels``, a given pretrained encoder brings its own architecture):
+        silently ignoring them would hide a mistake."""
+        if isinstance(self.encoder, str) and self.encoder in UNUSED_BY:
+            unused = set(UNUSED_BY[self.encoder])
+            if self.encoder == "conv" and self.pretrain == "vae":
+                unused.discard("latent")  # a conv VAE's code has ``latent`` values
+            what = f"encoder={self.encoder!r}"
+        else:
+            unused = set(PRETRAINED_IGNORES)
+            what = "a given pretrained encoder (it brings its own architecture)"
+        defaults = type(self)().get_params(deep=False)
+        changed = sorted(n for n in unused if not _same(getattr(self, n), defaults[n]))
+        if changed:
+            warnings.warn(f"{', '.join(changed)} do(es) not apply to {what} and will be ignored", UserWarning,
+                          stacklevel=4)
 
     def _resolve_encoder(self, X):
         """The given encoder (a fitted or saved pretrainer) as an ``EncoderSpec``; None for a named one."""

@@ -66,6 +66,13 @@ def _init_worker(X, y, X_test, y_test, threads):
     _DATA.update(X=X, y=y, X_test=X_test, y_test=y_test)
 
 
+def with_encoder(params: dict, encoder) -> dict:
+    """``params`` with a ready encoder in place of the architecture and pretraining it replaces."""
+    from fewlabel.tasks.classify import PRETRAINED_IGNORES
+
+    return {**{k: v for k, v in params.items() if k not in PRETRAINED_IGNORES}, "encoder": encoder}
+
+
 def _pretrain(params: dict, seed: int):
     """The pretrained encoder of the semi-supervised configuration for ``seed`` (it uses no labels)."""
     from fewlabel.tasks.classify import SemiSupervisedClassifier
@@ -84,7 +91,7 @@ def _fit_and_score(params: dict, n, seed, keep: bool) -> dict:
     t0 = time.perf_counter()
     encoder = _DATA.get("encoders", {}).get(seed) if params.get("pretrain") is not None else None
     if encoder is not None:  # pretrained once for this seed: the encoder, not its pretraining again
-        params = {**params, "encoder": encoder}
+        params = with_encoder(params, encoder)
     model = SemiSupervisedClassifier(**params).fit(X, y if n is None else labeled_subset(y, n, seed=seed))
     out = {"accuracy": float(model.score(_DATA["X_test"], _DATA["y_test"])),
            "seconds": round(time.perf_counter() - t0, 1)}
@@ -149,7 +156,7 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
                 jobs_ = {seed: pool.submit(_pretrain, params, seed) for seed in range(seeds)}
                 encoders = {seed: job.result() for seed, job in jobs_.items()}
                 pretrain_seconds = round(time.perf_counter() - t_start, 1)
-            futures = [(key, pool.submit(_fit_and_score, {**p, "encoder": encoders[seed]}
+            futures = [(key, pool.submit(_fit_and_score, with_encoder(p, encoders[seed])
                                          if key[2] == SEMI and pretrain else p, n, seed, key == first_key))
                        for key, p, n, seed in tasks]
             for key, future in futures:

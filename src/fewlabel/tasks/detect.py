@@ -43,6 +43,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import json_safe, validate_X
 from fewlabel.checks import labels_match_rows
+from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError, TooLittleDataWarning
 from fewlabel.pretrain.autoencoder import Autoencoder, AutoencoderBase
 from fewlabel.registry import REGISTRY, register
@@ -76,22 +77,10 @@ def _check_fraction(name, value, low_open=False, high=1.0, high_open=True) -> fl
     return float(value)
 
 
-def _split(n: int, fraction: float, seed, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """(training rows, calibration rows): ``fraction`` of the rows, at least one, held out."""
-    if fraction == 0:
-        return np.arange(n), np.arange(0)
-    n_cal = max(1, int(round(n * fraction)))
-    if n - n_cal < 1:
-        raise InputError(f"{what} has {n} row(s) (n_samples={n}): too few to hold out {fraction:.0%} for calibration and train on the "
-                         "rest; give more rows or calibration_fraction=0")
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_cal:]), np.sort(perm[:n_cal])
-
-
 def _fit_autoencoder(template, X, fraction, seed, what):
     """A fresh clone of ``template`` fitted on ``X`` less the calibration rows; and those rows' errors
     (the training rows' errors when nothing is held out)."""
-    train, cal = _split(len(X), fraction, seed, what)
+    train, cal = holdout(len(X), fraction, seed, name="calibration_fraction", what=what, purpose="calibration")
     ae = clone(template)
     if seed is not None:
         ae.set_params(random_state=int(seed))

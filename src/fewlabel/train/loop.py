@@ -315,12 +315,12 @@ class Trainer:
                     break
         finally:
             report.close()
+            if run.channels_last:  # back to the usual layout, also after an error (saving needs it)
+                model.to(memory_format=torch.contiguous_format)
         if self.early_stopping is not None and self.restore_best and run.best_state is not None:
             _load_model_state(model, run.best_state, "the best epoch's weights")
         elif run.ema is not None:
             _load_model_state(model, run.ema.state_dict(), "the averaged weights")
-        if run.channels_last:
-            model.to(memory_format=torch.contiguous_format)
         model.eval()
         run.history.info.update(precision=self.precision_, compiled=self.compiled_, steps=run.global_step)
         return run.history

@@ -279,3 +279,16 @@ def test_augmented_variants_learn_real_mnist(digits):
         est.fit(Xs)
         assert est.reconstruction_error(Xts).mean() < 0.6 * _untrained_error(est, Xs, Xts), type(est).__name__
         assert est.transform(Xts).shape[0] == len(Xt)
+
+
+def test_default_codes_cluster_better_than_the_pixels(mnist_small):
+    """Autoencoder() as a new user runs it: k-means on its codes beats k-means on the raw pixels (3,000
+    real digits; measured NMI 0.55-0.58 over three seeds against 0.49-0.50 for the pixels)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    X, y = mnist_small[0], mnist_small[1]
+    codes = Autoencoder(random_state=0).fit(X).transform(X)
+    assert codes.shape == (3000, 10)
+    score = lambda Z: nmi(y, KMeans(10, n_init=10, random_state=0).fit_predict(Z))  # noqa: E731
+    assert score(codes) > score(X.reshape(len(X), -1) / 255.0) + 0.03

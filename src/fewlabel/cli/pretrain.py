@@ -13,7 +13,7 @@ from fewlabel.errors import InputError
 WRITES = ("model", "history.json", "loss.png", "reconstructions.png", "latent.png", "samples.png",
           "interpolation.png")
 
-MODEL_DEFAULTS = {"dense": {"hidden": (128, 64), "latent": 16, "loss": "mse"},
+MODEL_DEFAULTS = {"dense": {"hidden": (500, 500, 2000), "latent": 10, "loss": "mse"},
                   "conv": {"latent": None, "loss": "mse"},
                   "vae": {"hidden": (256,), "latent": 2, "loss": "auto"},
                   "stacked": {"hidden": (500, 500, 2000), "latent": 10, "loss": "mse"}}

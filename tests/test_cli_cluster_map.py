@@ -47,9 +47,9 @@ def test_cluster_codes_of_a_pretrained_encoder(tmp_path, encoder_dir, capsys):
                  "--manifold", "pca", "--manifold-dim", "8", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["encoder"] == "Autoencoder" and m["encoder_path"] == str(encoder_dir)
-    assert m["n_features"] == 16 and m["method"] == "gmm" and m["manifold"] == "pca"
+    assert m["n_features"] == 10 and m["method"] == "gmm" and m["manifold"] == "pca"
     assert m["nmi"] > 0.4  # measured 0.6 with k-means; chance is about 0.02
-    assert "Autoencoder codes (16-d)" in capsys.readouterr().out
+    assert "Autoencoder codes (10-d)" in capsys.readouterr().out
 
 
 def test_cluster_auto_k_records_the_silhouettes(tmp_path, encoder_dir):
@@ -79,7 +79,7 @@ def test_map_writes_png_and_json(tmp_path, encoder_dir, capsys, method, points):
                  "--out", str(out)]) == 0
     info = json.loads((out / "map.json").read_text())
     assert info["method"] == method and info["n_points"] == (points or 1347) and info["stratified"]
-    assert info["encoder"] == "Autoencoder" and info["input_dim"] == 64 and info["code_dim"] == 16
+    assert info["encoder"] == "Autoencoder" and info["input_dim"] == 64 and info["code_dim"] == 10
     assert (out / "map.png").stat().st_size > 10_000
     assert str(out / "map.png") in capsys.readouterr().out
 

@@ -17,6 +17,7 @@ import sys
 
 from fewlabel.cli import classify, cluster, datasets, demo, detect, pretrain
 from fewlabel.cli import map as map_command
+from fewlabel.cli import run as run_experiment_command
 from fewlabel.cli.classify import classifier_params
 from fewlabel.cli.common import apply_config
 from fewlabel.cli.output import OutputFolder
@@ -26,7 +27,7 @@ from fewlabel.errors import FewlabelError
 __all__ = ["COMMANDS", "build_autoencoder", "build_parser", "classifier_params", "main", "write_autoencoder_figures"]
 
 COMMANDS = {"demo": demo, "datasets": datasets, "pretrain": pretrain, "classify": classify, "cluster": cluster,
-            "map": map_command, "detect": detect}
+            "map": map_command, "detect": detect, "run": run_experiment_command}
 
 
 def _version() -> str:

@@ -1,0 +1,687 @@
+"""One experiment in one TOML file: the data, the pretraining, the tasks; read and checked before any training.
+
+>>> from fewlabel.experiment import read_experiment
+>>> exp = read_experiment("experiment.toml", overrides=["pretrain.epochs=2"])
+
+The file (every key is optional except where said)::
+
+    title = "MNIST: autoencoder codes, 100 labels"
+    seed = 0                      # every draw and every network's initialisation
+    device = "auto"               # auto, cpu, cuda, cuda:N
+
+    [data]                        # exactly one of name / folder / table
+    name = "mnist"                # a built-in dataset: digits, mnist, fashion-mnist, cifar10, stl10
+    split = "train"               # named datasets: the rows trained on (default train)
+    test_split = "test"           # named datasets: the rows scored on (default test)
+    root = "data/mnist"           # named datasets: where their files are (default: the usual places)
+    # folder = "photos/"          # an image folder (class sub-folders give labels); image_size, color
+    # table = "rows.csv"          # a table (.csv/.tsv/.parquet/.npy/.npz); label_column
+    # test_fraction = 0.2         # a folder or table: share of its labeled rows held out to score on
+    max_rows = 10000              # train on at most this many rows (stratified draw by seed)
+    max_test_rows = 5000          # score on at most this many rows
+
+    [pretrain]                    # the encoder every task uses
+    method = "autoencoder"        # autoencoder, conv, vae, stacked, byol, or none
+    hidden = [500, 500, 2000]     # any parameter of the method's estimator (Autoencoder, ConvAutoencoder,
+    latent = 10                   #   VariationalAutoencoder, StackedAutoencoder, BYOL), e.g. epochs,
+    epochs = 20                   #   max_steps, batch_size, lr, noise, augment
+
+    [tasks.classify]              # few labels: the pretrained encoder + a head, beside the same network from
+    labels = [100, 1000]          #   scratch on the same labels and a logistic regression on the raw input
+    seeds = 3                     # label draws per count
+    epochs = 20                   # any other key: a SemiSupervisedClassifier parameter
+
+    [tasks.cluster]               # k-means / GMM on the codes beside the raw input
+    k = 10
+    method = "kmeans"             # kmeans, gmm
+    manifold = "none"             # none, pca, umap
+
+    [tasks.map]                   # the codes in 2-D beside the raw input
+    method = "umap"               # pca, tsne, umap (default: umap when umap-learn is installed, else tsne)
+    max_points = 3000
+
+    [tasks.detect]                # outliers by reconstruction error (or one autoencoder per class)
+    mode = "outliers"             # outliers, per_class
+    contamination = 0.01
+    outliers = "fashion-mnist"    # a dataset or file of known outliers, scored beside the test rows
+    classes = [0, 1, 2, 3, 4]     # train on these classes only: the others count as unseen
+    latent = 8                    # any other key: an Autoencoder parameter of the detector's autoencoder
+
+Every problem is an :class:`~fewlabel.errors.InputError` naming the file, the key (as a dotted path such as
+``tasks.classify.labels``) and what was expected: an unknown key, a wrong type, a bad value, data that is
+not there. :func:`read_experiment` also loads the data and builds (without fitting) every estimator, so a
+problem shows before anything trains.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fewlabel.errors import FewlabelError, InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+PRETRAIN_METHODS = ("autoencoder", "conv", "vae", "stacked", "byol", "none")
+TASKS = ("classify", "cluster", "map", "detect")
+TOP_KEYS = ("title", "seed", "device", "data", "pretrain", "tasks")
+DATA_KEYS = ("name", "folder", "table", "split", "test_split", "root", "test_fraction", "label_column",
+             "image_size", "color", "max_rows", "max_test_rows")
+CLASSIFY_KEYS = ("labels", "seeds", "all_labels", "logistic_regression")
+CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "raw")
+MAP_KEYS = ("method", "max_points")
+DETECT_KEYS = ("mode", "contamination", "unknown", "classes", "outliers", "outliers_split", "calibration_fraction")
+DETECT_AUTOENCODER = {"hidden": (128,), "latent": 8, "epochs": 30, "batch_size": 32}
+TEST_FRACTION = 0.2
+
+
+def _estimator_class(method: str):
+    from fewlabel.pretrain.autoencoder import Autoencoder, ConvAutoencoder
+    from fewlabel.pretrain.byol import BYOL
+    from fewlabel.pretrain.stacked import StackedAutoencoder
+    from fewlabel.pretrain.variational import VariationalAutoencoder
+
+    return {"autoencoder": Autoencoder, "conv": ConvAutoencoder, "vae": VariationalAutoencoder,
+            "stacked": StackedAutoencoder, "byol": BYOL}[method]
+
+
+# -- the checks, each naming the file and the key --------------------------------------------------------
+
+
+class _Where:
+    """Raises InputErrors that name the config file and the dotted key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, message: str) -> InputError:
+        return InputError(f"{self.path}: {key}: {message}")
+
+    def table(self, value, key: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table ([{key}] with keys), got {_kind(value)} {value!r}")
+        return value
+
+    def keys(self, table: dict, key: str, allowed, extra=()) -> None:
+        known = tuple(allowed) + tuple(extra)
+        for k in table:
+            if k not in known:
+                hint = difflib.get_close_matches(k, known, n=1)
+                also = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise self.fail(_join(key, k), f"unknown key{also}; expected one of: {', '.join(sorted(known))}")
+
+    def integer(self, value, key: str, minimum: int | None = None) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, f"expected an integer, got {_kind(value)} {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.fail(key, f"expected an integer of at least {minimum}, got {value}")
+        return value
+
+    def number(self, value, key: str, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            raise self.fail(key, f"expected a number, got {_kind(value)} {value!r}")
+        bad = ((lo is not None and (value <= lo if lo_open else value < lo))
+               or (hi is not None and (value >= hi if hi_open else value > hi)))
+        if bad:
+            left = "(" if lo_open else "["
+            right = ")" if hi_open else "]"
+            raise self.fail(key, f"expected a number in {left}{lo}, {hi}{right}, got {value}")
+        return float(value)
+
+    def string(self, value, key: str, choices=None) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {_kind(value)} {value!r}")
+        if choices is not None and value not in choices:
+            raise self.fail(key, f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+        return value
+
+    def boolean(self, value, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {_kind(value)} {value!r}")
+        return value
+
+    def int_list(self, value, key: str, minimum: int = 1, single_ok: bool = True) -> list[int]:
+        if single_ok and isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, f"expected {'an integer or ' if single_ok else ''}a non-empty list of integers, "
+                                 f"got {_kind(value)} {value!r}")
+        return [self.integer(v, f"{key}[{i}]", minimum) for i, v in enumerate(value)]
+
+    def file(self, value, key: str, base: Path, folder: bool | None = None) -> Path:
+        text = self.string(value, key)
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = base / path
+        if not path.exists():
+            raise self.fail(key, f"no such {'folder' if folder else 'file'}: {path} (relative paths are read from "
+                                 "the config file's folder)")
+        if folder is True and not path.is_dir():
+            raise self.fail(key, f"expected a folder of images, but {path} is a file")
+        if folder is False and path.is_dir():
+            raise self.fail(key, f"expected a table file, but {path} is a folder")
+        return path
+
+
+def _kind(value) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _join(*parts) -> str:
+    return ".".join(p for p in parts if p)
+
+
+def _tuples(value):
+    """TOML arrays as tuples, which estimators take for layer sizes and ranges."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# -- the experiment ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Experiment:
+    """A checked experiment: its settings, its data loaded, its estimators' parameters."""
+
+    path: Path
+    text: str  # the file as given
+    raw: dict  # the settings after --set overrides (JSON-able)
+    title: str
+    seed: int
+    device: str
+    data: dict
+    pretrain: dict  # {"method": ..., "params": {...}}
+    tasks: dict = field(default_factory=dict)  # name -> settings
+    arrays: dict = field(default_factory=dict)  # X, y, X_test, y_test, outliers, class_names, description
+
+    def fingerprint(self) -> str:
+        """The settings as canonical JSON: a resumed run must have the same ones."""
+        return json.dumps(self.raw, sort_keys=True)
+
+    def steps(self) -> list[str]:
+        """The run's steps in order; each is done once and its result kept for ``--resume``."""
+        out = [] if self.pretrain["method"] == "none" else ["pretrain"]
+        if "classify" in self.tasks:
+            c = self.tasks["classify"]
+            out += [f"classify-{n}-labels-draw-{s}" for n in c["labels"] for s in range(c["seeds"])]
+            if c["all_labels"]:
+                out.append("classify-all-labels")
+        out += [t for t in ("cluster", "map", "detect") if t in self.tasks]
+        return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"pretrain.epochs=2"`` -> (["pretrain", "epochs"], 2); the value is read as TOML (a number, true, a
+    list, a quoted string), else taken as a plain string."""
+    if "=" not in text:
+        raise InputError(f"--set {text!r}: expected KEY=VALUE such as pretrain.epochs=2")
+    key, value = text.split("=", 1)
+    parts = [p.strip() for p in key.strip().split(".")]
+    if not all(parts):
+        raise InputError(f"--set {text!r}: expected a dotted key such as tasks.classify.labels")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return parts, parsed
+
+
+def apply_overrides(settings: dict, overrides) -> dict:
+    settings = copy.deepcopy(settings)
+    for text in overrides or ():
+        parts, value = parse_override(text)
+        node = settings
+        for i, p in enumerate(parts[:-1]):
+            child = node.setdefault(p, {})
+            if not isinstance(child, dict):
+                raise InputError(f"--set {text!r}: {'.'.join(parts[:i + 1])} is a value, not a table")
+            node = child
+        node[parts[-1]] = value
+    return settings
+
+
+def read_experiment(path, overrides=(), load_data: bool = True) -> Experiment:
+    """Read and check the TOML file at ``path`` (``overrides``: ``KEY=VALUE`` strings applied first), load its
+    data and check every estimator's parameters: an :class:`Experiment` ready to run, or an InputError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"no such experiment file: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder: give an experiment file (TOML)") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text: {e}") from None
+    try:
+        settings = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path} is not valid TOML: {e}") from None
+    settings = apply_overrides(settings, overrides)
+    exp = check_settings(settings, path, text)
+    if load_data:
+        exp.arrays = load_experiment_data(exp)
+        check_estimators(exp)
+    return exp
+
+
+def check_settings(settings: dict, path: Path, text: str = "") -> Experiment:
+    """Check every key's name, type and value (no data loaded)."""
+    w = _Where(path)
+    base = path.resolve().parent
+    w.keys(settings, "", TOP_KEYS)
+    title = w.string(settings.get("title", path.stem), "title")
+    seed = w.integer(settings.get("seed", 0), "seed", 0)
+    device = w.string(settings.get("device", "auto"), "device")
+    if not (device in ("auto", "cpu", "cuda", "mps") or device.startswith("cuda:")):
+        raise w.fail("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}")
+    if "data" not in settings:
+        raise w.fail("data", "missing: the [data] table says which data to use (name, folder or table)")
+    data = _check_data(w, w.table(settings["data"], "data"), base)
+    pre = w.table(settings.get("pretrain", {"method": "none"}), "pretrain")
+    if "method" not in pre:
+        raise w.fail("pretrain.method", f"missing: expected one of {', '.join(PRETRAIN_METHODS)}")
+    method = w.string(pre["method"], "pretrain.method", PRETRAIN_METHODS)
+    params = {k: v for k, v in pre.items() if k != "method"}
+    if method == "none" and params:
+        raise w.fail(f"pretrain.{next(iter(params))}", "method = \"none\" trains no encoder: it takes no parameters")
+    if method != "none":
+        _check_params(w, _estimator_class(method), params, "pretrain", ("method",))
+    tasks_table = w.table(settings.get("tasks", {}), "tasks")
+    w.keys(tasks_table, "tasks", TASKS)
+    if not tasks_table and method == "none":
+        raise w.fail("tasks", "nothing to do: give [pretrain] a method, or at least one of [tasks.classify], "
+                              "[tasks.cluster], [tasks.map], [tasks.detect]")
+    tasks = {}
+    for name in TASKS:
+        if name in tasks_table:
+            key = f"tasks.{name}"
+            tasks[name] = globals()[f"_check_{name}"](w, w.table(tasks_table[name], key), key, base, method)
+    if method == "none":
+        for name in ("cluster", "map"):
+            if name in tasks:
+                tasks[name]["encoder"] = False  # raw input only: there is no encoder to compare with
+    return Experiment(path=path, text=text, raw=_jsonable(settings), title=title, seed=seed, device=device,
+                      data=data, pretrain={"method": method, "params": _tuples(params)}, tasks=tasks)
+
+
+def _check_data(w: _Where, d: dict, base: Path) -> dict:
+    from fewlabel.datasets.registry import DATASETS
+
+    w.keys(d, "data", DATA_KEYS)
+    sources = [k for k in ("name", "folder", "table") if k in d]
+    if len(sources) != 1:
+        got = f"got {', '.join(sources)}" if sources else "got none"
+        raise w.fail("data", f"expected exactly one of name (a built-in dataset), folder (images) or table (a "
+                             f"file); {got}")
+    kind = sources[0]
+    out: dict[str, Any] = {"kind": kind}
+    if kind == "name":
+        name = w.string(d["name"], "data.name").lower().replace("_", "-")
+        if name not in DATASETS:
+            hint = difflib.get_close_matches(name, sorted(DATASETS), n=1)
+            also = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise w.fail("data.name", f"unknown dataset {d['name']!r}{also}; expected one of "
+                                      f"{', '.join(sorted(DATASETS))}, or folder = / table = for data of your own")
+        splits = DATASETS[name].splits
+        out["name"] = name
+        for key, default in (("split", "train"), ("test_split", "test")):
+            out[key] = w.string(d.get(key, default), f"data.{key}", (*splits, "none") if key == "test_split"
+                                else splits)
+        if out["split"] == out["test_split"]:
+            raise w.fail("data.test_split", f"expected a split other than the one trained on ({out['split']!r}): "
+                                            "scores on the training rows say nothing about new rows")
+        out["root"] = None if "root" not in d else w.file(d["root"], "data.root", base, folder=True)
+        for key in ("test_fraction", "label_column", "image_size", "color"):
+            if key in d:
+                raise w.fail(f"data.{key}", f"applies to a folder or table of your own, not to the built-in "
+                                            f"dataset {name!r} (it has splits: {', '.join(splits)})")
+    else:
+        out[kind] = w.file(d[kind], f"data.{kind}", base, folder=kind == "folder")
+        for key in ("split", "test_split", "root"):
+            if key in d:
+                raise w.fail(f"data.{key}", f"applies to a built-in dataset; a {kind} of your own has no splits "
+                                            "(test_fraction holds out part of its rows)")
+        out["test_fraction"] = w.number(d.get("test_fraction", TEST_FRACTION), "data.test_fraction", 0, 1,
+                                        lo_open=True, hi_open=True)
+        if kind == "table":
+            for key in ("image_size", "color"):
+                if key in d:
+                    raise w.fail(f"data.{key}", "applies to an image folder, not to a table")
+            if "label_column" in d:
+                lc = d["label_column"]
+                if not isinstance(lc, (str, int)) or isinstance(lc, bool):
+                    raise w.fail("data.label_column", f"expected a column name or index, got {_kind(lc)} {lc!r}")
+            out["label_column"] = d.get("label_column")
+        else:
+            if "label_column" in d:
+                raise w.fail("data.label_column", "applies to a table; an image folder takes its labels from its "
+                                                  "class sub-folders")
+            size = d.get("image_size")
+            if size is not None:
+                size = w.int_list(size, "data.image_size", 1)
+                if len(size) not in (1, 2):
+                    raise w.fail("data.image_size", f"expected a size or [height, width], got {size}")
+                size = (size[0], size[0]) if len(size) == 1 else tuple(size)
+            out["image_size"] = size
+            out["color"] = None if "color" not in d else w.string(d["color"], "data.color", ("L", "RGB"))
+    for key in ("max_rows", "max_test_rows"):
+        out[key] = None if key not in d else w.integer(d[key], f"data.{key}", 1)
+    return out
+
+
+def _check_params(w: _Where, cls, params: dict, key: str, task_keys=()) -> None:
+    """Keys that are neither task keys nor parameters of ``cls`` are refused with the valid names."""
+    names = sorted(cls().get_params(deep=False))
+    w.keys(params, key, names, task_keys)
+
+
+def _check_classify(w, c, key, base, method) -> dict:
+    from fewlabel.tasks.classify import SemiSupervisedClassifier
+
+    _check_params(w, SemiSupervisedClassifier, c, key, CLASSIFY_KEYS)
+    if "labels" not in c:
+        raise w.fail(f"{key}.labels", "missing: expected how many training rows keep their label, e.g. 100, or a "
+                                      "list such as [100, 1000] for a learning curve")
+    labels = sorted(set(w.int_list(c["labels"], f"{key}.labels", 1)))
+    params = {k: _tuples(v) for k, v in c.items() if k not in CLASSIFY_KEYS}
+    return {"labels": labels, "seeds": w.integer(c.get("seeds", 3), f"{key}.seeds", 1),
+            "all_labels": w.boolean(c.get("all_labels", True), f"{key}.all_labels"),
+            "logistic_regression": w.boolean(c.get("logistic_regression", True), f"{key}.logistic_regression"),
+            "params": params}
+
+
+def _check_cluster(w, c, key, base, method) -> dict:
+    w.keys(c, key, CLUSTER_KEYS)
+    k = c.get("k", "classes")
+    if k != "classes":
+        k = w.integer(k, f"{key}.k", 2)
+    return {"k": k, "method": w.string(c.get("method", "kmeans"), f"{key}.method", ("kmeans", "gmm")),
+            "manifold": w.string(c.get("manifold", "none"), f"{key}.manifold", ("none", "pca", "umap")),
+            "manifold_dim": w.integer(c.get("manifold_dim", 10), f"{key}.manifold_dim", 1),
+            "n_neighbors": w.integer(c.get("n_neighbors", 20), f"{key}.n_neighbors", 2),
+            "raw": w.boolean(c.get("raw", True), f"{key}.raw"), "encoder": True}
+
+
+def _umap_available() -> bool:
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_map(w, c, key, base, method) -> dict:
+    w.keys(c, key, MAP_KEYS)
+    how = w.string(c.get("method", "umap" if _umap_available() else "tsne"), f"{key}.method", ("pca", "tsne", "umap"))
+    if how == "umap" and not _umap_available():
+        raise w.fail(f"{key}.method", "umap needs the umap-learn package (pip install fewlabel[umap]); or choose "
+                                      "tsne or pca")
+    return {"method": how, "max_points": w.integer(c.get("max_points", 3000), f"{key}.max_points", 4),
+            "encoder": True}
+
+
+def _check_detect(w, c, key, base, method) -> dict:
+    from fewlabel.pretrain.autoencoder import Autoencoder
+
+    _check_params(w, Autoencoder, c, key, DETECT_KEYS)
+    mode = w.string(c.get("mode", "outliers"), f"{key}.mode", ("outliers", "per_class"))
+    out = {"mode": mode,
+           "contamination": w.number(c.get("contamination", 0.01), f"{key}.contamination", 0, 0.5, lo_open=True),
+           "unknown": w.number(c.get("unknown", 0.99), f"{key}.unknown", 0, 1, lo_open=True, hi_open=True),
+           "calibration_fraction": w.number(c.get("calibration_fraction", 0.1), f"{key}.calibration_fraction", 0, 1,
+                                            hi_open=True),
+           "classes": None, "outliers": None, "outliers_split": "test"}
+    if "unknown" in c and mode != "per_class":
+        raise w.fail(f"{key}.unknown", "applies to mode = \"per_class\" (one autoencoder per class)")
+    if "contamination" in c and mode == "per_class":
+        raise w.fail(f"{key}.contamination", "applies to mode = \"outliers\"; per_class uses unknown")
+    if "classes" in c:
+        items = c["classes"]
+        if not isinstance(items, list) or not items or not all(
+                isinstance(v, (int, str)) and not isinstance(v, bool) for v in items):
+            raise w.fail(f"{key}.classes", f"expected a non-empty list of class labels, got {items!r}")
+        out["classes"] = items
+    if "outliers" in c:
+        from fewlabel.datasets.registry import DATASETS
+
+        name = w.string(c["outliers"], f"{key}.outliers")
+        if name.lower().replace("_", "-") in DATASETS:
+            out["outliers"] = {"name": name.lower().replace("_", "-")}
+            out["outliers_split"] = w.string(c.get("outliers_split", "test"), f"{key}.outliers_split",
+                                             DATASETS[out["outliers"]["name"]].splits)
+        else:
+            p = w.file(name, f"{key}.outliers", base)
+            out["outliers"] = {"folder" if p.is_dir() else "table": p}
+            if "outliers_split" in c:
+                raise w.fail(f"{key}.outliers_split", "applies to a built-in outliers dataset, not a file")
+    elif "outliers_split" in c:
+        raise w.fail(f"{key}.outliers_split", "applies only with outliers =")
+    out["autoencoder"] = {**DETECT_AUTOENCODER, **{k: _tuples(v) for k, v in c.items() if k not in DETECT_KEYS}}
+    return out
+
+
+# -- the data ------------------------------------------------------------------------------------------------
+
+
+def _read(source: dict, split: str | None = None, root=None, data: dict | None = None):
+    from fewlabel import datasets
+
+    if "name" in source:
+        X, y = datasets.load(source["name"], split=split, root=root)
+        return X, y, None
+    if "folder" in source:
+        d = data or {}
+        return datasets.read_image_folder(source["folder"], size=d.get("image_size"), color=d.get("color"))
+    return datasets.read_table(source["table"], label_column=(data or {}).get("label_column"))
+
+
+def load_experiment_data(exp: Experiment) -> dict:
+    """The rows to train on and to score on, read once before anything trains."""
+    import numpy as np
+
+    from fewlabel.tasks.cluster import subsample
+
+    d, w = exp.data, _Where(exp.path)
+    key = f"data.{d['kind']}"
+    try:
+        X, y, names = _read(d, d.get("split"), d.get("root"), d)
+    except FewlabelError as e:
+        raise w.fail(key, str(e)) from None
+    Xt = yt = None
+    if d["kind"] == "name":
+        where = f"{d['name']} ({d['split']})"
+        if d["test_split"] != "none":
+            try:
+                Xt, yt, _ = _read(d, d["test_split"], d.get("root"))
+            except FewlabelError as e:
+                raise w.fail("data.test_split", str(e)) from None
+    else:
+        where = str(d[d["kind"]])
+        if y is not None:
+            from fewlabel.cli.classify import hold_out
+
+            train, test = hold_out(np.asarray(y), d["test_fraction"], exp.seed, where)
+            X, y, Xt, yt = X[train], np.asarray(y)[train], X[test], np.asarray(y)[test]
+    if len(X) == 0:
+        raise w.fail(key, f"{where} has no rows")
+    if y is not None:
+        y = np.asarray(y)
+        if y.dtype.kind in "iuf" and (y < 0).any():
+            raise w.fail(key, f"{where} marks {int((y < 0).sum())} rows with a negative label: every row of the data "
+                              "needs its label (the run keeps tasks.classify.labels of them)")
+    if d["max_rows"] is not None and d["max_rows"] < len(X):
+        idx = subsample(len(X), d["max_rows"], y, exp.seed)
+        X, y = X[idx], None if y is None else y[idx]
+    if Xt is not None and d["max_test_rows"] is not None and d["max_test_rows"] < len(Xt):
+        idx = subsample(len(Xt), d["max_test_rows"], yt, exp.seed)
+        Xt, yt = Xt[idx], None if yt is None else np.asarray(yt)[idx]
+    arrays = {"X": X, "y": y, "X_test": Xt, "y_test": yt, "class_names": None if names is None else list(names),
+              "where": where}
+    needs_labels = [t for t in ("classify",) if t in exp.tasks]
+    det = exp.tasks.get("detect")
+    if det and (det["mode"] == "per_class" or det["classes"]):
+        needs_labels.append("detect")
+    if y is None and needs_labels:
+        raise w.fail(f"tasks.{needs_labels[0]}", f"needs labels, but {where} has none"
+                     + (" (give data.label_column)" if d["kind"] == "table" else ""))
+    if "classify" in exp.tasks:
+        if Xt is None or yt is None:
+            raise w.fail("tasks.classify", f"needs labeled rows to score on: {where} has no labeled test rows "
+                                           "(data.test_split)")
+        from fewlabel.datasets import labeled_subset
+
+        for n in exp.tasks["classify"]["labels"]:
+            try:
+                labeled_subset(y, n, seed=0)
+            except InputError as e:
+                raise w.fail("tasks.classify.labels", str(e)) from None
+    if det:
+        if det["classes"] is not None:
+            missing = [c for c in det["classes"] if not (y == c).any()]
+            if missing:
+                raise w.fail("tasks.detect.classes", f"no rows of class {missing} in {where}")
+        if det["outliers"] is not None:
+            try:
+                O, _, _ = _read(det["outliers"], det["outliers_split"], d.get("root") if "name" in det["outliers"]
+                                else None)
+            except FewlabelError as e:
+                raise w.fail("tasks.detect.outliers", str(e)) from None
+            if O.shape[1:] != X.shape[1:]:
+                raise w.fail("tasks.detect.outliers", f"rows of shape {O.shape[1:]}, but the data's rows have shape "
+                                                      f"{X.shape[1:]}")
+            if d["max_test_rows"] is not None and d["max_test_rows"] < len(O):
+                O = O[subsample(len(O), d["max_test_rows"], None, exp.seed)]
+            arrays["outliers"] = O
+    cl = exp.tasks.get("cluster")
+    if cl and cl["k"] == "classes":
+        if y is None:
+            raise w.fail("tasks.cluster.k", f"missing: {where} has no labels to count classes by; give k")
+        cl["k"] = int(len(np.unique(y)))
+    if cl and cl["k"] > len(X):
+        raise w.fail("tasks.cluster.k", f"expected at most the {len(X)} rows to cluster, got {cl['k']}")
+    return arrays
+
+
+# -- the estimators, built and checked without fitting --------------------------------------------------------
+
+
+def _training(exp: Experiment, params: dict, verbose: bool) -> dict:
+    """The run-wide settings (seed, device, progress) for an estimator unless its section sets them."""
+    return {"random_state": exp.seed, "device": exp.device, "verbose": verbose, **params}
+
+
+def build_pretrainer(exp: Experiment, verbose: bool = True):
+    cls = _estimator_class(exp.pretrain["method"])
+    return cls(**_training(exp, exp.pretrain["params"], verbose))
+
+
+def baseline_architecture(exp: Experiment) -> dict:
+    """SemiSupervisedClassifier parameters for the pretrained encoder's architecture from scratch (its
+    supervised twin), or {} when nothing is pretrained here."""
+    method = exp.pretrain["method"]
+    if method == "none":
+        return {}
+    p = build_pretrainer(exp, verbose=False).get_params(deep=False)
+    if method in ("autoencoder", "stacked") or (method == "vae" and p.get("architecture") == "dense"):
+        return {"encoder": "dense", "hidden": p["hidden"], "latent": p["latent"], "activation": p["activation"],
+                **({"latent_activation": p["latent_activation"]} if "latent_activation" in p else {})}
+    if method in ("conv", "vae"):
+        out = {"encoder": "conv", "channels": p["channels"], "activation": p["activation"]}
+        if "batch_norm" in p:
+            out["batch_norm"] = p["batch_norm"]
+        if method == "vae":
+            out["batch_norm"] = False
+        if p.get("code") == "pool":
+            out["pooling"] = "global"
+        return out
+    if p["encoder"] == "resnet18":
+        return {"encoder": "resnet18", "width": p["width"], "stem": p["stem"]}
+    return {"encoder": "conv", "channels": p["channels"], "batch_norm": p["batch_norm"]}
+
+
+def classifier_params(exp: Experiment, encoder=None) -> tuple[dict, dict]:
+    """(semi-supervised parameters, supervised baseline parameters) of the classify task. The semi-supervised
+    classifier takes the pretrained ``encoder`` when there is one (and the section does not name another);
+    every other parameter of the section passes through unchanged."""
+    from fewlabel.tasks.compare import baseline_params, with_encoder
+
+    task = exp.tasks["classify"]
+    given = dict(task["params"])
+    verbose = given.pop("verbose", False)
+    arch = baseline_architecture(exp)
+    semi = _training(exp, given, verbose)
+    base_source = {**semi, **{k: v for k, v in arch.items() if k not in given}}
+    base = baseline_params(base_source) if isinstance(base_source.get("encoder", "dense"), str) else None
+    if encoder is not None and "encoder" not in given:
+        semi = with_encoder(semi, encoder)
+    return semi, base
+
+
+def check_estimators(exp: Experiment) -> None:
+    """Build every estimator the run will fit and run its parameter checks on the loaded data (no fitting):
+    a bad value is named now, not after an hour of pretraining."""
+    from sklearn.base import clone
+
+    w = _Where(exp.path)
+    X = exp.arrays["X"]
+    if exp.pretrain["method"] != "none":
+        try:
+            est = build_pretrainer(exp, verbose=False)
+            if hasattr(est, "_prepare"):
+                trial = clone(est)
+                trial._prepare(X)
+                trial._build(trial.input_shape_, trial.output_activation_)  # layer settings, no training
+            else:
+                est._check_params()
+                if X.ndim not in (3, 4):
+                    raise InputError(f"BYOL needs images, but the data's rows have shape {X.shape[1:]}")
+        except (InputError, TypeError, ValueError) as e:
+            raise w.fail("pretrain", _message(e)) from None
+    if "classify" in exp.tasks:
+        from fewlabel.tasks.classify import SemiSupervisedClassifier
+
+        try:
+            semi, base = classifier_params(exp)
+            SemiSupervisedClassifier(**semi)._check_params()
+            if base is None:
+                raise InputError("its encoder is a ready-made model: it has no supervised twin to compare with; "
+                                 "leave encoder out (the [pretrain] encoder is used) or name an architecture")
+            SemiSupervisedClassifier(**base)._check_params()
+        except (InputError, TypeError, ValueError) as e:
+            raise w.fail("tasks.classify", _message(e)) from None
+    if "detect" in exp.tasks:
+        from fewlabel.pretrain.autoencoder import Autoencoder
+
+        try:
+            trial = clone(Autoencoder(**_training(exp, exp.tasks["detect"]["autoencoder"], False)))
+            trial._prepare(X)
+            trial._build(trial.input_shape_, trial.output_activation_)
+        except (InputError, TypeError, ValueError) as e:
+            raise w.fail("tasks.detect", _message(e)) from None
+
+
+def _message(e: Exception) -> str:
+    return str(e.args[0]) if e.args else type(e).__name__

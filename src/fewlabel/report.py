@@ -1,0 +1,239 @@
+"""One self-contained HTML page for a ``fewlabel run``: every figure inlined, no script, no network.
+
+:func:`write_report` takes the run's ``metrics.json`` content and its ``figures/`` folder and writes a
+single file a colleague can open anywhere: PNG figures as base64 ``data:`` URIs, the style inline, and a
+Content-Security-Policy that forbids loading anything from elsewhere. Every string that came from the user
+(titles, paths, class names, settings) is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from fewlabel.train.state import atomic_write
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#1d1d1f;line-height:1.45}
+h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+p.note{color:#444;max-width:60em}figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f4f6}
+td.num{text-align:right;font-variant-numeric:tabular-nums}.banner{padding:.8em 1em;border-radius:6px;margin:1em 0}
+.interrupted{background:#fff3cd;border:1px solid #e0b400}.complete{background:#e8f5e9;border:1px solid #66bb6a}
+pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:.85em}.verdict{font-weight:600}
+"""
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(v, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return esc(v)
+
+
+def _table(header, rows, numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            cls = ' class="num"' if i >= numeric_from and isinstance(v, (int, float)) else ""
+            cells.append(f"<td{cls}>{_num(v) if v is None or isinstance(v, (int, float)) else esc(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(figures: Path, name: str, caption: str) -> str:
+    path = figures / name
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{esc(text)}</p>'
+
+
+def _seconds(v) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+def _mean_std(cell) -> str:
+    if cell is None:
+        return "–"
+    return f"{cell['mean']:.4f} ± {cell['std']:.4f} ({len(cell['draws'])} draw{'s' if len(cell['draws']) > 1 else ''})"
+
+
+def render(metrics: dict, figures: Path) -> str:
+    """The page's HTML for ``metrics`` (the content of ``metrics.json``) and the PNGs under ``figures``."""
+    figures = Path(figures)
+    steps = metrics.get("steps", {})
+    parts = []
+    title = metrics.get("title") or "fewlabel run"
+    parts.append(f"<h1>{esc(title)}</h1>")
+    data = metrics.get("data", {})
+    parts.append(_note(f"Data: {data.get('where')}, {data.get('rows')} training rows of shape "
+                       f"{tuple(data.get('shape', ()))}, {data.get('test_rows') or 'no'} test rows"
+                       + (f", {data['classes']} classes." if data.get("classes") else ".")))
+    if metrics.get("status") == "interrupted":
+        pending = ", ".join(metrics.get("pending", [])) or "none"
+        parts.append(f'<div class="banner interrupted"><strong>Interrupted</strong> during step '
+                     f"{esc(metrics.get('interrupted_in'))}. This report shows the steps that finished; still to "
+                     f"do: {esc(pending)}. Resume with <code>fewlabel run {esc(metrics.get('config_file'))} --out "
+                     f"DIR --resume</code>: finished steps are not run again.</div>")
+    else:
+        resumed = " (resumed: earlier steps were kept, not run again)" if metrics.get("resumed") else ""
+        parts.append(f'<div class="banner complete"><strong>Complete</strong>: every step finished{esc(resumed)}.'
+                     "</div>")
+
+    # -- pretraining -------------------------------------------------------------------------------------
+    pre = steps.get("pretrain")
+    if pre:
+        parts.append("<h2>Pretraining</h2>")
+        article = "An" if pre["estimator"][0] in "AEIOU" else "A"
+        parts.append(_note(f"{article} {pre['estimator']} learned an encoder from the {pre['rows']} training rows without "
+                           "their labels. Every task below uses this one encoder."))
+        rows = [["final training loss", pre["loss"]], ["final validation loss", pre.get("val_loss")],
+                ["epochs", len(pre["history"]["epochs"])], ["wall seconds", _seconds(pre["wall_seconds"])],
+                ["CPU seconds", _seconds(pre["cpu_seconds"])]]
+        parts.append(_table(["", "value"], rows))
+        parts.append(_figure(figures, "pretrain/loss.png", "Loss per epoch: training and, where rows were held "
+                                                           "out, validation. Curves that still fall at the end "
+                                                           "mean more epochs would help; a validation curve rising "
+                                                           "while training falls means overfitting."))
+        parts.append(_figure(figures, "pretrain/reconstructions.png",
+                             "Reconstructions: top row the inputs, bottom row what the autoencoder rebuilds from "
+                             "their codes. Blurry but recognisable is typical; unrecognisable means the code is "
+                             "too small or training too short."))
+        parts.append(_figure(figures, "pretrain/latent.png",
+                             "The codes of up to 5,000 training rows in 2-D (PCA when the code is wider), coloured "
+                             "by their label, which the encoder never saw: classes that form their own regions are "
+                             "what makes few labels enough."))
+        parts.append(_figure(figures, "pretrain/samples.png", "Images decoded from random codes of the VAE's prior."))
+        parts.append(_figure(figures, "pretrain/interpolation.png",
+                             "Decoded images along straight lines between the codes of two inputs."))
+
+    # -- classification ------------------------------------------------------------------------------------
+    cls = metrics.get("classify")
+    if cls and cls.get("by_labels"):
+        parts.append("<h2>Classification with few labels</h2>")
+        parts.append(_note("For each number of labels and each label draw, three models learn from exactly the same "
+                           "labeled rows and are scored on test rows none of them saw: the pretrained encoder with "
+                           "a classifier head, the same network trained from scratch (the supervised baseline), and "
+                           "a logistic regression on the raw input (what one would try first). The verdict compares "
+                           "the first two against their spread over draws."))
+        names = sorted({name for row in cls["by_labels"].values() for name in row if name != "verdict"},
+                       key=lambda n: ("semi" not in n, "logistic" in n))
+        rows = [[n] + [_mean_std(row.get(name)) for name in names] + [row.get("verdict", "–")]
+                for n, row in cls["by_labels"].items()]
+        parts.append(_table(["labels", *names, "verdict"], rows))
+        full = cls.get("supervised, all labels")
+        if full:
+            parts.append(_note(f"Ceiling: the same network trained on all {full['n_labels']} labels scores "
+                               f"{full['accuracy']:.4f} on the test rows."))
+        parts.append(_figure(figures, "learning_curves.png",
+                             "Learning curve: test accuracy against the number of labeled examples (mean, band of "
+                             "± one standard deviation over draws). The gap between the pretrained classifier and "
+                             "the supervised baseline is what the unlabeled data bought."))
+        parts.append(_figure(figures, "confusion_matrix.png",
+                             "Confusion matrix of the pretrained classifier (largest label count, draw 0): rows are "
+                             "the true classes, columns the predicted ones, each row as fractions. Bright cells off "
+                             "the diagonal are the classes it mixes up."))
+        parts.append(_figure(figures, "classifier_training.png",
+                             "The classifier's training loss and accuracy per epoch (largest label count, draw 0)."))
+        report = cls.get("report_draw_0")
+        if report:
+            rows = [[name, v["precision"], v["recall"], v["f1"], v["support"]] for name, v in report["per_class"].items()]
+            parts.append("<details><summary>Per-class precision, recall and F1</summary>"
+                         + _table(["class", "precision", "recall", "F1", "test rows"], rows) + "</details>")
+
+    # -- clustering -----------------------------------------------------------------------------------------
+    cl = steps.get("cluster")
+    if cl:
+        parts.append("<h2>Clustering</h2>")
+        how = {"kmeans": "k-means", "gmm": "a Gaussian mixture"}[cl["method"]]
+        manifold = "" if cl["manifold"] == "none" else f" after a {cl['manifold'].upper()} step"
+        parts.append(_note(f"The training rows grouped into k={cl['k']} clusters with {how}{manifold}, once on the "
+                           "encoder's codes and once on the raw input (the peer). NMI and ARI are 1 for clusters "
+                           "that match the labels exactly and about 0 for random ones; ACC is the accuracy after "
+                           "matching each cluster to one class."))
+        rows = [[name, s.get("nmi"), s.get("ari"), s.get("accuracy"), s.get("n_features"), _seconds(s.get("seconds"))]
+                for name, s in cl["scores"].items()]
+        parts.append(_table(["clustered", "NMI", "ARI", "ACC", "features", "seconds"], rows))
+        for f in cl["figures"]:
+            what = "the codes" if f.startswith("codes/") else "the raw input"
+            colour = "cluster" if f.endswith("clusters.png") else "true label"
+            parts.append(_figure(figures, f"cluster/{f}", f"Clusters of {what} in 2-D PCA, coloured by {colour}."))
+
+    # -- map -------------------------------------------------------------------------------------------------
+    mp = steps.get("map")
+    if mp:
+        parts.append("<h2>2-D map</h2>")
+        name = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[mp["method"]]
+        parts.append(_note(f"{mp['n_points']} rows mapped to a plane with {name} twice: the raw input on the left, "
+                           "the encoder's codes on the right, coloured by label. Tighter, better separated groups on "
+                           "the right mean the encoder learned what tells the classes apart."))
+        parts.append(_figure(figures, "map/map.png", f"{name} map: raw input beside the learned codes."))
+
+    # -- detection --------------------------------------------------------------------------------------------
+    det = steps.get("detect")
+    if det:
+        parts.append("<h2>Outliers and unknown inputs</h2>")
+        if det["mode"] == "per_class":
+            parts.append(_note(f"One autoencoder per class; a row goes to the class whose autoencoder rebuilds it best, "
+                               f"or is answered 'unknown' when none rebuilds it within the {det['unknown']} quantile "
+                               "of its own held-out errors. The share marked unknown should be small on the test rows "
+                               "of the classes trained on and large on anything else."))
+        else:
+            parts.append(_note(f"An autoencoder trained on the normal rows flags a row whose reconstruction error "
+                               f"exceeds the cut-off ({det['threshold']:.4g}: the {1 - det['contamination']:g} "
+                               "quantile of held-out rows). About the contamination share of new normal rows is "
+                               "flagged by design; known outliers should be flagged far more often. AUROC: 1 when "
+                               "every outlier's error is above every normal row's, 0.5 for chance."))
+        rows = [[g, v["rows"], v["share"], v.get("auroc"), v.get("accuracy")] for g, v in det["groups"].items()]
+        parts.append(_table(["rows", "count", f"share {det['share_name']}", "AUROC vs normal", "accuracy"], rows))
+        parts.append(_figure(figures, "detect/errors.png",
+                             "Histograms of reconstruction errors per group (each group sums to 1), with the cut-off "
+                             "as a dashed line: the less the groups overlap, the better the error tells them apart."))
+
+    # -- settings and times ------------------------------------------------------------------------------
+    parts.append("<h2>Settings and times</h2>")
+    times = metrics.get("times", {})
+    parts.append(_note("Wall seconds and CPU seconds (all threads of this process) of each finished step; on a "
+                       "shared machine CPU seconds are the steadier measure."))
+    rows = [[name, _seconds(s.get("wall_seconds")), _seconds(s.get("cpu_seconds"))] for name, s in steps.items()]
+    if times:
+        for label, key in (("all finished steps", "all_steps"), ("this invocation", "this_run")):
+            rows.append([label, _seconds(times[key]["wall_seconds"]), _seconds(times[key]["cpu_seconds"])])
+    parts.append(_table(["step", "wall seconds", "CPU seconds"], rows))
+    if metrics.get("overrides"):
+        parts.append(_note("Settings changed on the command line (--set): " + ", ".join(metrics["overrides"])))
+    parts.append(_note(f"The settings of this run ({metrics.get('config_file')}, after --set), as read:"))
+    parts.append(f"<pre>{esc(json.dumps(metrics.get('settings', {}), indent=2))}</pre>")
+    body = "\n".join(p for p in parts if p)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
+            "<footer><p class=\"note\">Written by fewlabel run. Everything on this page is in this one file.</p>"
+            "</footer>\n</body></html>\n")
+
+
+def write_report(metrics: dict, figures, path) -> Path:
+    """Write :func:`render`'s page to ``path`` atomically."""
+    text = render(metrics, Path(figures))
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return Path(path)

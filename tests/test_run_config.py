@@ -1,0 +1,231 @@
+"""`fewlabel run EXPERIMENT.toml`: the file checked whole before training, a run end to end on the bundled
+digits, Ctrl-C leaving a report of what finished, and --resume skipping it."""
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+import fewlabel
+from fewlabel.cli import main
+from fewlabel.report import render
+
+DIGITS = """
+title = "Digits: autoencoder codes with few labels"
+seed = 0
+
+[data]
+name = "digits"
+max_rows = 1000
+
+[pretrain]
+method = "autoencoder"
+hidden = [64]
+latent = 16
+epochs = 30
+batch_size = 64
+
+[tasks.classify]
+labels = [20, 50]
+seeds = 2
+epochs = 30
+batch_size = 64
+
+[tasks.cluster]
+
+[tasks.map]
+method = "pca"
+max_points = 300
+
+[tasks.detect]
+classes = [0, 1, 2, 3, 4]
+epochs = 30
+"""
+
+TINY = DIGITS.replace("epochs = 30", "epochs = 3").replace("max_rows = 1000", "max_rows = 400") \
+    .replace("labels = [20, 50]", "labels = [30]")
+
+
+def write(tmp_path, text, name="exp.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run(args, capsys):
+    code = main(["run", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- config errors: each names the file, the key and what was expected, before anything is written ------------
+
+BAD = [
+    # (what is wrong, the change to DIGITS, words the message must hold)
+    ("unknown top-level key", ("seed = 0", "seed = 0\nsed = 1"), ["sed", "unknown key", "seed"]),
+    ("unknown data key", ('name = "digits"', 'name = "digits"\nmax_row = 5'), ["data.max_row", "did you mean 'max_rows'"]),
+    ("unknown estimator parameter", ("hidden = [64]", "hiden = [64]"), ["pretrain.hiden", "did you mean 'hidden'"]),
+    ("unknown classifier parameter", ("seeds = 2", "seeds = 2\nfreeze = true"), ["tasks.classify.freeze"]),
+    ("unknown task", ("[tasks.map]", "[tasks.mapp]"), ["tasks.mapp", "unknown key"]),
+    ("wrong type: labels", ("labels = [20, 50]", 'labels = "many"'), ["tasks.classify.labels", "expected an integer"]),
+    ("wrong type: seed", ("seed = 0", 'seed = "zero"'), ["seed", "expected an integer", "'zero'"]),
+    ("wrong type: flag", ("[tasks.cluster]", "[tasks.cluster]\nraw = 1"), ["tasks.cluster.raw", "true or false"]),
+    ("bad value: method", ('method = "autoencoder"', 'method = "gan"'), ["pretrain.method", "'autoencoder'", "'gan'"]),
+    ("bad value: dataset", ('name = "digits"', 'name = "digitz"'), ["data.name", "did you mean 'digits'"]),
+    ("bad value: same split", ('name = "digits"', 'name = "digits"\ntest_split = "train"'),
+     ["data.test_split", "other than the one trained on"]),
+    ("bad value: estimator check", ("latent = 16", "latent = 16\nactivation = \"swish\""), ["pretrain", "swish"]),
+    ("bad value: too many labels", ("labels = [20, 50]", "labels = [20, 5000]"), ["tasks.classify.labels", "5000"]),
+    ("bad value: k", ("[tasks.cluster]", "[tasks.cluster]\nk = 1"), ["tasks.cluster.k", "at least 2"]),
+    ("bad value: classes", ("classes = [0, 1, 2, 3, 4]", "classes = [0, 11]"), ["tasks.detect.classes", "[11]"]),
+    ("missing data", ('[data]\nname = "digits"\nmax_rows = 1000', ""), ["data", "missing"]),
+    ("missing data file", ('name = "digits"', 'table = "nowhere.csv"'), ["data.table", "no such file"]),
+    ("two data sources", ('name = "digits"', 'name = "digits"\nfolder = "."'), ["data", "exactly one of"]),
+    ("file option on a named dataset", ('name = "digits"', 'name = "digits"\nlabel_column = "y"'),
+     ["data.label_column", "built-in dataset"]),
+    ("missing labels", ("labels = [20, 50]\n", ""), ["tasks.classify.labels", "missing"]),
+]
+
+
+@pytest.mark.parametrize("what,change,words", BAD, ids=[b[0] for b in BAD])
+def test_a_bad_experiment_file_is_refused_before_anything_runs(tmp_path, capsys, what, change, words):
+    old, new = change
+    assert old in DIGITS
+    cfg = write(tmp_path, DIGITS.replace(old, new, 1))
+    code, out, err = run([cfg, "--out", tmp_path / "out"], capsys)
+    assert code == 2, (what, out, err)
+    assert str(cfg) in err  # the file
+    for word in words:
+        assert word in err, (what, err)
+    assert not (tmp_path / "out").exists()  # nothing written, nothing trained
+    assert "[1/" not in out
+
+
+def test_not_toml_and_bad_set_options_are_named(tmp_path, capsys):
+    cfg = write(tmp_path, "[data\nname = 1")
+    code, _, err = run([cfg, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "is not valid TOML" in err and str(cfg) in err
+    cfg = write(tmp_path, DIGITS)
+    code, _, err = run([cfg, "--out", tmp_path / "o", "--set", "pretrain.epochs"], capsys)
+    assert code == 2 and "KEY=VALUE" in err
+    code, _, err = run([cfg, "--out", tmp_path / "o", "--set", "pretrain.epochs=-3"], capsys)
+    assert code == 2 and "pretrain" in err and "epochs" in err
+    code, _, err = run([tmp_path / "missing.toml", "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "no such experiment file" in err
+    (tmp_path / "file").write_text("x")
+    code, _, err = run([cfg, "--out", tmp_path / "file"], capsys)
+    assert code == 2 and "not a folder" in err
+
+
+def test_report_escapes_what_the_user_wrote():
+    metrics = {"title": "<script>alert(1)</script> & co", "status": "complete", "steps": {},
+               "data": {"where": "<b>x</b>", "rows": 1, "shape": [2], "test_rows": 1, "classes": 2},
+               "settings": {"title": "\"'><img src=x onerror=alert(1)>"}, "config_file": "a<b>.toml"}
+    page = render(metrics, "/nonexistent")
+    assert "<script>" not in page and "<b>x</b>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+
+
+# -- a whole run on the bundled digits --------------------------------------------------------------------------
+
+
+def test_digits_experiment_end_to_end(tmp_path, capsys):
+    cfg = write(tmp_path, DIGITS)
+    out = tmp_path / "run"
+    code, stdout, err = run([cfg, "--out", out, "--json"], capsys)
+    assert code == 0, err
+    metrics = json.loads(stdout)  # --json: stdout is the metrics alone; progress went to stderr
+    assert "[1/" in err
+    assert metrics == json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and metrics["pending"] == []
+    assert {p.name for p in out.iterdir()} == {"report.html", "metrics.json", "figures", "models", "experiment.toml",
+                                               "steps"}
+    assert (out / "experiment.toml").read_text() == cfg.read_text()
+    # classification: every draw's three models, on the same labels; pretraining beats nothing by fiat, but all
+    # of them learn far above chance (0.1) and the ceiling sees all labels
+    by = metrics["classify"]["by_labels"]
+    assert set(by) == {"20", "50"}
+    for row in by.values():
+        for name in ("semi-supervised (pretrained encoder)", "supervised, same labels",
+                     "logistic regression on the raw input, same labels"):
+            assert len(row[name]["draws"]) == 2 and row[name]["mean"] > 0.5, (name, row)
+        assert "verdict" in row
+    assert metrics["classify"]["supervised, all labels"]["n_labels"] == 1000
+    assert len(metrics["classify"]["report_draw_0"]["confusion_matrix"]) == 10
+    # clustering: codes beside the raw pixels, both far from random
+    scores = metrics["steps"]["cluster"]["scores"]
+    assert set(scores) == {"codes", "raw input"} and all(s["nmi"] > 0.4 for s in scores.values())
+    assert metrics["steps"]["cluster"]["k"] == 10  # the number of classes, when k is not given
+    # detection: trained on digits 0-4, the others are flagged far more often
+    groups = metrics["steps"]["detect"]["groups"]
+    seen, unseen = groups["test rows (seen classes)"], groups["test rows (other classes)"]
+    assert unseen["share"] > 3 * seen["share"] and unseen["auroc"] > 0.8
+    # every figure the report names exists, and the models load and work
+    for names in metrics["figures"].values():
+        for name in names:
+            assert (out / "figures" / name).stat().st_size > 1000, name
+    for name in ("loss.png", "reconstructions.png", "latent.png"):
+        assert (out / "figures" / "pretrain" / name).exists()
+    X, _ = fewlabel.datasets.load("digits", split="test")
+    assert fewlabel.load(out / "models" / "pretrain").transform(X[:5]).shape == (5, 16)
+    assert set(np.unique(fewlabel.load(out / "models" / "classifier").predict(X))) <= set(range(10))
+    assert fewlabel.load(out / "models" / "detector").predict(X[:5]).shape == (5,)
+    page = (out / "report.html").read_text()
+    for heading in ("Pretraining", "Classification with few labels", "Clustering", "2-D map",
+                    "Outliers and unknown inputs", "Settings and times", "Complete"):
+        assert heading in page
+    assert page.count("data:image/png;base64,") == sum(len(v) for v in metrics["figures"].values())
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    # the same --out again: refused, not overwritten
+    code, _, err = run([cfg, "--out", out], capsys)
+    assert code == 2 and "--resume" in err and "--force" in err
+
+
+# -- Ctrl-C, then --resume ------------------------------------------------------------------------------------
+
+
+def test_interrupt_leaves_a_report_and_resume_skips_what_finished(tmp_path, capsys, monkeypatch):
+    from fewlabel.runner import Runner
+
+    cfg = write(tmp_path, TINY)
+    out = tmp_path / "run"
+    real_cluster = Runner.cluster
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "cluster", ctrl_c)
+    code, stdout, _ = run([cfg, "--out", out], capsys)
+    assert code == 130
+    assert "interrupted in cluster" in stdout and "--resume" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["interrupted_in"] == "cluster"
+    assert metrics["pending"] == ["cluster", "map", "detect"]
+    assert "cluster" not in metrics["steps"] and "pretrain" in metrics["steps"]
+    page = (out / "report.html").read_text()
+    assert "Interrupted" in page and "Clustering" not in page and "Pretraining" in page
+    pretrain_file = out / "steps" / "pretrain.json"
+    before = pretrain_file.stat().st_mtime_ns
+    # plain rerun: refused; a resume with other settings: refused, naming what changed
+    code, _, err = run([cfg, "--out", out], capsys)
+    assert code == 2 and "--resume" in err
+    code, _, err = run([cfg, "--out", out, "--resume", "--set", "seed=1"], capsys)
+    assert code == 2 and "settings changed" in err and "seed" in err
+
+    monkeypatch.setattr(Runner, "cluster", real_cluster)
+    code, stdout, err = run([cfg, "--out", out, "--resume"], capsys)
+    assert code == 0, err
+    assert "pretrain: done in an earlier run, skipped" in stdout
+    assert "classify-30-labels-draw-0: done in an earlier run, skipped" in stdout
+    assert "[1/" in stdout and "pretrain ..." not in stdout  # the pretraining did not run again
+    assert pretrain_file.stat().st_mtime_ns == before
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and metrics["resumed"] is True
+    assert metrics["skipped"][0] == "pretrain" and set(metrics["steps"]) >= {"cluster", "map", "detect"}
+    page = (out / "report.html").read_text()
+    assert "Interrupted" not in page and "Clustering" in page and "resumed" in page
+    # --force starts over
+    code, stdout, err = run([cfg, "--out", out, "--force", "--quiet"], capsys)
+    assert code == 0 and stdout == "", err
+    assert pretrain_file.stat().st_mtime_ns != before

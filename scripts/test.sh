@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The report test opens report.html in headless Chromium (Debian's chromium): install it where it is missing and
+# apt-get can; if that fails the test is skipped with a message, and the run goes on.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
+  { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+    || echo "note: chromium could not be installed; the report's browser test will be skipped" >&2
+fi
 if [ -z "${FEWLABEL_DATA:-}" ] && [ -d ../shared/data ]; then
   export FEWLABEL_DATA="$(cd ../shared/data && pwd)"
 fi

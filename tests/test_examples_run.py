@@ -1,0 +1,95 @@
+"""Every experiment file in examples/ runs end to end with `fewlabel run`, at CPU-sized settings (--set
+overrides of rows and epochs; the files themselves hold the full settings)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from fewlabel.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SMALL = ["data.max_rows=1500", "data.max_test_rows=500"]
+
+
+def _toy(m):
+    pre = m["steps"]["pretrain"]
+    assert pre["rows"] == 1 and pre["loss"] < 0.05  # memorised its one input
+
+
+def _latent2(m):
+    pre = m["steps"]["pretrain"]
+    assert 0 < pre["val_loss"] < math.log(2)  # per-pixel BCE below chance
+    assert m["steps"]["map"]["code_dim"] == 2
+
+
+def _fashion(m):
+    row = m["classify"]["by_labels"]["200"]
+    assert row["semi-supervised (pretrained encoder)"]["mean"] > 0.3
+    assert row["logistic regression on the raw input, same labels"]["mean"] > 0.5
+    assert m["classify"]["supervised, all labels"]["n_labels"] == 1500
+    assert m["steps"]["map"]["method"] == "tsne"
+
+
+def _kmeans(m):
+    scores = m["steps"]["cluster"]["scores"]
+    assert scores["codes"]["n_features"] == 10 and scores["raw input"]["n_features"] == 784
+    assert scores["codes"]["nmi"] > 0.3 and scores["raw input"]["nmi"] > 0.3
+
+
+def _unknown(m):
+    groups = m["steps"]["detect"]["groups"]
+    seen, unseen = groups["test rows (seen classes)"], groups["test rows (other classes)"]
+    outliers = groups["fashion-mnist (outliers)"]
+    assert seen["accuracy"] > 0.8
+    assert outliers["share"] > 2 * seen["share"] and unseen["share"] > seen["share"]
+    assert outliers["auroc"] > 0.8
+
+
+def _byol(m):
+    row = m["classify"]["by_labels"]["100"]
+    assert row["semi-supervised (pretrained encoder)"]["mean"] > 0.2  # far above chance (0.1) after 1 epoch
+    assert m["steps"]["pretrain"]["estimator"] == "BYOL"
+
+
+def _demo(m):
+    row = m["classify"]["by_labels"]["50"]
+    assert row["semi-supervised (pretrained encoder)"]["mean"] > 0.6
+    assert row["logistic regression on the raw input, same labels"]["mean"] > 0.7
+
+
+CASES = {
+    "toy_8bit": (["pretrain.epochs=2000", "pretrain.lr=1.0"], _toy),
+    "mnist_latent2": ([*SMALL, "pretrain.epochs=2", "tasks.map.max_points=300"], _latent2),
+    "fashion_conv": ([*SMALL, "pretrain.epochs=2", "tasks.classify.labels=200", "tasks.classify.seeds=1",
+                      "tasks.classify.epochs=3", "tasks.map.max_points=300"], _fashion),
+    "mnist_kmeans": ([*SMALL, "pretrain.epochs=15", "pretrain.batch_size=64", 'tasks.map.method="pca"'], _kmeans),
+    "per_class_unknown": ([*SMALL, "tasks.detect.epochs=5"], _unknown),
+    "byol_finetune": ([*SMALL, "pretrain.epochs=1", "pretrain.hidden_dim=256", "tasks.classify.labels=100",
+                       "tasks.classify.seeds=1", "tasks.classify.epochs=2", 'tasks.map.method="pca"',
+                       "tasks.map.max_points=300"], _byol),
+    "demo_digits": (["pretrain.epochs=10", "tasks.classify.seeds=1", "tasks.classify.epochs=30",
+                     'tasks.map.method="pca"'], _demo),
+}
+
+
+def test_every_example_file_has_a_case():
+    assert {p.stem for p in EXAMPLES.glob("*.toml")} == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_example_runs_end_to_end(name, tmp_path, real_data_root, monkeypatch, capsys):
+    monkeypatch.setenv("FEWLABEL_DATA", str(real_data_root))
+    monkeypatch.setenv("FEWLABEL_OFFLINE", "1")
+    overrides, check = CASES[name]
+    args = ["run", str(EXAMPLES / f"{name}.toml"), "--out", str(tmp_path / name), "--quiet"]
+    for o in overrides:
+        args += ["--set", o]
+    assert main(args) == 0, capsys.readouterr().err
+    out = tmp_path / name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and metrics["overrides"] == overrides
+    check(metrics)
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == sum(len(v) for v in metrics["figures"].values()) > 0

@@ -229,3 +229,31 @@ def test_interrupt_leaves_a_report_and_resume_skips_what_finished(tmp_path, caps
     code, stdout, err = run([cfg, "--out", out, "--force", "--quiet"], capsys)
     assert code == 0 and stdout == "", err
     assert pretrain_file.stat().st_mtime_ns != before
+
+
+def test_a_real_ctrl_c_during_training_leaves_the_report_of_what_finished(tmp_path):
+    """SIGINT to the command while a classifier trains: exit 130, the pretraining kept and reported."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = write(tmp_path, TINY.replace("labels = [30]", "labels = [30]\nepochs = 3000").replace(
+        "seeds = 2\nepochs = 3", "seeds = 1"))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "fewlabel.cli", "run", str(cfg), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while not (out / "steps" / "pretrain.json").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the classifier's training
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["interrupted_in"] == "classify-30-labels-draw-0"
+    assert list(metrics["steps"]) == ["pretrain"]
+    assert "Interrupted" in (out / "report.html").read_text()
+    assert not list(out.parent.glob(".*partial"))  # no staging left behind

@@ -257,3 +257,14 @@ def test_a_real_ctrl_c_during_training_leaves_the_report_of_what_finished(tmp_pa
     assert list(metrics["steps"]) == ["pretrain"]
     assert "Interrupted" in (out / "report.html").read_text()
     assert not list(out.parent.glob(".*partial"))  # no staging left behind
+
+
+def test_demo_writes_its_report_too(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--labels", "30", "--seeds", "1", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"demo.json", "report.html", "figures"}
+    result = json.loads((out / "demo.json").read_text())
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 1 and "Classification with few labels" in page
+    assert f"{result['accuracy']['pretrained'][0]:.4f} ± 0.0000 (1 draw)" in page
+    assert result["verdict"].split(":")[0] in page

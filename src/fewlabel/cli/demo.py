@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fewlabel.cli.common import add_output_options
 
-WRITES = ("demo.json",)
+WRITES = ("demo.json", "report.html", "figures")
 
 
 def add_parser(sub) -> None:
@@ -24,5 +24,5 @@ def run(args, out) -> int:
 
     run_demo(labels=args.labels, seeds=args.seeds, out=out, device=args.device, verbose=args.progress)
     if out is not None:
-        print(f"results written to {args.out / 'demo.json'}")
+        print(f"results written to {args.out / 'demo.json'}; the report: {args.out / 'report.html'}")
     return 0

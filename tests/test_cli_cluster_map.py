@@ -30,7 +30,8 @@ def _one_line_error(capsys, *words):
 
 def test_cluster_raw_digits_writes_metrics_and_maps(tmp_path, capsys):
     out = tmp_path / "raw"
-    assert main(["cluster", "--data", "digits", "--k", "10", "--out", str(out)]) == 0
+    assert main(["cluster", "--data", "digits", "--encoder", "raw", "--method", "kmeans", "--manifold", "none",
+                 "--k", "10", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["k"] == 10 and m["n_rows"] == 1347 and m["n_features"] == 64 and m["encoder"] is None
     assert m["nmi"] > 0.5 and m["ari"] > 0.4 and m["accuracy"] > 0.5  # measured: 0.74, 0.66, 0.79
@@ -55,7 +56,7 @@ def test_cluster_codes_of_a_pretrained_encoder(tmp_path, encoder_dir, capsys):
 def test_cluster_auto_k_records_the_silhouettes(tmp_path, encoder_dir):
     out = tmp_path / "auto"
     assert main(["cluster", "--data", "digits", "--encoder", str(encoder_dir), "--k", "auto", "--max-rows", "600",
-                 "--out", str(out)]) == 0
+                 "--method", "kmeans", "--manifold", "none", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     sel = m["k_selection"]
     assert sel["criterion"] == "silhouette" and sel["ks"] == list(range(2, 16))
@@ -65,8 +66,10 @@ def test_cluster_auto_k_records_the_silhouettes(tmp_path, encoder_dir):
     assert m["n_rows"] == 600 and m["max_rows"] == 600 and m["rows_in_split"] == 1347
     assert len(m["cluster_sizes"]) == m["k"]
     # --max-rows draws the same rows every time
-    assert main(["cluster", "--data", "digits", "--k", "3", "--max-rows", "600", "--out", str(tmp_path / "a")]) == 0
-    assert main(["cluster", "--data", "digits", "--k", "3", "--max-rows", "600", "--out", str(tmp_path / "b")]) == 0
+    again = ["cluster", "--data", "digits", "--encoder", "raw", "--method", "kmeans", "--manifold", "none", "--k", "3",
+             "--max-rows", "600", "--out"]
+    assert main([*again, str(tmp_path / "a")]) == 0
+    assert main([*again, str(tmp_path / "b")]) == 0
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab")
     assert a["cluster_sizes"] == b["cluster_sizes"] and a["nmi"] == b["nmi"]
 
@@ -85,7 +88,8 @@ def test_map_writes_png_and_json(tmp_path, encoder_dir, capsys, method, points):
 
 
 def test_map_without_encoder_shows_raw_input(tmp_path):
-    assert main(["map", "--data", "digits", "--max-points", "200", "--out", str(tmp_path)]) == 0
+    assert main(["map", "--data", "digits", "--encoder", "raw", "--method", "pca", "--max-points", "200",
+                 "--out", str(tmp_path)]) == 0
     info = json.loads((tmp_path / "map.json").read_text())
     assert info["encoder"] is None and info["code_dim"] == 64 and info["n_points"] == 200
 

@@ -1,39 +1,127 @@
-"""``fewlabel cluster``: cluster raw rows or a saved encoder's codes, scored against labels when there are any."""
+"""``fewlabel cluster``: cluster a dataset, by default through an autoencoder trained on it, then UMAP and a
+Gaussian mixture (N2D); scored against the labels when there are any."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
-from fewlabel.cli.common import (add_data_options, add_output_options, check_encoder_path, encode_for, is_path,
-                                 json_number, k_value, load_data, load_encoder, positive, refuse_file_options)
+from fewlabel.cli.common import (add_data_options, add_output_options, add_training_options, check_encoder_path,
+                                 encode_for, is_path, json_number, k_value, load_data, load_encoder, positive,
+                                 refuse_file_options, training_settings_of)
 from fewlabel.errors import InputError
 
-WRITES = ("metrics.json", "clusters.png", "labels.png")
+WRITES = ("metrics.json", "clusters.png", "labels.png", "model")
+
+ENCODER_HELP = ("auto (default): train the default autoencoder (fewlabel.Autoencoder(): input-500-500-2000-10) "
+                "on the rows and save it as OUT/model; raw: use the raw input; or the folder of a saved fewlabel "
+                "encoder (fewlabel pretrain --out DIR writes DIR/model)")
+
+
+# tasks.cluster.DEFAULT_ENCODER_EPOCHS / DEFAULT_ENCODER_MIN_STEPS, for --help without importing torch (a test
+# checks that they agree)
+ENCODER_EPOCHS, ENCODER_MIN_STEPS = 20, 600
+
+
+def encoder_option(text: str):
+    """``--encoder``: 'auto', 'raw', or the folder of a saved encoder."""
+    word = text.strip().lower()
+    return word if word in ("auto", "raw") else Path(text)
+
+
+def add_encoder_options(p: argparse.ArgumentParser) -> None:
+    """``--encoder`` and the training options of the encoder trained when it is 'auto' (shared with map)."""
+    p.add_argument("--encoder", type=encoder_option, default="auto", help=ENCODER_HELP)
+    add_training_options(p, epochs=ENCODER_EPOCHS)
+    epochs = next(a for a in p._actions if a.dest == "epochs")
+    epochs.default = None  # None: chosen from the number of rows (tasks.cluster.default_epochs)
+    epochs.help = (f"passes over the rows for the encoder trained with --encoder auto (default "
+                   f"{ENCODER_EPOCHS}, more on small data: at least {ENCODER_MIN_STEPS} steps)")
+    p.add_argument("--augment", choices=["none", "shift"], default="none",
+                   help="with --encoder auto: train on randomly shifted and rotated images (DEC-DA; default none)")
+
+
+def check_encoder_options(args) -> None:
+    """Training options given with an encoder that is not trained here are refused, not ignored."""
+    if args.encoder == "auto":
+        from fewlabel.train.config import check_training_settings
+
+        check_training_settings(build_encoder(args))  # a bad setting is named before the data loads
+        return
+    if args.encoder != "raw":
+        check_encoder_path(args.encoder)
+    defaults = _training_defaults()
+    given = [f"--{name.replace('_', '-')}" for name, default in defaults.items() if getattr(args, name) != default
+             and name not in ("device", "seed")]
+    if given:
+        what = "the raw input" if args.encoder == "raw" else f"the saved encoder {args.encoder}"
+        raise InputError(f"{', '.join(given)} train(s) an encoder, but --encoder {args.encoder} uses {what}: "
+                         "drop them, or leave --encoder at auto")
+
+
+def _training_defaults() -> dict:
+    p = argparse.ArgumentParser()
+    add_encoder_options(p)
+    return {k: v for k, v in vars(p.parse_args([])).items() if k != "encoder"}
+
+
+def build_encoder(args, n_rows: int | None = None):
+    """The unfitted default autoencoder with the training options (its epochs chosen for ``n_rows`` rows
+    unless ``--epochs`` gives them)."""
+    from fewlabel.tasks.cluster import default_encoder
+
+    return default_encoder(n_rows, augment=None if args.augment == "none" else args.augment,
+                           **training_settings_of(args))
+
+
+def train_or_load_encoder(args, X, out: Path | None):
+    """``(encoder or None, info)``: the saved encoder of ``--encoder DIR``, None for ``raw``, or (``auto``)
+    the default autoencoder trained on ``X`` and saved to ``out / 'model'``."""
+    if args.encoder == "raw":
+        return None, {"encoder": None, "encoder_path": None}
+    if args.encoder != "auto":
+        encoder = load_encoder(args.encoder, args.device)
+        encode_for(encoder, X[:1], args)  # another input shape is named before any work
+        return encoder, {"encoder": type(encoder).__name__, "encoder_path": str(args.encoder)}
+    from fewlabel import save
+
+    ae = build_encoder(args, len(X))
+    t0, c0 = time.perf_counter(), time.process_time()
+    ae.fit(X)
+    info = {"encoder": type(ae).__name__, "encoder_path": None, "encoder_trained": {
+        "rows": int(len(X)), "epochs": ae.epochs, "max_steps": ae.max_steps, "augment": ae.augment,
+        "hidden": list(ae.hidden), "latent": int(ae.latent), "loss": float(ae.history_.history["loss"][-1]),
+        "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2)}}
+    if out is not None:
+        save(ae, out / "model")
+        info["encoder_path"] = str(args.out / "model")
+    return ae, info
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("cluster", help="cluster a dataset (raw pixels or a saved encoder's codes), score against labels",
-                       description="Encodes a dataset with a saved fewlabel autoencoder (or uses the raw input), "
-                                   "optionally maps the codes with PCA or UMAP, clusters them with k-means or a "
-                                   "Gaussian mixture, and scores the clusters against the labels (NMI, ARI, "
-                                   "cluster accuracy) when there are labels. Writes metrics.json, clusters.png "
-                                   "and labels.png.")
+    p = sub.add_parser("cluster", help="cluster a dataset (autoencoder codes -> UMAP -> Gaussian mixture by default), "
+                                       "score against labels",
+                       description="Clusters the rows of a dataset. By default it trains the default autoencoder "
+                                   "on them (saved as OUT/model), maps its codes with UMAP to 10 dimensions and "
+                                   "fits a Gaussian mixture there (N2D); --encoder takes a saved encoder instead, or "
+                                   "'raw' for the raw input. --split all joins a named dataset's train and test "
+                                   "splits. Scores the clusters against the labels (NMI, ARI, cluster accuracy) "
+                                   "when there are labels. Writes metrics.json, clusters.png, labels.png and "
+                                   "model/.")
     add_data_options(p)
-    p.add_argument("--encoder", type=Path, help="folder of a saved fewlabel autoencoder (from fewlabel pretrain "
-                                                "or fewlabel.save); default: cluster the raw input")
+    add_encoder_options(p)
     p.add_argument("--k", type=k_value, default=10,
                    help="number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default 10)")
-    p.add_argument("--method", choices=["kmeans", "gmm"], default="kmeans",
-                   help="k-means or a Gaussian mixture with full covariances (default kmeans)")
-    p.add_argument("--manifold", choices=["none", "pca", "umap"], default="none",
-                   help="map the codes to --manifold-dim dimensions first (umap needs umap-learn; default none)")
+    p.add_argument("--method", choices=["kmeans", "gmm"], default="gmm",
+                   help="a Gaussian mixture with full covariances (default) or k-means")
+    p.add_argument("--manifold", choices=["auto", "none", "pca", "umap"], default="auto",
+                   help="map the codes to --manifold-dim dimensions first: auto (default) is umap when umap-learn "
+                        "is installed, else pca")
     p.add_argument("--manifold-dim", type=int, default=10, help="dimensions of the manifold step (default 10)")
     p.add_argument("--n-neighbors", type=int, default=20, help="UMAP neighbours (default 20)")
     p.add_argument("--max-rows", type=int, help="cluster at most this many rows, drawn by --seed (stratified by "
                                                 "label when there are labels)")
-    p.add_argument("--device", default="cpu", help="where the encoder runs: cpu (default), auto, cuda, cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_output_options(p, WRITES)
 
 
@@ -47,27 +135,40 @@ def check_options(args) -> None:
     if args.k != "auto" and args.k < 2:  # named before anything is loaded (k > rows: once the rows are known)
         raise InputError(f"--k must be at least 2 (got {args.k}): one cluster is not a clustering")
     refuse_file_options(args.data, {"--split": args.split, "--root": args.root})
-    check_encoder_path(args.encoder)
+    check_encoder_options(args)
+
+
+def load_split(args, split: str):
+    """``(X, y)`` of ``--data``; ``--split all`` joins a named dataset's train and test splits."""
+    import numpy as np
+
+    if split != "all" or is_path(args.data) or args.data.strip().lower() == "digits":
+        return load_data(args.data, split, args.root)
+    X, y = load_data(args.data, "train", args.root)
+    Xt, yt = load_data(args.data, "test", args.root)
+    return np.concatenate([X, Xt]), (None if y is None or yt is None else np.concatenate([y, yt]))
 
 
 def run(args, out: Path) -> int:
     import numpy as np
 
-    from fewlabel.tasks.cluster import choose_k, run_cluster, subsample
+    from fewlabel.tasks.cluster import choose_k, default_manifold, run_cluster, subsample
     from fewlabel.train.state import write_json_atomic
 
     check_options(args)
     split = args.split or "train"
-    X, y = load_data(args.data, split, args.root)
+    X, y = load_split(args, split)
     n_total = len(X)
     if args.max_rows is not None and args.max_rows < n_total:
         idx = subsample(n_total, args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
-    encoder = None if args.encoder is None else load_encoder(args.encoder, args.device)
+    manifold = default_manifold() if args.manifold == "auto" else (None if args.manifold == "none" else args.manifold)
+    if args.k != "auto" and args.k > len(X):
+        raise InputError(f"--k {args.k} is more than the {len(X)} rows to cluster")
+    encoder, encoder_info = train_or_load_encoder(args, X, out)
     t0 = time.perf_counter()
     Z = encode_for(encoder, X, args)
     encode_seconds = time.perf_counter() - t0
-    manifold = None if args.manifold == "none" else args.manifold
     selection = None
     if args.k == "auto":
         top = min(15, len(Z) - 1)
@@ -80,21 +181,24 @@ def run(args, out: Path) -> int:
                      "scores": {str(kk): json_number(v) for kk, v in sorted(scores.items())}}
     else:
         k = args.k
-        if k > len(Z):
-            raise InputError(f"--k {k} is more than the {len(Z)} rows to cluster")
+    c0 = time.process_time()
     result = run_cluster(Z, y, encoder=None, k=k, method=args.method, manifold=manifold,
                          manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, out=out, seed=args.seed)
     result.pop("labels")
     result.update({"data": args.data, "split": None if is_path(args.data) else split, "rows_in_split": int(n_total),
-                   "max_rows": args.max_rows, "encoder": None if encoder is None else type(encoder).__name__,
-                   "encoder_path": None if args.encoder is None else str(args.encoder),
-                   "encode_seconds": round(encode_seconds, 3), "k_selection": selection})
+                   "max_rows": args.max_rows, **encoder_info, "encode_seconds": round(encode_seconds, 3),
+                   "cluster_cpu_seconds": round(time.process_time() - c0, 2), "k_selection": selection})
+    if encoder_info.get("encoder_path") and args.encoder == "auto":
+        result["files"] = [*result["files"], "model"]
     write_json_atomic(out / "metrics.json", result)
     what = f"{type(encoder).__name__} codes ({Z.shape[1]}-d)" if encoder is not None else f"raw input ({Z.shape[1]} features)"
-    how = {"kmeans": "k-means", "gmm": "GMM"}[args.method] + (f" after {args.manifold}" if manifold else "")
+    if args.encoder == "auto":
+        what += f", the encoder trained here in {encoder_info['encoder_trained']['seconds']:.0f} s"
+    how = {"kmeans": "k-means", "gmm": "GMM"}[args.method] + (f" after {manifold}" if manifold else "")
     kk = f"k={k}" + (" (auto, silhouette)" if selection else "")
     scores_text = (f": NMI {result['nmi']:.3f}, ARI {result['ari']:.3f}, ACC {result['accuracy']:.3f}"
                    if "nmi" in result else " (no labels to score against)")
+    saved = f" and {args.out / 'model'}" if args.encoder == "auto" else ""
     print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "
-          f"wrote {args.out / 'metrics.json'}")
+          f"wrote {args.out / 'metrics.json'}{saved}")
     return 0

@@ -1,45 +1,61 @@
-"""``fewlabel map``: the same rows mapped to 2-D twice, raw input beside a saved encoder's codes."""
+"""``fewlabel map``: the same rows mapped to 2-D twice, raw input beside an encoder's codes (by default an
+autoencoder trained on the data here, as ``fewlabel cluster`` does)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel.cli.common import (add_data_options, add_output_options, check_encoder_path, encode_for, load_data,
-                                 load_encoder, positive, refuse_file_options)
+from fewlabel.cli.cluster import add_encoder_options, check_encoder_options, load_split, train_or_load_encoder
+from fewlabel.cli.common import add_data_options, add_output_options, positive, refuse_file_options
 
-WRITES = ("map.png", "map.json")
+WRITES = ("map.png", "map.json", "model")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("map", help="draw a 2-D map (PCA, t-SNE, UMAP) of the raw input beside a saved encoder's codes",
-                       description="Maps the same rows of a dataset to 2-D twice, the raw input and the codes of a "
-                                   "saved fewlabel autoencoder, with the same method, and draws them side by side "
-                                   "coloured by label. Writes map.png and map.json.")
+    p = sub.add_parser("map", help="draw a 2-D map (UMAP, t-SNE, PCA) of the raw input beside an encoder's codes",
+                       description="Maps the same rows of a dataset to 2-D twice, the raw input and the codes of an "
+                                   "encoder, with the same method, and draws them side by side coloured by label. "
+                                   "By default the encoder is the default autoencoder trained here on the rows "
+                                   "(saved as OUT/model), as fewlabel cluster does. Writes map.png, map.json and "
+                                   "model/.")
     add_data_options(p)
-    p.add_argument("--encoder", type=Path, help="folder of a saved fewlabel autoencoder; default: both maps show "
-                                                "the raw input")
-    p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca",
-                   help="pca (fast, linear; default), tsne, or umap (needs umap-learn)")
+    add_encoder_options(p)
+    p.add_argument("--method", choices=["auto", "pca", "tsne", "umap"], default="auto",
+                   help="auto (default: umap when umap-learn is installed, else pca), pca (fast, linear), tsne, umap")
     p.add_argument("--max-points", type=int, default=5000,
                    help="map at most this many rows, drawn by --seed and stratified by label (default 5000)")
-    p.add_argument("--device", default="cpu", help="where the encoder runs: cpu (default), auto, cuda, cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--max-rows", type=int, help="train the encoder on at most this many rows, drawn by --seed "
+                                                "(default: all rows)")
     add_output_options(p, WRITES)
 
 
 def run(args, out: Path) -> int:
+    import numpy as np
+
+    from fewlabel.tasks.cluster import default_manifold, subsample
     from fewlabel.tasks.embed_map import run_map
+    from fewlabel.train.state import write_json_atomic
 
     positive(args.max_points, "--max-points")
+    positive(args.max_rows, "--max-rows")
     refuse_file_options(args.data, {"--split": args.split, "--root": args.root})
-    check_encoder_path(args.encoder)
-    X, y = load_data(args.data, args.split or "train", args.root)
-    encoder = None if args.encoder is None else load_encoder(args.encoder, args.device)
-    if encoder is not None:
-        encode_for(encoder, X[:1], args)  # another input shape is named before any map is computed
-    result = run_map(X, y, encoder=encoder, method=args.method, out=out, seed=args.seed,
-                     max_points=args.max_points)
+    check_encoder_options(args)
+    X, y = load_split(args, args.split or "train")
+    if args.max_rows is not None and args.max_rows < len(X):
+        idx = subsample(len(X), args.max_rows, y, args.seed)
+        X, y = X[idx], (None if y is None else np.asarray(y)[idx])
+    method = default_manifold() if args.method == "auto" else args.method
+    encoder, encoder_info = train_or_load_encoder(args, X, out)
+    result = run_map(X, y, encoder=encoder, method=method, out=out, seed=args.seed, max_points=args.max_points)
+    if out is not None:
+        info = {k: v for k, v in result.items() if k not in ("raw", "codes", "indices", "labels")}
+        info.update(encoder_info)
+        if args.encoder == "auto":
+            info["files"] = [*info["files"], "model"]
+        write_json_atomic(out / "map.json", info)
     s = result["seconds"]
-    print(f"mapped {result['n_points']} rows of {args.data} with {args.method} in {s['raw'] + s['codes']:.1f} s; "
+    trained = (f" (encoder trained here in {encoder_info['encoder_trained']['seconds']:.0f} s, saved to "
+               f"{args.out / 'model'})" if args.encoder == "auto" else "")
+    print(f"mapped {result['n_points']} rows of {args.data} with {method} in {s['raw'] + s['codes']:.1f} s{trained}; "
           f"wrote {args.out / 'map.png'} and {args.out / 'map.json'}")
     return 0

@@ -126,9 +126,10 @@ def small_table(tmp_path):
 FORCED = {  # command: (arguments of a short real run, what it writes, a stale output of an earlier run it does not)
     "pretrain": (["pretrain", "--data", "digits", "--epochs", "1", "--hidden", "16", "--latent", "4", "--no-plots",
                   "--device", "cpu", "--quiet"], {"model", "history.json"}, "loss.png"),
-    "cluster": (["cluster", "--data", "digits", "--k", "5", "--max-rows", "300"],
+    "cluster": (["cluster", "--data", "digits", "--encoder", "raw", "--k", "5", "--max-rows", "300"],
                 {"metrics.json", "clusters.png", "labels.png"}, None),
-    "map": (["map", "--data", "digits", "--max-points", "200"], {"map.json", "map.png"}, None),
+    "map": (["map", "--data", "digits", "--encoder", "raw", "--method", "pca", "--max-points", "200"],
+            {"map.json", "map.png"}, None),
     "detect": (["detect", "--data", "TABLE", "--epochs", "2", "--contamination", "0.1", "--device", "cpu", "--quiet"],
                {"model", "metrics.json"}, "errors.png"),
     "classify": (["classify", "--data", "digits", "--labels", "50", "--seeds", "1", "--epochs", "3",

@@ -117,3 +117,12 @@ def test_default_epochs_give_small_data_enough_steps():
     assert ae.epochs == 100 and tuple(ae.hidden) == (500, 500, 2000) and ae.latent == 10
     assert tasks_cluster.default_encoder(1347, epochs=3).epochs == 3
     assert tasks_cluster.default_encoder().epochs == 20
+
+
+def test_without_umap_learn_the_default_manifold_is_pca(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "umap", None)  # `import umap` now raises ImportError
+    out = tmp_path / "pca"
+    assert main(["cluster", "--data", "digits", "--encoder", "raw", "--quiet", "--out", str(out)]) == 0
+    m = _metrics(out)
+    assert m["manifold"] == "pca" and m["method"] == "gmm" and m["nmi"] > 0.6  # measured 0.776; chance ~0.02
+    assert "GMM after pca" in capsys.readouterr().out

@@ -53,7 +53,7 @@ def check_encoder_options(args) -> None:
         check_encoder_path(args.encoder)
     defaults = _training_defaults()
     given = [f"--{name.replace('_', '-')}" for name, default in defaults.items() if getattr(args, name) != default
-             and name not in ("device", "seed")]
+             and name not in ("device", "seed", "quiet")]  # these apply to any encoder, or to none
     if given:
         what = "the raw input" if args.encoder == "raw" else f"the saved encoder {args.encoder}"
         raise InputError(f"{', '.join(given)} train(s) an encoder, but --encoder {args.encoder} uses {what}: "

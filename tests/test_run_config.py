@@ -259,12 +259,17 @@ def test_a_real_ctrl_c_during_training_leaves_the_report_of_what_finished(tmp_pa
     assert not list(out.parent.glob(".*partial"))  # no staging left behind
 
 
-def test_demo_writes_its_report_too(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--labels", "30", "--seeds", "1", "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"demo.json", "report.html", "figures"}
-    result = json.loads((out / "demo.json").read_text())
-    page = (out / "report.html").read_text()
+def test_demo_report_shows_the_three_models_and_the_verdict(tmp_path):
+    """What `fewlabel demo --out` adds beside demo.json (the demo itself runs in test_io_estimators_cli)."""
+    from fewlabel.demo import NETWORK, write_demo_report
+
+    result = {"dataset": "digits", "labels": 50, "seeds": 3, "network": NETWORK, "seconds": 35.2, "cpu_seconds": 30.1,
+              "accuracy": {"pretrained": [0.85, 0.83, 0.86], "baseline": [0.80, 0.81, 0.79],
+                           "logreg": [0.84, 0.86, 0.85]},
+              "ceiling_all_labels": 0.973, "verdict": "pretraining helped: +4.7 points over the supervised baseline"}
+    write_demo_report(result, 1347, 450, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert (tmp_path / "figures" / "learning_curves.png").stat().st_size > 10_000
     assert page.count("data:image/png;base64,") == 1 and "Classification with few labels" in page
-    assert f"{result['accuracy']['pretrained'][0]:.4f} ± 0.0000 (1 draw)" in page
-    assert result["verdict"].split(":")[0] in page
+    assert "0.8467 ± 0.0125 (3 draws)" in page and "0.8000 ± 0.0082 (3 draws)" in page
+    assert "pretraining helped: +4.7 points" in page and "all 1347 labels scores 0.9730" in page

@@ -8,7 +8,12 @@ and a Gaussian mixture is fitted there::
 
 :class:`CodeClustering` is the same as a scikit-learn estimator (``fit``/``predict``, usable in a
 ``Pipeline``); :func:`choose_k` picks ``k`` when it is unknown; :func:`run_cluster` is the whole job the
-command line runs (encode, cluster, score against labels, write ``metrics.json`` and PNG maps).
+command line runs (encode, cluster, score against labels, write ``metrics.json`` and PNG maps);
+:func:`default_encoder` is the encoder ``fewlabel cluster`` and ``fewlabel map`` train when given none
+(all 70,000 MNIST digits: NMI 0.928, matched accuracy 0.972, in 338 CPU seconds on 2 cores)::
+
+    ae = default_encoder(len(X)).fit(X)
+    labels = cluster(ae.transform(X), k=10, method="gmm", manifold=default_manifold())
 
 UMAP comes from the optional ``umap-learn`` package (``pip install fewlabel[umap]``), imported only when
 asked for.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -10,13 +11,29 @@ from fewlabel.cli.common import (FILE_NOTE, add_data_options, add_output_options
 from fewlabel.errors import InputError
 
 WRITES = ("model", "metrics.json", "errors.png")
+SCORES = ("combined", "error", "normalized", "latent")  # fewlabel.tasks.detect.SCORES, without importing torch
+#: --model conv and vae (dense: fewlabel.tasks.detect's DETECTOR_DEFAULT, or CLASS_DEFAULT with --per-class)
+MODELS = {
+    "dense": None,
+    "conv": dict(channels=(32, 64), latent=16, epochs=10, batch_size=128),
+    # its own cross-entropy ELBO (the combined score takes squared residuals whatever the loss): on 3,000 rows,
+    # AUROC 0.997 / 0.975 (MNIST- / Fashion-MNIST-trained), against 0.993 / 0.948 trained with squared error
+    "vae": dict(hidden=(512, 256), latent=16, epochs=20, batch_size=128),
+}
+MODEL_HELP = {
+    "dense": "784-512-256-16 (per class: 784-128-8), the default",
+    "conv": "convolutions of 32 and 64 channels to a 16-value code (images only)",
+    "vae": "a variational autoencoder 784-512-256-16",
+}
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("detect", help="outliers by reconstruction error, or one autoencoder per class with an "
                                       "'unknown' answer",
-                       description="Trains an autoencoder on --data (normal rows) and flags rows it reconstructs "
-                                   "worse than the --contamination quantile of held-out rows; with --per-class, one "
+                       description="Trains an autoencoder (--model) on --data (normal rows), scores rows by how "
+                                   "badly it reconstructs them and how far their codes lie from the training codes "
+                                   "(--score), and flags those above a cut-off set on held-out rows (--contamination: "
+                                   "'auto' flags only clear outliers); with --per-class, one "
                                    "autoencoder per class, a row going to the class that reconstructs it best, or "
                                    "'unknown' (-1) when none does within its --unknown quantile. Scores the "
                                    "--test-split and, with --outliers, rows known to be outliers (AUROC). Writes "
@@ -30,16 +47,70 @@ def add_parser(sub) -> None:
     p.add_argument("--outliers", help="a dataset of known outliers (name or file), scored beside the test split")
     p.add_argument("--outliers-split", help=f"split of a named --outliers dataset (default test; {FILE_NOTE})")
     p.add_argument("--per-class", action="store_true", help="one autoencoder per class (needs labels)")
-    p.add_argument("--contamination", type=float, default=0.01,
-                   help="share of normal rows flagged: the cut-off quantile (default 0.01)")
+    p.add_argument("--contamination", type=contamination, default="auto",
+                   help="the expected share of outliers (a number in (0, 0.5]: the cut-off is that quantile of the "
+                        "held-out rows' scores), or 'auto' (default): Tukey's fence on the held-out scores, which "
+                        "flags only clear outliers")
+    p.add_argument("--score", choices=SCORES, default="combined",
+                   help="what rows are scored by: 'combined' (default: reconstruction error, per-feature normalised "
+                        "error and distance of the code to the training codes, as summed robust z-scores), "
+                        "'error', 'normalized' or 'latent' alone")
     p.add_argument("--unknown", type=float, default=0.99,
                    help="with --per-class: 'unknown' when no class reconstructs the row within this quantile of "
                         "its own held-out errors (default 0.99)")
-    p.add_argument("--hidden", type=sizes, default=(128,), help="hidden layer sizes (default 128)")
-    p.add_argument("--latent", type=int, default=8, help="code size (default 8)")
+    p.add_argument("--model", choices=tuple(MODELS), default="dense",
+                   help="the autoencoder: " + "; ".join(f"{k}: {v}" for k, v in MODEL_HELP.items()))
+    p.add_argument("--hidden", type=sizes, help="dense and vae: hidden layer sizes (default: the model's, above)")
+    p.add_argument("--channels", type=sizes, help="conv: channels per stage (default 32,64)")
+    p.add_argument("--latent", type=int, help="code size (default: the model's, above)")
     p.add_argument("--max-rows", type=int, help="train on at most this many rows, drawn by --seed")
     add_output_options(p, WRITES)
-    add_training_options(p, epochs=30, batch_size=32)
+    add_training_options(p, epochs=None, batch_size=None)
+    for action in p._actions:  # their defaults are the model's
+        if action.dest == "epochs":
+            action.help = ("passes over the rows (default: the model's: dense 20, with --per-class 30, conv 10, vae 20); "
+                           "an epoch is ceil(rows / batch size) optimizer steps")
+        elif action.dest == "batch_size":
+            action.help = "rows per step (default: the model's: dense 128, with --per-class 32, conv 128, vae 128)"
+
+
+def contamination(text: str):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number in (0, 0.5], got {text!r}") from None
+
+
+def build_autoencoder(args, per_class: bool):
+    """The autoencoder --model names, with the model's defaults where an option is not given."""
+    from fewlabel import Autoencoder, ConvAutoencoder, VariationalAutoencoder
+    from fewlabel.tasks.detect import CLASS_DEFAULT, DETECTOR_DEFAULT
+
+    if args.model == "dense":
+        base = dict(CLASS_DEFAULT if per_class else DETECTOR_DEFAULT)
+        if args.hidden is not None:
+            base["hidden"] = args.hidden
+        cls = Autoencoder
+    else:
+        if args.model == "conv" and args.hidden is not None:
+            raise InputError("--hidden sizes dense layers; --model conv has convolution stages: use --channels")
+        base, cls = dict(MODELS[args.model]), (ConvAutoencoder if args.model == "conv" else VariationalAutoencoder)
+        if args.hidden is not None:
+            base["hidden"] = args.hidden
+    if args.channels is not None:
+        if args.model != "conv":
+            raise InputError(f"--channels applies to --model conv, not --model {args.model} (use --hidden)")
+        base["channels"] = args.channels
+    if args.latent is not None:
+        positive(args.latent, "--latent")
+        base["latent"] = args.latent
+    settings = training_settings_of(args)
+    for key in ("epochs", "batch_size"):
+        if settings[key] is None:
+            settings[key] = base[key]
+    return cls(**(base | settings))
 
 
 def check_options(args) -> None:
@@ -62,7 +133,7 @@ def check_options(args) -> None:
 def run(args, out: Path) -> int:
     import numpy as np
 
-    from fewlabel import Autoencoder, save
+    from fewlabel import save
     from fewlabel.metrics import auroc
     from fewlabel.plots import error_histogram
     from fewlabel.tasks.cluster import subsample
@@ -88,29 +159,31 @@ def run(args, out: Path) -> int:
     # a file has no test split: scoring its own training rows again would flatter the detector
     test = None if test_split == "none" or is_path(args.data) else load_data(args.data, test_split, args.root)
     outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root)[0]
-    ae = Autoencoder(hidden=args.hidden, latent=args.latent, **training_settings_of(args))
+    ae = build_autoencoder(args, args.per_class)
     t0 = time.perf_counter()
     if args.per_class:
         model = ClassAutoencoderClassifier(ae, unknown=args.unknown, random_state=args.seed).fit(X, y)
     else:
-        model = ReconstructionDetector(ae, contamination=args.contamination, random_state=args.seed).fit(X)
+        model = ReconstructionDetector(ae, score_by=args.score, contamination=args.contamination,
+                                       random_state=args.seed).fit(X)
     seconds = time.perf_counter() - t0
 
-    def errors(rows):  # per row: its own error (detector), or the best class's (per class)
+    def errors(rows):  # per row: the detector's score, or the best class's error (per class)
         return (model.reconstruction_errors(rows).min(axis=1) if args.per_class
-                else model.reconstruction_error(rows))
+                else model.anomaly_score(rows))
 
     def flagged(rows):
         return float(np.mean(model.is_unknown(rows) if args.per_class else model.predict(rows) == -1))
 
     result = {"data": args.data, "split": None if is_path(args.data) else split, "rows": int(len(X)),
-              "classes": args.classes, "model": type(model).__name__, "fit_seconds": round(seconds, 2),
+              "classes": args.classes, "model": type(model).__name__, "autoencoder": type(ae).__name__,
+              "fit_seconds": round(seconds, 2),
               "outliers": args.outliers}
     groups, flag_name, normal = {}, "unknown_share" if args.per_class else "flagged_share", None
     if args.per_class:
         result.update({"unknown": args.unknown, "temperature": model.temperature_})
     else:
-        result.update({"contamination": args.contamination, "threshold": model.threshold_})
+        result.update({"score": args.score, "contamination": args.contamination, "threshold": model.threshold_})
     if test is not None:
         Xt, yt = test
         seen = np.ones(len(Xt), bool) if args.classes is None or yt is None else np.isin(yt, args.classes)

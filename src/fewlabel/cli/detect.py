@@ -203,7 +203,8 @@ def run(args, out: Path) -> int:
     save(model, out / "model")
     if groups:
         error_histogram(groups, threshold=None if args.per_class else model.threshold_, path=out / "errors.png",
-                        title=f"{type(model).__name__} on {args.data}")
+                        title=f"{type(model).__name__} on {args.data}",
+                        xlabel="best class's reconstruction error" if args.per_class else f"anomaly score ({args.score})")
     write_json_atomic(out / "metrics.json", result)
     parts = [f"{k}: " + ", ".join(f"{m} {v:.3f}" for m, v in result[k].items() if m != "rows")
              for k in ("test", "unseen_classes", "outlier_rows") if k in result]

@@ -29,6 +29,7 @@ def main(argv=None):
     p.add_argument("--root", type=Path, help="folder holding <name>/ dataset folders")
     p.add_argument("--rows", type=int, default=10_000)
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
     p.add_argument("--variant", action="append", default=[], help="JSON of Autoencoder parameters to try")
     p.add_argument("--skip-defaults", action="store_true", help="run only the --variant settings")
     p.add_argument("--device", default="cpu")
@@ -46,7 +47,7 @@ def main(argv=None):
         print(name, "raw pixels k-means NMI", round(res["raw_kmeans_nmi"], 4), flush=True)
         for variant in variants:
             runs = []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 t0, c0 = time.perf_counter(), time.process_time()
                 ae = Autoencoder(**variant, device=args.device, random_state=seed).fit(X)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0

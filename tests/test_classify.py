@@ -16,10 +16,11 @@ from fewlabel.errors import InputError
 from fewlabel.tasks.classify import PRETRAINED, stratified_split
 
 CPU = dict(device="cpu")
-# The dense network of the pretraining comparison (autoencoder 784-128-64-32, head 32-128-10).
-DENSE = dict(encoder="dense", hidden=(128, 64), latent=32, max_steps=100, lr=3e-3, **CPU)
+# The dense network of the pretraining comparison (autoencoder 784-128-64-32, head 32-128-10); these tests
+# are about pretraining, freezing and FixMatch, so no label propagation (tests/test_semi_default.py has it).
+DENSE = dict(encoder="dense", hidden=(128, 64), latent=32, max_steps=100, lr=3e-3, propagate=None, **CPU)
 # A small convolutional network for FixMatch on the CPU: two stages (8, 16 channels), flattened 7x7x16.
-CONV = dict(encoder="conv", channels=(8, 16), pretrain=None, batch_size=64, lr=3e-3, **CPU)
+CONV = dict(encoder="conv", channels=(8, 16), pretrain=None, batch_size=64, lr=3e-3, propagate=None, **CPU)
 
 
 def _state(module):

@@ -145,9 +145,13 @@ def test_cli_demo_runs_and_beats_nothing_silently(tmp_path):
     assert code == 0
     result = json.loads((tmp_path / "demo.json").read_text())
     acc = result["accuracy"]
-    assert 0.6 < acc["pretrained"][0] <= 1 and 0.6 < acc["baseline"][0] <= 1  # 50 labels, 10 classes
+    # 50 labels, label draw 0: measured 0.95 for the default, 0.92 for the same network alone, 0.85 for
+    # logistic regression on the pixels
+    assert acc["default"][0] > acc["logreg"][0] + 0.03 and acc["default"][0] > 0.9
+    assert 0.6 < acc["baseline"][0] <= 1
     assert result["ceiling_all_labels"] > 0.93
     assert any(w in result["verdict"] for w in ("helped", "did NOT help", "no clear difference"))
+    assert "logistic regression" in result["verdict"]
 
 
 def test_cli_pretrain_and_datasets(tmp_path, real_data_root, monkeypatch, capsys):

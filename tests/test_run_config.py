@@ -264,7 +264,7 @@ def test_demo_report_shows_the_three_models_and_the_verdict(tmp_path):
     from fewlabel.demo import NETWORK, write_demo_report
 
     result = {"dataset": "digits", "labels": 50, "seeds": 3, "network": NETWORK, "seconds": 35.2, "cpu_seconds": 30.1,
-              "accuracy": {"pretrained": [0.85, 0.83, 0.86], "baseline": [0.80, 0.81, 0.79],
+              "accuracy": {"default": [0.85, 0.83, 0.86], "baseline": [0.80, 0.81, 0.79],
                            "logreg": [0.84, 0.86, 0.85]},
               "ceiling_all_labels": 0.973, "verdict": "pretraining helped: +4.7 points over the supervised baseline"}
     write_demo_report(result, 1347, 450, tmp_path)

@@ -42,19 +42,29 @@ def add_parser(sub) -> None:
     add_output_options(p, WRITES)
     add_config_option(p)
     g = p.add_argument_group("method")
-    g.add_argument("--pretrain", choices=["none", "autoencoder", "denoising", "vae", "byol"], default="autoencoder")
+    g.add_argument("--propagate", choices=["auto", "umap", "pca", "none"], default="auto",
+                   help="spread the labels to the unlabeled rows through the clusters of a UMAP (or PCA) map of the "
+                        "rows, agreed with a network trained on the labels, then train a fresh network on both "
+                        "(default auto: UMAP when umap-learn is installed; none: the labels alone, or with "
+                        "--pretrain / --consistency)")
+    g.add_argument("--pseudo-threshold", type=float, default=0.5,
+                   help="confidence a propagated label needs to be trained on (default 0.5)")
+    g.add_argument("--pretrain", choices=["none", "autoencoder", "denoising", "vae", "byol"], default="none",
+                   help="pretrain the encoder on every row first (default none)")
     g.add_argument("--consistency", choices=["none", "fixmatch"], default="none",
                    help="fixmatch: pseudo-labels on confident unlabeled examples, weak/strong augmentation")
-    g.add_argument("--encoder", choices=["dense", "conv", "resnet18"], default="dense",
-                   help="encoder architecture, pretrained here and trained from scratch for the baseline "
-                        "(byol: conv or resnet18)")
+    g.add_argument("--encoder", choices=["auto", "dense", "conv", "resnet18"], default="auto",
+                   help="encoder architecture, also trained from scratch for the baseline (default auto: conv for "
+                        "images, dense for tables; byol: conv or resnet18)")
     g.add_argument("--width", type=int, default=64, help="resnet18: channels of its first stage (default 64)")
     g.add_argument("--hidden", type=sizes, default=(128, 64), help="dense encoder layer sizes")
     g.add_argument("--latent", type=int, default=16, help="dense encoder code size")
     g.add_argument("--channels", type=sizes, default=(32, 64, 128), help="conv encoder channels per stage")
     g.add_argument("--head", choices=["mlp", "linear"], default="mlp")
     g.add_argument("--freeze-encoder", choices=["no", "yes", "then_unfreeze"], default="no")
-    g.add_argument("--augment", action="store_true", help="weak augmentation of the labeled examples")
+    g.add_argument("--augment", choices=["auto", "yes", "no"], default="auto",
+                   help="weak augmentation (random shifts) of the training images (default auto: on for images "
+                        "with a conv encoder)")
     g.add_argument("--pretrain-epochs", type=int, default=20)
     g.add_argument("--pretrain-lr", type=float, help="learning rate of the pretraining (default: --lr)")
     g.add_argument("--threshold", type=float, default=0.95, help="fixmatch confidence threshold (default 0.95)")
@@ -64,16 +74,18 @@ def add_parser(sub) -> None:
                    help="learning rate over the training (default constant)")
     g.add_argument("--validation-fraction", type=float, default=0.0,
                    help="hold out this fraction of the labeled rows for val_loss (never the test rows)")
-    add_training_options(p, epochs=20)
+    add_training_options(p, epochs=5)
 
 
 def classifier_params(args) -> dict:
     """The SemiSupervisedClassifier parameters ``fewlabel classify`` asks for."""
     return dict(encoder=args.encoder, pretrain=None if args.pretrain == "none" else args.pretrain,
+                propagate=None if args.propagate == "none" else args.propagate,
+                pseudo_threshold=args.pseudo_threshold,
                 consistency=None if args.consistency == "none" else args.consistency, hidden=args.hidden,
                 latent=args.latent, channels=args.channels, width=args.width, head=args.head,
                 freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
-                augment=args.augment, threshold=args.threshold, pretrain_epochs=args.pretrain_epochs, ema=args.ema,
+                augment={"yes": True, "no": False}.get(args.augment, args.augment), threshold=args.threshold, pretrain_epochs=args.pretrain_epochs, ema=args.ema,
                 schedule=None if args.schedule == "constant" else args.schedule,
                 validation_fraction=args.validation_fraction,
                 pretrain_params=None if args.pretrain_lr is None else {"lr": args.pretrain_lr},

@@ -39,7 +39,7 @@ from fewlabel.nets.classifier import HEADS, EncoderClassifierNet
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.dense import MLP
 from fewlabel.nets.dense import activation as make_activation
-from fewlabel.nets.encoder import POOLINGS
+from fewlabel.nets.encoder import POOLINGS, build_encoder
 from fewlabel.nets.resnet import ResNet
 from fewlabel.registry import register
 from fewlabel.tasks.encoders import encoder_of
@@ -48,10 +48,22 @@ from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES, make_optimizer
 
-ENCODERS = ("dense", "conv", "resnet18")
+ENCODERS = ("auto", "dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
 FREEZE = (False, True, "then_unfreeze")
 CONSISTENCY = (None, "fixmatch")
+PROPAGATE = (None, "auto", "umap", "pca")
+AUGMENT = (False, True, "auto")
+#: Training makes at least this many optimizer steps however few rows X has (unless ``max_steps`` is given):
+#: a few hundred rows are otherwise a few steps an epoch, too few to fit a network (3,000 MNIST digits,
+#: 3 epochs at batch 256: 36 steps, 0.56 test accuracy).
+MIN_STEPS = 200
+UMAP_DIMS, UMAP_NEIGHBORS, PCA_DIMS = 10, 15, 50
+UMAP_MIN_ROWS = 200  # propagate='auto' maps fewer rows with PCA (a UMAP graph of a few dozen rows is noise)
+STUDENT_STRONG = False
+#: The clusters' leave-one-out accuracy on the labeled rows above which their labels are taken alone
+#: (below it, they are multiplied with the first network's probabilities).
+CLUSTER_TRUST = 0.9
 #: Architecture parameters each named encoder does not use (set away from their defaults: a warning).
 UNUSED_BY = {"dense": ("channels", "batch_norm", "stem", "width"),
              "conv": ("hidden", "latent", "latent_activation", "stem", "width"),
@@ -135,14 +147,31 @@ def _is_images(shape) -> bool:
 
 # -- the estimator -----------------------------------------------------------------------------------------
 @register
-@training_settings(epochs=20)
+@training_settings(epochs=5)
 class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
-    """An encoder that learns from every row, a head that learns from the labeled ones.
+    """A network (encoder + head) that learns from the labeled rows and, through them, from the rest.
 
     ``fit(X, y)``: ``y == -1`` marks an unlabeled row (scikit-learn's convention). Rows are vectors or
     images (H, W) / (H, W, C); uint8 images are scaled to [0, 1].
 
-    The encoder (``encoder``):
+    What the defaults do (``propagate='auto'``, ``encoder='auto'``, ``augment='auto'``, no pretraining):
+    every row is mapped by UMAP to 10 dimensions (PCA when umap-learn is missing or there are fewer than
+    :data:`UMAP_MIN_ROWS` rows; the codes of a pretrained encoder when there is one), where a Gaussian
+    mixture finds clusters and each cluster takes the label distribution of its labeled rows
+    (:func:`~fewlabel.tasks.propagate.cluster_label_distribution`). Where those cluster names are right
+    for the labeled rows (leave-one-out accuracy at least :data:`CLUSTER_TRUST`) they are every row's
+    label; where clusters mix classes, a first network is trained on the labeled rows and its
+    probabilities are multiplied with the clusters', so each corrects the other. Then the network
+    (convolutional for image rows, dense for vectors; shifted views of images) is trained on the labeled
+    rows plus every row whose propagated label is at least ``pseudo_threshold`` confident (weighted by
+    that confidence), and it is the model. ``propagation_`` records the embedding, the clusters'
+    leave-one-out accuracy, which source led, how many unlabeled rows got a label and ``first_history``
+    (the first network's history, or None). With every row labeled there is nothing to propagate.
+    ``propagate=None`` trains on the labeled rows alone (the supervised baseline, or pretraining /
+    FixMatch); 'umap' or 'pca' choose the map. Issue 14's measurements (README, "Few labels") chose this
+    route over pretraining + fine-tuning and FixMatch.
+
+    The encoder (``encoder``; 'auto': 'conv' for image rows, 'dense' for vectors):
         'dense': an MLP ``input -> hidden... -> latent`` (``activation``, ``latent_activation``);
         'conv': a :class:`~fewlabel.nets.conv.ConvEncoder` (``channels``, 3x3 convolutions, ``batch_norm``,
         2x2 max-pooling per stage) whose last feature map is flattened (``pooling='flatten'``, or 'auto':
@@ -192,8 +221,14 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     :class:`~fewlabel.train.Trainer`), ``ema`` (None, or a decay such as 0.999: the weights kept, validated
     and used for prediction are an exponential moving average of the trained ones, as FixMatch evaluates).
 
-    ``augment=True``: weak augmentation (random shifts) of the labeled images in supervised training too (a
-    fair baseline for consistency training; image rows only).
+    ``augment=True``: weak augmentation (random shifts) of the images in supervised training too (a fair
+    baseline for consistency training; image rows only); 'auto' (the default): on for image rows with a
+    convolutional encoder.
+
+    Training length: ``epochs`` passes over all rows of X (however few are labeled), at least
+    :data:`MIN_STEPS` optimizer steps in all when ``max_steps`` is not given; with propagation the network
+    is trained twice (before and after the labels travel), each time for that length, and a ``max_steps``
+    budget is shared equally between the two.
 
     Validation: ``validation_fraction`` of the *labeled* rows, stratified by class, held out from training
     (their loss and accuracy become ``val_loss``/``val_accuracy`` and drive ``early_stopping``).
@@ -203,14 +238,15 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     ``n_features_in_``, ``module_`` (an :class:`~fewlabel.nets.classifier.EncoderClassifierNet`).
     """
 
-    def __init__(self, encoder="dense", pretrain="autoencoder", hidden=(128, 64), latent=16, activation="relu",
+    def __init__(self, encoder="auto", pretrain=None, propagate="auto", hidden=(128, 64), latent=16, activation="relu",
                  latent_activation="linear", channels=(32, 64, 128), pooling="auto", batch_norm=True, stem="auto",
                  width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5,
-                 consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment=False,
+                 consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
                  pretrain_epochs=20, pretrain_params=None, schedule=None, ema=None, validation_fraction=0.0,
-                 early_stopping=None):
+                 early_stopping=None, pseudo_threshold=0.5):
         self.encoder = encoder
         self.pretrain = pretrain
+        self.propagate = propagate
         self.hidden = hidden
         self.latent = latent
         self.activation = activation
@@ -236,6 +272,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.ema = ema
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
+        self.pseudo_threshold = pseudo_threshold
 
     # -- checks ------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -258,6 +295,17 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             raise InputError(f"unknown pooling {self.pooling!r}: choose one of {POOLINGS}")
         if not any(self.freeze_encoder is v or (isinstance(v, str) and self.freeze_encoder == v) for v in FREEZE):
             raise InputError(f"freeze_encoder must be False, True or 'then_unfreeze', got {self.freeze_encoder!r}")
+        if self.propagate not in PROPAGATE:
+            raise InputError(f"unknown propagate {self.propagate!r}: choose one of {PROPAGATE}")
+        if self.propagate is not None and self.propagate != "auto" and self.consistency is not None:
+            raise InputError(f"propagate={self.propagate!r} and consistency={self.consistency!r} are two ways to use "
+                             "the unlabeled rows; choose one (propagate=None for consistency training)")
+        if not any(self.augment is v or (isinstance(v, str) and self.augment == v) for v in AUGMENT):
+            raise InputError(f"augment must be True, False or 'auto', got {self.augment!r}")
+        if not isinstance(self.pseudo_threshold, (int, float)) or isinstance(self.pseudo_threshold, bool) \
+                or not 0 <= self.pseudo_threshold <= 1:
+            raise InputError(f"pseudo_threshold (the confidence a propagated label needs) must be in [0, 1], "
+                             f"got {self.pseudo_threshold!r}")
         if self.consistency not in CONSISTENCY:
             raise InputError(f"unknown consistency {self.consistency!r}: choose one of {CONSISTENCY}")
         if self.freeze_encoder == "then_unfreeze":
@@ -282,7 +330,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     def _warn_unused_architecture(self) -> None:
         """Say so when architecture parameters set away from their defaults do not apply to the encoder in
         use (a dense encoder has no ``channels``, a given pretrained encoder brings its own architecture):
-        silently ignoring them would hide a mistake."""
+        silently ignoring them would hide a mistake. ('auto' picks the encoder from the rows: nothing to say
+        before they are seen.)"""
+        if isinstance(self.encoder, str) and self.encoder == "auto":
+            return
         if isinstance(self.encoder, str) and self.encoder in UNUSED_BY:
             unused = set(UNUSED_BY[self.encoder])
             if self.encoder == "conv" and self.pretrain == "vae":
@@ -296,6 +347,21 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if changed:
             warnings.warn(f"{', '.join(changed)} do(es) not apply to {what} and will be ignored", UserWarning,
                           stacklevel=4)
+
+    def _encoder_kind(self, input_shape):
+        """The named encoder in use ('auto': 'conv' for image rows, 'dense' for flat ones); None when an
+        encoder is given."""
+        enc = self.encoder
+        if isinstance(enc, str) and enc == "auto":
+            kind = "conv" if _is_images(input_shape) else "dense"
+        elif isinstance(enc, str) and enc in ENCODERS:
+            kind = enc
+        else:
+            return None
+        if self.pretrain == "byol" and kind == "dense":
+            raise InputError("pretrain='byol' trains a convolutional encoder on augmented images: give image rows "
+                             "(H, W) or (H, W, C) with encoder='auto', 'conv' or 'resnet18'")
+        return kind
 
     def _resolve_encoder(self, X):
         """The given encoder (a fitted or saved pretrainer) as an ``EncoderSpec``; None for a named one."""
@@ -321,14 +387,14 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         return spec
 
     def _fresh_spec(self, input_shape) -> dict:
-        if self.encoder == "dense":
+        if self.encoder_kind_ == "dense":
             positive_int("latent", self.latent)
             body = MLP([math.prod(input_shape), *[int(h) for h in self.hidden], int(self.latent)],
                        activations=self.activation, output_activation=self.latent_activation,
                        input_shape=input_shape)
             return {"body": {"type": "MLP", "config": body.config()}, "code": "flatten", "image_shape": None}
-        self._need_images(input_shape, f"encoder={self.encoder!r}")
-        if self.encoder == "resnet18":
+        self._need_images(input_shape, f"encoder={self.encoder_kind_!r}")
+        if self.encoder_kind_ == "resnet18":
             body = ResNet(input_shape, blocks=(2, 2, 2, 2), base=int(self.width), stem=self.stem)
         else:
             body = ConvEncoder(input_shape, channels=tuple(self.channels), activation=self.activation,
@@ -340,7 +406,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         """``pooling`` resolved: 'auto' flattens a conv encoder's map and averages a ResNet's."""
         if self.pooling != "auto":
             return self.pooling
-        return "global" if self.encoder == "resnet18" else "flatten"
+        return "global" if self.encoder_kind_ == "resnet18" else "flatten"
 
     def _need_images(self, input_shape, what):
         if not _is_images(input_shape):
@@ -369,20 +435,20 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                       precision=self.precision, compile=self.compile, random_state=self.random_state,
                       verbose=self.verbose)
         if self.pretrain == "byol":
-            return BYOL(encoder=self.encoder, stem=self.stem, width=int(self.width), channels=tuple(self.channels),
+            return BYOL(encoder=self.encoder_kind_, stem=self.stem, width=int(self.width), channels=tuple(self.channels),
                         batch_norm=self.batch_norm, pooling=self._code_mode(),
                         **common)
-        if self.encoder == "resnet18":
+        if self.encoder_kind_ == "resnet18":
             raise InputError(f"pretrain={self.pretrain!r} trains an autoencoder, which fewlabel builds with a dense "
                              "or conv encoder: use encoder='conv' or 'dense', or pretrain='byol' for a ResNet-18")
         noise = DENOISING if self.pretrain == "denoising" else {}
         if self.pretrain == "vae":
-            if self.encoder == "dense":
+            if self.encoder_kind_ == "dense":
                 return VariationalAutoencoder(hidden=tuple(self.hidden), latent=int(self.latent),
                                               activation=self.activation, architecture="dense", **common)
             return VariationalAutoencoder(latent=int(self.latent), activation=self.activation, architecture="conv",
                                           channels=tuple(self.channels), **common)
-        if self.encoder == "dense":
+        if self.encoder_kind_ == "dense":
             return Autoencoder(hidden=tuple(self.hidden), latent=int(self.latent), activation=self.activation,
                                latent_activation=self.latent_activation, **noise, **common)
         return ConvAutoencoder(channels=tuple(self.channels), activation=self.activation, batch_norm=self.batch_norm,
@@ -418,21 +484,31 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
         def loss_fn(module, batch):
             logits = module(batch[0]).float()
-            return {"loss": F.cross_entropy(logits, batch[1]), "accuracy": (logits.argmax(1) == batch[1]).float().mean()}
+            if len(batch) > 2:  # propagated labels, weighted by their confidence
+                w = batch[2].float()
+                loss = (F.cross_entropy(logits, batch[1], reduction="none") * w).sum() / w.sum().clamp_min(1e-6)
+            else:
+                loss = F.cross_entropy(logits, batch[1])
+            return {"loss": loss, "accuracy": (logits.argmax(1) == batch[1]).float().mean()}
 
-        return head, loss_fn, (codes(train[0]), train[1]), None if val is None else (codes(val[0]), val[1])
+        return head, loss_fn, (codes(train[0]), *train[1:]), None if val is None else (codes(val[0]), val[1])
 
     # -- the losses ------------------------------------------------------------------------------------------
-    def _supervised_loss(self):
-        scale, shape, augment = self.scale_, self.input_shape_, bool(self.augment)
+    def _supervised_loss(self, weighted: bool = False, strong: bool = False):
+        scale, shape, augment = self.scale_, self.input_shape_, self.augment_
 
         def loss_fn(net, batch):
             x = to_float(batch[0], scale)
             if augment and net.training:
-                x = weak_augment(x, shape)
+                x = strong_augment(x, shape) if strong else weak_augment(x, shape)
             logits = net(x).float()
             target = batch[1]
-            return {"loss": F.cross_entropy(logits, target), "accuracy": (logits.argmax(1) == target).float().mean()}
+            if weighted and len(batch) > 2:  # propagated labels count as much as they are confident
+                w = batch[2].float()
+                loss = (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum().clamp_min(1e-6)
+            else:
+                loss = F.cross_entropy(logits, target)
+            return {"loss": loss, "accuracy": (logits.argmax(1) == target).float().mean()}
 
         return loss_fn
 
@@ -467,8 +543,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
     # -- fitting ------------------------------------------------------------------------------------------
     def fit(self, X, y):
-        """Pretrain the encoder on every row (if asked), then train the classifier on the labeled rows
-        (and, with ``consistency='fixmatch'``, on every row). ``y == -1`` marks an unlabeled row."""
+        """Learn from every row and the labeled ones: by default, propagate the labels to the unlabeled rows
+        and train the network on both (see the class docstring); or pretrain the encoder on every row (if
+        asked), then train the classifier on the labeled rows (and, with ``consistency='fixmatch'``, on every
+        row). ``y == -1`` marks an unlabeled row."""
         self._check_params()
         X = validate_X(X)
         y, classes = check_semi_supervised_y(y, len(X))
@@ -477,8 +555,11 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         input_shape = tuple(X.shape[1:])
         if self.consistency == "fixmatch":
             self._need_images(input_shape, "consistency='fixmatch'")
-        if self.augment:
+        if self.augment is True:
             self._need_images(input_shape, "augment=True")
+        self.encoder_kind_ = self._encoder_kind(input_shape)
+        self.augment_ = bool(self.augment is True or (self.augment == "auto" and _is_images(input_shape)
+                                                      and self.encoder_kind_ != "dense"))
         tr, va = stratified_split(y_index, self.validation_fraction, self.random_state or 0, classes)
         if va is not None and len(va) < MIN_VALIDATION_ROWS:
             warnings.warn(TooLittleDataWarning(
@@ -491,27 +572,22 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.n_features_in_ = int(np.prod(input_shape))
         self.n_labeled_ = int(labeled.sum())
         self.pretrain_history_ = None
+        self.propagation_ = None
 
         # The encoder: given (pretrained elsewhere), pretrained here on every row, or fresh.
         given = self._resolve_encoder(X)
         if given is None and self.pretrain is not None:
-            if self.encoder in ("conv", "resnet18"):
-                self._need_images(input_shape, f"encoder={self.encoder!r}")
+            if self.encoder_kind_ in ("conv", "resnet18"):
+                self._need_images(input_shape, f"encoder={self.encoder_kind_!r}")
             ae = self._pretrainer().fit(X)
             given = ae.export_encoder(self.pooling)
             self.pretrain_history_ = ae.history_
         config = given.config if given is not None else self._fresh_spec(input_shape)
-        torch.manual_seed(self.random_state or 0)
-        net = EncoderClassifierNet(config, len(classes), self.head, tuple(self.head_hidden), self.activation,
-                                   self.dropout)
-        if given is not None:
-            net.encoder.load_state_dict(given.state_dict)
-        self.module_ = net
 
         X_lab = X[labeled]
         # An epoch is ceil(len(X) / batch_size) steps however few rows are labeled: the labeled rows are
         # drawn over and over (epoch_rows), so training length follows the data, not the labels.
-        steps_per_epoch = math.ceil(len(X) / self.batch_size)
+        steps_per_epoch = self._steps_per_epoch(len(X))
         if self.consistency == "fixmatch":
             n_lab = max(1, self.batch_size // (1 + int(self.unlabeled_ratio)))
             loss_fn = self._fixmatch_loss(X_lab[tr], y_index[tr])
@@ -521,26 +597,86 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             train, batch_size = (X_lab[tr], y_index[tr]), self.batch_size
         val = None if va is None else (X_lab[va], y_index[va])
         # a batch larger than X is all of X (a batch_size of 10**12 must not draw 10**12 rows)
-        fit_args = dict(epoch_rows=steps_per_epoch * min(batch_size, len(X)))
+        epoch_rows = steps_per_epoch * min(batch_size, len(X))
 
+        # nothing to propagate to when every row (outside the validation rows) is labeled
+        embedding = self._propagation_embedding(len(X)) if len(tr) < len(X) - (0 if va is None else len(va)) else None
+        if not embedding:
+            net, history = self._train_network(config, given, loss_fn, train, val, batch_size, epoch_rows,
+                                               self.max_steps, "classify")
+        else:
+            # The labels travel to the unlabeled rows (the clusters of a map of the rows, and, where the
+            # clusters mix classes, a first network trained on the labels), then a fresh network learns
+            # from both.
+            from fewlabel.tasks.propagate import cluster_label_distribution
+
+            lab_rows = np.flatnonzero(labeled)
+            held_out = np.zeros(len(X), bool)
+            if va is not None:
+                held_out[lab_rows[va]] = True
+            y_part = np.full(len(X), -1, dtype=np.int64)
+            y_part[lab_rows[tr]] = y_index[tr]
+            E = self._embed(X, given, embedding)
+            p_clusters, cluster_accuracy = cluster_label_distribution(E, y_part, n_classes=len(classes),
+                                                                      random_state=self.random_state or 0)
+            first = None
+            p_net = None
+            budgets = [self.max_steps]
+            if cluster_accuracy < CLUSTER_TRUST:
+                budgets = split_budget(self.max_steps, [1, 1])
+                net, first = self._train_network(config, given, loss_fn, train, val, batch_size, epoch_rows,
+                                                 budgets[0], "classify (labels)")
+                p_net = self._probabilities(net, first, X)
+            target, weight, info = self._pseudo_labels(p_clusters, p_net, y_part)
+            info.update(embedding=embedding, cluster_accuracy=cluster_accuracy, first_history=first)
+            use = ~held_out & (weight > 0)
+            net, history = self._train_network(config, given,
+                                               self._supervised_loss(weighted=True, strong=STUDENT_STRONG),
+                                               (X[use], target[use], weight[use]), val, self.batch_size,
+                                               steps_per_epoch * min(self.batch_size, int(use.sum())), budgets[-1],
+                                               "classify (propagated labels)", seed_offset=2_000_003)
+            self.propagation_ = info
+        net.eval()
+        self.module_ = net
+        self.history_: History = history
+        return self
+
+    def _steps_per_epoch(self, n_rows: int) -> int:
+        """ceil(n_rows / batch_size), raised so that ``epochs`` make at least :data:`MIN_STEPS` steps (a
+        ``max_steps`` budget is taken as given)."""
+        steps = math.ceil(n_rows / self.batch_size)
+        return steps if self.max_steps is not None else max(steps, math.ceil(MIN_STEPS / self.epochs))
+
+    def _new_network(self, config, given, seed_offset: int = 0) -> EncoderClassifierNet:
+        torch.manual_seed((self.random_state or 0) + seed_offset)
+        net = EncoderClassifierNet(config, len(self.classes_), self.head, tuple(self.head_hidden), self.activation,
+                                   self.dropout)
+        if given is not None:
+            net.encoder.load_state_dict(given.state_dict)
+        return net
+
+    def _train_network(self, config, given, loss_fn, train, val, batch_size, epoch_rows, budget, description,
+                       seed_offset: int = 0):
+        """A fresh network trained on ``train`` with the freezing this classifier asks for; (net, history)."""
+        net = self._new_network(config, given, seed_offset)
+        fit_args = dict(epoch_rows=epoch_rows)
         freeze = self.freeze_encoder
         two_phases = freeze == "then_unfreeze" and self.epochs > int(self.freeze_epochs)
         first_epochs = min(int(self.freeze_epochs), self.epochs) if freeze == "then_unfreeze" else self.epochs
-        budgets = split_budget(self.max_steps, [first_epochs, self.epochs - first_epochs] if two_phases
-                               else [first_epochs])
+        budgets = split_budget(budget, [first_epochs, self.epochs - first_epochs] if two_phases else [first_epochs])
         try:
             if freeze is True or freeze == "then_unfreeze":
                 net.frozen_encoder = True
                 for p in net.encoder.parameters():
                     p.requires_grad_(False)
             step_net = net
-            if freeze is True and self.consistency is None and not self.augment:
+            if freeze is True and self.consistency is None and not self.augment_:
                 # A frozen encoder gives each row the same code every step: compute the codes once and
                 # train the head on them (the same head, the same losses, a fraction of the work).
                 step_net, loss_fn, train, val = self._head_on_codes(net, train, val)
-            history = self._make_trainer(first_epochs, budgets[0], batch_size=batch_size,
+            history = self._make_trainer(first_epochs, budgets[0], batch_size=batch_size, seed_offset=seed_offset,
                                          early_stopping=None if freeze == "then_unfreeze" else self.early_stopping,
-                                         description="classify (head)" if freeze else "classify"
+                                         description=f"{description} (head)" if freeze else description
                                          ).fit(step_net, loss_fn, train, val, **fit_args)
             if two_phases:
                 net.frozen_encoder = False
@@ -548,16 +684,84 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                     p.requires_grad_(True)
                 second = self._make_trainer(self.epochs - first_epochs, budgets[1],
                                             optimizer=self._grouped_optimizer(net), batch_size=batch_size,
-                                            seed_offset=1_000_003, early_stopping=self.early_stopping,
-                                            description="classify (all)").fit(net, loss_fn, train, val, **fit_args)
+                                            seed_offset=seed_offset + 1_000_003, early_stopping=self.early_stopping,
+                                            description=f"{description} (all)").fit(net, loss_fn, train, val,
+                                                                                     **fit_args)
                 history = _concat_histories(history, second)
         finally:
             net.frozen_encoder = False
             for p in net.parameters():
                 p.requires_grad_(True)
         net.eval()
-        self.history_: History = history
-        return self
+        return net, history
+
+    # -- propagation -------------------------------------------------------------------------------------------
+    def _propagation_embedding(self, n_rows: int):
+        """Where the labels are propagated: 'umap', 'pca', or None (no propagation)."""
+        if self.propagate is None or (self.propagate == "auto" and self.consistency is not None):
+            return None
+        if self.propagate != "auto":
+            return self.propagate
+        if n_rows < UMAP_MIN_ROWS:
+            return "pca"
+        try:
+            import umap  # noqa: F401, PLC0415
+        except ImportError:
+            return "pca"
+        return "umap"
+
+    def _embed(self, X, given, how: str) -> np.ndarray:
+        """The rows (or, with a pretrained encoder, its codes) mapped to a few dimensions where classes form
+        clusters: UMAP to 10 dimensions (min_dist 0, as N2D clusters), or PCA."""
+        from sklearn.decomposition import PCA
+
+        from fewlabel.tasks.cluster import reduce
+
+        if given is not None:
+            module = build_encoder(given.config)
+            module.load_state_dict(given.state_dict)
+            module.to(self._device()).eval()
+            Z = predict_batches(lambda x: module(to_float(x, self.scale_)), X, batch_size=1024, device=self._device())
+        else:
+            Z = X.reshape(len(X), -1).astype(np.float32) * np.float32(self.scale_)
+        Z = Z.reshape(len(Z), -1)
+        seed = self.random_state or 0
+        if how == "pca":
+            return PCA(min(PCA_DIMS, *Z.shape), random_state=seed).fit_transform(Z)
+        dims = min(UMAP_DIMS, len(Z) - 2)
+        return reduce(Z, method="umap", n_components=dims, n_neighbors=min(UMAP_NEIGHBORS, len(Z) - 1),
+                      min_dist=0.0, random_state=seed)
+
+    def _probabilities(self, net, history, X) -> np.ndarray:
+        logits = predict_batches(lambda x: net(to_float(x, self.scale_)), X, batch_size=1024,
+                                 device=next(net.parameters()).device,
+                                 precision=history.info.get("precision", "fp32"))
+        return torch.softmax(torch.from_numpy(logits.astype(np.float64)), dim=1).numpy()
+
+    def _pseudo_labels(self, p_clusters, p_net, y_part):
+        """(target, weight, info) for every row: the labeled rows' own labels (weight 1); for the others the
+        clusters' label, or, when a first network was trained (the clusters mix classes), the product of
+        both distributions, kept where it is at least ``pseudo_threshold`` confident, weighted by it."""
+        if p_net is None:
+            # The clusters name the labeled rows right (leave-one-out): they lead. A network trained on a few
+            # labels is confidently wrong often enough to overrule a right cluster (MNIST, 100 labels: the
+            # clusters alone put 0.969 of the unlabeled rows right, times the network 0.915).
+            p = p_clusters.copy()
+        else:
+            # Classes share clusters (Fashion-MNIST: shirts, T-shirts, pullovers): each source corrects the
+            # other (1,000 labels: clusters 0.734, network 0.845, product 0.851).
+            p = p_net * p_clusters
+        p /= p.sum(axis=1, keepdims=True).clip(1e-300)
+        target, confidence = p.argmax(axis=1), p.max(axis=1)
+        labeled = y_part >= 0
+        target[labeled], confidence[labeled] = y_part[labeled], 1.0
+        weight = np.where(confidence >= float(self.pseudo_threshold), confidence, 0.0).astype(np.float32)
+        unl = ~labeled
+        info = {"led_by": "clusters" if p_net is None else "clusters x network",
+                "pseudo_labeled": int((weight[unl] > 0).sum()), "unlabeled": int(unl.sum())}
+        if p_net is not None and unl.any():
+            info["agreement"] = float(np.mean(p_net[unl].argmax(1) == p_clusters[unl].argmax(1)))
+        return target.astype(np.int64), weight, info
 
     # -- using --------------------------------------------------------------------------------------------
     def _validated(self, X) -> np.ndarray:

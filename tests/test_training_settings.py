@@ -92,22 +92,24 @@ def small(cls, **kw):
     # 3 stages (two levels and the fine-tuning) share the budget: at least one step each
     (lambda n: small(StackedAutoencoder, max_steps=n + 2), "X", lambda n: n + 2),
     (lambda n: small(BYOL, max_steps=n), "X", lambda n: n),
-    (lambda n: SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4, max_steps=n, **CPU), "Xy",
+    (lambda n: SemiSupervisedClassifier(encoder="dense", propagate=None, pretrain=None, hidden=(16,), latent=4, max_steps=n, **CPU), "Xy",
      lambda n: n),
-    (lambda n: SemiSupervisedClassifier(pretrain="autoencoder", hidden=(16,), latent=4, max_steps=n,
+    (lambda n: SemiSupervisedClassifier(encoder="dense", propagate=None, pretrain="autoencoder", hidden=(16,), latent=4, max_steps=n,
                                         pretrain_params={"max_steps": 3}, **CPU), "Xy", lambda n: n + 3),
-    (lambda n: SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4, freeze_encoder=True, max_steps=n,
+    (lambda n: SemiSupervisedClassifier(encoder="dense", propagate=None, pretrain=None, hidden=(16,), latent=4, freeze_encoder=True, max_steps=n,
                                         **CPU), "Xy", lambda n: n),
-    (lambda n: SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4, freeze_encoder="then_unfreeze",
+    (lambda n: SemiSupervisedClassifier(encoder="dense", propagate=None, pretrain=None, hidden=(16,), latent=4, freeze_encoder="then_unfreeze",
                                         freeze_epochs=1, epochs=3, max_steps=n + 1, **CPU), "Xy", lambda n: n + 1),
     (lambda n: SemiSupervisedClassifier(encoder="conv", channels=(4,), pretrain=None, consistency="fixmatch",
                                         batch_size=32, max_steps=n, **CPU), "Xy", lambda n: n),
+    # the default route (labels propagated; a first network too where the clusters mix classes) shares it
+    (lambda n: SemiSupervisedClassifier(channels=(4,), max_steps=n, **CPU), "Xy", lambda n: n),
     (lambda n: DeepClustering(PRETRAINED["ae"], n_clusters=3, max_steps=n, update_interval=1, tol=0.0,
                               batch_size=64, **CPU), "X", lambda n: n),
     (lambda n: ReconstructionDetector(small(Autoencoder, max_steps=n)), "X", lambda n: n),
     (lambda n: ClassAutoencoderClassifier(small(Autoencoder, max_steps=n)), "Xy3", lambda n: 3 * n),
 ], ids=["ae", "conv-ae", "vae", "conv-vae", "stacked", "byol", "classifier", "classifier+pretrain",
-        "frozen-head", "then-unfreeze", "fixmatch", "deep-clustering", "detector", "per-class"])
+        "frozen-head", "then-unfreeze", "fixmatch", "default-classifier", "deep-clustering", "detector", "per-class"])
 def test_a_step_budget_makes_exactly_that_many_optimizer_steps(make, fit_args, steps, n, rows):
     X, y, y_few = rows
     if "ae" not in PRETRAINED:  # deep clustering starts from a fitted autoencoder (its steps not counted)
@@ -120,12 +122,14 @@ def test_a_step_budget_makes_exactly_that_many_optimizer_steps(make, fit_args, s
 
 
 def test_an_epoch_is_a_pass_over_all_rows_however_few_are_labeled(rows):
-    """30 labels among 300 rows, batch 64: 5 steps an epoch (ceil(300 / 64)), not 1."""
+    """30 labels among 300 rows, batch 64: 5 steps an epoch (ceil(300 / 64)), not 1 (40 epochs: the
+    classifier's floor of MIN_STEPS = 200 steps in all does not bind)."""
     X, _, y_few = rows
     with StepCounter() as counter:
-        clf = SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4, epochs=2, batch_size=64, **CPU)
+        clf = SemiSupervisedClassifier(encoder="dense", propagate=None, pretrain=None, hidden=(16,), latent=4,
+                                       epochs=40, batch_size=64, **CPU)
         clf.fit(X, y_few)
-    assert counter.n == 10 == clf.history_.info["steps"]
+    assert counter.n == 200 == clf.history_.info["steps"] and len(clf.history_.epochs) == 40
 
 
 def test_a_budget_shared_by_phases_adds_up_and_follows_their_lengths():

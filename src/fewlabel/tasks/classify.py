@@ -223,7 +223,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
     ``augment=True``: weak augmentation (random shifts) of the images in supervised training too (a fair
     baseline for consistency training; image rows only); 'auto' (the default): on for image rows with a
-    convolutional encoder.
+    convolutional encoder built here ('conv', 'resnet18'; not for a given pretrained one).
 
     Training length: ``epochs`` passes over all rows of X (however few are labeled), at least
     :data:`MIN_STEPS` optimizer steps in all when ``max_steps`` is not given; with propagation the network
@@ -559,7 +559,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             self._need_images(input_shape, "augment=True")
         self.encoder_kind_ = self._encoder_kind(input_shape)
         self.augment_ = bool(self.augment is True or (self.augment == "auto" and _is_images(input_shape)
-                                                      and self.encoder_kind_ != "dense"))
+                                                      and self.encoder_kind_ in ("conv", "resnet18")))
         tr, va = stratified_split(y_index, self.validation_fraction, self.random_state or 0, classes)
         if va is not None and len(va) < MIN_VALIDATION_ROWS:
             warnings.warn(TooLittleDataWarning(
@@ -622,7 +622,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             first = None
             p_net = None
             budgets = [self.max_steps]
-            if cluster_accuracy < CLUSTER_TRUST:
+            if cluster_accuracy < CLUSTER_TRUST and (self.max_steps is None or self.max_steps >= 2):
                 budgets = split_budget(self.max_steps, [1, 1])
                 net, first = self._train_network(config, given, loss_fn, train, val, batch_size, epoch_rows,
                                                  budgets[0], "classify (labels)")
@@ -729,8 +729,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if how == "pca":
             return PCA(min(PCA_DIMS, *Z.shape), random_state=seed).fit_transform(Z)
         dims = min(UMAP_DIMS, len(Z) - 2)
-        return reduce(Z, method="umap", n_components=dims, n_neighbors=min(UMAP_NEIGHBORS, len(Z) - 1),
-                      min_dist=0.0, random_state=seed)
+        with warnings.catch_warnings():  # umap-learn says it runs on one thread when seeded: by design here
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return reduce(Z, method="umap", n_components=dims, n_neighbors=min(UMAP_NEIGHBORS, len(Z) - 1),
+                          min_dist=0.0, random_state=seed)
 
     def _probabilities(self, net, history, X) -> np.ndarray:
         logits = predict_batches(lambda x: net(to_float(x, self.scale_)), X, batch_size=1024,

@@ -60,7 +60,6 @@ AUGMENT = (False, True, "auto")
 MIN_STEPS = 200
 UMAP_DIMS, UMAP_NEIGHBORS, PCA_DIMS = 10, 15, 50
 UMAP_MIN_ROWS = 200  # propagate='auto' maps fewer rows with PCA (a UMAP graph of a few dozen rows is noise)
-STUDENT_STRONG = False
 #: The clusters' leave-one-out accuracy on the labeled rows above which their labels are taken alone
 #: (below it, they are multiplied with the first network's probabilities).
 CLUSTER_TRUST = 0.9
@@ -494,13 +493,13 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         return head, loss_fn, (codes(train[0]), *train[1:]), None if val is None else (codes(val[0]), val[1])
 
     # -- the losses ------------------------------------------------------------------------------------------
-    def _supervised_loss(self, weighted: bool = False, strong: bool = False):
+    def _supervised_loss(self, weighted: bool = False):
         scale, shape, augment = self.scale_, self.input_shape_, self.augment_
 
         def loss_fn(net, batch):
             x = to_float(batch[0], scale)
             if augment and net.training:
-                x = strong_augment(x, shape) if strong else weak_augment(x, shape)
+                x = weak_augment(x, shape)
             logits = net(x).float()
             target = batch[1]
             if weighted and len(batch) > 2:  # propagated labels count as much as they are confident
@@ -631,7 +630,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             info.update(embedding=embedding, cluster_accuracy=cluster_accuracy, first_history=first)
             use = ~held_out & (weight > 0)
             net, history = self._train_network(config, given,
-                                               self._supervised_loss(weighted=True, strong=STUDENT_STRONG),
+                                               self._supervised_loss(weighted=True),
                                                (X[use], target[use], weight[use]), val, self.batch_size,
                                                steps_per_epoch * min(self.batch_size, int(use.sum())), budgets[-1],
                                                "classify (propagated labels)", seed_offset=2_000_003)

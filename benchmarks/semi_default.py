@@ -116,6 +116,14 @@ def main(argv=None) -> dict:
             umap_embedding = (E, c.read())
         except ImportError:
             print("umap-learn is not installed: the UMAP peer is skipped")
+    import platform
+
+    import torch
+
+    machine = {"cpus": os.cpu_count(), "processor": platform.processor(), "torch": torch.__version__,
+               "threads": torch.get_num_threads()}
+    out = Path(args.out) if args.out else RESULTS / f"semi_default-{args.data}-{args.labels}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in args.seeds:
         y_few = labeled_subset(y, args.labels, seed=seed)
@@ -128,23 +136,19 @@ def main(argv=None) -> dict:
                 row[name]["propagation"] = {k: v for k, v in clf.propagation_.items() if k != "first_history"}
         print(json.dumps(row), flush=True)
         runs.append(row)
-    methods = [k for k in runs[0] if k != "seed"]
-    summary = {m: {"mean": float(np.mean([r[m]["accuracy"] for r in runs])),
-                   "std": float(np.std([r[m]["accuracy"] for r in runs])),
-                   "wall_s": float(np.mean([r[m]["wall_s"] for r in runs])),
-                   "cpu_s": float(np.mean([r[m]["cpu_s"] for r in runs]))} for m in methods}
-    import platform
-
-    import torch
-
-    result = {"data": args.data, "labels": args.labels, "runs": runs, "summary": summary,
-              "machine": {"cpus": os.cpu_count(), "processor": platform.processor(), "torch": torch.__version__,
-                          "threads": torch.get_num_threads()}}
-    out = Path(args.out) if args.out else RESULTS / f"semi_default-{args.data}-{args.labels}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(summary, indent=1))
+        result = {"data": args.data, "labels": args.labels, "runs": runs, "summary": summarize(runs),
+                  "complete": len(runs) == len(args.seeds), "machine": machine}
+        out.write_text(json.dumps(result, indent=1))  # after every draw: a stopped run keeps what finished
+    print(json.dumps(result["summary"], indent=1))
     return result
+
+
+def summarize(runs: list) -> dict:
+    methods = [k for k in runs[0] if k != "seed"]
+    return {m: {"mean": float(np.mean([r[m]["accuracy"] for r in runs])),
+                "std": float(np.std([r[m]["accuracy"] for r in runs])),
+                "wall_s": float(np.mean([r[m]["wall_s"] for r in runs])),
+                "cpu_s": float(np.mean([r[m]["cpu_s"] for r in runs])), "draws": len(runs)} for m in methods}
 
 
 if __name__ == "__main__":

@@ -87,3 +87,23 @@ def test_error_histogram_draws_groups_and_the_cut_off(tmp_path):
         error_histogram({"normal": []})
     with pytest.raises(InputError, match="NaN"):
         error_histogram({"normal": [0.1, float("nan")]})
+
+
+def test_classification_report_names_classes_by_value_not_position():
+    from fewlabel.metrics import classification_report
+
+    names = ["T-shirt", "Trouser", "Pullover", "Dress"]
+    # class 1 (Trouser) is absent from both: the others keep their own names
+    y_true = np.array([0, 0, 2, 3, 3])
+    y_pred = np.array([0, 2, 2, 3, 0])
+    rep = classification_report(y_true, y_pred, class_names=names)
+    assert list(rep["per_class"]) == ["T-shirt", "Pullover", "Dress"]
+    assert rep["per_class"]["Dress"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert rep["per_class"]["Pullover"]["support"] == 1
+    # a dict, and labels that are not 0..K-1 with one name per class in sorted order
+    by_dict = classification_report(y_true, y_pred, class_names={0: "zero", 2: "two", 3: "three"})
+    assert list(by_dict["per_class"]) == ["zero", "two", "three"]
+    sparse = classification_report(np.array([10, 20, 20]), np.array([10, 20, 10]), class_names=["ten", "twenty"])
+    assert sparse["per_class"]["twenty"]["recall"] == 0.5
+    with pytest.raises(InputError, match="class names"):
+        classification_report(np.array([10, 20, 30]), np.array([10, 20, 30]), class_names=["a", "b"])

@@ -31,6 +31,8 @@ labels = [20, 50]
 seeds = 2
 epochs = 30
 batch_size = 64
+max_steps = 150          # a step budget (no 200-step floor) and PCA for the propagation (no UMAP): the run is
+propagate = "pca"        #   what is tested here; test_semi_default tests the default route
 
 [tasks.cluster]
 
@@ -44,7 +46,7 @@ epochs = 30
 """
 
 TINY = DIGITS.replace("epochs = 30", "epochs = 3").replace("max_rows = 1000", "max_rows = 400") \
-    .replace("labels = [20, 50]", "labels = [30]")
+    .replace("labels = [20, 50]", "labels = [30]").replace("max_steps = 150", "max_steps = 20")
 
 
 def write(tmp_path, text, name="exp.toml"):
@@ -85,6 +87,13 @@ BAD = [
     ("file option on a named dataset", ('name = "digits"', 'name = "digits"\nlabel_column = "y"'),
      ["data.label_column", "built-in dataset"]),
     ("missing labels", ("labels = [20, 50]\n", ""), ["tasks.classify.labels", "missing"]),
+    ("bad value: rotate", ('name = "digits"', 'name = "digits"\nrotate = [0, 45]'), ["data.rotate", "multiple of 90"]),
+    ("bad value: data classes", ('name = "digits"', 'name = "digits"\nclasses = [3, 12]'),
+     ["data.classes", "no rows of class [12]"]),
+    ("bad value: contamination", ("classes = [0, 1, 2, 3, 4]", 'classes = [0, 1, 2, 3, 4]\ncontamination = "high"'),
+     ["tasks.detect.contamination", "expected a number"]),
+    ("bad value: score_by", ("classes = [0, 1, 2, 3, 4]", 'classes = [0, 1, 2, 3, 4]\nscore_by = "vibes"'),
+     ["tasks.detect.score_by", "'vibes'"]),
 ]
 
 
@@ -100,6 +109,28 @@ def test_a_bad_experiment_file_is_refused_before_anything_runs(tmp_path, capsys,
         assert word in err, (what, err)
     assert not (tmp_path / "out").exists()  # nothing written, nothing trained
     assert "[1/" not in out
+
+
+def test_data_classes_and_rotations(tmp_path):
+    from fewlabel.experiment import read_experiment
+
+    cfg = write(tmp_path, """
+        [data]
+        name = "digits"
+        classes = [6]
+        rotate = [0, 90, 180, 270]
+
+        [tasks.cluster]
+        k = 4
+    """)
+    exp = read_experiment(cfg)
+    X, y = exp.arrays["X"], exp.arrays["y"]
+    sixes = fewlabel.datasets.load("digits")[0][fewlabel.datasets.load("digits")[1] == 6]
+    assert len(X) == 4 * len(sixes) and sorted(np.unique(y)) == [0, 90, 180, 270]
+    np.testing.assert_array_equal(X[y == 90], np.rot90(sixes, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(X[y == 0], sixes)
+    assert sorted(np.unique(exp.arrays["y_test"])) == [0, 90, 180, 270]
+    assert exp.arrays["class_names"] is None
 
 
 def test_not_toml_and_bad_set_options_are_named(tmp_path, capsys):
@@ -147,7 +178,7 @@ def test_digits_experiment_end_to_end(tmp_path, capsys):
     by = metrics["classify"]["by_labels"]
     assert set(by) == {"20", "50"}
     for row in by.values():
-        for name in ("semi-supervised (pretrained encoder)", "supervised, same labels",
+        for name in ("semi-supervised", "supervised, same labels",
                      "logistic regression on the raw input, same labels"):
             assert len(row[name]["draws"]) == 2 and row[name]["mean"] > 0.5, (name, row)
         assert "verdict" in row
@@ -240,7 +271,7 @@ def test_a_real_ctrl_c_during_training_leaves_the_report_of_what_finished(tmp_pa
     import time
 
     cfg = write(tmp_path, TINY.replace("labels = [30]", "labels = [30]\nepochs = 3000").replace(
-        "seeds = 2\nepochs = 3", "seeds = 1"))
+        "seeds = 2\nepochs = 3", "seeds = 1").replace("max_steps = 20", "max_steps = 100000"))
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "fewlabel.cli", "run", str(cfg), "--out", str(out)],

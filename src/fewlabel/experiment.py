@@ -17,6 +17,9 @@ The file (every key is optional except where said)::
     # folder = "photos/"          # an image folder (class sub-folders give labels); image_size, color
     # table = "rows.csv"          # a table (.csv/.tsv/.parquet/.npy/.npz); label_column
     # test_fraction = 0.2         # a folder or table: share of its labeled rows held out to score on
+    classes = [6]                 # keep only the rows of these classes (train and test)
+    rotate = [0, 90, 180, 270]    # image rows: each row copied at these angles (multiples of 90, counter-
+                                  #   clockwise); the angle in degrees becomes the row's label
     max_rows = 10000              # train on at most this many rows (stratified draw by seed)
     max_test_rows = 5000          # score on at most this many rows
 
@@ -42,10 +45,12 @@ The file (every key is optional except where said)::
 
     [tasks.detect]                # outliers by reconstruction error (or one autoencoder per class)
     mode = "outliers"             # outliers, per_class
-    contamination = 0.01
+    contamination = "auto"        # outliers: "auto" (Tukey's fence on the calibration scores) or a share
+    score_by = "combined"         # outliers: combined, error, normalized, latent (ReconstructionDetector)
     outliers = "fashion-mnist"    # a dataset or file of known outliers, scored beside the test rows
     classes = [0, 1, 2, 3, 4]     # train on these classes only: the others count as unseen
     latent = 8                    # any other key: an Autoencoder parameter of the detector's autoencoder
+                                  #   (defaults: outliers 784-512-256-16, per_class 784-128-8)
 
 Every problem is an :class:`~fewlabel.errors.InputError` naming the file, the key (as a dotted path such as
 ``tasks.classify.labels``) and what was expected: an unknown key, a wrong type, a bad value, data that is
@@ -74,12 +79,12 @@ PRETRAIN_METHODS = ("autoencoder", "conv", "vae", "stacked", "byol", "none")
 TASKS = ("classify", "cluster", "map", "detect")
 TOP_KEYS = ("title", "seed", "device", "data", "pretrain", "tasks")
 DATA_KEYS = ("name", "folder", "table", "split", "test_split", "root", "test_fraction", "label_column",
-             "image_size", "color", "max_rows", "max_test_rows")
+             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows")
 CLASSIFY_KEYS = ("labels", "seeds", "all_labels", "logistic_regression")
 CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "raw")
 MAP_KEYS = ("method", "max_points")
-DETECT_KEYS = ("mode", "contamination", "unknown", "classes", "outliers", "outliers_split", "calibration_fraction")
-DETECT_AUTOENCODER = {"hidden": (128,), "latent": 8, "epochs": 30, "batch_size": 32}
+DETECT_KEYS = ("mode", "contamination", "score_by", "unknown", "classes", "outliers", "outliers_split",
+               "calibration_fraction")
 TEST_FRACTION = 0.2
 
 
@@ -387,9 +392,61 @@ def _check_data(w: _Where, d: dict, base: Path) -> dict:
                 size = (size[0], size[0]) if len(size) == 1 else tuple(size)
             out["image_size"] = size
             out["color"] = None if "color" not in d else w.string(d["color"], "data.color", ("L", "RGB"))
+    out["classes"] = None
+    if "classes" in d:
+        items = d["classes"]
+        if not isinstance(items, list) or not items or not all(
+                isinstance(v, (int, str)) and not isinstance(v, bool) for v in items):
+            raise w.fail("data.classes", f"expected a non-empty list of class labels, got {items!r}")
+        out["classes"] = items
+    out["rotate"] = None
+    if "rotate" in d:
+        angles = d["rotate"]
+        if (not isinstance(angles, list) or not angles
+                or any(not isinstance(a, int) or isinstance(a, bool) or a % 90 for a in angles)):
+            raise w.fail("data.rotate", f"expected a non-empty list of angles in degrees, each a multiple of 90 "
+                                        f"(such as [0, 90, 180, 270]), got {angles!r}")
+        if len({a % 360 for a in angles}) != len(angles):
+            raise w.fail("data.rotate", f"expected distinct angles, got {angles!r}")
+        out["rotate"] = [int(a) % 360 for a in angles]
     for key in ("max_rows", "max_test_rows"):
         out[key] = None if key not in d else w.integer(d[key], f"data.{key}", 1)
     return out
+
+
+def keep_classes(X, y, classes, where: str, w: _Where, key: str = "data.classes"):
+    """The rows of ``classes`` only; every class must have rows."""
+    import numpy as np
+
+    if y is None:
+        raise w.fail(key, f"{where} has no labels to pick classes by")
+    y = np.asarray(y)
+    missing = [c for c in classes if not (y == c).any()]
+    if missing:
+        raise w.fail(key, f"no rows of class {missing} in {where}")
+    keep = np.isin(y, classes)
+    return X[keep], y[keep]
+
+
+def rotate_rows(X, angles, where: str, w: _Where):
+    """Each image row copied at each angle (counter-clockwise, multiples of 90 degrees); the angle is the label."""
+    import numpy as np
+
+    if X.ndim == 2:
+        side = int(round(np.sqrt(X.shape[1])))
+        if side * side != X.shape[1]:
+            raise w.fail("data.rotate", f"rows of {X.shape[1]} values in {where} are not square images to turn")
+        images = X.reshape(len(X), side, side)
+    elif X.ndim in (3, 4):
+        images = X
+    else:
+        raise w.fail("data.rotate", f"rows of shape {X.shape[1:]} in {where} are not images to turn")
+    axes = (1, 2) if images.ndim == 3 or images.shape[-1] in (1, 3, 4) else (2, 3)  # (N, H, W[, C]) or (N, C, H, W)
+    h, wd = images.shape[axes[0]], images.shape[axes[1]]
+    if h != wd and any(a % 180 for a in angles):
+        raise w.fail("data.rotate", f"images of {h}x{wd} in {where} change shape when turned by 90 degrees")
+    turned = np.concatenate([np.rot90(images, k=a // 90, axes=axes) for a in angles])
+    return np.ascontiguousarray(turned.reshape((len(turned),) + X.shape[1:])), np.repeat(np.array(angles), len(X))
 
 
 def _check_params(w: _Where, cls, params: dict, key: str, task_keys=()) -> None:
@@ -445,19 +502,23 @@ def _check_map(w, c, key, base, method) -> dict:
 
 def _check_detect(w, c, key, base, method) -> dict:
     from fewlabel.pretrain.autoencoder import Autoencoder
+    from fewlabel.tasks.detect import CLASS_DEFAULT, DETECTOR_DEFAULT, SCORES
 
     _check_params(w, Autoencoder, c, key, DETECT_KEYS)
     mode = w.string(c.get("mode", "outliers"), f"{key}.mode", ("outliers", "per_class"))
     out = {"mode": mode,
-           "contamination": w.number(c.get("contamination", 0.01), f"{key}.contamination", 0, 0.5, lo_open=True),
+           "contamination": ("auto" if c.get("contamination", "auto") == "auto" else
+                             w.number(c["contamination"], f"{key}.contamination", 0, 0.5, lo_open=True)),
+           "score_by": w.string(c.get("score_by", "combined"), f"{key}.score_by", SCORES),
            "unknown": w.number(c.get("unknown", 0.99), f"{key}.unknown", 0, 1, lo_open=True, hi_open=True),
            "calibration_fraction": w.number(c.get("calibration_fraction", 0.1), f"{key}.calibration_fraction", 0, 1,
                                             hi_open=True),
            "classes": None, "outliers": None, "outliers_split": "test"}
     if "unknown" in c and mode != "per_class":
         raise w.fail(f"{key}.unknown", "applies to mode = \"per_class\" (one autoencoder per class)")
-    if "contamination" in c and mode == "per_class":
-        raise w.fail(f"{key}.contamination", "applies to mode = \"outliers\"; per_class uses unknown")
+    for name in ("contamination", "score_by"):
+        if name in c and mode == "per_class":
+            raise w.fail(f"{key}.{name}", "applies to mode = \"outliers\"; per_class uses unknown")
     if "classes" in c:
         items = c["classes"]
         if not isinstance(items, list) or not items or not all(
@@ -479,7 +540,8 @@ def _check_detect(w, c, key, base, method) -> dict:
                 raise w.fail(f"{key}.outliers_split", "applies to a built-in outliers dataset, not a file")
     elif "outliers_split" in c:
         raise w.fail(f"{key}.outliers_split", "applies only with outliers =")
-    out["autoencoder"] = {**DETECT_AUTOENCODER, **{k: _tuples(v) for k, v in c.items() if k not in DETECT_KEYS}}
+    default = CLASS_DEFAULT if mode == "per_class" else DETECTOR_DEFAULT
+    out["autoencoder"] = {**default, **{k: _tuples(v) for k, v in c.items() if k not in DETECT_KEYS}}
     return out
 
 
@@ -532,6 +594,15 @@ def load_experiment_data(exp: Experiment) -> dict:
         if y.dtype.kind in "iuf" and (y < 0).any():
             raise w.fail(key, f"{where} marks {int((y < 0).sum())} rows with a negative label: every row of the data "
                               "needs its label (the run keeps tasks.classify.labels of them)")
+    if d.get("classes") is not None:
+        X, y = keep_classes(X, y, d["classes"], where, w)
+        if Xt is not None and yt is not None:
+            Xt, yt = keep_classes(Xt, yt, d["classes"], f"{where}, test rows", w)
+    if d.get("rotate") is not None:
+        X, y = rotate_rows(X, d["rotate"], where, w)
+        if Xt is not None:
+            Xt, yt = rotate_rows(Xt, d["rotate"], f"{where}, test rows", w)
+        names = None  # the labels are now the angles in degrees
     if d["max_rows"] is not None and d["max_rows"] < len(X):
         idx = subsample(len(X), d["max_rows"], y, exp.seed)
         X, y = X[idx], None if y is None else y[idx]

@@ -164,13 +164,17 @@ def silhouette(X, labels, sample_size: int | None = None, random_state=0) -> flo
 
 def classification_report(y_true, y_pred, class_names=None) -> dict:
     """Accuracy, per-class precision / recall / F1 / support, macro averages and the confusion matrix
-    (rows: true class, columns: predicted), as plain JSON-able values. Classes are those seen in either."""
+    (rows: true class, columns: predicted), as plain JSON-able values. Classes are those seen in either.
+
+    ``class_names`` names the classes by their label value: a dict ``{label: name}``, or a list where the
+    labels are the integers 0..len-1 (``class_names[label]``, as datasets and image folders number them),
+    or, for other labels, a list with one name per class in sorted label order. A class absent from both
+    ``y_true`` and ``y_pred`` does not shift the others' names.
+    """
     a, b = check_labels(y_true, y_pred)
     classes = np.unique(np.concatenate([a, b]))
     p, r, f, support = _skm.precision_recall_fscore_support(a, b, labels=classes, zero_division=0)
-    names = [str(c) for c in classes] if class_names is None else [str(class_names[i]) for i in range(len(classes))]
-    if len(names) != len(classes):
-        raise InputError(f"{len(class_names)} class names for {len(classes)} classes")
+    names = [str(c) for c in classes] if class_names is None else _class_names(classes, class_names)
     return {
         "accuracy": float(np.mean(a == b)),
         "macro_precision": float(np.mean(p)), "macro_recall": float(np.mean(r)), "macro_f1": float(np.mean(f)),
@@ -179,6 +183,20 @@ def classification_report(y_true, y_pred, class_names=None) -> dict:
         "classes": [_py(c) for c in classes],
         "confusion_matrix": _skm.confusion_matrix(a, b, labels=classes).tolist(),
     }
+
+
+def _class_names(classes: np.ndarray, class_names) -> list[str]:
+    """The name of each class in ``classes``, looked up by label value (see classification_report)."""
+    if isinstance(class_names, dict):
+        return [str(class_names.get(_py(c), c)) for c in classes]
+    names = list(class_names)
+    integral = classes.dtype.kind in "iu" or (classes.dtype.kind == "f" and np.all(classes == np.round(classes)))
+    if integral and len(classes) and classes.min() >= 0 and classes.max() < len(names):
+        return [str(names[int(c)]) for c in classes]
+    if len(names) == len(classes):
+        return [str(n) for n in names]  # labels that are not 0..K-1: one name per class, in sorted order
+    raise InputError(f"{len(names)} class names for the classes {[_py(c) for c in classes]}: give one name per "
+                     "label 0..K-1, a {label: name} dict, or one name per class in sorted label order")
 
 
 def _check_scores(scores, name: str) -> np.ndarray:

@@ -30,6 +30,15 @@ pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:.85em}.verdict{font-
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
+#: what the outlier detector's score_by means, in the report's words
+SCORE_TEXT = {
+    "combined": "its combined score (the reconstruction error, the per-feature normalized error and the distance "
+                "in the code space, each a z-score of its logarithm)",
+    "error": "its reconstruction error",
+    "normalized": "its per-feature normalized reconstruction error",
+    "latent": "its distance to the training rows in the code space",
+}
+
 def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
@@ -131,8 +140,9 @@ def render(metrics: dict, figures: Path) -> str:
     if cls and cls.get("by_labels"):
         parts.append("<h2>Classification with few labels</h2>")
         parts.append(_note("For each number of labels and each label draw, three models learn from exactly the same "
-                           "labeled rows and are scored on test rows none of them saw: the pretrained encoder with "
-                           "a classifier head, the same network trained from scratch (the supervised baseline), and "
+                           "labeled rows and are scored on test rows none of them saw: SemiSupervisedClassifier, which "
+                           "also learns from every unlabeled training row (through the pretrained encoder when there "
+                           "is one), the same network trained on the labels alone (the supervised baseline), and "
                            "a logistic regression on the raw input (what one would try first). The verdict compares "
                            "the first two against their spread over draws."))
         names = sorted({name for row in cls["by_labels"].values() for name in row if name != "verdict"},
@@ -146,10 +156,10 @@ def render(metrics: dict, figures: Path) -> str:
                                f"{full['accuracy']:.4f} on the test rows."))
         parts.append(_figure(figures, "learning_curves.png",
                              "Learning curve: test accuracy against the number of labeled examples (mean, band of "
-                             "± one standard deviation over draws). The gap between the pretrained classifier and "
-                             "the supervised baseline is what the unlabeled data bought."))
+                             "± one standard deviation over draws). The gap between the semi-supervised classifier "
+                             "and the supervised baseline is what the unlabeled data bought."))
         parts.append(_figure(figures, "confusion_matrix.png",
-                             "Confusion matrix of the pretrained classifier (largest label count, draw 0): rows are "
+                             "Confusion matrix of the semi-supervised classifier (largest label count, draw 0): rows are "
                              "the true classes, columns the predicted ones, each row as fractions. Bright cells off "
                              "the diagonal are the classes it mixes up."))
         parts.append(_figure(figures, "classifier_training.png",
@@ -198,16 +208,19 @@ def render(metrics: dict, figures: Path) -> str:
                                "of its own held-out errors. The share marked unknown should be small on the test rows "
                                "of the classes trained on and large on anything else."))
         else:
-            parts.append(_note(f"An autoencoder trained on the normal rows flags a row whose reconstruction error "
-                               f"exceeds the cut-off ({det['threshold']:.4g}: the {1 - det['contamination']:g} "
-                               "quantile of held-out rows). About the contamination share of new normal rows is "
-                               "flagged by design; known outliers should be flagged far more often. AUROC: 1 when "
-                               "every outlier's error is above every normal row's, 0.5 for chance."))
+            cut = ("Tukey's fence (Q3 + 1.5 IQR of the log scores) of held-out training rows" if det["contamination"] ==
+                   "auto" else f"the {1 - det['contamination']:g} quantile of the held-out training rows' scores")
+            score = SCORE_TEXT.get(det.get("score_by", "error"), "its score")
+            parts.append(_note(f"An autoencoder trained on the normal rows scores each row by {score}, and flags a row "
+                               f"whose score exceeds the cut-off ({det['threshold']:.4g}: {cut}). Few new normal rows "
+                               "should be flagged; known outliers far more often. AUROC: 1 when every outlier scores "
+                               "above every normal row, 0.5 for chance."))
         rows = [[g, v["rows"], v["share"], v.get("auroc"), v.get("accuracy")] for g, v in det["groups"].items()]
         parts.append(_table(["rows", "count", f"share {det['share_name']}", "AUROC vs normal", "accuracy"], rows))
         parts.append(_figure(figures, "detect/errors.png",
-                             "Histograms of reconstruction errors per group (each group sums to 1), with the cut-off "
-                             "as a dashed line: the less the groups overlap, the better the error tells them apart."))
+                             "Histograms of the score per group (each group sums to 1), with the cut-off as a dashed "
+                             "line when there is one: the less the groups overlap, the better the score tells them "
+                             "apart."))
 
     # -- settings and times ------------------------------------------------------------------------------
     parts.append("<h2>Settings and times</h2>")

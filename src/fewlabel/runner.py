@@ -13,7 +13,9 @@ step. A Ctrl-C stops the run between or inside steps: what finished is reported,
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import re
 import shutil
 import time
@@ -25,9 +27,10 @@ from fewlabel.errors import InputError
 from fewlabel.experiment import (Experiment, _jsonable, _training, baseline_architecture, build_pretrainer,
                                  classifier_params)
 from fewlabel.train.state import write_json_atomic
+from fewlabel.train.tensorboard import active as active_tensorboard
 
 STATE_FORMAT = 1
-SEMI, BASE, LOGREG, ALL = ("semi-supervised (pretrained encoder)", "supervised, same labels",
+SEMI, BASE, LOGREG, ALL = ("semi-supervised", "supervised, same labels",
                            "logistic regression on the raw input, same labels", "supervised, all labels")
 
 
@@ -105,13 +108,20 @@ class Runner:
                 continue
             self.log(f"[{i}/{len(steps)}] {step} ...")
             w0, p0 = time.perf_counter(), time.process_time()
+            tb = active_tensorboard()
             try:
-                result = self._do(step)
+                with tb.section(step) if tb is not None else contextlib.nullcontext():
+                    result = self._do(step)
             except KeyboardInterrupt:
                 status, stopped_in = "interrupted", step
                 self.log(f"[{i}/{len(steps)}] {step}: interrupted")
                 break
             self._finish(step, result, time.perf_counter() - w0, time.process_time() - p0)
+            if tb is not None:  # the step's figures and final numbers beside its training curves
+                with tb.section(step):
+                    tb.scalars(numbers(self.results[step]))
+                    folder = self.state / "figures" / _safe(step)
+                    tb.images(folder.rglob("*.png"), root=folder)
             self.log(f"[{i}/{len(steps)}] {step}: {self._summary(step)} ({self.results[step]['wall_seconds']} s, "
                      f"CPU {self.results[step]['cpu_seconds']} s)")
         return {"status": status, "interrupted_in": stopped_in, "resumed": bool(resume),
@@ -269,13 +279,16 @@ class Runner:
             model = ClassAutoencoderClassifier(ae, unknown=d["unknown"], random_state=self.exp.seed,
                                                calibration_fraction=max(d["calibration_fraction"], 0.2)).fit(X, y)
         else:
-            model = ReconstructionDetector(ae, contamination=d["contamination"], random_state=self.exp.seed,
+            model = ReconstructionDetector(ae, score_by=d["score_by"], contamination=d["contamination"],
+                                           random_state=self.exp.seed,
                                            calibration_fraction=d["calibration_fraction"]).fit(X)
         fit_seconds = round(time.perf_counter() - t, 2)
         fewlabel.save(model, self.state / "models" / "detector")
 
         def errors(rows):
-            return model.reconstruction_errors(rows).min(axis=1) if per_class else model.reconstruction_error(rows)
+            """Per class: the best class's reconstruction error; outliers: the detector's anomaly score, which
+            its threshold cuts."""
+            return model.reconstruction_errors(rows).min(axis=1) if per_class else model.anomaly_score(rows)
 
         def flagged(rows):
             return float(np.mean(model.is_unknown(rows) if per_class else model.predict(rows) == -1))
@@ -307,7 +320,9 @@ class Runner:
 
             fig = error_histogram(errs, threshold=None if per_class else model.threshold_,
                                   path=self.figures("detect") / "errors.png",
-                                  title=f"{type(model).__name__}: reconstruction errors")
+                                  title=f"{type(model).__name__}: " + ("lowest reconstruction error per row"
+                                                                        if per_class else
+                                                                        f"anomaly scores ({d['score_by']})"))
             plt.close(fig)
             figures.append("errors.png")
         out = {"mode": d["mode"], "model": "detector", "estimator": type(model).__name__, "rows": int(len(X)),
@@ -316,8 +331,20 @@ class Runner:
         if per_class:
             out.update(unknown=d["unknown"], temperature=float(model.temperature_))
         else:
-            out.update(contamination=d["contamination"], threshold=float(model.threshold_))
+            out.update(contamination=d["contamination"], score_by=d["score_by"], threshold=float(model.threshold_))
         return out
+
+
+def numbers(result: dict, prefix: str = "") -> dict:
+    """The finite numbers of a step's result, flattened to ``a/b/c`` tags (for TensorBoard's scalars)."""
+    out = {}
+    for key, value in result.items():
+        tag = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(numbers(value, f"{tag}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[tag] = float(value)
+    return out
 
 
 # -- the output folder --------------------------------------------------------------------------------------

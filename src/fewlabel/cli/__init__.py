@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from fewlabel.cli import classify, cluster, datasets, demo, detect, pretrain
 from fewlabel.cli import map as map_command
@@ -48,12 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_command(args) -> int:
-    """Run the parsed command, its ``--out`` checked first and filled only if it succeeds."""
+    """Run the parsed command, its ``--out`` checked first and filled only if it succeeds; with
+    ``--tensorboard DIR``, every training inside it logs to TensorBoard (and a single command's figures are
+    added as images; ``fewlabel run`` adds each step's)."""
+    from contextlib import nullcontext
+
     command = COMMANDS[args.command]
-    if not command.WRITES or getattr(args, "out", None) is None:
-        return command.run(args, None)
-    with OutputFolder(args.out, command.WRITES, force=args.force) as staging:
-        return command.run(args, staging)
+    log_dir = getattr(args, "tensorboard", None)
+    if log_dir is None:
+        context = nullcontext(None)
+    else:
+        from fewlabel.train.tensorboard import tensorboard
+
+        context = tensorboard(log_dir)  # a missing tensorboard package is reported here, before any work
+    with context as tb:
+        if not command.WRITES or getattr(args, "out", None) is None:
+            return command.run(args, None)
+        with OutputFolder(args.out, command.WRITES, force=args.force) as staging:
+            code = command.run(args, staging)
+            if tb is not None and args.command != "run":
+                with tb.section(args.command):
+                    tb.images(Path(staging).rglob("*.png"), root=staging)
+            return code
 
 
 def main(argv=None) -> int:

@@ -82,6 +82,13 @@ def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str =
     g.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--quiet", action="store_true", help="no progress output")
+    add_tensorboard_option(g)
+
+
+def add_tensorboard_option(p) -> None:
+    p.add_argument("--tensorboard", type=Path, metavar="DIR",
+                   help="also log every training's per-epoch metrics and the figures to TensorBoard in DIR "
+                        "(needs the tensorboard package: pip install tensorboard); view with tensorboard --logdir DIR")
 
 
 def training_settings_of(args, lr=None) -> dict:

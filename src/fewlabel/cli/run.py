@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from fewlabel.cli.common import add_tensorboard_option
 from fewlabel.errors import InputError
 
 WRITES = ()  # this command checks and fills its --out itself (see run), keeping steps/ for --resume
@@ -38,6 +39,7 @@ def add_parser(sub) -> None:
                    help="change one setting of the file, e.g. --set pretrain.epochs=2 --set data.max_rows=1000 "
                         "(VALUE read as TOML: 2, true, [100, 1000], \"text\"); repeatable")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_tensorboard_option(p)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON on stdout when done (progress "
                                                        "goes to stderr)")
 

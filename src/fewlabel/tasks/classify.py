@@ -17,6 +17,8 @@ rows alone: the supervised baseline every report shows beside the semi-supervise
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import os
 import warnings
@@ -142,6 +144,25 @@ def _concat_histories(first: History, second: History) -> History:
 
 def _is_images(shape) -> bool:
     return len(tuple(shape)) in (2, 3)
+
+
+@contextlib.contextmanager
+def _teacher_mode(net: torch.nn.Module):
+    """Dropout off, batch-norm still normalising by the batch but not updating its running statistics."""
+    dropouts = [m for m in net.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.training]
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in dropouts:
+        m.eval()
+    for m in norms:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield net
+    finally:
+        for m in dropouts:
+            m.train()
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
 
 
 # -- the estimator -----------------------------------------------------------------------------------------
@@ -527,13 +548,16 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             pick = torch.randint(len(resident["y"]), (n_lab,), device=xu.device)
             xl, yl = to_float(resident["X"][pick], scale), resident["y"][pick]
             n_u = len(xu)
-            # One pass over labeled, weak and strong views together (batch-norm sees them all, as in FixMatch).
-            logits = net(torch.cat([weak_augment(xl, shape), weak_augment(xu, shape), strong_augment(xu, shape)]))
-            logits_l, logits_w, logits_s = logits.float().split([n_lab, n_u, n_u])
-            sup = F.cross_entropy(logits_l, yl)
-            with torch.no_grad():
-                confidence, pseudo = torch.softmax(logits_w.detach(), dim=1).max(dim=1)
+            # The pseudo-labels: the weak views without dropout (dropout would lower the confidence the threshold
+            # is measured against), batch-norm on the batch's statistics as in training, its running averages
+            # left alone; no gradient flows through them.
+            with torch.no_grad(), _teacher_mode(net):
+                confidence, pseudo = torch.softmax(net(weak_augment(xu, shape)).float(), dim=1).max(dim=1)
                 mask = (confidence >= threshold).float()
+            # One pass over the labeled and strong views together (batch-norm sees both).
+            logits = net(torch.cat([weak_augment(xl, shape), strong_augment(xu, shape)]))
+            logits_l, logits_s = logits.float().split([n_lab, n_u])
+            sup = F.cross_entropy(logits_l, yl)
             unl = (F.cross_entropy(logits_s, pseudo, reduction="none") * mask).mean()
             return {"loss": sup + weight * unl, "supervised": sup.detach(), "unlabeled": unl.detach(),
                     "mask_rate": mask.mean(), "accuracy": (logits_l.argmax(1) == yl).float().mean()}

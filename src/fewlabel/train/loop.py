@@ -28,6 +28,7 @@ from fewlabel.train.data import Batches, epoch_seed
 from fewlabel.train.ema import WeightEMA, check_decay
 from fewlabel.train.precision import autocast, check_precision, forward_flops, has_convolutions, resolve_precision
 from fewlabel.train.state import load_state_file, save_state_file
+from fewlabel.train.tensorboard import active as active_tensorboard
 
 LossFn = Callable[[nn.Module, tuple], "torch.Tensor | dict[str, torch.Tensor]"]
 
@@ -305,6 +306,10 @@ class Trainer:
         if self.resume and self.checkpoint is not None and self.checkpoint.exists():
             self._resume_from_checkpoint(run)
         report = _Progress(self, run)
+        log = active_tensorboard()
+        tb_callback = log.epoch_logger(self.description) if log is not None and run.dist.rank == 0 else None
+        if tb_callback is not None:
+            self.on_epoch_end.append(tb_callback)
         try:
             for epoch in range(run.start_epoch, run.n_epochs):
                 logs = self._train_epoch(run, epoch, after_step, report)
@@ -315,6 +320,8 @@ class Trainer:
                     break
         finally:
             report.close()
+            if tb_callback is not None:
+                self.on_epoch_end.remove(tb_callback)
             if run.channels_last:  # back to the usual layout, also after an error (saving needs it)
                 model.to(memory_format=torch.contiguous_format)
         if self.early_stopping is not None and self.restore_best and run.best_state is not None:

@@ -45,6 +45,7 @@ from fewlabel import BYOL, ConvAutoencoder, datasets
 from fewlabel.nets.byol import BYOLNet
 from fewlabel.nets.encoder import CodeEncoder
 from fewlabel.train.state import write_json_atomic
+from _timing import Clock  # benchmarks/_timing.py (the script's folder is on sys.path)
 
 
 def pair(text):
@@ -91,18 +92,6 @@ def probe(encoder: CodeEncoder, data) -> dict:
     F_lab, F_test = feature_maps(encoder, X_lab), feature_maps(encoder, X_test)
     return {"pool": score(F_lab.mean((2, 3)), y_lab, F_test.mean((2, 3)), y_test),
             "flatten": score(F_lab.reshape(len(F_lab), -1), y_lab, F_test.reshape(len(F_test), -1), y_test)}
-
-
-class Clock:
-    def __enter__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-    def as_dict(self, prefix):
-        return {f"{prefix}_wall_s": round(self.wall, 1), f"{prefix}_cpu_s": round(self.cpu, 1)}
 
 
 def step_budget(make, X, batch_size, minutes, probe_steps=10):

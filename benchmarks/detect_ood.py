@@ -29,22 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import Clock  # benchmarks/_timing.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAIRS = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}
 VARIANTS = ("default", "scores", "bce", "conv", "pyod", "iforest")
-
-
-class Clock:
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def read(self) -> dict:
-        return {"wall_s": round(time.perf_counter() - self.wall, 1), "cpu_s": round(time.process_time() - self.cpu, 1)}
 
 
 def auroc(normal, outliers) -> float:

@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,8 @@ def mnist_small(real_data_root):
 def load_script():
     """Import one of the repository's scripts by its path: ``load_script("examples", "toy_8bit")``."""
     def load(folder: str, name: str):
+        if str(REPO / folder) not in sys.path:  # as when run as a script: its folder's modules import
+            sys.path.append(str(REPO / folder))
         spec = importlib.util.spec_from_file_location(f"{folder}_{name}", REPO / folder / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -1,0 +1,36 @@
+"""The benchmarks' clock: wall and CPU seconds (``time.process_time``: every thread of this process) since it
+started. CPU seconds are the fair figure on a shared machine.
+
+    c = Clock(); ...; c.read()                 # {"wall_s": ..., "cpu_s": ...}
+    with Clock() as c: ...                      # then c.as_dict("pretrain") -> {"pretrain_wall_s": ..., ...}
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class Clock:
+    def __init__(self):
+        self.start()
+
+    def start(self) -> None:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.wall = self.cpu = None
+
+    def read(self) -> dict:
+        """Seconds since the start (or, after a ``with`` block, of the block), rounded to 0.1."""
+        wall, cpu = (self.wall, self.cpu) if self.wall is not None else (
+            time.perf_counter() - self.wall0, time.process_time() - self.cpu0)
+        return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
+
+    def __enter__(self) -> Clock:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+
+    def as_dict(self, prefix: str) -> dict:
+        r = self.read()
+        return {f"{prefix}_wall_s": r["wall_s"], f"{prefix}_cpu_s": r["cpu_s"]}

@@ -167,7 +167,7 @@ def test_save_load_round_trip_and_continue_as_classifier_encoder(tmp_path, mnist
     bf16 = b.history_.info.get("precision") == "bf16"
     tol = dict(rtol=1e-2, atol=1e-3) if bf16 else dict(atol=1e-5)
     for encoder in (b, tmp_path / "byol", str(tmp_path / "byol")):
-        clf = SemiSupervisedClassifier(encoder=encoder, freeze_encoder=True, epochs=1, batch_size=64,
+        clf = SemiSupervisedClassifier(encoder=encoder, freeze_encoder=True, max_steps=2, batch_size=64,
                                        device="cpu").fit(X[:300], y_semi)
         np.testing.assert_allclose(clf.transform(Xt[:20]), b.transform(Xt[:20]), **tol)
 
@@ -176,7 +176,7 @@ def test_classifier_pretrains_with_byol_and_its_baseline_has_the_same_network(mn
     X, y, Xt, yt = mnist_small
     y_semi = np.full(200, -1)
     y_semi[:60] = y[:60]
-    common = dict(encoder="resnet18", width=8, epochs=2, pretrain_epochs=1, batch_size=64, device="cpu",
+    common = dict(encoder="resnet18", width=8, max_steps=4, pretrain_epochs=1, batch_size=64, device="cpu",
                   pretrain_params={"hidden_dim": 64, "projection_dim": 16, "crop_scale": [0.3, 1.0]})
     semi = SemiSupervisedClassifier(pretrain="byol", **common).fit(X[:200], y_semi)
     base = SemiSupervisedClassifier(pretrain=None, **common).fit(X[:200], y_semi)

@@ -48,8 +48,8 @@ def test_pretraining_runs_once_per_seed_for_every_label_count(monkeypatch):
     monkeypatch.setattr(Autoencoder, "fit", counting_fit)
     X, y = datasets.load("digits", split="train")
     Xt, yt = datasets.load("digits", split="test")
-    params = dict(encoder="dense", hidden=(16,), latent=4, pretrain="autoencoder", pretrain_epochs=1, epochs=1,
-                  batch_size=128, device="cpu")
+    params = dict(encoder="dense", hidden=(16,), latent=4, pretrain="autoencoder", pretrain_epochs=1, max_steps=10,
+                  propagate="pca", batch_size=128, device="cpu")
     result = compare(X, y, Xt, yt, n_labels=[30, 60, 90], seeds=2, params=params, all_labels=False,
                      log=lambda line: None)
     assert fits == [len(X), len(X)]  # 2 seeds, not 3 counts x 2 seeds
@@ -65,8 +65,9 @@ def test_verdict_says_plainly_what_happened():
 def test_compare_on_real_digits_writes_everything(tmp_path):
     X, y = datasets.load("digits", split="train")
     Xt, yt = datasets.load("digits", split="test")
-    params = dict(encoder="dense", hidden=(64,), latent=16, pretrain="autoencoder", pretrain_epochs=40, epochs=8,
-                  batch_size=64, device="cpu")
+    # step budgets and PCA for the propagation keep the 9 fits to seconds (the default route is test_semi_default's)
+    params = dict(encoder="dense", hidden=(64,), latent=16, pretrain="autoencoder", pretrain_epochs=40, max_steps=150,
+                  propagate="pca", batch_size=64, device="cpu")
     lines = []
     result = compare(X, y, Xt, yt, n_labels=[50, 200], seeds=2, params=params, out=tmp_path, log=lines.append)
     print("\n".join(lines))
@@ -87,8 +88,8 @@ def test_compare_on_real_digits_writes_everything(tmp_path):
 
 
 def test_cli_classify_and_its_errors(tmp_path, capsys):
-    assert main(["classify", "--data", "digits", "--labels", "100", "--seeds", "1", "--epochs", "20",
-                 "--pretrain-epochs", "10", "--hidden", "32", "--batch-size", "64", "--device", "cpu", "--quiet",
+    assert main(["classify", "--data", "digits", "--labels", "100", "--seeds", "1", "--max-steps", "60",
+                 "--propagate", "pca", "--batch-size", "64", "--device", "cpu", "--quiet",
                  "--out", str(tmp_path / "run")]) == 0
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["n_labels"] == [100] and "verdict" in saved["summary"]["100"]
@@ -112,8 +113,8 @@ def test_cli_classify_passes_the_weight_average_and_schedule_on():
 def test_compare_in_parallel_processes_gives_the_same_figures():
     X, y = datasets.load("digits", split="train")
     Xt, yt = datasets.load("digits", split="test")
-    params = dict(encoder="dense", hidden=(32,), latent=8, pretrain="autoencoder", pretrain_epochs=5, epochs=2,
-                  batch_size=64, device="cpu")
+    params = dict(encoder="dense", hidden=(32,), latent=8, pretrain="autoencoder", pretrain_epochs=5, max_steps=40,
+                  propagate="pca", batch_size=64, device="cpu")
     kw = dict(n_labels=50, seeds=2, params=params, log=lambda line: None)
     one = compare(X, y, Xt, yt, **kw)
     two = compare(X, y, Xt, yt, jobs=2, **kw)

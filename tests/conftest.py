@@ -56,3 +56,20 @@ def load_script():
         return module
 
     return load
+
+
+#: The classifier's floor of optimizer steps in the tests: SemiSupervisedClassifier trains at least
+#: MIN_STEPS (200) steps per network when no max_steps is given, so that few rows are not under-trained. Tests
+#: of other behaviour train on a few hundred rows with a few epochs, where that floor made every fit 200+ steps
+#: (the suite took minutes longer); they run with this lower floor. The real floor and the default route are
+#: tested under ``@pytest.mark.real_step_floor`` (test_semi_default, test_training_settings, the compare budget).
+TEST_STEP_FLOOR = 40
+
+
+@pytest.fixture(autouse=True)
+def _test_step_floor(request, monkeypatch):
+    if request.node.get_closest_marker("real_step_floor") is None:
+        import fewlabel.tasks.classify as classify_module
+
+        monkeypatch.setattr(classify_module, "MIN_STEPS", TEST_STEP_FLOOR)
+

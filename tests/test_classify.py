@@ -230,7 +230,7 @@ def test_a_class_with_one_labeled_example_trains_without_validation(mnist_small)
     y = np.full(300, -1)
     for c in range(10):  # one label per class
         y[np.flatnonzero(y_all == c)[0]] = c
-    clf = SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4, epochs=2, **CPU).fit(X, y)
+    clf = SemiSupervisedClassifier(encoder="dense", pretrain=None, hidden=(16,), latent=4, epochs=2, **CPU).fit(X, y)
     assert clf.n_labeled_ == 10 and len(clf.classes_) == 10
     with pytest.raises(InputError, match="class 0 has a single labeled example"):
         SemiSupervisedClassifier(pretrain=None, epochs=1, validation_fraction=0.2, **CPU).fit(X, y)
@@ -280,7 +280,7 @@ def test_bad_input_is_refused_clearly(message, params, X, y):
 
 def test_schedule_and_weight_average_reach_the_trainer(mnist_small):
     X, y = mnist_small[0][:600], mnist_small[1][:600]
-    kw = dict(pretrain=None, hidden=(32,), latent=16, epochs=10, batch_size=64, **CPU)
+    kw = dict(encoder="dense", pretrain=None, hidden=(32,), latent=16, epochs=10, batch_size=64, **CPU)
     plain = SemiSupervisedClassifier(**kw).fit(X, y)
     tuned = SemiSupervisedClassifier(schedule="cosine", ema=0.9, **{**kw, "lr": 3e-3}).fit(X, y)
     lrs = tuned.history_.history["lr"]
@@ -294,7 +294,7 @@ def test_schedule_and_weight_average_reach_the_trainer(mnist_small):
 
 def test_wrong_shape_at_predict_is_named(mnist_small):
     X, y = mnist_small[0][:100], datasets.labeled_subset(mnist_small[1][:100], 20, seed=0)
-    clf = SemiSupervisedClassifier(pretrain=None, hidden=(8,), latent=4, epochs=1, **CPU).fit(X, y)
+    clf = SemiSupervisedClassifier(encoder="dense", pretrain=None, hidden=(8,), latent=4, epochs=1, **CPU).fit(X, y)
     for method in (clf.predict, clf.predict_proba, clf.decision_function, clf.transform):
         with pytest.raises(InputError, match=r"shape \(27, 27\), but SemiSupervisedClassifier was fitted on rows "
                                              r"of shape \(28, 28\)"):
@@ -307,7 +307,8 @@ def test_binary_decision_function_follows_scikit_learn():
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(-2, 1, (30, 3)), rng.normal(2, 1, (30, 3))].astype(np.float32)
     y = np.r_[np.zeros(30, int), np.ones(30, int)]
-    clf = SemiSupervisedClassifier(pretrain=None, hidden=(8,), latent=4, epochs=20, batch_size=16, **CPU).fit(X, y)
+    clf = SemiSupervisedClassifier(encoder="dense", pretrain=None, hidden=(8,), latent=4, epochs=20, batch_size=16,
+                                   **CPU).fit(X, y)
     d = clf.decision_function(X)
     assert d.shape == (60,)
     np.testing.assert_array_equal((d > 0).astype(int), clf.predict(X))

@@ -132,9 +132,9 @@ FORCED = {  # command: (arguments of a short real run, what it writes, a stale o
             {"map.json", "map.png"}, None),
     "detect": (["detect", "--data", "TABLE", "--epochs", "2", "--contamination", "0.1", "--device", "cpu", "--quiet"],
                {"model", "metrics.json"}, "errors.png"),
-    "classify": (["classify", "--data", "digits", "--labels", "50", "--seeds", "1", "--epochs", "3",
-                  "--pretrain-epochs", "1", "--hidden", "16", "--latent", "4", "--batch-size", "128", "--device",
-                  "cpu", "--quiet"], {"metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png"},
+    "classify": (["classify", "--data", "digits", "--labels", "50", "--seeds", "1", "--max-steps", "20",
+                  "--propagate", "pca", "--encoder", "dense", "--hidden", "16", "--latent", "4", "--batch-size", "128",
+                  "--device", "cpu", "--quiet"], {"metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png"},
                  None),
 }
 
@@ -286,8 +286,8 @@ def _blobs(n_per_class, seed=0):
     return X[order], y[order]
 
 
-CLASSIFY_SMALL = ["--labels", "20", "--seeds", "1", "--epochs", "5", "--pretrain-epochs", "2", "--hidden", "16",
-                  "--latent", "4", "--batch-size", "64", "--device", "cpu", "--quiet"]
+CLASSIFY_SMALL = ["--labels", "20", "--seeds", "1", "--max-steps", "20", "--propagate", "pca", "--encoder", "dense",
+                  "--hidden", "16", "--latent", "4", "--batch-size", "64", "--device", "cpu", "--quiet"]
 
 
 def test_classify_on_a_file_scores_only_rows_it_held_out(tmp_path, monkeypatch, capsys):

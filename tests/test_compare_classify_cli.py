@@ -24,6 +24,7 @@ def test_baseline_is_the_same_network_without_the_unlabeled_data():
         baseline_params(dict(encoder="runs/ae/model"))
 
 
+@pytest.mark.real_step_floor
 def test_baseline_gets_as_many_steps_as_the_semi_supervised_method(mnist_small):
     """An epoch is ceil(len(X) / batch_size) steps for every method, however many rows carry labels: equal
     epochs are equal work (FixMatch's epoch used to be 268 steps on MNIST, a 100-label epoch one step)."""

@@ -132,6 +132,17 @@ def test_an_epoch_is_a_pass_over_all_rows_however_few_are_labeled(rows):
     assert counter.n == 200 == clf.history_.info["steps"] and len(clf.history_.epochs) == 40
 
 
+@pytest.mark.real_step_floor
+def test_few_rows_still_get_the_classifiers_floor_of_steps(rows):
+    """2 epochs of 300 rows at batch 64 would be 10 steps; the classifier makes MIN_STEPS = 200 (in epochs of
+    100 steps), unless a max_steps budget is given."""
+    X, _, y_few = rows
+    with StepCounter() as counter:
+        clf = SemiSupervisedClassifier(encoder="dense", propagate=None, hidden=(16,), latent=4, epochs=2,
+                                       batch_size=64, **CPU).fit(X, y_few)
+    assert counter.n == 200 == clf.history_.info["steps"] and len(clf.history_.epochs) == 2
+
+
 def test_a_budget_shared_by_phases_adds_up_and_follows_their_lengths():
     assert split_budget(None, [3, 1]) == [None, None]
     assert split_budget(10, [3, 1]) == [7, 3] or split_budget(10, [3, 1]) == [8, 2]

@@ -140,6 +140,7 @@ def test_classifier_label_errors():
         clf.fit(X, np.r_[np.zeros(5), np.full(25, -1)])
 
 
+@pytest.mark.real_step_floor  # the demo's defaults as a user meets them
 def test_cli_demo_runs_and_beats_nothing_silently(tmp_path):
     code = main(["demo", "--seeds", "1", "--out", str(tmp_path)])
     assert code == 0

@@ -274,8 +274,11 @@ def test_a_real_ctrl_c_during_training_leaves_the_report_of_what_finished(tmp_pa
         "seeds = 2\nepochs = 3", "seeds = 1").replace("max_steps = 20", "max_steps = 100000"))
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # SIGINT back to its default in the child: a shell that starts jobs in the background (nohup, `&`) leaves
+    # it ignored, and Python then installs no KeyboardInterrupt handler
     proc = subprocess.Popen([sys.executable, "-m", "fewlabel.cli", "run", str(cfg), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out / "steps" / "pretrain.json").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.1)

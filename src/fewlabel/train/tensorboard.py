@@ -18,6 +18,7 @@ so, raised before anything trains.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def require_tensorboard():
         raise InputError("TensorBoard logging needs the tensorboard package, which is not installed: "
                          "pip install tensorboard (or pip install 'fewlabel[tensorboard]')") from e
     return SummaryWriter
+
+
+def _finite(value) -> bool:
+    """A real number that is not NaN or infinite (what a scalar plot can show)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _slug(text: str) -> str:
@@ -88,7 +94,7 @@ class TensorBoardLog:
         def log(epoch: int, logs: dict) -> None:
             w = self.writer(run)
             for key, value in logs.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+                if _finite(value):
                     w.add_scalar(key, float(value), epoch)
             w.flush()
 
@@ -98,7 +104,7 @@ class TensorBoardLog:
         """Final figures (accuracies, NMI, AUROC) as scalars of ``run`` (default: the current section)."""
         w = self.writer(run or self._section or "summary")
         for tag, value in tag_values.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            if _finite(value):
                 w.add_scalar(tag, float(value), step)
         w.flush()
 

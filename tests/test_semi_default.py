@@ -102,3 +102,24 @@ def test_bad_propagation_settings_are_named(mnist_small, params, message):
 def test_fixmatch_alone_turns_the_default_propagation_off():
     assert SemiSupervisedClassifier(consistency="fixmatch")._propagation_embedding(10_000) is None
     assert SemiSupervisedClassifier()._propagation_embedding(10_000) in ("umap", "pca")
+
+
+def test_where_clusters_mix_classes_the_second_network_continues_the_first(real_data_root):
+    """Fashion-MNIST: the clusters of a PCA map mix shirts, T-shirts and pullovers (leave-one-out far below
+    CLUSTER_TRUST), so a first network is trained on the labels. The second one starts from it (its first
+    epoch's loss is already low) and sees the labeled rows as half of its rows."""
+    X, y = datasets.load("fashion-mnist", split="train", root=real_data_root / "fashion-mnist")
+    Xt, yt = datasets.load("fashion-mnist", split="test", root=real_data_root / "fashion-mnist")
+    X, y, Xt, yt = X[:2000], y[:2000], Xt[:1000], yt[:1000]
+    y_few = datasets.labeled_subset(y, 300, seed=0)
+    clf = SemiSupervisedClassifier(device="cpu", propagate="pca", max_steps=200).fit(X, y_few)
+    info = clf.propagation_
+    assert info["led_by"] == "clusters x network" and info["cluster_accuracy"] < 0.9
+    assert info["second"].startswith("fine-tuned from the first network")
+    first_losses, second_losses = info["first_history"].history["loss"], clf.history_.history["loss"]
+    # measured: the first network's first epoch 1.77, its last 0.21; the second's first epoch 0.38; test
+    # accuracy 0.782 against 0.747 for logistic regression on the labeled rows
+    assert second_losses[0] < 0.7 * first_losses[0], (first_losses, second_losses)
+    keep = y_few >= 0
+    logreg = LogisticRegression(max_iter=1000).fit(X[keep].reshape(keep.sum(), -1) / 255, y_few[keep])
+    assert clf.score(Xt, yt) > logreg.score(Xt.reshape(len(Xt), -1) / 255, yt), clf.score(Xt, yt)

@@ -211,12 +211,18 @@ def learning_curves(curves: dict, path=None, title=None, ylabel="test accuracy")
         ax.plot(ns, mean, marker=markers[i % len(markers)], color=colour, label=name)
         ax.fill_between(ns, mean - std, mean + std, color=colour, alpha=0.2)
     ax.set_xscale("log")
+    # ticks at the label counts measured, written out (5,000 rather than 5x10^3), no unlabeled minor ticks
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    ax.set_xticks(sorted({int(n) for by_n in curves.values() for n in by_n}))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{round(v):,}"))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("labeled examples")
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend()
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     return _finish(fig, path)
 
 

@@ -188,7 +188,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     was trained, a copy of it, with the labeled rows repeated until they are half of the rows it sees
     (propagated labels that are no better than the first network's own must not outvote the true ones).
     ``propagation_`` records the embedding, the clusters' leave-one-out accuracy, which source led, how
-    many unlabeled rows got a label and ``first_history`` (the first network's history, or None). With every row labeled there is nothing to propagate.
+    many unlabeled rows got a label and ``first_history`` (the first network's history, or None). With
+    every row labeled there is nothing to propagate.
     ``propagate=None`` trains on the labeled rows alone (the supervised baseline, or pretraining /
     FixMatch); 'umap' or 'pca' choose the map. Issue 14's measurements (README, "Few labels") chose this
     route over pretraining + fine-tuning and FixMatch.
@@ -660,8 +661,10 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                 # The clusters mix classes, so the propagated labels are no better than the first network's
                 # own answers (Fashion-MNIST, 5,000 labels: 0.877 right against its 0.885), and a fresh network
                 # trained on them lost to the first one (0.859 against 0.880). The second network starts from
-                # the first instead, and the labeled rows are repeated until they are half of what it sees
-                # (0.885): the labels stay the main signal and the propagated ones add the unlabeled rows.
+                # the first instead, and the labeled rows are repeated until they are half of what it sees:
+                # the labels stay the main signal and the propagated ones add the unlabeled rows (5,000
+                # labels: 0.885 / 0.882 against 0.880 / 0.886 in two runs, a tie; 1,000 labels: 0.852 against
+                # 0.844; digits, 50 labels: 0.964 against 0.929).
                 init = net
                 lab_rows, unl_rows = rows[y_part[rows] >= 0], rows[y_part[rows] < 0]
                 if len(lab_rows) and len(unl_rows) > len(lab_rows):

@@ -307,3 +307,32 @@ def test_demo_report_shows_the_three_models_and_the_verdict(tmp_path):
     assert page.count("data:image/png;base64,") == 1 and "Classification with few labels" in page
     assert "0.8467 ± 0.0125 (3 draws)" in page and "0.8000 ± 0.0082 (3 draws)" in page
     assert "pretraining helped: +4.7 points" in page and "all 1347 labels scores 0.9730" in page
+
+
+@pytest.mark.parametrize("pooling", ["global", "flatten"])
+def test_the_supervised_twin_of_a_byol_encoder_reads_the_same_code(tmp_path, pooling):
+    """BYOL's classifier reads its encoder's pooled code (128 values for 32/64/128 channels): its supervised
+    twin must be that network from scratch, not the flattened 3x3x128 map (a different, stronger network)."""
+    from fewlabel.experiment import classifier_params, read_experiment
+    from fewlabel.tasks.classify import SemiSupervisedClassifier
+
+    exp = read_experiment(write(tmp_path, f"""
+        [data]
+        name = "digits"
+
+        [pretrain]
+        method = "byol"
+        encoder = "conv"
+        channels = [8, 16]
+        pooling = "{pooling}"
+        epochs = 1
+
+        [tasks.classify]
+        labels = 50
+    """))
+    _, base = classifier_params(exp)
+    assert base["pooling"] == pooling and base["encoder"] == "conv" and tuple(base["channels"]) == (8, 16)
+    X, y = exp.arrays["X"][:200], exp.arrays["y"][:200]
+    twin = SemiSupervisedClassifier(**{**base, "max_steps": 2}).fit(X, y)
+    byol = fewlabel.BYOL(encoder="conv", channels=(8, 16), pooling=pooling, epochs=1, max_steps=2).fit(X)
+    assert twin.transform(X[:5]).shape == byol.transform(X[:5]).shape

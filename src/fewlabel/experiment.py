@@ -690,7 +690,8 @@ def baseline_architecture(exp: Experiment) -> dict:
         return out
     if p["encoder"] == "resnet18":
         return {"encoder": "resnet18", "width": p["width"], "stem": p["stem"]}
-    return {"encoder": "conv", "channels": p["channels"], "batch_norm": p["batch_norm"]}
+    # BYOL's code is its pooling ('global' by default): the twin reads the same code, not the flattened map
+    return {"encoder": "conv", "channels": p["channels"], "batch_norm": p["batch_norm"], "pooling": p["pooling"]}
 
 
 def classifier_params(exp: Experiment, encoder=None) -> tuple[dict, dict]:

@@ -60,7 +60,7 @@ def main(argv=None) -> dict:
     if not table:
         raise SystemExit(f"no semi_default-{args.data}-<labels>.json in {args.results}: run semi_default.py first")
     fig = learning_curves(table, path=args.results / f"semi_curve-{args.data}.png",
-                          title=f"{args.data}: test accuracy, every training row unlabeled")
+                          title=f"{args.data}: test accuracy, the other training rows unlabeled")
     plt.close(fig)
     (args.results / f"semi_curve-{args.data}.json").write_text(json.dumps(
         {name: {str(n): v for n, v in sorted(by_n.items())} for name, by_n in table.items()}, indent=1))

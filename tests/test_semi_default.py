@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 import fewlabel
 from fewlabel import SemiSupervisedClassifier, datasets
 from fewlabel.errors import InputError
+from fewlabel.tasks.classify import CONTINUE_BELOW
 from fewlabel.tasks.propagate import cluster_label_distribution, default_n_clusters
 
 pytestmark = pytest.mark.real_step_floor  # the defaults as a user meets them
@@ -39,6 +40,8 @@ def test_the_default_beats_the_supervised_baseline_and_logistic_regression(mnist
     assert acc > 0.85
     info = clf.propagation_
     assert info["embedding"] == "umap" and info["unlabeled"] == int((y_few < 0).sum())
+    # leave-one-out 0.83: the clusters correct the first network, and a fresh one learns from both
+    assert info["led_by"] == "clusters x network" and info["second"] == "a fresh network"
     assert 0.5 * info["unlabeled"] < info["pseudo_labeled"] <= info["unlabeled"]
     assert base.propagation_ is None
     # the network that predicts is the one trained on the propagated labels, and it is what is saved
@@ -114,7 +117,7 @@ def test_where_clusters_mix_classes_the_second_network_continues_the_first(real_
     y_few = datasets.labeled_subset(y, 300, seed=0)
     clf = SemiSupervisedClassifier(device="cpu", propagate="pca", max_steps=200).fit(X, y_few)
     info = clf.propagation_
-    assert info["led_by"] == "clusters x network" and info["cluster_accuracy"] < 0.9
+    assert info["led_by"] == "clusters x network" and info["cluster_accuracy"] < CONTINUE_BELOW
     assert info["second"].startswith("fine-tuned from the first network")
     first_losses, second_losses = info["first_history"].history["loss"], clf.history_.history["loss"]
     # measured: the first network's first epoch 1.77, its last 0.21; the second's first epoch 0.38; test

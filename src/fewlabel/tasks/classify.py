@@ -672,7 +672,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                 # the first instead, and the labeled rows are repeated until they are half of what it sees:
                 # the labels stay the main signal and the propagated ones add the unlabeled rows (5,000
                 # labels: 0.885 / 0.882 against 0.880 / 0.886 in two runs, a tie; 1,000 labels: 0.852 against
-                # 0.844; digits, 50 labels: 0.964 against 0.929).
+                # 0.844).
                 init = net
                 lab_rows, unl_rows = rows[y_part[rows] >= 0], rows[y_part[rows] < 0]
                 if len(lab_rows) and len(unl_rows) > len(lab_rows):

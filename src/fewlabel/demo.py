@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from fewlabel import datasets
 from fewlabel.errors import InputError
 from fewlabel.tasks.classify import SemiSupervisedClassifier
+from fewlabel.tasks.compare import paired_gap
 from fewlabel.train.state import atomic_write
 
 #: The demo uses the classifier's defaults; only these are set (and the same for every model shown).
@@ -29,12 +30,11 @@ METHOD, BASELINE, LOGREG_KEY = "default", "baseline", "logreg"
 
 
 def _verdict(method: list[float], base: list[float], logreg: list[float]) -> str:
-    gain = float(np.mean(method) - np.mean(base))
-    spread = float(np.std(np.array(method) - np.array(base))) if len(method) > 1 else 0.0
+    gain, spread, margin = paired_gap(method, base)
     over_lr = float(np.mean(method) - np.mean(logreg))
-    if gain > max(spread, 0.005):
+    if gain > margin:
         head = f"the unlabeled images helped: +{gain * 100:.1f} points over the same network on the same labels"
-    elif gain < -max(spread, 0.005):
+    elif gain < -margin:
         head = f"the unlabeled images did NOT help here: {gain * 100:.1f} points against the same network alone"
     else:
         head = f"no clear difference from the same network alone ({gain * 100:+.1f} points, spread {spread * 100:.1f})"

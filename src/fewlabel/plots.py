@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fewlabel.errors import InputError  # noqa: E402
@@ -212,8 +213,6 @@ def learning_curves(curves: dict, path=None, title=None, ylabel="test accuracy")
         ax.fill_between(ns, mean - std, mean + std, color=colour, alpha=0.2)
     ax.set_xscale("log")
     # ticks at the label counts measured, written out (5,000 rather than 5x10^3), no unlabeled minor ticks
-    from matplotlib.ticker import FuncFormatter, NullLocator
-
     ax.set_xticks(sorted({int(n) for by_n in curves.values() for n in by_n}))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{round(v):,}"))
     ax.xaxis.set_minor_locator(NullLocator())

@@ -46,18 +46,23 @@ def baseline_params(params: dict) -> dict:
     return out
 
 
+def paired_gap(method, base) -> tuple[float, float, float]:
+    """(gap, spread, margin) of ``method`` over ``base``: the mean gap, and the gap it must pass to count.
+    ``method[i]`` and ``base[i]`` used the same labels, so the spread is that of the paired differences, not of
+    each side on its own (a method that wins every draw by 3 points, on draws that differ by 3 points among
+    themselves, helped); unpaired scores fall back to both sides' spreads, twice over."""
+    method, base = np.asarray(method, dtype=float), np.asarray(base, dtype=float)
+    gap = float(method.mean() - base.mean())
+    if len(method) == len(base) and len(method) > 1:
+        spread = float(np.std(method - base))
+        return gap, spread, max(spread, 0.005)
+    spread = float(np.sqrt(np.var(method) + np.var(base))) if len(method) > 1 else 0.0
+    return gap, spread, max(2 * spread, 0.005)
+
+
 def verdict(semi: list[float], base: list[float]) -> str:
-    """What the scores say, draw by draw: ``semi[i]`` and ``base[i]`` used the same labels, so the spread is
-    that of the paired differences (as ``fewlabel demo`` judges), not of each side on its own (a method that
-    wins every draw by 3 points, on draws that differ by 3 points among themselves, helped)."""
-    semi, base = np.asarray(semi, dtype=float), np.asarray(base, dtype=float)
-    gap = float(semi.mean() - base.mean())
-    if len(semi) == len(base) and len(semi) > 1:
-        spread = float(np.std(semi - base))
-        margin = max(spread, 0.005)
-    else:  # unpaired: each side's own spread, twice over
-        spread = float(np.sqrt(np.var(semi) + np.var(base))) if len(semi) > 1 else 0.0
-        margin = max(2 * spread, 0.005)
+    """What the scores say, judged by :func:`paired_gap` (as ``fewlabel demo`` judges)."""
+    gap, spread, margin = paired_gap(semi, base)
     if gap > margin:
         return f"the semi-supervised method helped: +{100 * gap:.1f} points over the supervised baseline"
     if gap < -margin:

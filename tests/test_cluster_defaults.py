@@ -47,15 +47,22 @@ def test_cluster_with_defaults_trains_saves_and_beats_the_pixels(tmp_path, mnist
     assert trained["latent"] == 10 and m["n_features"] == 10 and m["n_rows"] == 2000
     assert {p.name for p in out.iterdir()} == {"metrics.json", "clusters.png", "labels.png", "model"}
     assert m["encoder_path"].endswith("model") and "model" in m["files"]
+    # images of 2,000 rows: the clusters are self-labelled by a conv network, twice (measured: NMI 0.687 -> 0.739)
+    assert m["refine"]["method"] == "network" and len(m["refine"]["rounds"]) == 2
+    assert 0 < m["refine"]["rounds"][0]["changed"] < 0.3
+    assert m["nmi"] > m["before_refine"]["nmi"] + 0.02
     # the same rows, the raw pixels, as a user without fewlabel would cluster them
-    for name, options in (("kmeans", ["--method", "kmeans", "--manifold", "none"]), ("umap", [])):
+    for name, options in (("kmeans", ["--method", "kmeans", "--manifold", "none", "--refine", "none"]),
+                          ("umap", ["--refine", "none"])):
         assert main(["cluster", *mnist_args, "--max-rows", "2000", "--encoder", "raw", *options,
                      "--out", str(tmp_path / name)]) == 0
     raw_kmeans, raw_umap = _metrics(tmp_path / "kmeans"), _metrics(tmp_path / "umap")
     assert raw_kmeans["encoder"] is None and raw_kmeans["n_features"] == 784
-    # measured on these 2,000 digits: codes + UMAP + GMM 0.687, raw k-means 0.500, raw UMAP + GMM 0.632
-    assert m["nmi"] > raw_kmeans["nmi"] + 0.1
-    assert m["nmi"] > raw_umap["nmi"]
+    assert raw_umap["refine"] is None and "before_refine" not in raw_umap
+    # measured on these 2,000 digits: codes + UMAP + GMM 0.687 (self-labelled 0.739), raw k-means 0.500, raw
+    # UMAP + GMM 0.632
+    assert m["before_refine"]["nmi"] > raw_kmeans["nmi"] + 0.1
+    assert m["before_refine"]["nmi"] > raw_umap["nmi"]
 
 
 def test_the_saved_encoder_gives_the_same_clusters(tmp_path, mnist_args, default_run, real_data_root):
@@ -64,11 +71,14 @@ def test_the_saved_encoder_gives_the_same_clusters(tmp_path, mnist_args, default
     X, _ = datasets.load("mnist", root=real_data_root / "mnist")
     assert type(ae).__name__ == "Autoencoder" and ae.transform(X[:5]).shape == (5, 10)
     again = tmp_path / "again"
-    assert main(["cluster", *mnist_args, "--max-rows", "2000", "--encoder", str(out / "model"),
+    # the same codes give the same mixture (self-labelling is left out: precision="auto" picks bf16 or fp32 by
+    # timing, so its network is not bit-for-bit the same from run to run)
+    assert main(["cluster", *mnist_args, "--max-rows", "2000", "--encoder", str(out / "model"), "--refine", "none",
                  "--out", str(again)]) == 0
     m2 = _metrics(again)
     assert m2["encoder_path"] == str(out / "model") and "encoder_trained" not in m2
-    assert m2["cluster_sizes"] == m["cluster_sizes"] and m2["nmi"] == pytest.approx(m["nmi"])
+    assert m2["nmi"] == pytest.approx(m["before_refine"]["nmi"])
+    assert m2["ari"] == pytest.approx(m["before_refine"]["ari"])
     assert not (again / "model").exists()
 
 
@@ -126,3 +136,86 @@ def test_without_umap_learn_the_default_manifold_is_pca(tmp_path, monkeypatch, c
     m = _metrics(out)
     assert m["manifold"] == "pca" and m["method"] == "gmm" and m["nmi"] > 0.6  # measured 0.776; chance ~0.02
     assert "GMM after pca" in capsys.readouterr().out
+
+
+# -- self-labelling (tasks.cluster.self_label, fewlabel cluster --refine) --------------------------------------
+def test_self_labelling_moves_raw_kmeans_clusters_toward_the_digits(mnist_small):
+    """One round on k-means clusters of 3,000 real digits' pixels (measured: NMI 0.485 -> 0.526, 11% of the
+    rows moved); the clusters keep their names."""
+    from fewlabel import metrics
+    from fewlabel.tasks.cluster import cluster, self_label
+
+    X, y = mnist_small[:2]
+    before = cluster(X.reshape(len(X), -1).astype("float32") / 255, 10, method="kmeans", random_state=0) + 100
+    out = self_label(X, before, rounds=1, random_state=0)
+    after = out["labels"]
+    assert after.shape == before.shape and set(after) <= set(before)
+    assert out["proba"].shape == (len(X), 10) and len(out["rounds"]) == 1
+    changed = out["rounds"][0]["changed"]
+    assert changed == pytest.approx((after != before).mean()) and 0.03 < changed < 0.3
+    assert metrics.nmi(y, after) > metrics.nmi(y, before) + 0.02
+
+
+def test_which_data_self_labelling_applies_to(mnist_small):
+    import numpy as np
+
+    from fewlabel.tasks.cluster import self_label_applies
+
+    X = mnist_small[0]
+    assert self_label_applies(X[:2000]) and self_label_applies(X[:2000, None])
+    assert self_label_applies(np.repeat(X[:2000, :, :, None], 3, axis=3))
+    assert not self_label_applies(X[:1999])  # too few rows to learn anything but the clusters themselves
+    assert not self_label_applies(X[:2000].astype("float32"))  # a table, not uint8 images
+    assert not self_label_applies(np.zeros((3000, 8, 8), np.uint8))  # the pooling stages leave nothing
+    assert not self_label_applies(X[:2000].reshape(2000, -1))
+
+
+@pytest.mark.parametrize("images, labels, words", [
+    ("table", "ok", ["conv network on images", "images must be", "(300, 784)"]),
+    ("ok", "short", ["one cluster per image", "300 images"]),
+    ("ok", "one", ["single cluster"]),
+])
+def test_self_labelling_names_bad_input(mnist_small, images, labels, words):
+    import numpy as np
+
+    from fewlabel.errors import InputError
+    from fewlabel.tasks.cluster import self_label
+
+    X = mnist_small[0][:300]
+    X = X.reshape(300, -1).astype("float32") if images == "table" else X
+    lab = {"ok": np.arange(300) % 3, "short": np.arange(299) % 3, "one": np.zeros(300, int)}[labels]
+    with pytest.raises(InputError) as e:
+        self_label(X, lab)
+    assert all(w in str(e.value) for w in words), e.value
+
+
+def test_refine_network_on_a_table_is_refused_before_training(tmp_path, capsys):
+    import numpy as np
+
+    table = tmp_path / "rows.csv"
+    rng = np.random.default_rng(0)
+    np.savetxt(table, rng.normal(size=(300, 5)), delimiter=",", header="a,b,c,d,e", comments="")
+    out = tmp_path / "out"
+    assert main(["cluster", "--data", str(table), "--refine", "network", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--refine network" in err and "--refine none" in err and not out.exists()
+    # auto leaves a table's clusters as they are
+    assert main(["cluster", "--data", str(table), "--encoder", "raw", "--quiet", "--out", str(out)]) == 0
+    assert _metrics(out)["refine"] is None
+
+
+def test_run_cluster_checks_the_images_before_clustering(monkeypatch):
+    import numpy as np
+
+    from fewlabel.errors import InputError
+    from fewlabel.tasks import cluster as tasks_cluster
+
+    table = np.random.default_rng(0).normal(size=(300, 5)).astype("float32")
+    monkeypatch.setattr(tasks_cluster.CodeClustering, "fit", lambda *a: pytest.fail("clustered before the check"))
+    with pytest.raises(InputError, match="conv network on images"):
+        tasks_cluster.run_cluster(table, refine="network")
+    with pytest.raises(InputError, match="images has 299 rows but X has 300"):
+        tasks_cluster.run_cluster(table, refine="network", images=np.zeros((299, 28, 28), np.uint8))
+    monkeypatch.undo()
+    r = tasks_cluster.run_cluster(table, k=3, refine="auto")
+    assert r["refine"] is None and len(r["labels"]) == 300

@@ -100,13 +100,14 @@ def train_or_load_encoder(args, X, out: Path | None):
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("cluster", help="cluster a dataset (autoencoder codes -> UMAP -> Gaussian mixture by default), "
+    p = sub.add_parser("cluster", help="cluster a dataset (autoencoder codes -> UMAP -> Gaussian mixture -> "
+                                       "self-labelling by default), "
                                        "score against labels",
                        description="Clusters the rows of a dataset. By default it trains the default autoencoder "
                                    "on them (saved as OUT/model), maps its codes with UMAP to 10 dimensions and "
-                                   "fits a Gaussian mixture there (N2D); --encoder takes a saved encoder instead, or "
-                                   "'raw' for the raw input. --split all joins a named dataset's train and test "
-                                   "splits. Scores the clusters against the labels (NMI, ARI, cluster accuracy) "
+                                   "fits a Gaussian mixture there (N2D), then self-labels images (--refine); "
+                                   "--encoder takes a saved encoder instead, or 'raw' for the raw input. --split "
+                                   "all joins a named dataset's train and test splits. Scores the clusters against the labels (NMI, ARI, cluster accuracy) "
                                    "when there are labels. Writes metrics.json, clusters.png, labels.png and "
                                    "model/.")
     add_data_options(p)
@@ -120,6 +121,11 @@ def add_parser(sub) -> None:
                         "is installed, else pca")
     p.add_argument("--manifold-dim", type=int, default=10, help="dimensions of the manifold step (default 10)")
     p.add_argument("--n-neighbors", type=int, default=20, help="UMAP neighbours (default 20)")
+    p.add_argument("--refine", choices=["auto", "network", "none"], default="auto",
+                   help="then self-label: a small conv network learns the clusters from shifted views of the images "
+                        "and its answers become the clusters, twice (all 70,000 MNIST digits, 3 seeds: NMI 0.927 -> 0.957). "
+                        "auto (default): for images of at least 2,000 rows and 16 pixels a side; network: always "
+                        "(images only); none: the Gaussian mixture's clusters as they are")
     p.add_argument("--max-rows", type=int, help="cluster at most this many rows, drawn by --seed (stratified by "
                                                 "label when there are labels)")
     add_output_options(p, WRITES)
@@ -165,6 +171,14 @@ def run(args, out: Path) -> int:
     manifold = default_manifold() if args.manifold == "auto" else (None if args.manifold == "none" else args.manifold)
     if args.k != "auto" and args.k > len(X):
         raise InputError(f"--k {args.k} is more than the {len(X)} rows to cluster")
+    if args.refine == "network":  # named before the encoder trains
+        from fewlabel.tasks.propagate import _images
+
+        try:
+            _images(X[:1])
+        except InputError as e:
+            raise InputError(f"--refine network trains a conv network on the images, but {args.data}: {e}; "
+                             "use --refine none (or auto) for tables") from None
     encoder, encoder_info = train_or_load_encoder(args, X, out)
     t0 = time.perf_counter()
     Z = encode_for(encoder, X, args)
@@ -182,8 +196,11 @@ def run(args, out: Path) -> int:
     else:
         k = args.k
     c0 = time.process_time()
+    refine = None if args.refine == "none" else args.refine
     result = run_cluster(Z, y, encoder=None, k=k, method=args.method, manifold=manifold,
-                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, out=out, seed=args.seed)
+                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, out=out, seed=args.seed,
+                         refine=refine, images=None if refine is None else X, device=args.device,
+                         progress=not args.quiet)
     result.pop("labels")
     result.update({"data": args.data, "split": None if is_path(args.data) else split, "rows_in_split": int(n_total),
                    "max_rows": args.max_rows, **encoder_info, "encode_seconds": round(encode_seconds, 3),
@@ -196,8 +213,12 @@ def run(args, out: Path) -> int:
         what += f", the encoder trained here in {encoder_info['encoder_trained']['seconds']:.0f} s"
     how = {"kmeans": "k-means", "gmm": "GMM"}[args.method] + (f" after {manifold}" if manifold else "")
     kk = f"k={k}" + (" (auto, silhouette)" if selection else "")
+    if result["refine"]:
+        how += f", self-labelled by a conv network ({len(result['refine']['rounds'])} rounds)"
     scores_text = (f": NMI {result['nmi']:.3f}, ARI {result['ari']:.3f}, ACC {result['accuracy']:.3f}"
                    if "nmi" in result else " (no labels to score against)")
+    if "before_refine" in result:
+        scores_text += f" (before self-labelling: NMI {result['before_refine']['nmi']:.3f})"
     saved = f" and {args.out / 'model'}" if args.encoder == "auto" else ""
     print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "
           f"wrote {args.out / 'metrics.json'}{saved}")

@@ -9,11 +9,13 @@ and a Gaussian mixture is fitted there::
 :class:`CodeClustering` is the same as a scikit-learn estimator (``fit``/``predict``, usable in a
 ``Pipeline``); :func:`choose_k` picks ``k`` when it is unknown; :func:`run_cluster` is the whole job the
 command line runs (encode, cluster, score against labels, write ``metrics.json`` and PNG maps);
-:func:`default_encoder` is the encoder ``fewlabel cluster`` and ``fewlabel map`` train when given none
-(all 70,000 MNIST digits: NMI 0.928, matched accuracy 0.972, in 338 CPU seconds on 2 cores)::
+:func:`default_encoder` is the encoder ``fewlabel cluster`` and ``fewlabel map`` train when given none,
+and :func:`self_label` the last step ``fewlabel cluster`` takes on images (all 70,000 MNIST digits, 3 seeds:
+NMI 0.927 -> 0.957, matched accuracy 0.972 -> 0.985, about 10 minutes a seed on one core)::
 
     ae = default_encoder(len(X)).fit(X)
     labels = cluster(ae.transform(X), k=10, method="gmm", manifold=default_manifold())
+    labels = self_label(X, labels)["labels"]
 
 UMAP comes from the optional ``umap-learn`` package (``pip install fewlabel[umap]``), imported only when
 asked for.
@@ -55,9 +57,20 @@ EXACT_KNN_MAX_ROWS = 20_000
 #: k-means on the pixels); 600 steps gave 0.89 (raw UMAP + GMM: 0.88).
 DEFAULT_ENCODER_EPOCHS = 20
 DEFAULT_ENCODER_MIN_STEPS = 600
+# Self-labelling (:func:`self_label`): a small conv network learns the clusters from shifted views of the
+# images, and its answers become the clusters; twice. All 70,000 MNIST digits, seed 0: UMAP + GMM NMI 0.928 ->
+# 0.951 after one round -> 0.957 after two (accuracy 0.972 -> 0.982 -> 0.985), 215 CPU s a round on one core.
+SELF_LABEL_ROUNDS = 2
+SELF_LABEL_EPOCHS = 5
+# ``refine='auto'`` self-labels images at least this many rows and pixels a side: a network trained on a few
+# hundred rows' clusters learns them by heart (there is nothing for it to correct them with), and three
+# pooling stages leave nothing of an 8x8 image
+SELF_LABEL_MIN_ROWS = 2_000
+SELF_LABEL_MIN_SIDE = 16
+REFINE = (None, "auto", "network")
 
 __all__ = ["CodeClustering", "choose_k", "cluster", "default_encoder", "default_manifold", "evaluate_clustering",
-           "reduce", "run_cluster"]
+           "reduce", "run_cluster", "self_label", "self_label_applies"]
 
 
 # -- the defaults ----------------------------------------------------------------------------------
@@ -387,6 +400,78 @@ def evaluate_clustering(y_true, labels) -> dict:
             "n_clusters": int(len(np.unique(b)))}
 
 
+# -- self-labelling ------------------------------------------------------------------------------------
+def self_label_applies(X) -> bool:
+    """Whether ``refine='auto'`` self-labels ``X``: uint8 images ((N, H, W), (N, C, H, W) or (N, H, W, C),
+    1 or 3 channels) of at least :data:`SELF_LABEL_MIN_SIDE` pixels a side, and at least
+    :data:`SELF_LABEL_MIN_ROWS` rows."""
+    X = np.asarray(X) if not hasattr(X, "shape") else X
+    if X.dtype != np.uint8 or len(X) < SELF_LABEL_MIN_ROWS or X.ndim not in (3, 4):
+        return False
+    if X.ndim == 3:
+        side = min(X.shape[1:])
+    elif X.shape[1] in (1, 3):
+        side = min(X.shape[2:])
+    elif X.shape[-1] in (1, 3):
+        side = min(X.shape[1:3])
+    else:
+        return False
+    return side >= SELF_LABEL_MIN_SIDE
+
+
+def _as_images(images) -> np.ndarray:
+    from fewlabel.tasks.propagate import _images  # noqa: PLC0415 (loads torch)
+
+    try:
+        return _images(images)
+    except InputError as e:
+        raise InputError(f"self-labelling trains a conv network on images: {e}") from None
+
+
+def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SELF_LABEL_EPOCHS, random_state=0,
+               device="auto", progress: bool = False) -> dict:
+    """Refine a clustering of images with a network trained on it (self-labelling).
+
+    Each round trains a small conv network (:class:`fewlabel.tasks.propagate.SmallConvNet`, three conv
+    stages, on randomly shifted views) for ``epochs`` passes to predict every row's cluster, and its answers
+    are the next round's clusters. The clusters of a map of the codes are right in whole clumps or wrong in
+    whole clumps; a network that must give every shifted view of an image the same answer, and that sees the
+    clumps' neighbours, moves the misplaced rows to where their look belongs. All 70,000 MNIST digits, seed
+    0, UMAP + GMM clusters of the default autoencoder's codes: NMI 0.928 -> 0.951 -> 0.957 in two rounds,
+    matched accuracy 0.972 -> 0.982 -> 0.985; over 3 seeds 0.927 -> 0.957 on MNIST and 0.688 -> 0.697 on
+    Fashion-MNIST, whose mixtures put whole classes together, which no moving of rows undoes
+    (``benchmarks/cluster_codes.py``).
+
+    ``images``: uint8, (N, H, W), (N, C, H, W) or (N, H, W, C). ``labels``: one cluster per row (any
+    integers; they keep their values). Returns ``{"labels", "proba" (N x clusters, the last network's),
+    "rounds": [{"changed": share of rows that moved, "cpu_seconds"}, ...]}``.
+    """
+    from fewlabel.tasks.propagate import PseudoLabels, predict_proba_network, self_train_network  # noqa: PLC0415
+
+    imgs = _as_images(images)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(imgs):
+        raise InputError(f"labels must hold one cluster per image: {len(imgs)} images, labels of shape {labels.shape}")
+    rounds = _check_int(rounds, "rounds", 1)
+    epochs = _check_int(epochs, "epochs", 1)
+    names, current = np.unique(labels, return_inverse=True)
+    if len(names) < 2:
+        raise InputError(f"labels hold a single cluster ({names[0]!r}); self-labelling needs at least two")
+    nothing = PseudoLabels(np.zeros(len(imgs), np.int64), np.zeros(len(imgs)))
+    seed = 0 if random_state is None else int(random_state)
+    history = []
+    proba = None
+    for r in range(rounds):
+        c0 = time.process_time()
+        net = self_train_network(imgs, current, nothing, threshold=1.0, epochs=epochs, seed=seed + r, device=device,
+                                 progress=progress)
+        proba = predict_proba_network(net, imgs)
+        moved = proba.argmax(axis=1)
+        history.append({"changed": float(np.mean(moved != current)), "cpu_seconds": round(time.process_time() - c0, 1)})
+        current = moved
+    return {"labels": names[current], "proba": proba, "rounds": history}
+
+
 # -- the job ---------------------------------------------------------------------------------------
 def encode(X, encoder=None, name: str = "X") -> np.ndarray:
     """The codes of ``X`` as float32 rows, or (no encoder) ``X`` flattened with uint8 scaled to [0, 1].
@@ -438,8 +523,14 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
 
 
 def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None, manifold_dim=10,
-                n_neighbors=20, out=None, seed=0, n_init=None, max_plot_points=10_000) -> dict:
+                n_neighbors=20, out=None, seed=0, n_init=None, max_plot_points=10_000, refine=None, images=None,
+                device="auto", progress=False) -> dict:
     """The ``fewlabel cluster`` job: encode ``X`` (or flatten it), cluster into ``k`` groups, score, report.
+
+    ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on ``images``, by default ``X``
+    itself) or ``'auto'`` (``'network'`` where :func:`self_label_applies` to the images, else nothing); the
+    result then also holds the clusters' scores before it (``before_refine``) and ``refine`` (what each round
+    changed, its CPU seconds).
 
     With ``y``, NMI / ARI / cluster accuracy against it. With ``out`` (a folder): ``metrics.json`` (written
     atomically) and ``clusters.png`` (the codes in 2-D PCA, coloured by cluster), plus ``labels.png``
@@ -448,21 +539,38 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
     """
     _check_choice(method, METHODS, "method")
     _check_choice(manifold, MANIFOLDS, "manifold")
+    _check_choice(refine, REFINE, "refine")
     X = validate_X(X)
     y = check_y(y, len(X))
+    if refine is not None:
+        images = X if images is None else validate_X(images, name="images")
+        if len(images) != len(X):
+            raise InputError(f"images has {len(images)} rows but X has {len(X)}; self-labelling needs one image per row")
+        if refine == "auto":
+            refine = "network" if self_label_applies(images) else None
+        elif len(images):  # named before any clustering
+            _as_images(images[:1])
     t0 = time.perf_counter()
     Z = encode(X, encoder)
     check_k(k, len(Z), "k")
     est = CodeClustering(n_clusters=k, method=method, manifold=manifold, manifold_dim=manifold_dim,
                          n_neighbors=n_neighbors, random_state=seed, n_init=n_init)
     labels = est.fit(Z).labels_
+    refined = None
+    if refine == "network":
+        first = labels
+        refined = self_label(images, labels, random_state=seed, device=device, progress=progress)
+        labels = refined["labels"]
     seconds = time.perf_counter() - t0
     result = {"k": int(k), "method": method, "manifold": manifold, "seed": None if seed is None else int(seed),
               "n_rows": int(len(Z)), "n_features": int(Z.shape[1]),
               "encoder": type(encoder).__name__ if encoder is not None else None, "seconds": round(seconds, 3),
+              "refine": None if refined is None else {"method": "network", "rounds": refined["rounds"]},
               "cluster_sizes": np.bincount(labels, minlength=k).tolist()}
     if y is not None:
         result.update(evaluate_clustering(y, labels))
+        if refined is not None:
+            result["before_refine"] = evaluate_clustering(y, first)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

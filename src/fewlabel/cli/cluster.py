@@ -172,13 +172,12 @@ def run(args, out: Path) -> int:
     if args.k != "auto" and args.k > len(X):
         raise InputError(f"--k {args.k} is more than the {len(X)} rows to cluster")
     if args.refine == "network":  # named before the encoder trains
-        from fewlabel.tasks.propagate import _images
+        from fewlabel.tasks.cluster import as_images
 
         try:
-            _images(X[:1])
+            as_images(X[:1])
         except InputError as e:
-            raise InputError(f"--refine network trains a conv network on the images, but {args.data}: {e}; "
-                             "use --refine none (or auto) for tables") from None
+            raise InputError(f"--refine network on {args.data}: {e}; use --refine none (or auto) for tables") from None
     encoder, encoder_info = train_or_load_encoder(args, X, out)
     t0 = time.perf_counter()
     Z = encode_for(encoder, X, args)

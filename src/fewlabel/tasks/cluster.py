@@ -405,21 +405,18 @@ def self_label_applies(X) -> bool:
     """Whether ``refine='auto'`` self-labels ``X``: uint8 images ((N, H, W), (N, C, H, W) or (N, H, W, C),
     1 or 3 channels) of at least :data:`SELF_LABEL_MIN_SIDE` pixels a side, and at least
     :data:`SELF_LABEL_MIN_ROWS` rows."""
-    X = np.asarray(X) if not hasattr(X, "shape") else X
-    if X.dtype != np.uint8 or len(X) < SELF_LABEL_MIN_ROWS or X.ndim not in (3, 4):
+    if len(X) < SELF_LABEL_MIN_ROWS:
         return False
-    if X.ndim == 3:
-        side = min(X.shape[1:])
-    elif X.shape[1] in (1, 3):
-        side = min(X.shape[2:])
-    elif X.shape[-1] in (1, 3):
-        side = min(X.shape[1:3])
-    else:
+    try:
+        first = as_images(X[:1])
+    except InputError:
         return False
-    return side >= SELF_LABEL_MIN_SIDE
+    return min(first.shape[2:]) >= SELF_LABEL_MIN_SIDE
 
 
-def _as_images(images) -> np.ndarray:
+def as_images(images) -> np.ndarray:
+    """``images`` as uint8 (N, C, H, W), or an InputError that says self-labelling needs images and what is
+    wrong with these."""
     from fewlabel.tasks.propagate import _images  # noqa: PLC0415 (loads torch)
 
     try:
@@ -448,7 +445,7 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     """
     from fewlabel.tasks.propagate import PseudoLabels, predict_proba_network, self_train_network  # noqa: PLC0415
 
-    imgs = _as_images(images)
+    imgs = as_images(images)
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(imgs):
         raise InputError(f"labels must hold one cluster per image: {len(imgs)} images, labels of shape {labels.shape}")
@@ -549,7 +546,7 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
         if refine == "auto":
             refine = "network" if self_label_applies(images) else None
         elif len(images):  # named before any clustering
-            _as_images(images[:1])
+            as_images(images[:1])
     t0 = time.perf_counter()
     Z = encode(X, encoder)
     check_k(k, len(Z), "k")

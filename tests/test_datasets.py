@@ -440,11 +440,9 @@ def test_not_found_names_places_and_urls(tmp_path, monkeypatch):
     monkeypatch.setitem(registry.MIRRORS, "fashion-mnist", [dead])
     system = tmp_path / "usr-share-datasets"
     monkeypatch.setitem(registry.SYSTEM_FOLDERS, "fashion-mnist", [str(system)])
-    nowhere = tmp_path / "nowhere"
     with pytest.raises(DataNotFoundError) as e:
-        datasets.load("fashion-mnist", root=nowhere)
+        datasets.load("fashion-mnist")
     msg = str(e.value)
-    assert str(nowhere) in msg and str(nowhere / "fashion-mnist") in msg
     assert str(tmp_path / "cache" / "fashion-mnist") in msg
     assert str(system) in msg
     assert "FEWLABEL_DATA" in msg
@@ -560,3 +558,18 @@ def test_describe_with_root(tmp_path):
     rows = {r["name"]: r for r in datasets.describe(root=tmp_path)}
     assert rows["cifar10"]["path"] == str(tmp_path / "cifar-10-batches-bin")
     assert rows["cifar10"]["available"] == ["train", "test"]
+
+
+def test_an_explicit_root_is_the_only_place_searched(tmp_path, monkeypatch, real_data_root):
+    """A typo in root= must not quietly read the data of another place ($FEWLABEL_DATA holds MNIST here)."""
+    monkeypatch.setenv("FEWLABEL_DATA", str(real_data_root))
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        datasets.load("mnist", root=tmp_path / "typo")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        datasets.load("mnist", root=tmp_path / "file")
+    with pytest.raises(DataNotFoundError, match="only that folder") as e:
+        datasets.load("mnist", root=tmp_path)  # exists, holds no MNIST: no fallback to $FEWLABEL_DATA
+    assert str(real_data_root) not in str(e.value)
+    X, _ = datasets.load("mnist", split="test", root=real_data_root)  # root holding mnist/
+    assert X.shape == (10000, 28, 28)

@@ -32,11 +32,21 @@ def _check_split(info: registry.DatasetInfo, split) -> str:
 
 
 def _check_root(root) -> Path | None:
+    """An explicit ``root`` must be an existing folder: it is the only place then searched, so a typo must not
+    quietly read the data of another place."""
     if root is None:
         return None
     if not isinstance(root, (str, os.PathLike)):
         raise InputError(f"root must be a folder path (str or os.PathLike), got {type(root).__name__}")
-    return Path(root).expanduser()
+    path = Path(root).expanduser()
+    if not str(root).strip():
+        raise InputError("root is an empty path (an unset variable?): give the folder that holds the dataset")
+    if not path.exists():
+        raise DataNotFoundError(f"root {path} does not exist: give the folder that holds the dataset's files (or "
+                                "leave root out to search $FEWLABEL_DATA, the cache and the system folders)")
+    if not path.is_dir():
+        raise InputError(f"root {path} is a file, not a folder: give the folder that holds the dataset's files")
+    return path
 
 
 def _places(info: registry.DatasetInfo, root: Path | None) -> list[tuple[str, Path | None]]:
@@ -44,10 +54,9 @@ def _places(info: registry.DatasetInfo, root: Path | None) -> list[tuple[str, Pa
     None for an unset $FEWLABEL_DATA, listed anyway so that messages show it was considered."""
     subs = registry.folder_names(info.name)
     inner = [registry.ARCHIVES[info.name].folder] if info.name in registry.ARCHIVES else []
+    if root is not None:  # the user said where: nowhere else is searched
+        return [("root=", root)] + [("root=", root / s) for s in subs + inner]
     places = []
-    if root is not None:
-        places.append(("root=", root))
-        places += [("root=", root / s) for s in subs]
     data = os.environ.get("FEWLABEL_DATA", "").strip()
     if data:
         data_dir = Path(data).expanduser()
@@ -242,7 +251,9 @@ def load(name: str, split: str = "train", root=None, download: bool = True):
         looked.append(f"{label}: {note}" if place is None else f"{label} {place}: {note}")
 
     failed = []
-    if not download:
+    if root is not None:
+        why_no_download = "Not downloading: root= says where the files are, so only that folder is read."
+    elif not download:
         why_no_download = "Not downloading: download=False."
     elif offline():
         why_no_download = "Not downloading: $FEWLABEL_OFFLINE is set."

@@ -31,7 +31,7 @@ def _images_in(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def _check_size(size):
+def check_size(size):
     if size is None:
         return None
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
@@ -49,7 +49,7 @@ def _pixel_bytes(im) -> int:
     return width * height * len(im.getbands()) * per_band
 
 
-def _open(path: Path, color, size):
+def read_image(path: Path, color, size):
     """One image as a uint8 array, (H, W) or (H, W, 3)."""
     try:
         # Pillow is handed the file's bytes, not the file: a damaged length field in the file (a PNG chunk
@@ -115,7 +115,7 @@ def read_image_folder(path, size=None, color=None):
         raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
     if color not in (None, "L", "RGB"):
         raise InputError(f"color must be None, 'L' or 'RGB', got {color!r}")
-    size = _check_size(size)
+    size = check_size(size)
     root = Path(path).expanduser()
     if not root.exists():
         raise DataNotFoundError(f"image folder not found: {root}")
@@ -148,7 +148,7 @@ def read_image_folder(path, size=None, color=None):
             raise InputError(f"no images in {root} (looked for {', '.join(IMAGE_EXTENSIONS)}, any case)")
         class_names, y = None, None
 
-    arrays = [_open(f, color, size) for f in files]
+    arrays = [read_image(f, color, size) for f in files]
 
     if size is None:
         first = arrays[0].shape[:2]

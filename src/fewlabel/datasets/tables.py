@@ -26,7 +26,7 @@ SUPPORTED = TEXT_EXTENSIONS + (".parquet", ".npy", ".npz")
 MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
 
 
-def _is_number(cell: str) -> bool:
+def is_number_text(cell: str) -> bool:
     try:
         float(cell)
         return True
@@ -37,7 +37,7 @@ def _is_number(cell: str) -> bool:
 # --- turning columns of cells into numbers ----------------------------------------------------------
 
 
-def _feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan: bool) -> np.ndarray:
+def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan: bool) -> np.ndarray:
     """Parse one column of strings to float64. ``where(i)`` describes data row i for messages."""
     stripped = np.char.strip(cells.astype(str))
     missing = np.isin(np.char.lower(stripped), MISSING)
@@ -46,7 +46,7 @@ def _feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan
         values = text.astype(np.float64)
     except ValueError:
         for i, cell in enumerate(text):  # only now look cell by cell, to name the culprit
-            if not _is_number(cell):
+            if not is_number_text(cell):
                 raise InputError(
                     f"{path}, {where(i)}, column {column}: {str(cells[i]).strip()!r} is not a number"
                 ) from None
@@ -68,9 +68,13 @@ def _check_values(values, missing, where, column, path, allow_nan):
         raise InputError(f"{path}, {where(i)}, column {column}: {values[i]} is infinite or too large for float32")
 
 
-def _label_values(cells: np.ndarray, where, column: str, path: Path) -> np.ndarray:
-    """Labels as given: int64 if every cell is an integer, float64 if every cell is a number, else str."""
+def _label_values(cells: np.ndarray, where, column: str, path: Path, partial: bool = False) -> np.ndarray:
+    """Labels as given: int64 if every cell is an integer, float64 if every cell is a number, else str.
+    ``partial``: the cells as written (stripped strings); their unlabeled rows are read by
+    :func:`fewlabel.datasets.partial.encode_labels`."""
     text = np.char.strip(cells.astype(str))
+    if partial:
+        return text
     empty = np.isin(np.char.lower(text), MISSING)
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
@@ -83,7 +87,7 @@ def _label_values(cells: np.ndarray, where, column: str, path: Path) -> np.ndarr
     return text
 
 
-def _resolve(spec, names: list[str], has_names: bool, what: str, path: Path) -> int:
+def resolve_column(spec, names: list[str], has_names: bool, what: str, path: Path) -> int:
     """A column given by name or (0-based, negative allowed) index -> its index."""
     n = len(names)
     if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
@@ -102,22 +106,26 @@ def _resolve(spec, names: list[str], has_names: bool, what: str, path: Path) -> 
     raise InputError(f"{what} must be a column name or index, got {spec!r}")
 
 
-def _select(names, has_names, label_column, columns, path):
-    """(label index or None, feature indices)."""
-    label = None if label_column is None else _resolve(label_column, names, has_names, "label_column", path)
+def _select(names, has_names, label_column, columns, path, id_column=None):
+    """(label index or None, id index or None, feature indices)."""
+    label = None if label_column is None else resolve_column(label_column, names, has_names, "label_column", path)
+    ident = None if id_column is None else resolve_column(id_column, names, has_names, "id_column", path)
+    if ident is not None and ident == label:
+        raise InputError(f"id_column and label_column name the same column {names[label]!r}")
     if columns is None:
-        features = [i for i in range(len(names)) if i != label]
+        features = [i for i in range(len(names)) if i not in (label, ident)]
     else:
         if isinstance(columns, (str, numbers.Integral)):
             columns = [columns]
-        features = [_resolve(c, names, has_names, "columns", path) for c in columns]
-        if label is not None and label in features:
-            raise InputError(f"columns includes the label column {names[label]!r}")
+        features = [resolve_column(c, names, has_names, "columns", path) for c in columns]
+        for index, what in ((label, "label"), (ident, "id")):
+            if index is not None and index in features:
+                raise InputError(f"columns includes the {what} column {names[index]!r}")
         if len(set(features)) != len(features):
             raise InputError(f"columns lists a column twice: {list(columns)}")
     if not features:
-        raise InputError(f"{path}: no feature columns left (the only column is the label)")
-    return label, features
+        raise InputError(f"{path}: no feature columns left (the only columns are the label and the id)")
+    return label, ident, features
 
 
 # --- text files -------------------------------------------------------------------------------------
@@ -137,7 +145,7 @@ def _split(line: str, delimiter: str | None) -> list[str]:
     return line.split() if delimiter is None else next(csv.reader([line], delimiter=delimiter))
 
 
-def _first_row(path: Path):
+def first_row(path: Path):
     """(delimiter, file line number, cells) of the first non-blank row, or None for a blank file."""
     with open(path, encoding="utf-8-sig") as f:  # -sig: drop a byte-order mark
         for line_no, line in enumerate(f, start=1):
@@ -166,9 +174,9 @@ def _text_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]
         return rows
 
 
-def _fast_text(path, delimiter, skip, width, label, features):
+def _fast_text(path, delimiter, skip, width, label, features, ident=None, partial=False):
     """The common case, a clean numeric file, parsed by NumPy's C reader (5x faster than the careful
-    path). Returns (X float64, label strings or None), or None when anything is off (missing or bad
+    path). Returns (X float64, label strings or None, id strings or None), or None when anything is off (missing or bad
     cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
     text = path.read_text(encoding="utf-8-sig")
     if delimiter is not None and '"' in text:
@@ -186,36 +194,43 @@ def _fast_text(path, delimiter, skip, width, label, features):
             warnings.simplefilter("ignore")
             X = np.loadtxt(lines, dtype=np.float64, usecols=features, **options)
             labels = None if label is None else np.loadtxt(lines, dtype=str, usecols=[label], **options)[:, 0]
+            ids = None if ident is None else np.loadtxt(lines, dtype=str, usecols=[ident], **options)[:, 0]
     except (ValueError, IndexError):
         return None
     too_big = np.abs(X) > np.finfo(np.float32).max
     if not np.all(np.isfinite(X)) or too_big.any():
         return None
-    if labels is not None and np.isin(np.char.lower(np.char.strip(labels)), MISSING).any():
+    if labels is not None and not partial and np.isin(np.char.lower(np.char.strip(labels)), MISSING).any():
         return None
-    return X, labels
+    return X, labels, ids
 
 
-def _read_text(path, label_column, columns, allow_nan):
+def text_header(path: Path):
+    """``(delimiter, line of the first row, has_header, column names)`` of a text table. A header is a first row
+    in which no cell is a number (data rows with string labels still have numeric features, so they are not
+    mistaken for one); without one the columns are named by their index."""
+    head = first_row(path)
+    if head is None:
+        raise InputError(f"{path} is empty")
+    delimiter, first_line, first = head
+    cells = [c.strip() for c in first]
+    has_header = any(cells) and not any(is_number_text(c) for c in cells if c)
+    names = [c or str(i) for i, c in enumerate(cells)] if has_header else [str(i) for i in range(len(first))]
+    return delimiter, first_line, has_header, names
+
+
+def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False):
     try:
-        first_row = _first_row(path)
-        if first_row is None:
-            raise InputError(f"{path} is empty")
-        delimiter, first_line, first = first_row
-        cells = [c.strip() for c in first]
-        # A header is a first row in which no cell is a number (data rows with string labels still have
-        # numeric features, so they are not mistaken for one).
-        has_header = any(cells) and not any(_is_number(c) for c in cells if c)
-        width = len(first)
-        names = [c or str(i) for i, c in enumerate(cells)] if has_header else [str(i) for i in range(width)]
-        label, features = _select(names, has_header, label_column, columns, path)
+        delimiter, first_line, has_header, names = text_header(path)
+        width = len(names)
+        label, ident, features = _select(names, has_header, label_column, columns, path, id_column)
 
         def col(j):
             return f"{j + 1} ({names[j]!r})" if has_header else f"{j + 1}"
 
-        fast = _fast_text(path, delimiter, first_line if has_header else 0, width, label, features)
+        fast = _fast_text(path, delimiter, first_line if has_header else 0, width, label, features, ident, partial)
         if fast is not None:
-            X, labels = fast
+            X, labels, ids = fast
 
             def where(i):  # not reached: the fast path only accepts clean files
                 return f"row {i + 1}"
@@ -238,20 +253,22 @@ def _read_text(path, label_column, columns, allow_nan):
 
             X = np.empty((len(data), len(features)), dtype=np.float64)
             for k, j in enumerate(features):
-                X[:, k] = _feature_column(table[:, j], where, col(j), path, allow_nan)
+                X[:, k] = parse_feature_column(table[:, j], where, col(j), path, allow_nan)
             labels = None if label is None else table[:, label]
+            ids = None if ident is None else np.char.strip(table[:, ident])
     except UnicodeDecodeError as e:
         raise InputError(f"{path} is not UTF-8 text ({e}); is it really a {path.suffix} file?") from e
     except csv.Error as e:
         raise InputError(f"{path}: cannot parse as {path.suffix} ({e})") from e
-    y = None if label is None else _label_values(labels, where, col(label), path)
-    return X.astype(np.float32), y, [names[j] for j in features]
+    y = None if label is None else _label_values(labels, where, col(label), path, partial)
+    return {"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
+            "label_name": None if label is None else names[label], "ids": ids}
 
 
 # --- Parquet ----------------------------------------------------------------------------------------
 
 
-def _read_parquet(path, label_column, columns, allow_nan):
+def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False):
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -266,7 +283,7 @@ def _read_parquet(path, label_column, columns, allow_nan):
     names = list(table.column_names)
     if not names or table.num_rows == 0:
         raise InputError(f"{path} is empty ({table.num_rows} rows, {len(names)} columns)")
-    label, features = _select(names, True, label_column, columns, path)
+    label, ident, features = _select(names, True, label_column, columns, path, id_column)
 
     def where(i):
         return f"row {i + 1}"
@@ -288,11 +305,14 @@ def _read_parquet(path, label_column, columns, allow_nan):
             _check_values(values, np.isnan(values), where, name, path, allow_nan)
             X[:, k] = values
         elif pa.types.is_string(t) or pa.types.is_large_string(t):
-            X[:, k] = _feature_column(as_cells(column), where, name, path, allow_nan)
+            X[:, k] = parse_feature_column(as_cells(column), where, name, path, allow_nan)
         else:
             raise InputError(f"{path}, column {name} has type {t}; features must be numbers")
     y = None
-    if label is not None:
+    if label is not None and partial:
+        # nulls stay None (a missing value, as NaN is): encode_labels reads both as unlabeled
+        y = np.array(table.column(label).to_pylist(), dtype=object)
+    elif label is not None:
         column = table.column(label)
         if column.null_count:
             i = column.to_pylist().index(None)
@@ -304,7 +324,9 @@ def _read_parquet(path, label_column, columns, allow_nan):
             y = np.asarray(column.to_numpy(), dtype=np.float64)
         else:
             y = np.array([str(v) for v in column.to_pylist()], dtype=str)
-    return X, y, [names[j] for j in features]
+    ids = None if ident is None else np.array(["" if v is None else str(v) for v in table.column(ident).to_pylist()])
+    return {"X": X, "y": y, "feature_names": [names[j] for j in features],
+            "label_name": None if label is None else names[label], "ids": ids}
 
 
 # --- NumPy files ------------------------------------------------------------------------------------
@@ -386,7 +408,7 @@ def _load_npy(path: Path) -> np.ndarray:
         return _read_npy(f, os.fstat(f.fileno()).st_size, str(path))
 
 
-def _load_npz(path: Path):
+def load_npz(path: Path):
     """(X, y or None) from an .npz archive; only the members X and y are read."""
     _check_magic(path, b"PK")
     archive_size = path.stat().st_size
@@ -421,9 +443,9 @@ def _load_npz(path: Path):
         raise CorruptFileError(f"cannot read {path} as an .npz archive: {type(e).__name__}: {e}") from e
 
 
-def _read_numpy(path, label_column, columns, allow_nan):
+def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=False):
     if path.suffix.lower() == ".npz":
-        X, y = _load_npz(path)
+        X, y = load_npz(path)
     else:
         X, y = _load_npy(path), None
 
@@ -457,10 +479,10 @@ def _read_numpy(path, label_column, columns, allow_nan):
                 if bad.any() and not (what == "NaN" and allow_nan):
                     raise InputError(f"{path}, sample {int(np.flatnonzero(bad)[0]) + 1}: {what} values "
                                      f"({int(bad.sum())} samples affected)")
-        return X, y, None
+        return {"X": X, "y": y, "feature_names": None, "label_name": None, "ids": None}
 
     names = [str(i) for i in range(X.shape[1])]
-    label, features = _select(names, False, label_column, columns, path)
+    label, ident, features = _select(names, False, label_column, columns, path, id_column)
     if label is not None:
         y = X[:, label]
         if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
@@ -468,7 +490,9 @@ def _read_numpy(path, label_column, columns, allow_nan):
     values = X[:, features].astype(np.float64)
     for k, j in enumerate(features):
         _check_values(values[:, k], np.isnan(values[:, k]), where, str(j + 1), path, allow_nan)
-    return values.astype(np.float32), y, [names[j] for j in features]
+    ids = None if ident is None else np.array([str(v) for v in X[:, ident].tolist()])
+    return {"X": values.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
+            "label_name": None if label is None else names[label], "ids": ids}
 
 
 def read_table(path, label_column=None, columns=None, allow_nan=False):
@@ -496,6 +520,16 @@ def read_table(path, label_column=None, columns=None, allow_nan=False):
     feature_names : list of str or None
         Header names (or column indices as strings); None for image arrays.
     """
+    parts = read_table_parts(path, label_column, columns, allow_nan)
+    return parts["X"], parts["y"], parts["feature_names"]
+
+
+def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
+                     partial_labels=False) -> dict:
+    """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with
+    ``partial_labels``, label cells returned as written (missing ones included) for
+    :func:`fewlabel.datasets.partial.encode_labels`. Returns ``{"X", "y", "feature_names", "label_name",
+    "ids"}``."""
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
     if not isinstance(allow_nan, (bool, np.bool_)):
@@ -511,7 +545,7 @@ def read_table(path, label_column=None, columns=None, allow_nan=False):
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_EXTENSIONS:
-        return _read_text(path, label_column, columns, allow_nan)
+        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels)
     if ext == ".parquet":
-        return _read_parquet(path, label_column, columns, allow_nan)
-    return _read_numpy(path, label_column, columns, allow_nan)
+        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels)
+    return _read_numpy(path, label_column, columns, allow_nan, id_column, partial_labels)

@@ -1,0 +1,422 @@
+"""Read data that is partly labeled, as users keep it, and say what was found.
+
+Three layouts (:func:`read_partly_labeled`):
+
+* **an image folder**: one sub-folder per class (its name is the class name) holding the labeled images;
+  the unlabeled images either in a sub-folder named ``unlabeled`` (``unlabeled_folder``) or loose at the
+  top level, or both::
+
+      photos/cat/001.jpg  photos/dog/002.jpg  photos/unlabeled/003.jpg  photos/004.jpg
+
+* **a table** (CSV, TSV, Parquet) with a label column whose unlabeled rows are marked (see below);
+* **NumPy** ``.npz`` with arrays ``X`` and ``y``, ``y == -1`` (or any one marking below) for unlabeled rows.
+
+How an unlabeled row is marked, wherever labels are read (files and the Python API alike): an empty cell,
+NaN (also spelled ``NA``, ``N/A``, ``null``, ``None``; a Parquet null; Python's ``None``), ``?``, or ``-1``
+(scikit-learn's convention). Each of these means "unlabeled", and one file (or one ``y``) must use one
+of them: a column that mixes two (blanks and ``?``, say) is refused, because two spellings usually mean
+two things (not looked at yet, looked at and unsure) that a reader cannot tell apart.
+
+Class names stay as written: the label cells as strings, stripped of surrounding spaces; the sub-folder
+names. A file that cannot be read as an image refuses the whole folder, naming every such file (nothing
+is skipped without a word); images of different sizes are refused unless ``size`` resizes them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fewlabel.datasets.folders import check_size
+from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+
+#: The sub-folder of an image folder that holds unlabeled images (the ``unlabeled_folder`` default).
+UNLABELED_FOLDER = "unlabeled"
+#: Spellings of NaN in a label cell (lower-cased).
+NAN_SPELLINGS = ("nan", "na", "n/a", "null", "none")
+#: The ways an unlabeled row can be marked, named as messages name them.
+MARKINGS = ("an empty cell", "NaN", "'?'", "-1")
+
+
+class DataQualityWarning(UserWarning):
+    """Data that reads, but that the user should look at: a class with very few labeled rows, files that
+    are copies of each other, the same image under two labels."""
+
+
+# -- labels --------------------------------------------------------------------------------------------
+def _marking(value) -> str | None:
+    """Which of :data:`MARKINGS` ``value`` is, or None for a class label."""
+    if value is None:
+        return "NaN"
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "NaN"
+        return "-1" if value == -1 else None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return "-1" if value == -1 else None
+    if isinstance(value, (str, np.str_)):
+        text = value.strip()
+        low = text.lower()
+        if not text:
+            return "an empty cell"
+        if low in NAN_SPELLINGS:
+            return "NaN"
+        if text == "?":
+            return "'?'"
+        try:
+            return "-1" if float(text) == -1 else None
+        except ValueError:
+            return None
+    return None
+
+
+def unlabeled_mask(y, where: str = "y") -> np.ndarray:
+    """Boolean mask of the unlabeled rows of ``y`` (any of :data:`MARKINGS`), refusing a ``y`` that marks
+    them in more than one way (the message names each way, how many rows use it and the first one)."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iub":
+        return y == -1
+    if y.dtype.kind == "f":
+        nan, minus = np.isnan(y), y == -1
+        kinds = {"NaN": nan, "-1": minus}
+    else:
+        found = np.array([_marking(v) for v in y.tolist()], dtype=object)
+        kinds = {k: found == k for k in MARKINGS}
+    used = {k: m for k, m in kinds.items() if m.any()}
+    if len(used) > 1:
+        parts = [f"{k} ({int(m.sum())} rows, first row {int(np.argmax(m)) + 1})" for k, m in used.items()]
+        raise InputError(f"{where} marks its unlabeled rows in {len(used)} ways: {', '.join(parts)}; mark them one "
+                         "way (an empty cell, NaN, '?' or -1 each mean unlabeled; two spellings usually mean two "
+                         "things, such as not looked at and unsure)")
+    mask = np.zeros(len(y), bool)
+    for m in used.values():
+        mask |= m
+    return mask
+
+
+def encode_labels(y, where: str = "y") -> tuple[np.ndarray, list[str]]:
+    """``(codes, class_names)``: int64 codes into the sorted class names (strings, as written), -1 for the
+    unlabeled rows."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise InputError(f"{where} must be 1-D (one label per row), got shape {y.shape}")
+    unlabeled = unlabeled_mask(y, where)
+    if y.dtype.kind == "f":
+        labeled_values = y[~unlabeled]
+        if (labeled_values != np.round(labeled_values)).any() or not np.isfinite(labeled_values).all():
+            bad = labeled_values[labeled_values != np.round(labeled_values)]
+            raise InputError(f"{where} holds {bad[0] if len(bad) else 'infinite'} among its labels: class labels "
+                             "are names or whole numbers")
+        text = [str(int(v)) for v in labeled_values]
+    else:
+        text = [str(v).strip() for v in y[~unlabeled].tolist()]
+    names, codes_labeled = np.unique(np.asarray(text, dtype=str), return_inverse=True)
+    codes = np.full(len(y), -1, dtype=np.int64)
+    codes[~unlabeled] = codes_labeled
+    return codes, [str(n) for n in names]
+
+
+# -- what was read ---------------------------------------------------------------------------------------
+@dataclass
+class PartlyLabeled:
+    """Rows, their labels where given, and what names each row.
+
+    ``y`` holds int64 codes into ``class_names`` and -1 for unlabeled rows; :attr:`labels` gives the class
+    names themselves (None where unlabeled). ``row_names`` name each row in what fewlabel writes: the
+    image's path relative to the folder, the ``id_column`` value, or the row's number (1-based, as a
+    spreadsheet shows it below its header). ``feature_names`` are a table's feature columns.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    class_names: list[str]
+    row_names: list[str]
+    source: str
+    kind: str  # "images", "table" or "arrays"
+    row_name_column: str = "row"
+    feature_names: list[str] | None = None
+    label_column: str | None = None
+    id_column: str | None = None
+    notes: list[str] = field(default_factory=list)
+    read: dict | None = None  # images: the size and colour they were read at
+
+    def record(self) -> dict:
+        """What a model trained on these rows should remember of how they were read (``fewlabel predict`` reads
+        new rows the same way): the source, image size and colour, a table's columns."""
+        out = {"source": self.source, "kind": self.kind}
+        if self.read is not None:
+            out["read"] = self.read
+        if self.feature_names is not None:
+            out.update(columns=list(self.feature_names), label_column=self.label_column, id_column=self.id_column)
+        return out
+
+    @property
+    def labeled(self) -> np.ndarray:
+        return self.y >= 0
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class names per row (object array), None for unlabeled rows."""
+        out = np.full(len(self.y), None, dtype=object)
+        names = np.asarray(self.class_names, dtype=object)
+        out[self.labeled] = names[self.y[self.labeled]]
+        return out
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y[self.labeled], minlength=len(self.class_names))
+        return {name: int(c) for name, c in zip(self.class_names, counts)}
+
+    def summary(self) -> str:
+        """What reading found, in one or two lines: rows labeled in K classes (count each), rows unlabeled."""
+        counts = ", ".join(f"{name} {n:,}" for name, n in self.class_counts().items())
+        n_lab = int(self.labeled.sum())
+        shape = "x".join(str(d) for d in self.X.shape[1:])
+        what = {"images": "images", "table": "rows", "arrays": "rows"}[self.kind]
+        return (f"{self.source}: {len(self.y):,} {what} of shape {shape}; {n_lab:,} labeled in "
+                f"{len(self.class_names)} classes ({counts}), {len(self.y) - n_lab:,} unlabeled")
+
+
+def _warn(notes: list[str], text: str) -> None:
+    notes.append(text)
+    warnings.warn(text, DataQualityWarning, stacklevel=3)
+
+
+def _check_classes(data: PartlyLabeled, min_class_rows: int) -> PartlyLabeled:
+    if not data.labeled.any():
+        raise InputError(f"{data.source} has no labeled row: {_HOW_TO_LABEL[data.kind]}")
+    if len(data.class_names) < 2:
+        raise InputError(f"{data.source} has labeled rows of one class only ({data.class_names[0]!r}): a classifier "
+                         f"needs at least two classes; {_HOW_TO_LABEL[data.kind]}")
+    few = {name: n for name, n in data.class_counts().items() if n < min_class_rows}
+    if few:
+        listed = ", ".join(f"{name!r} ({n})" for name, n in list(few.items())[:10])
+        _warn(data.notes, f"{len(few)} class(es) with fewer than {min_class_rows} labeled rows: {listed}; the "
+                          "model hardly knows them and the accuracy estimate says little about them: label a few more")
+    if data.labeled.all():
+        _warn(data.notes, f"{data.source} has no unlabeled row: there is nothing to label, and the unlabeled rows "
+                          "that fewlabel learns from are missing")
+    return data
+
+
+_HOW_TO_LABEL = {
+    "images": "put each labeled image into a sub-folder named after its class (FOLDER/cat/1.png), the unlabeled "
+              f"ones loose in FOLDER or in FOLDER/{UNLABELED_FOLDER}/",
+    "table": "give each labeled row its class in the label column (--label-column), and leave the cell empty for "
+             "unlabeled rows",
+    "arrays": "give y a class for each labeled row and -1 for the unlabeled ones",
+}
+
+
+# -- image folders ---------------------------------------------------------------------------------------
+def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(images, other visible files) directly inside ``folder``."""
+    from fewlabel.datasets.folders import IMAGE_EXTENSIONS
+
+    images, others = [], []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        (images if p.suffix.lower() in IMAGE_EXTENSIONS else others).append(p)
+    return images, others
+
+
+def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
+    """``(files, class index per file (-1 unlabeled), class names, ignored files)`` of a partly labeled
+    image folder, without opening any image."""
+    class_dirs = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")
+                  and p.name != unlabeled_folder]
+    files, codes, ignored = [], [], []
+    names = []
+    for d in class_dirs:
+        found, other = _image_files(d)
+        ignored += other
+        if not found:
+            raise InputError(f"class folder {d} holds no image: a class with no labeled rows (remove the folder, or "
+                             "put its labeled images in it)")
+        names.append(d.name)
+        files += found
+        codes += [len(names) - 1] * len(found)
+    loose, other = _image_files(root)
+    ignored += other
+    unl_dir = root / unlabeled_folder
+    if unl_dir.is_dir():
+        found, other = _image_files(unl_dir)
+        ignored += other
+        loose = loose + found
+    files += loose
+    codes += [-1] * len(loose)
+    return files, np.asarray(codes, dtype=np.int64), names, ignored
+
+
+def read_images(files: list[Path], root: Path, size=None, color=None, workers: int | None = None) -> np.ndarray:
+    """The images of ``files`` as one uint8 array, decoded by a few threads (Pillow releases the GIL).
+
+    Every file that cannot be read is named in one error; images of different sizes are refused unless
+    ``size`` resizes them (the error counts each size and names a file of each).
+    """
+    from fewlabel.datasets.folders import read_image
+
+    size = check_size(size)
+    workers = workers or min(8, (os.cpu_count() or 1) + 1)
+
+    def one(path):
+        try:
+            return read_image(path, color, size)
+        except CorruptFileError as e:
+            return e
+
+    with ThreadPoolExecutor(workers) as pool:
+        arrays = list(pool.map(one, files, chunksize=64))
+    bad = [(f, a) for f, a in zip(files, arrays) if isinstance(a, CorruptFileError)]
+    if bad:
+        shown = "; ".join(f"{f.relative_to(root)} ({str(e).split(': ', 1)[-1]})" for f, e in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise CorruptFileError(f"{len(bad)} of the {len(files):,} files in {root} cannot be read as images: "
+                               f"{shown}{more}; remove or replace them")
+    shapes: dict[tuple, list[Path]] = {}
+    for f, a in zip(files, arrays):
+        shapes.setdefault(a.shape[:2], []).append(f)
+    if len(shapes) > 1:
+        listed = ", ".join(f"{len(fs):,} of {w}x{h} (e.g. {fs[0].relative_to(root)})"
+                           for (h, w), fs in sorted(shapes.items(), key=lambda kv: -len(kv[1]))[:4])
+        raise InputError(f"the images in {root} differ in size: {listed} (width x height); resize them all to one "
+                         "size with --size HxW (size=(H, W) in Python)")
+    if color is None and any(a.ndim == 3 for a in arrays) and any(a.ndim == 2 for a in arrays):
+        arrays = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
+    return np.stack(arrays)
+
+
+def _duplicates(files: list[Path], codes: np.ndarray, names: list[str], root: Path, notes: list[str]) -> None:
+    """Warn about files with the same bytes: under two classes, labeled and unlabeled, or twice unlabeled."""
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(files):
+        groups.setdefault(hashlib.blake2b(f.read_bytes(), digest_size=16).hexdigest(), []).append(i)
+    same = [g for g in groups.values() if len(g) > 1]
+    if not same:
+        return
+    conflict = [g for g in same if len({int(codes[i]) for i in g if codes[i] >= 0}) > 1]
+    mixed = [g for g in same if g not in conflict and (codes[g] >= 0).any() and (codes[g] < 0).any()]
+    copies = sum(len(g) - 1 for g in same)
+    rel = lambda i: str(files[i].relative_to(root))  # noqa: E731
+    text = f"{copies:,} file(s) in {root} are byte-for-byte copies of others (e.g. {rel(same[0][1])} = {rel(same[0][0])})"
+    if conflict:
+        g = conflict[0]
+        text += (f"; {len(conflict)} image(s) carry two different labels (e.g. {rel(g[0])} is {names[codes[g[0]]]!r}, "
+                 f"{rel(g[1])} is {names[codes[g[1]]]!r}): fix the label")
+    if mixed:
+        text += f"; {len(mixed)} labeled image(s) also lie among the unlabeled ones"
+    _warn(notes, text)
+
+
+def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, size=None, color=None,
+                               min_class_rows: int = 5) -> PartlyLabeled:
+    """A partly labeled image folder (see the module docstring); :func:`read_partly_labeled` for the rest."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataNotFoundError(f"image folder not found: {root}")
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder")
+    files, codes, names, ignored = list_image_folder(root, unlabeled_folder)
+    if not files:
+        raise InputError(f"no images in {root} or its sub-folders: {_HOW_TO_LABEL['images']}")
+    notes: list[str] = []
+    if not names:
+        raise InputError(f"{root} holds {len(files):,} images but no labeled one: {_HOW_TO_LABEL['images']}")
+    X = read_images(files, root, size, color)
+    if ignored:
+        kinds = sorted({p.suffix.lower() or p.name for p in ignored})
+        notes.append(f"ignored {len(ignored):,} file(s) that are not images ({', '.join(kinds[:6])})")
+    _duplicates(files, codes, names, root, notes)
+    data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=[str(f.relative_to(root)) for f in files],
+                         source=str(path), kind="images", row_name_column="file", notes=notes,
+                         read={"size": None if size is None else list(check_size(size)), "color": color})
+    return _check_classes(data, min_class_rows)
+
+
+# -- tables and arrays -------------------------------------------------------------------------------------
+def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5) -> PartlyLabeled:
+    """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``)."""
+    from fewlabel.datasets.tables import read_table_parts
+
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".npy"):
+        if label_column is not None or id_column is not None:
+            raise InputError(f"{path} is a NumPy file: its labels are its array y (with -1 for unlabeled rows), "
+                             "so --label-column / --id-column do not apply")
+    elif label_column is None:
+        raise InputError(f"{path}: name the column that holds the labels (--label-column NAME, label_column= in "
+                         "Python); its empty cells mark the unlabeled rows")
+    parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
+    X, y = parts["X"], parts["y"]
+    if y is None:
+        raise InputError(f"{path} holds no labels: save X and y in an .npz (y = -1 for unlabeled rows), or use a table "
+                         "with a label column")
+    where = f"{path}, label column {parts['label_name']!r}" if parts.get("label_name") else f"{path} (array y)"
+    codes, names = encode_labels(y, where)
+    ids = parts.get("ids")
+    if ids is not None:
+        row_names = [str(v) for v in ids]
+        values, counts = np.unique(np.asarray(row_names, dtype=str), return_counts=True)
+        if (counts > 1).any():
+            repeated = ", ".join(repr(str(v)) for v in values[counts > 1][:3])
+            raise InputError(f"{path}, id column {id_column!r}: {int((counts > 1).sum())} value(s) name more than one "
+                             f"row ({repeated}); an id must name one row")
+    else:
+        row_names = [str(i + 1) for i in range(len(X))]
+    kind = "arrays" if suffix in (".npz", ".npy") else "table"
+    data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=row_names, source=str(path), kind=kind,
+                         row_name_column=str(id_column) if id_column is not None else "row",
+                         feature_names=parts.get("feature_names"), label_column=parts.get("label_name"),
+                         id_column=None if id_column is None else str(id_column))
+    return _check_classes(data, min_class_rows)
+
+
+def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_folder: str = UNLABELED_FOLDER,
+                        size=None, color=None, min_class_rows: int = 5) -> PartlyLabeled:
+    """Read partly labeled data as it is kept: an image folder, a table with a label column, or an .npz.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image folder (one sub-folder per class; unlabeled images loose or in ``unlabeled_folder``), a
+        ``.csv`` / ``.tsv`` / ``.txt`` / ``.parquet`` table (needs ``label_column``), or an ``.npz`` with
+        ``X`` and ``y``.
+    label_column : str or int
+        Tables: the column of labels; an empty cell (or NaN, '?', -1, one of them) marks an unlabeled row.
+    id_column : str or int, optional
+        Tables: a column naming each row (not a feature); rows are otherwise named by their number.
+    unlabeled_folder : str
+        Image folders: the sub-folder of unlabeled images (default ``"unlabeled"``); images loose at the top
+        are unlabeled too.
+    size, color
+        Image folders: resize every image to ``size`` (H, W); ``color`` "L" or "RGB" (see
+        :func:`~fewlabel.datasets.read_image_folder`).
+    min_class_rows : int
+        Warn (:class:`DataQualityWarning`) about each class with fewer labeled rows than this.
+
+    Raises InputError for data with no labeled row or a single class, labels marked unlabeled in two
+    ways, images of mixed sizes (without ``size``); CorruptFileError naming every unreadable image.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InputError(f"the data path must be a file or folder, got {path!r}")
+    if not isinstance(min_class_rows, int) or isinstance(min_class_rows, bool) or min_class_rows < 1:
+        raise InputError(f"min_class_rows must be a positive integer, got {min_class_rows!r}")
+    p = Path(path).expanduser()
+    if p.is_dir():
+        if label_column is not None or id_column is not None:
+            raise InputError(f"{p} is an image folder: its classes are its sub-folders, so --label-column / "
+                             "--id-column do not apply")
+        return read_partly_labeled_folder(p, unlabeled_folder, size, color, min_class_rows)
+    if size is not None or color is not None:
+        raise InputError(f"{p} is not an image folder: size / color apply to image folders only")
+    if not p.exists():
+        raise DataNotFoundError(f"no such file or folder: {p}")
+    return read_partly_labeled_table(p, label_column, id_column, min_class_rows)

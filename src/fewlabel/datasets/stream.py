@@ -1,0 +1,251 @@
+"""Rows read in batches, so that applying a model to a file or folder takes memory that does not grow with its
+rows: image folders (any depth), CSV / TSV / text and Parquet tables, memory-mapped ``.npy``, ``.npz``.
+
+:func:`open_rows` checks what it can before the first batch (the file's kind, its columns against the ones a
+model was trained on, the shape of its rows) and :meth:`Rows.batches` yields ``(X, names)``: a batch of rows
+as the readers give them (uint8 images, float32 table rows) and what names each row in an output (the
+image's path under the folder, the ``id_column`` value, or the row's number).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+
+
+@dataclass
+class Rows:
+    """A source of rows, read batch by batch (see :func:`open_rows`)."""
+
+    path: Path
+    kind: str  # "images", "table", "arrays"
+    n_rows: int
+    row_shape: tuple
+    name_column: str
+    _batches: object = field(repr=False, default=None)
+
+    def batches(self, size: int = 1024) -> Iterator[tuple[np.ndarray, list[str]]]:
+        if not isinstance(size, int) or size < 1:
+            raise InputError(f"batch size must be a positive integer, got {size!r}")
+        return self._batches(size)
+
+
+# -- images ----------------------------------------------------------------------------------------------
+def _all_images(root: Path) -> list[Path]:
+    from fewlabel.datasets.folders import IMAGE_EXTENSIONS
+
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder) / f for f in sorted(files)
+                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(found)
+
+
+def _image_rows(root: Path, size, color) -> Rows:
+    from fewlabel.datasets.partial import read_images
+
+    files = _all_images(root)
+    if not files:
+        raise InputError(f"no images in {root} or its sub-folders (looked for png, jpg, jpeg, bmp, gif, tif, tiff, "
+                         "webp)")
+    first = read_images(files[:1], root, size, color)
+    shape = tuple(first.shape[1:])
+
+    def batches(n):
+        for start in range(0, len(files), n):
+            part = files[start:start + n]
+            X = read_images(part, root, size, color)
+            if tuple(X.shape[1:]) != shape:
+                raise InputError(f"the images in {root} differ in size: {files[0].relative_to(root)} gives "
+                                 f"{_shape_text(shape)}, {part[0].relative_to(root)} and others "
+                                 f"{_shape_text(X.shape[1:])}; give --size HxW to resize them all")
+            yield X, [str(f.relative_to(root)) for f in part]
+
+    return Rows(root, "images", len(files), shape, "file", batches)
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+# -- tables ----------------------------------------------------------------------------------------------
+def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_column, label_column):
+    """(feature indices in the model's order, id index or None): the file's columns against the model's."""
+    from fewlabel.datasets.tables import resolve_column
+
+    ident = None if id_column is None else resolve_column(id_column, names, has_header, "id_column", path)
+    label = None
+    if label_column is not None and has_header and label_column in names:
+        label = names.index(label_column)  # the label column of next week's file is not a feature
+    rest = [i for i in range(len(names)) if i not in (ident, label)]
+    if expect is None or not has_header:
+        if expect is not None and len(rest) != len(expect):
+            raise InputError(f"{path} has {len(rest)} feature columns, but the model was trained on {len(expect)} "
+                             f"({', '.join(map(str, expect[:8]))}{' ...' if len(expect) > 8 else ''})")
+        return rest, ident
+    missing = [c for c in expect if c not in names]
+    extra = [names[i] for i in rest if names[i] not in expect]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"lacks the model's column(s) {', '.join(map(repr, missing[:8]))}")
+        if extra:
+            parts.append(f"has column(s) the model was not trained on: {', '.join(map(repr, extra[:8]))} (a column "
+                         "naming the rows goes in --id-column)")
+        raise InputError(f"{path} {' and '.join(parts)}; the model's columns are "
+                         f"{', '.join(map(repr, expect[:12]))}{' ...' if len(expect) > 12 else ''}")
+    return [names.index(c) for c in expect], ident
+
+
+def _text_rows(path: Path, expect, id_column, label_column) -> Rows:
+    from fewlabel.datasets.tables import parse_feature_column, text_header
+
+    delimiter, _, has_header, names = text_header(path)
+    features, ident = _match_columns(path, names, has_header, expect, id_column, label_column)
+    with open(path, encoding="utf-8-sig") as f:
+        n_rows = sum(1 for line in f if line.strip()) - (1 if has_header else 0)
+    if n_rows <= 0:
+        raise InputError(f"{path} has no data rows")
+
+    def batches(n):
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter) if delimiter is not None else (line.split() for line in f)
+            row_no, chunk, lines = 0, [], []
+            header_pending = has_header
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if header_pending:  # the first non-blank row is the header
+                    header_pending = False
+                    continue
+                row_no += 1
+                if len(row) != len(names):
+                    raise InputError(f"{path}, row {row_no}: {len(row)} fields, expected {len(names)}")
+                chunk.append(row)
+                lines.append(row_no)
+                if len(chunk) == n:
+                    yield _parse(chunk, lines)
+                    chunk, lines = [], []
+            if chunk:
+                yield _parse(chunk, lines)
+
+    def _parse(chunk, lines):
+        table = np.array(chunk, dtype=str)
+        X = np.empty((len(chunk), len(features)), np.float32)
+        for k, j in enumerate(features):
+            X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path, False)
+        ids = [str(v).strip() for v in table[:, ident]] if ident is not None else [str(r) for r in lines]
+        return X, ids
+
+    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches)
+
+
+def _parquet_rows(path: Path, expect, id_column, label_column) -> Rows:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"reading {path} needs pyarrow, an optional dependency: pip install fewlabel[parquet]") from None
+    try:
+        file = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise CorruptFileError(f"cannot read Parquet file {path}: {e}") from e
+    names = list(file.schema_arrow.names)
+    features, ident = _match_columns(path, names, True, expect, id_column, label_column)
+    n_rows = file.metadata.num_rows
+    if n_rows == 0:
+        raise InputError(f"{path} has no rows")
+
+    def batches(n):
+        done = 0
+        for batch in file.iter_batches(batch_size=n):
+            X = np.empty((batch.num_rows, len(features)), np.float32)
+            for k, j in enumerate(features):
+                values = batch.column(j).to_numpy(zero_copy_only=False)
+                try:
+                    X[:, k] = np.asarray(values, dtype=np.float32)
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}, column {names[j]!r}: not numbers") from None
+            if not np.isfinite(X).all():
+                i, k = np.argwhere(~np.isfinite(X))[0]
+                raise InputError(f"{path}, row {done + i + 1}, column {names[features[k]]!r}: missing or not finite")
+            ids = ([str(v) for v in batch.column(ident).to_pylist()] if ident is not None
+                   else [str(done + i + 1) for i in range(batch.num_rows)])
+            done += batch.num_rows
+            yield X, ids
+
+    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches)
+
+
+def _numpy_rows(path: Path, expect) -> Rows:
+    from fewlabel.datasets.tables import load_npz
+
+    if path.suffix.lower() == ".npz":
+        X, _ = load_npz(path)  # a compressed member cannot be mapped: read whole
+    else:
+        try:
+            X = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as e:
+            raise CorruptFileError(f"{path} is not a readable .npy array ({e})") from None
+    if X.dtype.kind not in "biuf":
+        raise InputError(f"{path}: X has dtype {X.dtype}; rows must be numbers")
+    if X.ndim < 2 or len(X) == 0:
+        raise InputError(f"{path}: expected rows of features or images, got shape {X.shape}")
+    if expect is not None and X.ndim == 2 and X.shape[1] != len(expect):
+        raise InputError(f"{path} has {X.shape[1]} feature columns, but the model was trained on {len(expect)}")
+
+    def batches(n):
+        for start in range(0, len(X), n):
+            part = np.asarray(X[start:start + n])
+            if part.dtype != np.uint8:
+                part = part.astype(np.float32)
+                if not np.isfinite(part).all():
+                    i = int(np.argwhere(~np.isfinite(part.reshape(len(part), -1)))[0][0])
+                    raise InputError(f"{path}, row {start + i + 1}: NaN or infinite values")
+            yield part, [str(start + i + 1) for i in range(len(part))]
+
+    return Rows(path, "arrays", len(X), tuple(X.shape[1:]), "row", batches)
+
+
+def open_rows(path, *, size=None, color=None, columns=None, id_column=None, label_column=None) -> Rows:
+    """Rows of an image folder (every image under it, named by its path under the folder; ``size``, ``color`` as
+    :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
+    on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
+    a NumPy file (``.npy`` memory-mapped)."""
+    from fewlabel.datasets.tables import SUPPORTED, TEXT_EXTENSIONS
+
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InputError(f"the data path must be a file or folder, got {path!r}")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataNotFoundError(f"no such file or folder: {path}")
+    if path.is_dir():
+        if id_column is not None:
+            raise InputError(f"{path} is an image folder: --id-column applies to tables (images are named by their file)")
+        return _image_rows(path, size, color)
+    if size is not None or color is not None:
+        raise InputError(f"{path} is not an image folder: size / color apply to image folders only")
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise InputError(f"{path}: unsupported file type {ext or '(none)'!r}; supported: an image folder or "
+                         f"{', '.join(SUPPORTED)}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes)")
+    if ext in TEXT_EXTENSIONS:
+        try:
+            return _text_rows(path, columns, id_column, label_column)
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path} is not UTF-8 text ({e})") from None
+    if ext == ".parquet":
+        return _parquet_rows(path, columns, id_column, label_column)
+    if id_column is not None:
+        raise InputError(f"{path} is a NumPy file: its rows are named by their number (--id-column applies to tables)")
+    return _numpy_rows(path, columns)

@@ -159,6 +159,13 @@ def run(args, out: Path) -> int:
     # a file has no test split: scoring its own training rows again would flatter the detector
     test = None if test_split == "none" or is_path(args.data) else load_data(args.data, test_split, args.root)
     outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root)[0]
+    # rows of another shape are named with their option now, not after the autoencoder has trained
+    for option, name, rows in (("--test-split", f"{args.data} ({test_split})", None if test is None else test[0]),
+                               ("--outliers", args.outliers, outliers)):
+        if rows is not None and tuple(rows.shape[1:]) != tuple(X.shape[1:]):
+            raise InputError(f"{option} {name} has rows of shape {tuple(rows.shape[1:])}, but --data {args.data} has "
+                             f"rows of shape {tuple(X.shape[1:])}: the detector can only score rows like those it "
+                             "learns from")
     ae = build_autoencoder(args, args.per_class)
     t0 = time.perf_counter()
     if args.per_class:

@@ -33,18 +33,23 @@ def run(args, out: Path) -> int:
     import numpy as np
 
     from fewlabel.tasks.cluster import default_manifold, subsample
-    from fewlabel.tasks.embed_map import run_map
+    from fewlabel.tasks.embed_map import check_map_rows, run_map
     from fewlabel.train.state import write_json_atomic
 
     positive(args.max_points, "--max-points")
     positive(args.max_rows, "--max-rows")
     refuse_file_options(args.data, {"--split": args.split, "--root": args.root})
     check_encoder_options(args)
+    method = default_manifold() if args.method == "auto" else args.method
+    # the arguments alone decide these: refused before any data is read or any encoder trains
+    check_map_rows(args.max_points, method, f"--max-points {args.max_points}")
+    if args.max_rows is not None:
+        check_map_rows(args.max_rows, method, f"--max-rows {args.max_rows}")
     X, y = load_split(args, args.split or "train")
     if args.max_rows is not None and args.max_rows < len(X):
         idx = subsample(len(X), args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
-    method = default_manifold() if args.method == "auto" else args.method
+    check_map_rows(min(len(X), args.max_points), method, args.data)
     encoder, encoder_info = train_or_load_encoder(args, X, out)
     result = run_map(X, y, encoder=encoder, method=method, out=out, seed=args.seed, max_points=args.max_points)
     if out is not None:

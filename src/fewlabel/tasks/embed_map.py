@@ -27,6 +27,17 @@ MAP_METHODS = ("pca", "tsne", "umap")
 __all__ = ["embed_2d", "run_map"]
 
 
+#: The fewest rows each map method can place on a plane.
+MIN_ROWS = {"pca": 2, "tsne": 4, "umap": 4}
+
+
+def check_map_rows(n_rows: int, method: str, where: str = "the data") -> None:
+    """Refuse, before any work, a map of fewer rows than ``method`` needs."""
+    need = MIN_ROWS.get(method, 1)
+    if n_rows < need:
+        raise InputError(f"a {method} map needs at least {need} rows, but {where} gives {n_rows}")
+
+
 def embed_2d(Z, method="pca", random_state=0, **kw) -> np.ndarray:
     """The rows of ``Z`` as points on a plane: (n_rows, 2) float32.
 
@@ -38,15 +49,12 @@ def embed_2d(Z, method="pca", random_state=0, **kw) -> np.ndarray:
         raise InputError(f"unknown map method {method!r}: choose one of {MAP_METHODS}")
     Z = check_codes(Z)
     n, d = Z.shape
+    check_map_rows(n, method)
     if method == "pca":
-        if n < 2:
-            raise InputError(f"a PCA map needs at least 2 rows, got {n}")
         P = PCA(n_components=min(2, n, d), random_state=random_state, **kw).fit_transform(Z)
         if P.shape[1] < 2:  # one feature: the second axis stays 0
             P = np.column_stack([P, np.zeros((n, 2 - P.shape[1]))])
         return P.astype(np.float32)
-    if n < 4:
-        raise InputError(f"a {method} map needs at least 4 rows, got {n}")
     if method == "tsne":
         kw.setdefault("perplexity", min(30.0, (n - 1) / 3.0))
         kw.setdefault("init", "pca")

@@ -127,7 +127,7 @@ FORCED = {  # command: (arguments of a short real run, what it writes, a stale o
     "pretrain": (["pretrain", "--data", "digits", "--epochs", "1", "--hidden", "16", "--latent", "4", "--no-plots",
                   "--device", "cpu", "--quiet"], {"model", "history.json"}, "loss.png"),
     "cluster": (["cluster", "--data", "digits", "--encoder", "raw", "--k", "5", "--max-rows", "300"],
-                {"metrics.json", "clusters.png", "labels.png"}, None),
+                {"metrics.json", "clusters.png", "labels.png", "model"}, None),
     "map": (["map", "--data", "digits", "--encoder", "raw", "--method", "pca", "--max-points", "200"],
             {"map.json", "map.png"}, None),
     "detect": (["detect", "--data", "TABLE", "--epochs", "2", "--contamination", "0.1", "--device", "cpu", "--quiet"],

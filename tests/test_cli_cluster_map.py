@@ -36,7 +36,15 @@ def test_cluster_raw_digits_writes_metrics_and_maps(tmp_path, capsys):
     assert m["k"] == 10 and m["n_rows"] == 1347 and m["n_features"] == 64 and m["encoder"] is None
     assert m["nmi"] > 0.5 and m["ari"] > 0.4 and m["accuracy"] > 0.5  # measured: 0.74, 0.66, 0.79
     assert sum(m["cluster_sizes"]) == 1347 and m["k_selection"] is None
-    assert {p.name for p in out.iterdir()} == {"metrics.json", "clusters.png", "labels.png"}
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "clusters.png", "labels.png", "model"}
+    # the saved clusterer (here the raw input, k-means) gives every row its cluster again
+    import fewlabel
+    from fewlabel import datasets
+
+    model = fewlabel.load(out / "model")
+    X, _ = datasets.load("digits")
+    assert type(model).__name__ == "ClusterModel" and model.encoder_ is None and model.network_ is None
+    assert np.mean(model.predict(X) == model.labels_) == 1.0
     assert all((out / f).stat().st_size > 5000 for f in ("clusters.png", "labels.png"))
     printed = capsys.readouterr().out.strip()
     assert printed.count("\n") == 0 and "NMI 0.7" in printed and "ACC" in printed and "ARI" in printed

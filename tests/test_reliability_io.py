@@ -112,6 +112,9 @@ def saved_models(tmp_path_factory):
     }
     objs["DeepClustering"] = fewlabel.DeepClustering(autoencoder=objs["Autoencoder"], n_clusters=3, epochs=1,
                                                      device="cpu").fit(X)
+    from fewlabel.tasks.clusterer import ClusterModel
+
+    objs["ClusterModel"] = ClusterModel(n_clusters=3, encoder=objs["Autoencoder"], manifold="pca", refine=None).fit(X)
     for o in list(objs.values()) + [resnet18((3, 16, 16), base=4)]:  # the networks inside them
         module = getattr(o, "module_", o)
         for sub in module.modules() if isinstance(module, torch.nn.Module) else ():

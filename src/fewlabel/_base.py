@@ -3,6 +3,7 @@ device, and saving (scikit-learn's contract on the outside, a torch module on th
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -66,6 +67,29 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
     return X
 
 
+def fingerprint(X) -> str:
+    """A short hash of the rows' bytes, shape and dtype: the same data gives the same fingerprint."""
+    X = np.asarray(X)
+    h = hashlib.blake2b(repr((X.shape, X.dtype.str)).encode(), digest_size=12)
+    flat = X.reshape(len(X), -1) if X.ndim else X.reshape(1)
+    for start in range(0, len(flat), 65_536):  # in slices: a memory-mapped array is read once, never copied whole
+        h.update(np.ascontiguousarray(flat[start:start + 65_536]).data)
+    return "blake2b:" + h.hexdigest()
+
+
+def data_record(X, y_index=None, class_names=None) -> dict:
+    """What a model was trained on, saved with it (``training_data_``, shown by ``fewlabel info``): the rows,
+    their shape and dtype, a fingerprint of the data, and for a classifier the labeled rows of each class
+    (``y_index``: the class of each labeled row, indexing ``class_names``)."""
+    record = {"rows": int(len(X)), "shape": [int(d) for d in X.shape[1:]], "dtype": str(X.dtype),
+              "fingerprint": fingerprint(X)}
+    if class_names is not None:
+        counts = np.bincount(np.asarray(y_index, np.int64), minlength=len(class_names))
+        record["labeled"] = int(counts.sum())
+        record["class_counts"] = {str(name): int(c) for name, c in zip(class_names, counts)}
+    return record
+
+
 class NonNumericInputError(InputError, TypeError):
     """Input that cannot be read as numbers (scikit-learn expects a TypeError here)."""
 
@@ -101,7 +125,7 @@ class TorchEstimator(BaseEstimator):
     def _get_state(self):
         check_is_fitted(self, "module_")
         fitted = {"input_shape": list(self.input_shape_), "scale": self.scale_, "history": self.history_.to_dict(),
-                  **self._fitted_extra()}
+                  "data": getattr(self, "training_data_", None), **self._fitted_extra()}
         config = {"params": json_safe(self.get_params()), "fitted": fitted}
         return config, {f"module.{k}": v for k, v in self.module_.state_dict().items()}
 
@@ -122,6 +146,7 @@ class TorchEstimator(BaseEstimator):
         est.n_features_in_ = int(np.prod(est.input_shape_))
         est.scale_ = float(fitted["scale"])
         est.history_ = History.from_dict(fitted["history"])
+        est.training_data_ = fitted.get("data")
         est._restore_fitted(fitted)
         est.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
         est.module_.eval()

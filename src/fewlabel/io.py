@@ -78,10 +78,13 @@ def save(obj, path: str | os.PathLike) -> Path:
         raise InputError(f"fewlabel cannot save a {type(obj).__name__}: not a fewlabel model or estimator")
     config, tensors = _state_of(obj)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    header = {"fewlabel_format": FORMAT, "type": type(obj).__name__, "config": config}
+    header = {"fewlabel_format": FORMAT, "type": type(obj).__name__, "saved_by": saved_by(), "config": config}
     text = json.dumps(header, indent=2, allow_nan=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    except OSError as e:
+        raise InputError(f"cannot save a model to {path}: {e.strerror or e}") from None
     try:
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"fewlabel_type": type(obj).__name__})
         (tmp / CONFIG_NAME).write_text(text)
@@ -92,10 +95,47 @@ def save(obj, path: str | os.PathLike) -> Path:
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"cannot save a model to {path}: {e.strerror or e}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def saved_by() -> dict:
+    """The versions a model was saved with, and when (``fewlabel info`` shows them)."""
+    import platform
+    import time
+
+    import numpy
+
+    from fewlabel import __version__
+
+    return {"fewlabel": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def read_header(path) -> dict:
+    """The ``config.json`` of a saved model as it is (type, versions, configuration), without building the model."""
+    path_like("path", path)
+    path = Path(path)
+    if not (path / CONFIG_NAME).is_file():
+        load(path)  # says what is wrong with the folder
+    try:
+        return json.loads((path / CONFIG_NAME).read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError) as e:
+        raise CorruptFileError(f"{path / CONFIG_NAME} is not valid JSON ({e})") from None
+
+
+def _check_finite(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Weights that are NaN or infinite (a training that diverged, a damaged file) would make every answer NaN."""
+    for name, t in tensors.items():
+        if t.is_floating_point() and t.numel() and not torch.isfinite(t).all():
+            bad = int((~torch.isfinite(t)).sum())
+            raise CorruptFileError(f"{path / WEIGHTS_NAME}: {bad} value(s) of {name!r} are NaN or infinite; the model's "
+                                   "training diverged or the file is damaged, and it would answer NaN")
 
 
 def _check_tensors(obj, tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -176,6 +216,7 @@ def load(path: str | os.PathLike) -> Any:
         tensors = load_file(str(path / WEIGHTS_NAME))
     except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         raise CorruptFileError(f"{path / WEIGHTS_NAME} is not a readable safetensors file (truncated?): {e}") from None
+    _check_finite(tensors, path)
     try:
         _dry_run(cls, header["config"], tensors, path)
         obj = _rebuild(cls, header["config"], tensors, path)

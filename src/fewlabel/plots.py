@@ -21,6 +21,19 @@ from fewlabel.errors import InputError  # noqa: E402
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def class_styles(n: int) -> list[tuple[str, str]]:
+    """(colour, marker) for ``n`` classes, every pair different: Okabe-Ito up to 8 classes, tab10 / tab20 up to
+    20, then tab20's colours again with another marker for each further round of 20."""
+    if n <= len(OKABE_ITO):
+        return [(c, "o") for c in OKABE_ITO[:n]]
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    size = 10 if n <= 10 else 20
+    return [(matplotlib.colors.to_hex(cmap(i % size)), MARKERS[(i // size) % len(MARKERS)]) for i in range(n)]
+
+
 def _finish(fig, path):
     fig.tight_layout()
     if path is not None:
@@ -101,13 +114,16 @@ def latent_scatter(codes, labels=None, path=None, title=None, class_names=None, 
     else:
         labels = np.asarray(labels)
         classes = np.unique(labels)
-        cmap = plt.get_cmap("tab10" if len(classes) > len(OKABE_ITO) else None)
-        for i, c in enumerate(classes):
-            colour = OKABE_ITO[i] if len(classes) <= len(OKABE_ITO) else cmap(i % 10)
+        for i, (c, (colour, marker)) in enumerate(zip(classes, class_styles(len(classes)))):
             name = class_names[i] if class_names is not None else str(c)
             m = labels == c
-            ax.scatter(Z[m, 0], Z[m, 1], s=3, color=colour, alpha=0.6, label=name)
-        ax.legend(markerscale=4, fontsize=7, loc="best")
+            ax.scatter(Z[m, 0], Z[m, 1], s=3 if marker == "o" else 5, color=colour, marker=marker, alpha=0.6,
+                       label=name)
+        if len(classes) <= 12:
+            ax.legend(markerscale=4, fontsize=7, loc="best")
+        else:  # many classes: the legend beside the map, not over it
+            ax.legend(markerscale=3, fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      ncol=1 + len(classes) // 25)
     ax.set_xlabel("code 1")
     ax.set_ylabel("code 2")
     if title:
@@ -115,9 +131,10 @@ def latent_scatter(codes, labels=None, path=None, title=None, class_names=None, 
     return _finish(fig, path) if fig is not None else ax.figure
 
 
-def image_grid(images, ncols=8, path=None, title=None, row_labels=None):
+def image_grid(images, ncols=8, path=None, title=None, row_labels=None, titles=None):
     """Images ``(N, H, W[, C])`` (uint8, or floats on the 0..1 or 0..255 scale), or flat rows of a square
-    number of values, in a grid ``ncols`` wide; ``row_labels``: one label per grid row, at its left."""
+    number of values, in a grid ``ncols`` wide; ``row_labels``: one label per grid row, at its left;
+    ``titles``: one short caption per image, above it."""
     X = _as_images(images, "images")
     if len(X) == 0:
         raise InputError("images is empty: nothing to show")
@@ -131,15 +148,20 @@ def image_grid(images, ncols=8, path=None, title=None, row_labels=None):
     nrows = -(-len(X) // ncols)
     if row_labels is not None and len(row_labels) != nrows:
         raise InputError(f"{len(row_labels)} row_labels for {nrows} rows of images")
+    if titles is not None and len(titles) != len(X):
+        raise InputError(f"{len(titles)} titles for {len(X)} images")
     vmax = 255.0 if X.dtype == np.uint8 or float(np.max(X)) > 1.0 else 1.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols + (0.8 if row_labels is not None else 0),
-                                                    1.1 * nrows + (0.4 if title else 0)), squeeze=False)
+    cell = 1.1 if titles is None else 1.5
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols + (0.8 if row_labels is not None else 0),
+                                                    cell * nrows + (0.4 if title else 0)), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
         if k < len(X):
             img = np.clip(np.asarray(X[k], dtype=np.float32) / vmax, 0, 1)
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(str(titles[k]), fontsize=6)
         else:
             ax.axis("off")
     if row_labels is not None:

@@ -236,17 +236,86 @@ def render(metrics: dict, figures: Path) -> str:
         parts.append(_note("Settings changed on the command line (--set): " + ", ".join(metrics["overrides"])))
     parts.append(_note(f"The settings of this run ({metrics.get('config_file')}, after --set), as read:"))
     parts.append(f"<pre>{esc(json.dumps(metrics.get('settings', {}), indent=2))}</pre>")
-    body = "\n".join(p for p in parts if p)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
-            "<footer><p class=\"note\">Written by fewlabel run. Everything on this page is in this one file.</p>"
-            "</footer>\n</body></html>\n")
+    return _page(title, "\n".join(p for p in parts if p), "Written by fewlabel run.")
 
 
 def write_report(metrics: dict, figures, path) -> Path:
     """Write :func:`render`'s page to ``path`` atomically."""
     text = render(metrics, Path(figures))
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return Path(path)
+
+
+def _page(title: str, body: str, footer: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
+            f"<footer><p class=\"note\">{esc(footer)} Everything on this page is in this one file.</p>"
+            "</footer>\n</body></html>\n")
+
+
+def _percent(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def render_own_data(result: dict, figures: Path) -> str:
+    """The page of ``fewlabel classify`` on partly labeled data (``result``: its ``metrics.json``)."""
+    figures = Path(figures)
+    data = result["data"]
+    title = f"fewlabel classify: {data['source']}"
+    parts = [f"<h1>{esc(title)}</h1>"]
+    parts.append(_note(f"{data['rows']:,} rows of shape {tuple(data['shape'])}: {data['labeled']:,} labeled in "
+                       f"{len(data['class_counts'])} classes, {data['unlabeled']:,} unlabeled. The classifier learned "
+                       f"from both: {result['route']}."))
+    parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
+                        [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
+                         for name, n in data["class_counts"].items()]))
+    for note in data.get("notes", []):
+        parts.append(f'<div class="banner interrupted">{esc(note)}</div>')
+
+    est = result.get("estimates")
+    parts.append("<h2>How far to trust it</h2>")
+    if est is None:
+        parts.append(_note("No estimate was made (--folds 0)."))
+    else:
+        parts.append(_note(f"Cross-validation on the {est['labeled_rows']:,} labeled rows: they were split into "
+                           f"{est['folds']} folds, and each fold's labels were hidden while the whole method was trained "
+                           "again (its rows stayed in the fit, unlabeled); each labeled row was then predicted by a "
+                           "model that never saw its label. The interval is the 95% Wilson interval over the labeled "
+                           "rows. The same folds score the same network trained on the labels alone, and a logistic "
+                           "regression on the raw input."))
+        rows = [[name, _percent(m["accuracy"]), f"{_percent(m['interval'][0])} – {_percent(m['interval'][1])}",
+                 ", ".join(_percent(a) for a in m["per_fold"]), _seconds(m.get("cpu_seconds"))]
+                for name, m in est["methods"].items()]
+        parts.append(_table(["method", "estimated accuracy", "95% interval", "per fold", "CPU seconds"], rows))
+        if est.get("verdict"):
+            parts.append(f'<p class="verdict">{esc(est["verdict"]["text"])}.</p>')
+    parts.append(_figure(figures, "confusion_matrix.png", "Confusion matrix of the folds: true class (rows) against "
+                                                          "the class predicted with that label hidden"))
+
+    pred = result["predictions"]
+    parts.append("<h2>The predictions</h2>")
+    flagged = pred.get("flagged")
+    parts.append(_note(f"{pred['file']} gives each of the {pred['rows']:,} unlabeled rows a label, its confidence, the "
+                       "margin to the second most likely class and an unfamiliarity score (1 or more: the row "
+                       "resembles none of the rows the classifier learned from, so its label is a guess; "
+                       f"flagged). Flagged: {'–' if flagged is None else f'{flagged:,}'}."))
+    parts.append(_figure(figures, "least_confident.png", "The least confident predictions: the rows to look at first"))
+    if result.get("least_confident") and not (figures / "least_confident.png").is_file():
+        parts.append(_table(["row", "label", "confidence", "margin", "unfamiliar"],
+                            [[r["name"], r["label"], r["confidence"], r["margin"], r.get("unfamiliar")]
+                             for r in result["least_confident"][:20]], numeric_from=2))
+    parts.append(_figure(figures, "map.png", "A 2-D map of the rows as the classifier sees them, coloured by label"))
+    parts.append("<h2>Times</h2>")
+    times = result.get("times", {})
+    parts.append(_table(["part", "wall seconds", "CPU seconds"],
+                        [[name, _seconds(t.get("seconds")), _seconds(t.get("cpu_seconds"))] for name, t in times.items()]))
+    return _page(title, "\n".join(p for p in parts if p), "Written by fewlabel classify.")
+
+
+def write_own_data_report(result: dict, figures, path) -> Path:
+    """Write :func:`render_own_data`'s page to ``path`` atomically."""
+    text = render_own_data(result, Path(figures))
     atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return Path(path)

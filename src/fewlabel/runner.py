@@ -247,6 +247,7 @@ class Runner:
                             manifold=None if c["manifold"] == "none" else c["manifold"],
                             manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], out=folder, seed=self.exp.seed)
             r.pop("labels", None)
+            r.pop("model", None)
             scores[name] = {k: v for k, v in r.items() if k != "files"}
             figures += [f"{folder.name}/{f}" for f in r.get("files", []) if f.endswith(".png")]
         return {"k": c["k"], "method": c["method"], "manifold": c["manifold"], "scores": scores, "figures": figures}

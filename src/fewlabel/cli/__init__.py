@@ -1,5 +1,5 @@
-"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain | classify | cluster | map | detect``, each with
-``--help``.
+"""The ``fewlabel`` command: ``fewlabel demo | datasets | pretrain | classify | cluster | map | detect | predict |
+info | run``, each with ``--help``.
 
 Exit code 0 only on success; a problem with the user's input or files prints one line naming it
 (no traceback) and exits with 2. Every command that writes checks its ``--out`` folder before any work
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fewlabel.cli import classify, cluster, datasets, demo, detect, pretrain
+from fewlabel.cli import classify, cluster, datasets, demo, detect, info, predict, pretrain
 from fewlabel.cli import map as map_command
 from fewlabel.cli import run as run_experiment_command
 from fewlabel.cli.classify import classifier_params
@@ -28,7 +28,7 @@ from fewlabel.errors import FewlabelError
 __all__ = ["COMMANDS", "build_autoencoder", "build_parser", "classifier_params", "main", "write_autoencoder_figures"]
 
 COMMANDS = {"demo": demo, "datasets": datasets, "pretrain": pretrain, "classify": classify, "cluster": cluster,
-            "map": map_command, "detect": detect, "run": run_experiment_command}
+            "map": map_command, "detect": detect, "predict": predict, "info": info, "run": run_experiment_command}
 
 
 def _version() -> str:

@@ -1,7 +1,14 @@
-"""``fewlabel classify``: a semi-supervised classifier from few labels beside its supervised baselines.
+"""``fewlabel classify``: a label for every row of partly labeled data, or (``--labels N``, the benchmark mode)
+a semi-supervised classifier from few labels beside its supervised baselines.
 
-Scores only rows it never trained on: the dataset's test split, rows of ``--test-data``, or, for a file
-of the user's (which has no test split), a stratified part of its rows held out before anything trains.
+With data of your own (an image folder with class sub-folders, a table with a label column whose empty cells
+are the unlabeled rows, an .npz with y = -1) and no ``--labels``: trains the default classifier on the labels
+as given plus every unlabeled row, estimates its accuracy by cross-validation on the labeled rows, and writes
+``predictions.csv``, ``model/``, ``report.html`` (:mod:`fewlabel.tasks.own_data`).
+
+``--labels N`` simulates few labels on a fully labeled dataset, for benchmarks: it scores only rows it never
+trained on (the dataset's test split, rows of ``--test-data``, or a stratified part of a file held out before
+anything trains).
 """
 
 from __future__ import annotations
@@ -10,35 +17,62 @@ import json
 from pathlib import Path
 
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 is_path, load_data, refuse_file_options, sizes, training_settings_of)
+                                 column, image_size, is_path, load_data, refuse_file_options, sizes,
+                                 training_settings_of)
 from fewlabel.errors import InputError
 
-WRITES = ("metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png")
+WRITES = ("metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png", "predictions.csv", "model",
+          "report.html", "figures")
 TEST_FRACTION = 0.2
+#: own data: the cross-validation's folds
+FOLDS = 3
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("classify", help="semi-supervised classifier from few labels, beside its supervised baselines",
-                       description="Trains a semi-supervised classifier on a dataset where only --labels training "
-                                   "examples keep their label (labeled_subset, one draw per seed), and beside it the "
-                                   "same network trained from scratch on the same labels, and on all labels. Scores "
-                                   "only rows never trained on: the --test-split of a named dataset, the rows of "
-                                   "--test-data, or, for a labeled file of your own (it has no test split), a "
-                                   f"stratified --test-fraction of its rows (default {TEST_FRACTION}) held out before "
-                                   "anything trains (not even used as unlabeled rows). Writes metrics.json (with "
-                                   "the rows scored under 'evaluation'), learning_curves.png, confusion_matrix.png "
-                                   "and training.png.")
-    add_data_options(p, data_help="dataset name (mnist, fashion-mnist, digits, ...) or a labeled file of your own "
-                                  "(.npz with X and y, ...)")
+    p = sub.add_parser("classify", help="a label for every row of your partly labeled data (or, with --labels, the "
+                                        "benchmark: few labels simulated on a labeled dataset)",
+                       description="YOUR OWN DATA (no --labels): --data is an image folder (one sub-folder per class "
+                                   "holding its labeled images; unlabeled images loose in the folder or in "
+                                   "unlabeled/), a CSV/TSV/Parquet table whose --label-column is empty on the "
+                                   "unlabeled rows (NaN, '?' or -1 also mark them, one of these per file), or an .npz "
+                                   "with X and y (-1: unlabeled). Trains the default classifier on the labels and "
+                                   "every unlabeled row, estimates its accuracy by cross-validation on the labeled "
+                                   "rows (beside the same network on the labels alone and a logistic regression), "
+                                   "and writes predictions.csv (a label, confidence, margin and unfamiliarity score "
+                                   "for each unlabeled row), model/ (for fewlabel predict), report.html, "
+                                   "metrics.json and figures/. "
+                                   "BENCHMARK MODE (--labels N): simulates few labels on a fully labeled dataset: only "
+                                   "--labels training examples keep their label (one draw per seed), beside the same "
+                                   "network trained from scratch on the same labels, and on all labels; scores only "
+                                   "rows never trained on (the --test-split, the rows of --test-data, or a stratified "
+                                   f"--test-fraction of a file, default {TEST_FRACTION}); writes metrics.json, "
+                                   "learning_curves.png, confusion_matrix.png and training.png.")
+    add_data_options(p, data_help="an image folder, table or .npz of your own (partly labeled), or, with --labels, a "
+                                  "dataset name (mnist, fashion-mnist, digits, ...) or a labeled file")
+    own = p.add_argument_group("your own data (without --labels)")
+    own.add_argument("--label-column", help="the table's column of labels (name, or 0-based index); its empty cells "
+                                            "mark the unlabeled rows")
+    own.add_argument("--id-column", help="a table column naming each row in predictions.csv (not a feature; default: "
+                                         "the row number)")
+    own.add_argument("--unlabeled-folder", default=None,
+                     help="the image folder's sub-folder of unlabeled images (default unlabeled); images loose in the "
+                          "folder are unlabeled too")
+    own.add_argument("--size", type=image_size, help="resize every image to HxW (e.g. 64x64); without it images of "
+                                                     "different sizes are refused")
+    own.add_argument("--color", choices=["L", "RGB"], help="read images as grayscale (L) or colour (RGB); default: "
+                                                            "grayscale when every image is")
+    own.add_argument("--folds", type=int, default=None,
+                     help=f"cross-validation folds for the accuracy estimate (default {FOLDS}; 0: no estimate)")
     p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
                                         "trained on)")
     p.add_argument("--test-data", help="a labeled file to score on instead of the test split")
     p.add_argument("--test-fraction", type=float,
                    help=f"with a file as --data: share of its rows held out to score on, stratified by label and "
                         f"drawn by --seed (default {TEST_FRACTION})")
-    p.add_argument("--labels", type=int, nargs="+", required=True,
-                   help="labeled examples to keep; several numbers draw a learning curve (e.g. 100 1000 5000)")
-    p.add_argument("--seeds", type=int, default=3, help="label draws per count (default 3)")
+    p.add_argument("--labels", type=int, nargs="+",
+                   help="BENCHMARK MODE: labeled examples to keep of a fully labeled dataset; several numbers draw a "
+                        "learning curve (e.g. 100 1000 5000)")
+    p.add_argument("--seeds", type=int, help="benchmark mode: label draws per count (default 3)")
     add_output_options(p, WRITES)
     add_config_option(p)
     g = p.add_argument_group("method")
@@ -146,16 +180,88 @@ def hold_out(y, fraction: float, seed: int, name: str):
     return np.sort(train), np.sort(test)
 
 
+OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--color", "--folds")
+BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
+
+
+def _given(args, options) -> list[str]:
+    return [o for o in options if getattr(args, o[2:].replace("-", "_")) is not None]
+
+
+def check_own_data_options(args) -> None:
+    """Own-data mode's options, checked before anything is read."""
+    given = _given(args, BENCHMARK_ONLY)
+    if given:
+        raise InputError(f"{', '.join(given)} belong(s) to the benchmark mode (--labels N); without --labels, "
+                         f"fewlabel classify labels the unlabeled rows of {args.data} and estimates its accuracy by "
+                         "cross-validation on the labeled ones")
+    if not is_path(args.data):
+        raise InputError(f"{args.data} is not a file or folder: without --labels, fewlabel classify needs data of your "
+                         "own, partly labeled (an image folder with class sub-folders, a table with --label-column, "
+                         "an .npz with y = -1 for unlabeled rows); to simulate few labels on a named dataset, add "
+                         "--labels N")
+    folds = FOLDS if args.folds is None else args.folds
+    if folds < 0 or folds == 1:
+        raise InputError(f"--folds must be 0 (no estimate) or at least 2, got {folds}")
+
+
+def run_own_data(args, out: Path) -> int:
+    import warnings
+
+    from fewlabel.datasets.partial import UNLABELED_FOLDER, DataQualityWarning, read_partly_labeled
+    from fewlabel.tasks.classify import SemiSupervisedClassifier
+    from fewlabel.tasks.own_data import label_rows
+
+    check_own_data_options(args)
+    params = classifier_params(args)
+    SemiSupervisedClassifier(**params).check_params()  # a bad setting is named before the data is read
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)  # printed below, with the summary
+        data = read_partly_labeled(args.data, label_column=column(args.label_column), id_column=column(args.id_column),
+                                   unlabeled_folder=args.unlabeled_folder or UNLABELED_FOLDER, size=args.size,
+                                   color=args.color)
+    log = (lambda *a, **k: None) if args.quiet else print
+    print(data.summary())
+    for note in data.notes:
+        print(f"note: {note}")
+    result = label_rows(data, params, out, folds=FOLDS if args.folds is None else args.folds, seed=args.seed, log=log)
+    est = result["estimates"]
+    if est is not None:
+        m = est["methods"]
+        for name, r in m.items():
+            print(f"estimated accuracy, {name}: {100 * r['accuracy']:.1f}% (95% interval {100 * r['interval'][0]:.1f}-"
+                  f"{100 * r['interval'][1]:.1f}%, {est['folds']} folds over {est['labeled_rows']} labeled rows)")
+        if est.get("verdict"):
+            print(est["verdict"]["text"])
+    pred = result["predictions"]
+    flagged = "" if pred["flagged"] is None else f", {pred['flagged']:,} flagged as unfamiliar"
+    print(f"labeled {pred['rows']:,} rows{flagged}; wrote {args.out / 'predictions.csv'}, {args.out / 'model'}, "
+          f"{args.out / 'report.html'} ({result['times']['total']['seconds']:.0f} s in all, "
+          f"{result['cost_ratio']:.1f}x the fit alone)")
+    return 0
+
+
 def run(args, out: Path) -> int:
+    if args.labels is None:
+        return run_own_data(args, out)
+    given = _given(args, OWN_DATA_ONLY)
+    if given:
+        raise InputError(f"{', '.join(given)} apply to your own partly labeled data (without --labels), not to the "
+                         "benchmark mode")
+    return run_benchmark(args, out)
+
+
+def run_benchmark(args, out: Path) -> int:
     from fewlabel.tasks.compare import compare
     from fewlabel.train.state import write_json_atomic
 
+    args.seeds = 3 if args.seeds is None else args.seeds
     check_test_options(args)
     params = classifier_params(args)
     split = args.split or "train"
-    X, y = _labeled(*load_data(args.data, split, args.root), args.data)
+    X, y = _labeled(*load_data(args.data, split, args.root, args.label_column), args.data)
     if args.test_data is not None:
-        Xt, yt = _labeled(*load_data(args.test_data, "test", None), args.test_data)
+        Xt, yt = _labeled(*load_data(args.test_data, "test", None, args.label_column), args.test_data)
         if Xt.shape[1:] != X.shape[1:]:
             raise InputError(f"--test-data {args.test_data} has rows of shape {Xt.shape[1:]}, but {args.data} has "
                              f"rows of shape {X.shape[1:]}")

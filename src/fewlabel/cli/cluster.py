@@ -13,6 +13,8 @@ from fewlabel.cli.common import (add_data_options, add_output_options, add_train
 from fewlabel.errors import InputError
 
 WRITES = ("metrics.json", "clusters.png", "labels.png", "model")
+#: UMAP to d dimensions needs at least d + 2 rows (umap-learn's spectral start)
+UMAP_EXTRA_ROWS = 2
 
 ENCODER_HELP = ("auto (default): train the default autoencoder (fewlabel.Autoencoder(): input-500-500-2000-10) "
                 "on the rows and save it as OUT/model; raw: use the raw input; or the folder of a saved fewlabel "
@@ -75,13 +77,18 @@ def build_encoder(args, n_rows: int | None = None):
                            **training_settings_of(args))
 
 
-def train_or_load_encoder(args, X, out: Path | None):
+def train_or_load_encoder(args, X, out: Path | None = None):
     """``(encoder or None, info)``: the saved encoder of ``--encoder DIR``, None for ``raw``, or (``auto``)
-    the default autoencoder trained on ``X`` and saved to ``out / 'model'``."""
+    the default autoencoder trained on ``X`` (and saved to ``out / 'model'`` when ``out`` is given)."""
     if args.encoder == "raw":
         return None, {"encoder": None, "encoder_path": None}
     if args.encoder != "auto":
         encoder = load_encoder(args.encoder, args.device)
+        if type(encoder).__name__ == "ClusterModel":  # a saved clusterer: its encoder
+            if encoder.encoder_ is None:
+                raise InputError(f"--encoder {args.encoder} is a clusterer of the raw input: it has no encoder to "
+                                 "give (use --encoder raw)")
+            encoder = encoder.encoder_
         encode_for(encoder, X[:1], args)  # another input shape is named before any work
         return encoder, {"encoder": type(encoder).__name__, "encoder_path": str(args.encoder)}
     from fewlabel import save
@@ -131,6 +138,24 @@ def add_parser(sub) -> None:
     add_output_options(p, WRITES)
 
 
+def check_row_count(n_rows: int, args, where: str) -> None:
+    """Whether ``n_rows`` rows are enough for what the options ask, before anything trains."""
+    manifold = args.manifold
+    if manifold == "auto":
+        from fewlabel.tasks.cluster import default_manifold
+
+        manifold = default_manifold()
+    if manifold == "umap" and n_rows < args.manifold_dim + UMAP_EXTRA_ROWS:
+        raise InputError(f"{where}: {n_rows} rows are too few for a UMAP map to {args.manifold_dim} dimensions (it "
+                         f"needs at least {args.manifold_dim + UMAP_EXTRA_ROWS}); give more rows, a smaller "
+                         "--manifold-dim, or --manifold pca / none")
+    if args.k == "auto" and n_rows < 3:
+        raise InputError(f"{where}: --k auto compares numbers of clusters from 2 up, which needs at least 3 rows, "
+                         f"got {n_rows}")
+    if args.k != "auto" and args.k > n_rows:
+        raise InputError(f"--k {args.k} is more than the {n_rows} rows to cluster ({where})")
+
+
 def check_options(args) -> None:
     positive(args.max_rows, "--max-rows")
     positive(args.manifold_dim, "--manifold-dim")
@@ -142,6 +167,8 @@ def check_options(args) -> None:
         raise InputError(f"--k must be at least 2 (got {args.k}): one cluster is not a clustering")
     refuse_file_options(args.data, {"--split": args.split, "--root": args.root})
     check_encoder_options(args)
+    if args.max_rows is not None:
+        check_row_count(args.max_rows, args, f"--max-rows {args.max_rows}")
 
 
 def load_split(args, split: str):
@@ -158,6 +185,7 @@ def load_split(args, split: str):
 def run(args, out: Path) -> int:
     import numpy as np
 
+    from fewlabel import save
     from fewlabel.tasks.cluster import choose_k, default_manifold, run_cluster, subsample
     from fewlabel.train.state import write_json_atomic
 
@@ -169,8 +197,7 @@ def run(args, out: Path) -> int:
         idx = subsample(n_total, args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
     manifold = default_manifold() if args.manifold == "auto" else (None if args.manifold == "none" else args.manifold)
-    if args.k != "auto" and args.k > len(X):
-        raise InputError(f"--k {args.k} is more than the {len(X)} rows to cluster")
+    check_row_count(len(X), args, args.data)
     if args.refine == "network":  # named before the encoder trains
         from fewlabel.tasks.cluster import as_images
 
@@ -178,7 +205,7 @@ def run(args, out: Path) -> int:
             as_images(X[:1])
         except InputError as e:
             raise InputError(f"--refine network on {args.data}: {e}; use --refine none (or auto) for tables") from None
-    encoder, encoder_info = train_or_load_encoder(args, X, out)
+    encoder, encoder_info = train_or_load_encoder(args, X)
     t0 = time.perf_counter()
     Z = encode_for(encoder, X, args)
     encode_seconds = time.perf_counter() - t0
@@ -196,16 +223,19 @@ def run(args, out: Path) -> int:
         k = args.k
     c0 = time.process_time()
     refine = None if args.refine == "none" else args.refine
-    result = run_cluster(Z, y, encoder=None, k=k, method=args.method, manifold=manifold,
+    result = run_cluster(X, y, encoder=encoder, k=k, method=args.method, manifold=manifold,
                          manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, out=out, seed=args.seed,
-                         refine=refine, images=None if refine is None else X, device=args.device,
-                         progress=not args.quiet)
+                         refine=refine, device=args.device, progress=not args.quiet)
     result.pop("labels")
+    model = result.pop("model")
+    if args.encoder == "auto":
+        encoder_info["encoder_path"] = str(args.out / "model")
     result.update({"data": args.data, "split": None if is_path(args.data) else split, "rows_in_split": int(n_total),
                    "max_rows": args.max_rows, **encoder_info, "encode_seconds": round(encode_seconds, 3),
                    "cluster_cpu_seconds": round(time.process_time() - c0, 2), "k_selection": selection})
-    if encoder_info.get("encoder_path") and args.encoder == "auto":
-        result["files"] = [*result["files"], "model"]
+    # the whole clusterer (encoder, map, mixture, self-labelling network): fewlabel predict places new rows
+    save(model, out / "model")
+    result["files"] = [*result["files"], "model"]
     write_json_atomic(out / "metrics.json", result)
     what = f"{type(encoder).__name__} codes ({Z.shape[1]}-d)" if encoder is not None else f"raw input ({Z.shape[1]} features)"
     if args.encoder == "auto":
@@ -218,7 +248,7 @@ def run(args, out: Path) -> int:
                    if "nmi" in result else " (no labels to score against)")
     if "before_refine" in result:
         scores_text += f" (before self-labelling: NMI {result['before_refine']['nmi']:.3f})"
-    saved = f" and {args.out / 'model'}" if args.encoder == "auto" else ""
     print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "
-          f"wrote {args.out / 'metrics.json'}{saved}")
+          f"wrote {args.out / 'metrics.json'} and the clusterer {args.out / 'model'} (fewlabel predict places new "
+          "rows in its clusters)")
     return 0

@@ -39,6 +39,28 @@ def labels(text: str) -> list:
     return [int(s) if s.lstrip("-").isdigit() else s for s in items]
 
 
+def image_size(text: str) -> tuple[int, int]:
+    """``--size``: ``HxW`` (e.g. 64x48) or one number for a square."""
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 64x64 (height x width) or 64, got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected a size such as 64x64 (height x width) or 64, got {text!r}")
+    return values[0], values[1]
+
+
+def data_source(text: str) -> str:
+    """``--data``: a dataset name or a path; an empty value (an unset shell variable) is refused, not read as the
+    current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (an unset shell variable?): give a dataset name, a file or a folder")
+    return text
+
+
 def k_value(text: str):
     if text.strip().lower() == "auto":
         return "auto"
@@ -56,7 +78,7 @@ FILE_NOTE = "a file or folder of your own has no splits"
 def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None) -> None:
     """``--data``, ``--split`` and ``--root``. ``--split`` defaults to None (read as train) so that one given
     with a file, which has no splits, is refused rather than ignored (see :func:`refuse_file_options`)."""
-    p.add_argument("--data", required=True,
+    p.add_argument("--data", required=True, type=data_source,
                    help=data_help or "dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.npz/.csv file "
                                      "or image folder of your own")
     p.add_argument("--split", help=f"which split of a named dataset (default train; {FILE_NOTE})")
@@ -169,7 +191,12 @@ def refuse_file_options(data: str, given: dict, option: str = "--data") -> None:
 # -- data and encoders --------------------------------------------------------------------------------
 
 
-def load_data(name: str, split: str, root):
+def column(text):
+    """A table column given on the command line: its name, or a 0-based index."""
+    return int(text) if text is not None and text.lstrip("-").isdigit() else text
+
+
+def load_data(name: str, split: str, root, label_column=None):
     """``(X, y)`` of a named dataset's split, or of a table file / image folder (``y`` None without labels)."""
     from fewlabel import datasets
 
@@ -178,7 +205,7 @@ def load_data(name: str, split: str, root):
         if path.is_dir():
             X, y, _ = datasets.read_image_folder(path)
             return X, y
-        X, y, _ = datasets.read_table(path)
+        X, y, _ = datasets.read_table(path, label_column=column(label_column))
         return X, y
     return datasets.load(name, split=split, root=root)
 

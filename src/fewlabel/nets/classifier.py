@@ -49,3 +49,9 @@ class EncoderClassifierNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.code_dropout(self.encoder(x)))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the last linear layer reads: the head's last hidden layer, or the code for a linear head."""
+        h = self.encoder(x).reshape(len(x), -1)
+        body = self.head.layers[:-2]  # all but the last linear layer and its (identity) activation
+        return body(h) if len(body) else h

@@ -19,7 +19,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from fewlabel._base import TorchEstimator, to_float, validate_X
+from fewlabel._base import TorchEstimator, data_record, to_float, validate_X
 from fewlabel.augment import check_noise, corrupt, image_shape, nchw_to_rows, random_affine, salt_pepper_noise
 from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError
@@ -237,6 +237,7 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         self.output_activation_ = out_act
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
+        self.training_data_ = data_record(X)
         return X
 
     def _train_val(self, X, validation_data):

@@ -27,7 +27,7 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import TorchEstimator, to_float, validate_X
+from fewlabel._base import TorchEstimator, data_record, to_float, validate_X
 from fewlabel.augment import byol_augment
 from fewlabel.checks import MAX_WEIGHTS, positive_int
 from fewlabel.errors import InputError
@@ -172,6 +172,7 @@ class BYOL(TransformerMixin, TorchEstimator):
                              f"ranges over [{lo:g}, {hi:g}]: give uint8 images or floats scaled to [0, 1]")
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
+        self.training_data_ = data_record(X)
         val = None
         if validation_data is not None:
             val = validate_X(validation_data, name="validation_data", expected_shape=self.input_shape_,

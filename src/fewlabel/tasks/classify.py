@@ -32,7 +32,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from fewlabel._base import TorchEstimator, to_float, validate_X
+from fewlabel._base import TorchEstimator, data_record, to_float, validate_X
 from fewlabel.augment import strong_augment, weak_augment
 from fewlabel.checks import labels_match_rows, positive_int
 from fewlabel.datasets.subsets import stratified_split
@@ -45,6 +45,8 @@ from fewlabel.nets.encoder import POOLINGS, build_encoder
 from fewlabel.nets.resnet import ResNet
 from fewlabel.registry import register
 from fewlabel.tasks.encoders import encoder_of
+from fewlabel.tasks.familiar import FeatureNeighbors
+from fewlabel.tasks.familiar import check_settings as check_familiarity
 from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
@@ -94,8 +96,14 @@ ENCODER_LR_FACTOR = 0.1  # freeze_encoder='then_unfreeze': the encoder's learnin
 DENOISING = {"noise": "mask", "noise_level": 0.3}
 
 # -- labels ------------------------------------------------------------------------------------------
-def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``y`` (``-1`` = unlabeled); return (y as array, classes seen among labeled rows)."""
+def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate ``y``; return (y as array, classes seen among labeled rows, mask of the labeled rows).
+
+    Class labels are numbers or strings. An unlabeled row is ``-1`` (scikit-learn's convention); in an
+    array of floats, strings or objects also NaN (or None), ``""`` or ``"?"``: one of these, not a mix
+    (:func:`fewlabel.datasets.partial.unlabeled_mask`)."""
+    from fewlabel.datasets.partial import unlabeled_mask
+
     if y is None:
         raise InputError("this classifier requires y to be passed, but the target y is None (give one label per "
                          "row and mark unlabeled rows with -1)")
@@ -113,9 +121,10 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     if y.dtype.kind == "c":
         raise InputError("Unknown label type: y holds complex numbers; a classifier needs class labels")
     if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise InputError("y contains NaN or infinity; mark unlabeled rows with -1 instead")
-        if (y != np.round(y)).any():
+        if np.isinf(y).any():
+            raise InputError("y contains infinity; mark unlabeled rows with -1 instead")
+        finite = y[np.isfinite(y)]
+        if (finite != np.round(finite)).any():
             raise InputError("Unknown label type: y holds continuous values (non-integer floats); a classifier "
                              "needs class labels")
     numeric = y.dtype.kind in "iuf"
@@ -123,14 +132,25 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         bad = np.unique(y[(y < 0) & (y != -1)])
         raise InputError(f"y holds negative labels other than -1 ({bad[:5].tolist()}): -1 marks an unlabeled row, so "
                          "class labels must be >= 0 (encode them, e.g. with sklearn.preprocessing.LabelEncoder)")
-    labeled = y != -1 if numeric else np.ones(len(y), bool)
+    labeled = ~unlabeled_mask(y, "y")
     if not labeled.any():
         raise InputError("y has no labeled row (every entry is -1): at least one labeled example per class is needed")
-    classes = np.unique(y[labeled])
+    if y.dtype.kind == "O":
+        values = y[labeled].tolist()
+        if all(isinstance(v, str) for v in values):
+            classes = np.unique(np.asarray(values, dtype=str))
+        elif all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+            classes = np.unique(np.asarray(values, dtype=np.int64))
+        else:
+            kinds = sorted({type(v).__name__ for v in values})
+            raise InputError(f"y mixes label types ({', '.join(kinds)}): class labels must be all strings or all "
+                             "whole numbers")
+    else:
+        classes = np.unique(y[labeled])
     if len(classes) < 2:
         raise InputError(f"only one class ({classes.tolist()[0]!r}) among the labeled rows; a classifier needs at "
                          "least two")
-    return y, classes
+    return y, classes, labeled
 
 
 # a validation loss over fewer labeled rows than this is too noisy to choose an epoch by
@@ -146,6 +166,14 @@ def _concat_histories(first: History, second: History) -> History:
     out.stopped_early = second.stopped_early
     out.best_epoch = None if second.best_epoch is None else second.best_epoch + len(first.epochs)
     return out
+
+
+def _propagation_record(info):
+    """``propagation_`` as JSON for the saved model (the first network's history as its dict)."""
+    if info is None:
+        return None
+    first = info.get("first_history")
+    return {**info, "first_history": first.to_dict() if isinstance(first, History) else first}
 
 
 def _is_images(shape) -> bool:
@@ -177,8 +205,11 @@ def _teacher_mode(net: torch.nn.Module):
 class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator):
     """A network (encoder + head) that learns from the labeled rows and, through them, from the rest.
 
-    ``fit(X, y)``: ``y == -1`` marks an unlabeled row (scikit-learn's convention). Rows are vectors or
-    images (H, W) / (H, W, C); uint8 images are scaled to [0, 1].
+    ``fit(X, y)``: ``y == -1`` marks an unlabeled row (scikit-learn's convention); class labels are numbers or
+    strings, and in an array of strings or objects an unlabeled row may also be None, NaN, ``""`` or ``"?"``
+    (one marking per ``y``). Rows are vectors or images (H, W) / (H, W, C); uint8 images are scaled to [0, 1];
+    with ``standardize='auto'`` (the default) the columns of a float table are centred and scaled by their mean
+    and spread over every row (``standardize_``; not for a given pretrained encoder, which has its own scale).
 
     What the defaults do (``propagate='auto'``, ``encoder='auto'``, ``augment='auto'``, no pretraining):
     every row is mapped by UMAP to 10 dimensions (PCA when umap-learn is missing or there are fewer than
@@ -263,9 +294,20 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     Validation: ``validation_fraction`` of the *labeled* rows, stratified by class, held out from training
     (their loss and accuracy become ``val_loss``/``val_accuracy`` and drive ``early_stopping``).
 
+    How far to trust each answer: :meth:`predict_details` gives each row's confidence, the margin to the second
+    class and, with ``familiarity`` (True by default; False, or a dict of
+    :data:`fewlabel.tasks.familiar.DEFAULTS`), an unfamiliarity score: the distance of the row's features to
+    its ``n_neighbors``-th nearest training row's, 1 at the cut-off the training rows set (``fence``), fitted on
+    at most ``max_reference`` training rows (:class:`~fewlabel.tasks.familiar.FeatureNeighbors`).
+
     Fitted attributes: ``classes_``, ``history_`` (per-epoch ``loss``/``accuracy`` and ``val_`` ones),
     ``pretrain_history_`` (the pretraining's history, or None), ``n_labeled_``, ``input_shape_``,
-    ``n_features_in_``, ``module_`` (an :class:`~fewlabel.nets.classifier.EncoderClassifierNet`).
+    ``n_features_in_``, ``module_`` (an :class:`~fewlabel.nets.classifier.EncoderClassifierNet`),
+    ``familiarity_``, ``standardize_``, ``training_data_`` (what it was trained on: rows, shape, dtype, a
+    fingerprint, labeled rows per class), and after a fit (not saved) ``embedding_`` (the map propagation
+    clustered) and ``labels_alone_proba_`` (the first network's probabilities, where the route trains one).
+    Saved with the model: ``propagation_``, ``encoder_kind_``, ``augment_`` and ``estimates_`` (the accuracy
+    estimates ``fewlabel classify`` measured, when it set them).
     """
 
     def __init__(self, encoder="auto", pretrain=None, propagate="auto", hidden=(128, 64), latent=16, activation="relu",
@@ -273,7 +315,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                  width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5,
                  consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
                  pretrain_epochs=20, pretrain_params=None, schedule=None, ema=None, validation_fraction=0.0,
-                 early_stopping=None, pseudo_threshold=0.5):
+                 early_stopping=None, pseudo_threshold=0.5, familiarity=True, standardize="auto"):
         self.encoder = encoder
         self.pretrain = pretrain
         self.propagate = propagate
@@ -303,8 +345,15 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.pseudo_threshold = pseudo_threshold
+        self.familiarity = familiarity
+        self.standardize = standardize
 
     # -- checks ------------------------------------------------------------------------------------------
+    def check_params(self) -> None:
+        """Raise :class:`~fewlabel.InputError` naming a bad parameter (``fit`` does this first; call it to check
+        settings before reading any data)."""
+        self._check_params()
+
     def _check_params(self) -> None:
         self._check_training_settings()
         if self.schedule not in SCHEDULES:
@@ -355,6 +404,9 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if self.early_stopping is not None:
             positive_int("early_stopping", self.early_stopping)
         make_activation(self.activation)
+        check_familiarity(self.familiarity)
+        if not any(self.standardize is v or (isinstance(v, str) and self.standardize == v) for v in (True, False, "auto")):
+            raise InputError(f"standardize must be True, False or 'auto', got {self.standardize!r}")
         self._warn_unused_architecture()
 
     def _warn_unused_architecture(self) -> None:
@@ -575,16 +627,23 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         return loss_fn
 
     # -- fitting ------------------------------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, embedding=None):
         """Learn from every row and the labeled ones: by default, propagate the labels to the unlabeled rows
         and train the network on both (see the class docstring); or pretrain the encoder on every row (if
         asked), then train the classifier on the labeled rows (and, with ``consistency='fixmatch'``, on every
-        row). ``y == -1`` marks an unlabeled row."""
+        row). ``y == -1`` (or another marking, see :func:`check_semi_supervised_y`) marks an unlabeled row.
+
+        ``embedding``: the map of ``X``'s rows that propagation clusters, when it is already computed (the
+        ``embedding_`` an earlier fit on the same rows left; it uses no labels): fits of one ``X`` with
+        other labels, as in cross-validation, then skip the map."""
         self._check_params()
         X = validate_X(X)
-        y, classes = check_semi_supervised_y(y, len(X))
-        labeled = np.isin(y, classes)
-        y_index = np.searchsorted(classes, y[labeled]).astype(np.int64)
+        if embedding is not None:
+            embedding = validate_X(embedding, name="embedding")
+            if embedding.ndim != 2 or len(embedding) != len(X):
+                raise InputError(f"embedding must hold one row per row of X ({len(X)}), got shape {embedding.shape}")
+        y, classes, labeled = check_semi_supervised_y(y, len(X))
+        y_index = np.searchsorted(classes, np.asarray(y[labeled].tolist(), dtype=classes.dtype)).astype(np.int64)
         input_shape = tuple(X.shape[1:])
         if self.consistency == "fixmatch":
             self._need_images(input_shape, "consistency='fixmatch'")
@@ -601,11 +660,24 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                 "raise validation_fraction, or use validation_fraction=0"), stacklevel=2)
         self.classes_ = classes
         self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
+        self.standardize_ = None
+        X_given = X  # the rows as given: what the model records, and what predict and features take
+        named_encoder = isinstance(self.encoder, str) and self.encoder in ENCODERS
+        if self.standardize is True or (self.standardize == "auto" and X.dtype != np.uint8 and X.ndim == 2
+                                         and named_encoder):
+            # columns of a table come in their own units (an area in the thousands beside a ratio below 1): each
+            # is centred and scaled by its mean and spread over every row, labeled or not
+            flat = X.reshape(len(X), -1).astype(np.float64)
+            spread = flat.std(axis=0)
+            self.standardize_ = (flat.mean(axis=0).astype(np.float32),
+                                 np.where(spread > 0, spread, 1.0).astype(np.float32))
+            X = self._standardized(X)
         self.input_shape_ = input_shape
         self.n_features_in_ = int(np.prod(input_shape))
         self.n_labeled_ = int(labeled.sum())
         self.pretrain_history_ = None
         self.propagation_ = None
+        self.labels_alone_proba_ = None
 
         # The encoder: given (pretrained elsewhere), pretrained here on every row, or fresh.
         given = self._resolve_encoder(X)
@@ -633,6 +705,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         epoch_rows = steps_per_epoch * min(batch_size, len(X))
 
         # nothing to propagate to when every row (outside the validation rows) is labeled
+        precomputed = embedding
         embedding = self._propagation_embedding(len(X)) if len(tr) < len(X) - (0 if va is None else len(va)) else None
         if not embedding:
             net, history = self._train_network(config, given, loss_fn, train, val, batch_size, epoch_rows,
@@ -649,7 +722,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                 held_out[lab_rows[va]] = True
             y_part = np.full(len(X), -1, dtype=np.int64)
             y_part[lab_rows[tr]] = y_index[tr]
-            E = self._embed(X, given, embedding)
+            E = self._embed(X, given, embedding) if precomputed is None else precomputed
+            self.embedding_ = E
             p_clusters, cluster_accuracy = cluster_label_distribution(E, y_part, n_classes=len(classes),
                                                                       random_state=self.random_state or 0)
             first = None
@@ -660,6 +734,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                 net, first = self._train_network(config, given, loss_fn, train, val, batch_size, epoch_rows,
                                                  budgets[0], "classify (labels)")
                 p_net = self._probabilities(net, first, X)
+                self.labels_alone_proba_ = p_net
             target, weight, info = self._pseudo_labels(p_clusters, p_net, y_part)
             info.update(embedding=embedding, cluster_accuracy=cluster_accuracy, first_history=first)
             rows = np.flatnonzero(~held_out & (weight > 0))
@@ -687,6 +762,12 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         net.eval()
         self.module_ = net
         self.history_: History = history
+        self.training_data_ = data_record(X_given, y_index, classes.tolist())
+        settings = check_familiarity(self.familiarity)
+        self.familiarity_ = None
+        if settings is not None and len(X) >= 3:
+            self.familiarity_ = FeatureNeighbors(**settings, random_state=self.random_state or 0).fit(
+                self.features(X_given))
         return self
 
     def _steps_per_epoch(self, n_rows: int) -> int:
@@ -819,7 +900,13 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     # -- using --------------------------------------------------------------------------------------------
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
-        return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        return self._standardized(validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__))
+
+    def _standardized(self, X) -> np.ndarray:
+        if getattr(self, "standardize_", None) is None:
+            return X
+        mean, spread = self.standardize_
+        return ((X.reshape(len(X), -1) - mean) / spread).astype(np.float32).reshape(X.shape)
 
     def _logits(self, X) -> np.ndarray:
         X = self._validated(X)
@@ -847,6 +934,43 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         pred = self.predict(X)
         return float(accuracy_score(labels_match_rows(y, len(pred)), pred, sample_weight=sample_weight))
 
+    def features(self, X) -> np.ndarray:
+        """What the network's last layer reads for each row (the code, for a linear head): the rows as the
+        classifier sees them, which :meth:`unfamiliarity` measures distances in."""
+        X = self._validated(X)
+        self.module_.eval()
+        return self._apply(lambda x: self.module_.features(to_float(x, self.scale_)), X)
+
+    def unfamiliarity(self, X) -> np.ndarray:
+        """How unlike the training rows each row is (:class:`~fewlabel.tasks.familiar.FeatureNeighbors`): the
+        distance of its features to the ``n_neighbors``-th nearest training row's, divided by the cut-off
+        the training rows set; 1 or more flags a row whose label should not be trusted (it resembles nothing
+        the classifier learned from). Needs ``familiarity`` (on by default)."""
+        check_is_fitted(self, "module_")
+        if getattr(self, "familiarity_", None) is None:
+            raise InputError("this classifier was fitted with familiarity=False: it has no unfamiliarity score")
+        return self.familiarity_.score(self.features(X))
+
+    def predict_details(self, X) -> dict:
+        """Each row's answer and how far to trust it, from one pass of the network: ``label`` (as
+        :meth:`predict`), ``confidence`` (its probability), ``margin`` (its probability minus the second
+        class's: small where two classes compete), and, when the classifier has its unfamiliarity score,
+        ``unfamiliar`` (:meth:`unfamiliarity`) and ``flagged`` (``unfamiliar >= 1``: the row resembles none
+        of the training rows, so its label is a guess)."""
+        X = self._validated(X)
+        net = self.module_.eval()
+        F = self._apply(lambda x: net.features(to_float(x, self.scale_)), X)
+        last = net.head.layers[-2:]  # the last linear layer (and its identity activation) reads the features
+        logits = self._apply(lambda f: last(f), F.astype(np.float32))
+        proba = torch.softmax(torch.from_numpy(logits.astype(np.float64)), dim=1).numpy()
+        top2 = np.sort(proba, axis=1)[:, -2:]
+        out = {"label": self.classes_[proba.argmax(axis=1)], "confidence": proba.max(axis=1),
+               "margin": top2[:, 1] - top2[:, 0]}
+        if getattr(self, "familiarity_", None) is not None:
+            out["unfamiliar"] = self.familiarity_.score(F)
+            out["flagged"] = out["unfamiliar"] >= 1.0
+        return out
+
     def transform(self, X) -> np.ndarray:
         """The encoder's codes ``(n_rows, code_size)``."""
         X = self._validated(X)
@@ -859,7 +983,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         return tags
 
     # -- saving -------------------------------------------------------------------------------------------
-    def _get_state(self):
+    def _state_with_json_encoder(self):
         encoder = self.encoder
         if not isinstance(encoder, str):  # an estimator object or a Path: not JSON
             self.encoder = os.fspath(encoder) if isinstance(encoder, os.PathLike) else PRETRAINED
@@ -869,12 +993,42 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             self.encoder = encoder
 
     def _fitted_extra(self) -> dict:
+        familiarity = getattr(self, "familiarity_", None)
         return {"classes": self.classes_.tolist(), "net": self.module_.config(), "n_labeled": self.n_labeled_,
-                "pretrain_history": None if self.pretrain_history_ is None else self.pretrain_history_.to_dict()}
+                "pretrain_history": None if self.pretrain_history_ is None else self.pretrain_history_.to_dict(),
+                "propagation": _propagation_record(getattr(self, "propagation_", None)),
+                "encoder_kind": getattr(self, "encoder_kind_", None), "augment": getattr(self, "augment_", None),
+                "familiarity": None if familiarity is None else familiarity.state()[0],
+                "standardize": None if getattr(self, "standardize_", None) is None
+                else [self.standardize_[0].tolist(), self.standardize_[1].tolist()],
+                "estimates": getattr(self, "estimates_", None)}
+
+    def _get_state(self):
+        config, tensors = self._state_with_json_encoder()
+        if getattr(self, "familiarity_", None) is not None:
+            tensors["familiarity.reference"] = torch.from_numpy(self.familiarity_.reference_)
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config, tensors):
+        est = super()._from_state(config, {k: v for k, v in tensors.items() if k.startswith("module.")})
+        fitted = config["fitted"]
+        est.familiarity_ = None
+        if fitted.get("familiarity") is not None:
+            est.familiarity_ = FeatureNeighbors.from_state(fitted["familiarity"],
+                                                           tensors["familiarity.reference"].numpy())
+        return est
 
     def _restore_fitted(self, fitted: dict) -> None:
-        self.classes_ = np.asarray(fitted["classes"])
+        names = fitted["classes"]
+        self.classes_ = np.asarray(names, dtype=str if names and isinstance(names[0], str) else None)
         self.n_labeled_ = fitted.get("n_labeled")
         ph = fitted.get("pretrain_history")
         self.pretrain_history_ = None if ph is None else History.from_dict(ph)
+        self.propagation_ = fitted.get("propagation")
+        self.encoder_kind_ = fitted.get("encoder_kind")
+        self.augment_ = fitted.get("augment")
+        self.estimates_ = fitted.get("estimates")
+        standardize = fitted.get("standardize")
+        self.standardize_ = None if standardize is None else tuple(np.asarray(v, np.float32) for v in standardize)
         self.module_ = EncoderClassifierNet(**fitted["net"])

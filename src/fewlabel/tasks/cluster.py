@@ -96,7 +96,7 @@ def default_encoder(n_rows: int | None = None, **settings):
 
 def umap_available() -> bool:
     try:
-        _import_umap()
+        import_umap()
     except InputError:
         return False
     return True
@@ -154,7 +154,7 @@ def _check_choice(value, choices, name: str):
 
 
 # -- the manifold step -----------------------------------------------------------------------------
-def _import_umap():
+def import_umap():
     try:
         import umap  # noqa: PLC0415
     except ImportError as e:
@@ -163,7 +163,7 @@ def _import_umap():
     return umap
 
 
-class _ExactNeighbors:
+class ExactNeighbors:
     """Exact k-nearest-neighbour search (scikit-learn) with the part of pynndescent's ``NNDescent``
     interface that ``umap.UMAP.transform`` uses, so a UMAP fitted on exact neighbours can embed new rows."""
 
@@ -193,7 +193,7 @@ class UMAPReducer(TransformerMixin, BaseEstimator):
         self.umap_kwargs = umap_kwargs
 
     def fit_transform(self, Z) -> np.ndarray:
-        umap = _import_umap()
+        umap = import_umap()
         Z = np.ascontiguousarray(Z, dtype=np.float32)
         n = len(Z)
         n_components = _check_int(self.n_components, "n_components", 1)
@@ -207,14 +207,19 @@ class UMAPReducer(TransformerMixin, BaseEstimator):
             kw.setdefault("n_jobs", 1)  # what UMAP does anyway with a seed; said here to silence its warning
         metric = kw.get("metric", "euclidean")
         if n <= EXACT_KNN_MAX_ROWS and metric == "euclidean" and "precomputed_knn" not in kw:
-            index = _ExactNeighbors(Z)
+            index = ExactNeighbors(Z)
             dist, ind = index.nn.kneighbors(Z, n_neighbors=n_neighbors)  # each row is its own first neighbour
             kw["precomputed_knn"] = (ind.astype(np.int32), dist.astype(np.float32), index)
         self.umap_ = umap.UMAP(**kw)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(NNDescent|n_jobs|precomputed_knn).*")
             warnings.filterwarnings("ignore", message=".*[Gg]raph is not fully connected.*")
-            return np.asarray(self.umap_.fit_transform(Z), dtype=np.float32)
+            embedding = np.asarray(self.umap_.fit_transform(Z), dtype=np.float32)
+        if metric == "euclidean":
+            # new rows are placed by their exact neighbours among the training rows, whatever the size (a saved
+            # map rebuilds this index, so a loaded map places rows exactly where this one does)
+            self.umap_._knn_search_index = ExactNeighbors(Z)
+        return embedding
 
     def fit(self, Z, y=None):
         self.fit_transform(Z)
@@ -441,7 +446,8 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
 
     ``images``: uint8, (N, H, W), (N, C, H, W) or (N, H, W, C). ``labels``: one cluster per row (any
     integers; they keep their values). Returns ``{"labels", "proba" (N x clusters, the last network's),
-    "rounds": [{"changed": share of rows that moved, "cpu_seconds"}, ...]}``.
+    "rounds": [{"changed": share of rows that moved, "cpu_seconds"}, ...], "network" (the last round's,
+    which places new images in the clusters), "names" (the cluster each of its outputs stands for)}``.
     """
     from fewlabel.tasks.propagate import PseudoLabels, predict_proba_network, self_train_network  # noqa: PLC0415
 
@@ -457,7 +463,7 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     nothing = PseudoLabels(np.zeros(len(imgs), np.int64), np.zeros(len(imgs)))
     seed = 0 if random_state is None else int(random_state)
     history = []
-    proba = None
+    proba = net = None
     for r in range(rounds):
         c0 = time.process_time()
         net = self_train_network(imgs, current, nothing, threshold=1.0, epochs=epochs, seed=seed + r, device=device,
@@ -466,7 +472,7 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
         moved = proba.argmax(axis=1)
         history.append({"changed": float(np.mean(moved != current)), "cpu_seconds": round(time.process_time() - c0, 1)})
         current = moved
-    return {"labels": names[current], "proba": proba, "rounds": history}
+    return {"labels": names[current], "proba": proba, "rounds": history, "network": net.eval(), "names": names}
 
 
 # -- the job ---------------------------------------------------------------------------------------
@@ -520,54 +526,48 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
 
 
 def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None, manifold_dim=10,
-                n_neighbors=20, out=None, seed=0, n_init=None, max_plot_points=10_000, refine=None, images=None,
-                device="auto", progress=False) -> dict:
-    """The ``fewlabel cluster`` job: encode ``X`` (or flatten it), cluster into ``k`` groups, score, report.
+                n_neighbors=20, out=None, seed=0, max_plot_points=10_000, refine=None, device="auto",
+                progress=False) -> dict:
+    """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
+    ``encoder``, or flattened), score, report.
 
-    ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on ``images``, by default ``X``
-    itself) or ``'auto'`` (``'network'`` where :func:`self_label_applies` to the images, else nothing); the
-    result then also holds the clusters' scores before it (``before_refine``) and ``refine`` (what each round
-    changed, its CPU seconds).
+    ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
+    (``'network'`` where :func:`self_label_applies` to ``X``, else nothing); the result then also holds the
+    clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds).
 
     With ``y``, NMI / ARI / cluster accuracy against it. With ``out`` (a folder): ``metrics.json`` (written
     atomically) and ``clusters.png`` (the codes in 2-D PCA, coloured by cluster), plus ``labels.png``
     (coloured by label) when ``y`` is given; at most ``max_plot_points`` points are drawn.
-    Returns ``{"k", "method", "manifold", "n_rows", "n_features", "seconds", metrics..., "labels"}``.
+    Returns ``{"k", "method", "manifold", "n_rows", "n_features", "seconds", metrics..., "labels", "model"}``
+    (``model``: the fitted ClusterModel, which ``fewlabel.save`` saves and whose ``predict`` places new rows).
     """
+    from fewlabel.tasks.clusterer import ClusterModel  # noqa: PLC0415 (loads torch)
+
     _check_choice(method, METHODS, "method")
     _check_choice(manifold, MANIFOLDS, "manifold")
     _check_choice(refine, REFINE, "refine")
     X = validate_X(X)
     y = check_y(y, len(X))
-    if refine is not None:
-        images = X if images is None else validate_X(images, name="images")
-        if len(images) != len(X):
-            raise InputError(f"images has {len(images)} rows but X has {len(X)}; self-labelling needs one image per row")
-        if refine == "auto":
-            refine = "network" if self_label_applies(images) else None
-        elif len(images):  # named before any clustering
-            as_images(images[:1])
+    if refine == "network" and len(X):  # named before any clustering
+        as_images(X[:1])
     t0 = time.perf_counter()
+    model = ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
+                         n_neighbors=n_neighbors, refine=refine, random_state=seed, device=device,
+                         verbose=progress)
     Z = encode(X, encoder)
     check_k(k, len(Z), "k")
-    est = CodeClustering(n_clusters=k, method=method, manifold=manifold, manifold_dim=manifold_dim,
-                         n_neighbors=n_neighbors, random_state=seed, n_init=n_init)
-    labels = est.fit(Z).labels_
-    refined = None
-    if refine == "network":
-        first = labels
-        refined = self_label(images, labels, random_state=seed, device=device, progress=progress)
-        labels = refined["labels"]
+    labels = model.fit(X).labels_
     seconds = time.perf_counter() - t0
+    refined = model.network_ is not None
     result = {"k": int(k), "method": method, "manifold": manifold, "seed": None if seed is None else int(seed),
               "n_rows": int(len(Z)), "n_features": int(Z.shape[1]),
               "encoder": type(encoder).__name__ if encoder is not None else None, "seconds": round(seconds, 3),
-              "refine": None if refined is None else {"method": "network", "rounds": refined["rounds"]},
-              "cluster_sizes": np.bincount(labels, minlength=k).tolist()}
+              "refine": {"method": "network", "rounds": model.refine_rounds_} if refined else None,
+              "cluster_sizes": np.bincount(labels, minlength=k).tolist(), "phase_cpu_seconds": model.times_}
     if y is not None:
         result.update(evaluate_clustering(y, labels))
-        if refined is not None:
-            result["before_refine"] = evaluate_clustering(y, first)
+        if refined:
+            result["before_refine"] = evaluate_clustering(y, model.labels_before_refine_)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -575,6 +575,7 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
         result["files"] = [*files, "metrics.json"]
         write_json_atomic(out / "metrics.json", result)
     result["labels"] = labels
+    result["model"] = model
     return result
 
 

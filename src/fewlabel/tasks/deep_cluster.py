@@ -31,7 +31,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import json_safe, to_float, validate_X
+from fewlabel._base import data_record, json_safe, to_float, validate_X
 from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.cluster import ClusteringNet, soft_assignment
@@ -204,6 +204,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         self.encoder_spec_ = None if ae is not None else source
         self.input_shape_, self.scale_ = tuple(input_shape), scale
         self.n_features_in_ = int(np.prod(input_shape))
+        self.training_data_ = data_record(X)
         alpha = float(self.alpha)
         gamma, use_rec = float(self.gamma), bool(self.reconstruction)
         kind = ae.loss_ if use_rec else None
@@ -310,7 +311,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             params["init"] = (init.astype(np.int64) if init.ndim == 1 else init.astype(np.float64)).tolist()
         config = {"params": json_safe(params), "autoencoders": {},
                   "fitted": {"history": self.history_, "n_iter": self.n_iter_, "n_epochs": self.n_epochs_,
-                             "converged": bool(self.converged_)}}
+                             "converged": bool(self.converged_), "data": getattr(self, "training_data_", None)}}
         tensors = {"centers": self.module_.centers.detach().cpu(), "labels": torch.from_numpy(self.labels_)}
         given = self.autoencoder
         if isinstance(given, (str, os.PathLike)):
@@ -359,4 +360,5 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         fitted = config["fitted"]
         est.history_ = list(fitted["history"])
         est.n_iter_, est.n_epochs_, est.converged_ = int(fitted["n_iter"]), int(fitted["n_epochs"]), fitted["converged"]
+        est.training_data_ = fitted.get("data")
         return est

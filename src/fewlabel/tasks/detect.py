@@ -43,7 +43,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import json_safe, validate_X
+from fewlabel._base import data_record, json_safe, validate_X
 from fewlabel.checks import labels_match_rows
 from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError, TooLittleDataWarning
@@ -283,6 +283,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         self.threshold_ = self._cut_off(self.calibration_scores_, contamination)
         self.offset_ = -self.threshold_
         self.n_features_in_ = self.autoencoder_.n_features_in_
+        self.training_data_ = data_record(X)
         return self
 
     def _calibrate(self, X, train, Xc) -> dict:
@@ -410,7 +411,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         template, t_tensors = _ae_state(self.autoencoder) if self.autoencoder is not None else (None, {})
         fitted, f_tensors = _ae_state(self.autoencoder_)
         config = {"params": json_safe(params), "template": template, "fitted_autoencoder": fitted,
-                  "threshold": self.threshold_}
+                  "threshold": self.threshold_, "data": getattr(self, "training_data_", None)}
         tensors = {f"template.{k}": v for k, v in t_tensors.items()} | {f"fitted.{k}": v for k, v in f_tensors.items()}
         tensors["calibration_errors"] = _tensor(self.calibration_errors_)
         if self.score_by != "error":  # with 'error' the scores are the errors (and files from before score_by hold
@@ -427,6 +428,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         est.autoencoder_ = _ae_from_state(config["fitted_autoencoder"], tensors, "fitted")
         est.threshold_ = float(config["threshold"])
         est.offset_ = -est.threshold_
+        est.training_data_ = config.get("data")
         est.calibration_errors_ = tensors["calibration_errors"].numpy().astype(np.float64)
         # a tensor the score needs but the file lacks stays empty here: the loader then names it as missing
         empty = torch.zeros(0)
@@ -509,7 +511,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         """Train one autoencoder per class on the labeled rows of ``X`` and calibrate on held-out rows."""
         template, fraction = self._check_params()
         X = validate_X(X, estimator=type(self).__name__)
-        y, classes = check_semi_supervised_y(y, len(X))
+        y, classes, labeled = check_semi_supervised_y(y, len(X))
         self._check_unknown_label(classes)
         aes, own, cal_rows = [], [], []
         for i, c in enumerate(classes.tolist()):  # Python values: messages say 5, not np.int64(5)
@@ -527,6 +529,8 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, self.autoencoders_ = classes, aes
         self.n_features_in_ = aes[0].n_features_in_
         self.input_shape_ = aes[0].input_shape_
+        self.training_data_ = data_record(X, np.searchsorted(classes, np.asarray(y[labeled].tolist(), classes.dtype)),
+                                          classes.tolist())
         # every calibration row under every autoencoder: the temperature that fits their labels best
         rows = np.concatenate(cal_rows)
         E = self.reconstruction_errors(X[rows])
@@ -631,7 +635,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
         template, t_tensors = _ae_state(self.autoencoder) if self.autoencoder is not None else (None, {})
         config = {"params": json_safe(params), "template": template, "classes": self.classes_.tolist(),
-                  "temperature": self.temperature_, "autoencoders": []}
+                  "temperature": self.temperature_, "autoencoders": [], "data": getattr(self, "training_data_", None)}
         tensors = {f"template.{k}": v for k, v in t_tensors.items()}
         if self.thresholds_ is not None:
             tensors["thresholds"] = _tensor(self.thresholds_)
@@ -649,6 +653,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         est.autoencoders_ = [_ae_from_state(e, tensors, f"class{i}") for i, e in enumerate(config["autoencoders"])]
         est.thresholds_ = tensors["thresholds"].numpy().astype(np.float64) if "thresholds" in tensors else None
         est.temperature_ = float(config["temperature"])
+        est.training_data_ = config.get("data")
         est.n_features_in_ = est.autoencoders_[0].n_features_in_
         est.input_shape_ = est.autoencoders_[0].input_shape_
         return est

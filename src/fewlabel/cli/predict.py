@@ -1,0 +1,55 @@
+"""``fewlabel predict``: apply a saved model to new files, batch by batch (:mod:`fewlabel.apply`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fewlabel.cli.common import column, data_source, image_size
+from fewlabel.errors import InputError
+
+WRITES = ()  # writes the one file --out names, not a folder
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("predict", help="apply a saved model (classifier, clusterer, detector, encoder) to new data",
+                       description="Applies a model saved by fewlabel (the model/ folder of classify, cluster, detect "
+                                   "or pretrain) to new rows, reading and writing them in batches so that memory "
+                                   "stays flat however many rows there are. A classifier gives each row a label, "
+                                   "confidence, margin and unfamiliarity score; a clusterer its cluster and "
+                                   "probability; a detector its score and outlier flag; an encoder its codes. Rows "
+                                   "whose shape, channels or columns differ from what the model was trained on are "
+                                   "refused. Images are read at the size and colour the model was trained on.")
+    p.add_argument("--model", type=Path, required=True, help="the saved model's folder (e.g. runs/classify/model)")
+    p.add_argument("--data", type=data_source, required=True,
+                   help="the new rows: an image folder (every image under it), a .csv/.tsv/.parquet table, or "
+                        ".npy (memory-mapped) / .npz")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the file to write: .csv or .parquet (one row per input row), or .npy (an encoder's codes)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--id-column", help="a table column that names each row in the output (default: the row number)")
+    p.add_argument("--size", type=image_size, help="resize images to HxW (default: the size the model was trained "
+                                                   "on, when it resized its images)")
+    p.add_argument("--batch-size", type=int, default=1024, help="rows read and answered at a time (default 1024)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args, out) -> int:
+    import fewlabel
+    from fewlabel.apply import check_output, check_rows, expected_input, kind_of, predict_file, reading_settings
+    from fewlabel.datasets.stream import open_rows
+
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    model = fewlabel.load(args.model)
+    kind = kind_of(model)
+    target = check_output(args.out, kind, args.force)
+    _, record = expected_input(model)
+    # a folder is read at the model's image size and colour; a --size given with a file is refused, not ignored
+    settings = reading_settings(model, size=args.size) if Path(args.data).is_dir() else {"size": args.size}
+    rows = open_rows(args.data, **settings, columns=record.get("columns"), id_column=column(args.id_column),
+                     label_column=record.get("label_column"))
+    check_rows(model, rows, args.model)
+    summary = predict_file(model, rows, target, batch_size=args.batch_size, progress=not args.quiet)
+    extra = "".join(f", {summary[k]:,} {k}" for k in ("flagged", "outlier", "unknown") if k in summary)
+    print(f"{type(model).__name__} ({kind}) applied to {summary['rows']:,} rows of {args.data}{extra}; wrote {target}")
+    return 0

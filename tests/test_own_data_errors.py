@@ -1,0 +1,235 @@
+"""Bad input to the own-data commands, each tried as a user would: one line that names the problem, exit
+status 2, nothing written; and the checks that the arguments alone decide run before anything trains."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fewlabel
+from fewlabel.cli import main
+from fewlabel.errors import CorruptFileError, InputError
+
+
+def _png(path, size=(28, 28), value=None, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 255, size, dtype=np.uint8) if value is None else np.full(size, value, np.uint8)
+    Image.fromarray(img).save(path)
+
+
+def _folder(root, classes=("cat", "dog"), labeled=3, unlabeled=4, size=(28, 28)):
+    for c in classes:
+        for i in range(labeled):
+            _png(root / c / f"{i}.png", size, seed=hash((c, i)) % 1000)
+    for i in range(unlabeled):
+        _png(root / "unlabeled" / f"u{i}.png", size, seed=500 + i)
+    return root
+
+
+def _refused(capsys, argv, out, *words):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, err
+    assert out is None or not out.exists(), f"{out} was written"
+    return err
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any training fails the test: the error must come first."""
+    from fewlabel.train import Trainer
+
+    monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("trained before the check"))
+
+
+def test_a_folder_with_no_labeled_image(tmp_path, capsys, no_training):
+    root = tmp_path / "photos"
+    for i in range(5):
+        _png(root / "unlabeled" / f"{i}.png", seed=i)
+    _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out", "no labeled one",
+             "sub-folder named after its class")
+
+
+def test_a_folder_with_one_class(tmp_path, capsys, no_training):
+    root = _folder(tmp_path / "photos", classes=("cat",))
+    _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out", "one class only",
+             "'cat'")
+
+
+def test_an_empty_class_folder_is_a_class_with_no_labels(tmp_path, capsys, no_training):
+    root = _folder(tmp_path / "photos")
+    (root / "bird").mkdir()
+    _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out", "bird",
+             "no labeled rows")
+
+
+def test_a_label_column_mixing_blanks_nan_and_question_marks(tmp_path, capsys, no_training):
+    path = tmp_path / "t.csv"
+    rows = ["a,b,label"] + [f"{i},{i % 3},{'x' if i % 2 else 'y'}" for i in range(10)]
+    rows += ["1,2,", "3,4,NaN", "5,6,?", "7,8,"]
+    path.write_text("\n".join(rows) + "\n")
+    err = _refused(capsys, ["classify", "--data", path, "--label-column", "label", "--out", tmp_path / "out"],
+                   tmp_path / "out", "3 ways", "an empty cell (2 rows", "NaN (1 rows", "'?' (1 rows")
+    assert "row 11" in err  # the first blank is the 11th data row
+
+
+def test_one_spelling_of_unlabeled_is_read_the_same_way_everywhere(tmp_path):
+    from fewlabel.datasets.partial import read_partly_labeled
+
+    base = ["a,b,label"] + [f"{i},{i % 3},{'x' if i % 2 else 'y'}" for i in range(10)]
+    for mark in ("", "NaN", "?", "-1", "null"):
+        path = tmp_path / f"t{mark or 'blank'}.csv"
+        path.write_text("\n".join(base + [f"1,2,{mark}", f"3,4,{mark}"]) + "\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = read_partly_labeled(path, label_column="label")
+        assert data.class_names == ["x", "y"] and int((data.y < 0).sum()) == 2, mark
+    # and in the Python API: strings with None, or integers with -1
+    clf = fewlabel.SemiSupervisedClassifier(max_steps=4, propagate=None, familiarity=False, verbose=False)
+    X = np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32)
+    y = np.array(["x", "y"] * 5 + [None, None], dtype=object)
+    assert list(clf.fit(X, y).classes_) == ["x", "y"] and clf.n_labeled_ == 10
+    with pytest.raises(InputError, match="2 ways"):
+        clf.fit(X, np.array(["x", "y"] * 5 + [None, ""], dtype=object))
+
+
+def test_images_of_mixed_sizes(tmp_path, capsys, no_training):
+    root = _folder(tmp_path / "photos")
+    _png(root / "unlabeled" / "big.png", size=(32, 40))
+    err = _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
+                   "differ in size", "--size", "40x32")
+    assert "unlabeled/big.png" in err
+
+
+def test_one_corrupt_png_among_a_thousand(tmp_path, capsys, no_training):
+    root = _folder(tmp_path / "photos", labeled=5, unlabeled=0)
+    for i in range(990):
+        _png(root / "unlabeled" / f"u{i:03d}.png", value=i % 256)
+    (root / "unlabeled" / "u500.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"truncated")
+    _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
+             "1 of the 1,000 files", "unlabeled/u500.png", "remove or replace")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A classifier fitted on 28x28 images in a few steps, saved."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 255, (60, 28, 28), dtype=np.uint8)
+    y = np.array(["a", "b", "c"] * 10 + [None] * 30, dtype=object)
+    clf = fewlabel.SemiSupervisedClassifier(max_steps=4, propagate=None, verbose=False).fit(X, y)
+    path = tmp_path_factory.mktemp("m") / "model"
+    fewlabel.save(clf, path)
+    return path
+
+
+def test_predict_with_a_model_trained_on_another_shape(tmp_path, capsys, tiny_model):
+    np.save(tmp_path / "x.npy", np.zeros((5, 8, 8), np.uint8))
+    out = tmp_path / "p.csv"
+    _refused(capsys, ["predict", "--model", tiny_model, "--data", tmp_path / "x.npy", "--out", out], out,
+             "shape 8x8", "28x28")
+
+
+def test_predict_on_an_empty_folder(tmp_path, capsys, tiny_model):
+    (tmp_path / "new").mkdir()
+    out = tmp_path / "p.csv"
+    _refused(capsys, ["predict", "--model", tiny_model, "--data", tmp_path / "new", "--out", out], out,
+             "no images in")
+
+
+def test_predict_refuses_an_existing_file_and_codes_from_a_classifier(tmp_path, capsys, tiny_model):
+    np.save(tmp_path / "x.npy", np.zeros((5, 28, 28), np.uint8))
+    out = tmp_path / "p.csv"
+    out.write_text("mine")
+    _refused(capsys, ["predict", "--model", tiny_model, "--data", tmp_path / "x.npy", "--out", out], None,
+             "already exists", "--force")
+    assert out.read_text() == "mine"
+    _refused(capsys, ["predict", "--model", tiny_model, "--data", tmp_path / "x.npy", "--out", tmp_path / "c.npy"],
+             tmp_path / "c.npy", ".npy file holds an encoder's codes")
+
+
+def test_predict_streams_a_memory_mapped_file_and_matches_the_model(tmp_path, capsys, tiny_model):
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 255, (2500, 28, 28), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(tiny_model), "--data", str(tmp_path / "x.npy"), "--out", str(out),
+                 "--batch-size", "1000"]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "row,label,confidence,margin,unfamiliar,flagged" and len(lines) == 2501
+    model = fewlabel.load(tiny_model)
+    assert [line.split(",")[1] for line in lines[1:]] == list(model.predict(X))
+    # plain progress lines on a pipe, not a bar
+    assert "predict: 1,000/2,500 rows" in capsys.readouterr().err
+
+
+def test_an_explicit_root_that_does_not_exist_or_is_a_file(tmp_path, capsys, no_training):
+    for root, words in ((tmp_path / "typo", ("does not exist",)), (tmp_path / "f", ("is a file",))):
+        (tmp_path / "f").write_text("x")
+        _refused(capsys, ["cluster", "--data", "mnist", "--root", root, "--out", tmp_path / "out"],
+                 tmp_path / "out", str(root), *words)
+
+
+def test_an_empty_data_argument(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["classify", "--data", "", "--out", str(tmp_path / "out")])
+    assert e.value.code == 2 and "is empty (an unset shell variable?)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["map", "--data", "digits", "--max-points", "1"], ("at least 4 rows", "--max-points 1")),
+    (["map", "--data", "digits", "--method", "tsne", "--max-points", "2"], ("tsne map needs at least 4",)),
+    (["cluster", "--data", "digits", "--max-rows", "5", "--k", "auto"], ("--max-rows 5", "UMAP map to 10")),
+    (["cluster", "--data", "digits", "--max-rows", "2", "--k", "auto", "--manifold", "none"], ("--k auto",)),
+])
+def test_what_the_arguments_decide_is_refused_before_training(tmp_path, capsys, no_training, argv, words):
+    pytest.importorskip("umap")
+    _refused(capsys, [*argv, "--out", tmp_path / "out"], tmp_path / "out", *words)
+
+
+def test_detect_names_outliers_of_another_shape_before_training(tmp_path, capsys, no_training):
+    np.savez(tmp_path / "data.npz", X=np.zeros((50, 28, 28), np.uint8))
+    np.save(tmp_path / "odd.npy", np.zeros((5, 8, 8), np.uint8))
+    _refused(capsys, ["detect", "--data", tmp_path / "data.npz", "--outliers", tmp_path / "odd.npy",
+                      "--out", tmp_path / "out"], tmp_path / "out", "--outliers", "(8, 8)", "(28, 28)")
+
+
+def test_a_model_whose_weights_are_nan_is_refused_at_load(tmp_path, tiny_model):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model, bad)
+    tensors = load_file(str(bad / "model.safetensors"))
+    name = next(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 10)
+    tensors[name][0] = float("nan")
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(CorruptFileError, match="NaN or infinite"):
+        fewlabel.load(bad)
+
+
+def test_saving_where_nothing_can_be_written(tmp_path, tiny_model):
+    """A clean error, not a FileNotFoundError naming a hidden .partial folder."""
+    model = fewlabel.load(tiny_model)
+    with pytest.raises(InputError, match="cannot save a model to /proc/x"):
+        fewlabel.save(model, "/proc/x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="cannot save a model to"):
+        fewlabel.save(model, tmp_path / "file" / "m")
+
+
+def test_info_shows_what_the_model_was_trained_on(tiny_model, capsys):
+    assert main(["info", str(tiny_model)]) == 0
+    out = capsys.readouterr().out
+    assert "type: SemiSupervisedClassifier" in out and "60 rows of shape 28x28 (uint8)" in out
+    assert "30 in 3 classes (a 10, b 10, c 10)" in out and "torch" in out
+    assert main(["info", str(tiny_model), "--json"]) == 0
+    header = json.loads(capsys.readouterr().out)
+    assert header["config"]["fitted"]["data"]["fingerprint"].startswith("blake2b:")

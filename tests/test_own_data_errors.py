@@ -23,7 +23,7 @@ def _png(path, size=(28, 28), value=None, seed=0):
 def _folder(root, classes=("cat", "dog"), labeled=3, unlabeled=4, size=(28, 28)):
     for c in classes:
         for i in range(labeled):
-            _png(root / c / f"{i}.png", size, seed=hash((c, i)) % 1000)
+            _png(root / c / f"{i}.png", size, seed=sum(map(ord, c)) * 31 + i)
     for i in range(unlabeled):
         _png(root / "unlabeled" / f"u{i}.png", size, seed=500 + i)
     return root
@@ -91,7 +91,7 @@ def test_one_spelling_of_unlabeled_is_read_the_same_way_everywhere(tmp_path):
             data = read_partly_labeled(path, label_column="label")
         assert data.class_names == ["x", "y"] and int((data.y < 0).sum()) == 2, mark
     # and in the Python API: strings with None, or integers with -1
-    clf = fewlabel.SemiSupervisedClassifier(max_steps=4, propagate=None, familiarity=False, verbose=False)
+    clf = fewlabel.SemiSupervisedClassifier(max_steps=4, propagate=None, verbose=False)
     X = np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32)
     y = np.array(["x", "y"] * 5 + [None, None], dtype=object)
     assert list(clf.fit(X, y).classes_) == ["x", "y"] and clf.n_labeled_ == 10
@@ -118,11 +118,11 @@ def test_one_corrupt_png_among_a_thousand(tmp_path, capsys, no_training):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """A classifier fitted on 28x28 images in a few steps, saved."""
+    """A classifier fitted on 28x28 images in a few steps, saved (240 rows: enough for its unfamiliarity score)."""
     rng = np.random.default_rng(0)
-    X = rng.integers(0, 255, (60, 28, 28), dtype=np.uint8)
-    y = np.array(["a", "b", "c"] * 10 + [None] * 30, dtype=object)
-    clf = fewlabel.SemiSupervisedClassifier(max_steps=4, propagate=None, verbose=False).fit(X, y)
+    X = rng.integers(0, 255, (240, 28, 28), dtype=np.uint8)
+    y = np.array(["a", "b", "c"] * 10 + [None] * 210, dtype=object)
+    clf = fewlabel.SemiSupervisedClassifier(max_steps=4, propagate=None, verbose=False).fit(X, y).fit_unfamiliarity(X)
     path = tmp_path_factory.mktemp("m") / "model"
     fewlabel.save(clf, path)
     return path
@@ -228,7 +228,7 @@ def test_saving_where_nothing_can_be_written(tmp_path, tiny_model):
 def test_info_shows_what_the_model_was_trained_on(tiny_model, capsys):
     assert main(["info", str(tiny_model)]) == 0
     out = capsys.readouterr().out
-    assert "type: SemiSupervisedClassifier" in out and "60 rows of shape 28x28 (uint8)" in out
+    assert "type: SemiSupervisedClassifier" in out and "240 rows of shape 28x28 (uint8)" in out
     assert "30 in 3 classes (a 10, b 10, c 10)" in out and "torch" in out
     assert main(["info", str(tiny_model), "--json"]) == 0
     header = json.loads(capsys.readouterr().out)

@@ -1,5 +1,5 @@
 """The parts of the own-data job, each alone: the partly labeled readers, the streaming rows, the estimate's
-statistics, the unfamiliarity score, the classifier's class names and standardised tables, and the saved
+statistics, the classifier's class names, standardised tables and unfamiliarity score, and the saved
 clusterer's map (umap-learn's ``transform`` kept as the reference)."""
 
 import csv
@@ -14,7 +14,6 @@ from fewlabel.datasets.partial import DataQualityWarning, encode_labels, read_pa
 from fewlabel.datasets.stream import open_rows
 from fewlabel.errors import InputError
 from fewlabel.tasks.estimate import paired_verdict, stratified_folds, wilson_interval
-from fewlabel.tasks.familiar import FeatureNeighbors
 
 
 # -- labels ------------------------------------------------------------------------------------------------
@@ -139,21 +138,6 @@ def test_the_verdict_counts_the_rows_the_two_got_differently():
     assert "no clear difference" in same and "the same answer" in same
 
 
-# -- unfamiliarity ------------------------------------------------------------------------------------------
-def test_unfamiliar_rows_score_above_one_and_the_training_rows_below():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(5, 16)) * 4
-    F = centres[rng.integers(0, 5, 2000)] + rng.normal(size=(2000, 16))
-    near = centres[rng.integers(0, 5, 500)] + rng.normal(size=(500, 16))
-    far = rng.normal(size=(100, 16)) * 4
-    detector = FeatureNeighbors().fit(F)
-    assert np.mean(detector.score(F) >= 1) < 0.02 and np.mean(detector.score(near) >= 1) < 0.05
-    assert np.mean(detector.score(far) >= 1) > 0.9
-    config, reference = detector.state()
-    again = FeatureNeighbors.from_state(config, reference)
-    np.testing.assert_allclose(again.score(far), detector.score(far))
-
-
 # -- the classifier ------------------------------------------------------------------------------------------
 def test_string_class_names_survive_saving_and_tables_are_standardised(tmp_path):
     from sklearn.datasets import load_breast_cancer
@@ -163,6 +147,8 @@ def test_string_class_names_survive_saving_and_tables_are_standardised(tmp_path)
     partial = names.copy()
     partial[np.random.default_rng(0).random(len(y)) > 0.1] = None
     clf = fewlabel.SemiSupervisedClassifier(max_steps=60, propagate=None, verbose=False).fit(X, partial)
+    assert "unfamiliar" not in clf.predict_details(X[:5])  # no detector until it is fitted
+    clf.fit_unfamiliarity(X)
     assert clf.standardize_ is not None and np.allclose(clf.standardize_[0], X.mean(axis=0), rtol=1e-4)
     assert clf.score(X, names) > 0.85
     fewlabel.save(clf, tmp_path / "m")

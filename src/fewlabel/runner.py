@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fewlabel.errors import InputError
-from fewlabel.experiment import (Experiment, _jsonable, _training, baseline_architecture, build_pretrainer,
+from fewlabel.experiment import (Experiment, _jsonable, _training, build_pretrainer,
                                  classifier_params)
 from fewlabel.train.state import write_json_atomic
 from fewlabel.train.tensorboard import active as active_tensorboard

@@ -45,8 +45,6 @@ from fewlabel.nets.encoder import POOLINGS, build_encoder
 from fewlabel.nets.resnet import ResNet
 from fewlabel.registry import register
 from fewlabel.tasks.encoders import encoder_of
-from fewlabel.tasks.familiar import FeatureNeighbors
-from fewlabel.tasks.familiar import check_settings as check_familiarity
 from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
@@ -295,16 +293,16 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
     (their loss and accuracy become ``val_loss``/``val_accuracy`` and drive ``early_stopping``).
 
     How far to trust each answer: :meth:`predict_details` gives each row's confidence, the margin to the second
-    class and, with ``familiarity`` (True by default; False, or a dict of
-    :data:`fewlabel.tasks.familiar.DEFAULTS`), an unfamiliarity score: the distance of the row's features to
-    its ``n_neighbors``-th nearest training row's, 1 at the cut-off the training rows set (``fence``), fitted on
-    at most ``max_reference`` training rows (:class:`~fewlabel.tasks.familiar.FeatureNeighbors`).
+    class and, once :meth:`fit_unfamiliarity` has fitted a detector on the same rows (``fewlabel classify``
+    does), an unfamiliarity score: a :class:`~fewlabel.tasks.detect.ReconstructionDetector` with its defaults
+    scores each row, divided by its cut-off (``contamination='auto'``), so that 1 or more flags a row unlike the
+    rows the classifier learned from (``detector_``).
 
     Fitted attributes: ``classes_``, ``history_`` (per-epoch ``loss``/``accuracy`` and ``val_`` ones),
     ``pretrain_history_`` (the pretraining's history, or None), ``n_labeled_``, ``input_shape_``,
     ``n_features_in_``, ``module_`` (an :class:`~fewlabel.nets.classifier.EncoderClassifierNet`),
-    ``familiarity_``, ``standardize_``, ``training_data_`` (what it was trained on: rows, shape, dtype, a
-    fingerprint, labeled rows per class), and after a fit (not saved) ``embedding_`` (the map propagation
+    ``detector_`` (None until :meth:`fit_unfamiliarity`), ``standardize_``, ``training_data_`` (what it was
+    trained on: rows, shape, dtype, a fingerprint, labeled rows per class), and after a fit (not saved) ``embedding_`` (the map propagation
     clustered) and ``labels_alone_proba_`` (the first network's probabilities, where the route trains one).
     Saved with the model: ``propagation_``, ``encoder_kind_``, ``augment_`` and ``estimates_`` (the accuracy
     estimates ``fewlabel classify`` measured, when it set them).
@@ -315,7 +313,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                  width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5,
                  consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
                  pretrain_epochs=20, pretrain_params=None, schedule=None, ema=None, validation_fraction=0.0,
-                 early_stopping=None, pseudo_threshold=0.5, familiarity=True, standardize="auto"):
+                 early_stopping=None, pseudo_threshold=0.5, standardize="auto"):
         self.encoder = encoder
         self.pretrain = pretrain
         self.propagate = propagate
@@ -345,7 +343,6 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.pseudo_threshold = pseudo_threshold
-        self.familiarity = familiarity
         self.standardize = standardize
 
     # -- checks ------------------------------------------------------------------------------------------
@@ -404,7 +401,6 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         if self.early_stopping is not None:
             positive_int("early_stopping", self.early_stopping)
         make_activation(self.activation)
-        check_familiarity(self.familiarity)
         if not any(self.standardize is v or (isinstance(v, str) and self.standardize == v) for v in (True, False, "auto")):
             raise InputError(f"standardize must be True, False or 'auto', got {self.standardize!r}")
         self._warn_unused_architecture()
@@ -763,11 +759,30 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         self.module_ = net
         self.history_: History = history
         self.training_data_ = data_record(X_given, y_index, classes.tolist())
-        settings = check_familiarity(self.familiarity)
-        self.familiarity_ = None
-        if settings is not None and len(X) >= 3:
-            self.familiarity_ = FeatureNeighbors(**settings, random_state=self.random_state or 0).fit(
-                self.features(X_given))
+        self.detector_ = None
+        return self
+
+    def fit_unfamiliarity(self, X):
+        """Fit the detector behind :meth:`unfamiliarity` on ``X``, the rows the classifier learned from (labeled
+        or not): :class:`~fewlabel.tasks.detect.ReconstructionDetector` with its defaults, on the rows as the
+        classifier sees them (standardised tables), trained with this classifier's device, precision, seed and
+        verbosity. Where the rows are too few for its cut-off to mean anything (fewer than ten times
+        ``MIN_CALIBRATION_ROWS``), it warns and leaves ``detector_`` None. A separate model from the
+        classifier's networks: ``max_steps`` and ``epochs`` do not bound it. Returns ``self``."""
+        from fewlabel.pretrain.autoencoder import Autoencoder
+        from fewlabel.tasks.detect import DETECTOR_DEFAULT, MIN_CALIBRATION_ROWS, ReconstructionDetector
+
+        X = self._validated(X)
+        needed = math.ceil(MIN_CALIBRATION_ROWS / ReconstructionDetector().calibration_fraction)
+        self.detector_ = None
+        if len(X) < needed:
+            warnings.warn(TooLittleDataWarning(
+                f"{len(X)} rows are too few for an unfamiliarity score (its cut-off needs {MIN_CALIBRATION_ROWS} "
+                f"held-out rows, a tenth of at least {needed}): the classifier has none"), stacklevel=2)
+            return self
+        autoencoder = Autoencoder(**DETECTOR_DEFAULT, device=self.device, precision=self.precision,
+                                  random_state=self.random_state, verbose=self.verbose)
+        self.detector_ = ReconstructionDetector(autoencoder, random_state=self.random_state or 0).fit(X)
         return self
 
     def _steps_per_epoch(self, n_rows: int) -> int:
@@ -936,25 +951,28 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
     def features(self, X) -> np.ndarray:
         """What the network's last layer reads for each row (the code, for a linear head): the rows as the
-        classifier sees them, which :meth:`unfamiliarity` measures distances in."""
+        classifier sees them (the report maps them to 2-D)."""
         X = self._validated(X)
         self.module_.eval()
         return self._apply(lambda x: self.module_.features(to_float(x, self.scale_)), X)
 
     def unfamiliarity(self, X) -> np.ndarray:
-        """How unlike the training rows each row is (:class:`~fewlabel.tasks.familiar.FeatureNeighbors`): the
-        distance of its features to the ``n_neighbors``-th nearest training row's, divided by the cut-off
-        the training rows set; 1 or more flags a row whose label should not be trusted (it resembles nothing
-        the classifier learned from). Needs ``familiarity`` (on by default)."""
-        check_is_fitted(self, "module_")
-        if getattr(self, "familiarity_", None) is None:
-            raise InputError("this classifier was fitted with familiarity=False: it has no unfamiliarity score")
-        return self.familiarity_.score(self.features(X))
+        """How unlike the training rows each row is: the ``anomaly_score`` of the detector fitted with the
+        classifier (``detector_``) divided by its cut-off; 1 or more flags a row whose label should not be
+        trusted (it resembles nothing the classifier learned from). Needs :meth:`fit_unfamiliarity` first."""
+        return self._unfamiliarity(self._validated(X))
+
+    def _unfamiliarity(self, X_seen) -> np.ndarray:
+        if getattr(self, "detector_", None) is None:
+            raise InputError("this classifier has no unfamiliarity score: call fit_unfamiliarity(X) with the rows it "
+                             "learned from (fewlabel classify does)")
+        detector = self.detector_
+        return (detector.anomaly_score(X_seen) / max(float(detector.threshold_), 1e-12)).astype(np.float32)
 
     def predict_details(self, X) -> dict:
         """Each row's answer and how far to trust it, from one pass of the network: ``label`` (as
         :meth:`predict`), ``confidence`` (its probability), ``margin`` (its probability minus the second
-        class's: small where two classes compete), and, when the classifier has its unfamiliarity score,
+        class's: small where two classes compete), and, after :meth:`fit_unfamiliarity`,
         ``unfamiliar`` (:meth:`unfamiliarity`) and ``flagged`` (``unfamiliar >= 1``: the row resembles none
         of the training rows, so its label is a guess)."""
         X = self._validated(X)
@@ -966,8 +984,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
         top2 = np.sort(proba, axis=1)[:, -2:]
         out = {"label": self.classes_[proba.argmax(axis=1)], "confidence": proba.max(axis=1),
                "margin": top2[:, 1] - top2[:, 0]}
-        if getattr(self, "familiarity_", None) is not None:
-            out["unfamiliar"] = self.familiarity_.score(F)
+        if getattr(self, "detector_", None) is not None:
+            out["unfamiliar"] = self._unfamiliarity(X)
             out["flagged"] = out["unfamiliar"] >= 1.0
         return out
 
@@ -993,30 +1011,33 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             self.encoder = encoder
 
     def _fitted_extra(self) -> dict:
-        familiarity = getattr(self, "familiarity_", None)
+        detector = getattr(self, "detector_", None)
         return {"classes": self.classes_.tolist(), "net": self.module_.config(), "n_labeled": self.n_labeled_,
                 "pretrain_history": None if self.pretrain_history_ is None else self.pretrain_history_.to_dict(),
                 "propagation": _propagation_record(getattr(self, "propagation_", None)),
                 "encoder_kind": getattr(self, "encoder_kind_", None), "augment": getattr(self, "augment_", None),
-                "familiarity": None if familiarity is None else familiarity.state()[0],
+                "detector": None if detector is None else detector._get_state()[0],
                 "standardize": None if getattr(self, "standardize_", None) is None
                 else [self.standardize_[0].tolist(), self.standardize_[1].tolist()],
                 "estimates": getattr(self, "estimates_", None)}
 
     def _get_state(self):
         config, tensors = self._state_with_json_encoder()
-        if getattr(self, "familiarity_", None) is not None:
-            tensors["familiarity.reference"] = torch.from_numpy(self.familiarity_.reference_)
+        if getattr(self, "detector_", None) is not None:
+            tensors.update({f"detector.{k}": v for k, v in self.detector_._get_state()[1].items()})
         return config, tensors
 
     @classmethod
     def _from_state(cls, config, tensors):
         est = super()._from_state(config, {k: v for k, v in tensors.items() if k.startswith("module.")})
         fitted = config["fitted"]
-        est.familiarity_ = None
-        if fitted.get("familiarity") is not None:
-            est.familiarity_ = FeatureNeighbors.from_state(fitted["familiarity"],
-                                                           tensors["familiarity.reference"].numpy())
+        est.detector_ = None
+        if fitted.get("detector") is not None:
+            from fewlabel.tasks.detect import ReconstructionDetector
+
+            prefix = "detector."
+            est.detector_ = ReconstructionDetector._from_state(
+                fitted["detector"], {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         return est
 
     def _restore_fitted(self, fitted: dict) -> None:

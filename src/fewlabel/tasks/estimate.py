@@ -130,11 +130,10 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     n_classes = len(class_names)
     held = stratified_folds(y_codes, folds, seed)
     labeled = np.flatnonzero(y_codes >= 0)
-    # the folds are scored on their held-out labels: no unfamiliarity score, no progress bars
-    settings = {**params, "familiarity": False, "verbose": False}
+    settings = {**params, "verbose": False}  # no progress bars for the folds
     if fold_steps is not None:
         settings["max_steps"] = int(fold_steps)
-    twin = {**baseline_params(settings), "familiarity": False}
+    twin = baseline_params(settings)
     names = [DEFAULT, *([LABELS_ALONE, LOGREG] if baselines else [])]
     oof = {name: np.full(len(y_codes), -1, np.int64) for name in names}
     per_fold = {name: [] for name in oof}

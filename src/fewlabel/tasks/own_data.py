@@ -22,7 +22,7 @@ import numpy as np
 
 from fewlabel.datasets.partial import PartlyLabeled
 from fewlabel.errors import InputError
-from fewlabel.tasks.estimate import DEFAULT, LABELS_ALONE, LOGREG, cross_validate
+from fewlabel.tasks.estimate import cross_validate
 
 #: How many of the least confident predictions the report shows.
 LEAST_CONFIDENT = 32
@@ -59,6 +59,10 @@ def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, 
     model = SemiSupervisedClassifier(**params).fit(data.X, data.labels)
     times["fit"] = {"seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2)}
     log(f"trained the classifier in {times['fit']['seconds']:.0f} s ({_route(model)})")
+    t1, c1 = time.perf_counter(), time.process_time()
+    model.fit_unfamiliarity(data.X)  # the detector behind the unfamiliar column, on the same rows
+    times["unfamiliarity detector"] = {"seconds": round(time.perf_counter() - t1, 2),
+                                       "cpu_seconds": round(time.process_time() - c1, 2)}
 
     cv = None
     if folds:

@@ -16,7 +16,9 @@ from fewlabel.errors import InputError
 from fewlabel.nets import MLP
 from fewlabel.train import Batches, Trainer
 from fewlabel.train.loop import make_optimizer
-from fewlabel.train.precision import (BF16_MIN_FLOPS, cpu_has_native_bf16, forward_flops, resolve_precision)
+import fewlabel.train.precision as precision_module
+from fewlabel.train.precision import (BF16_MIN_FLOPS, cpu_has_native_bf16, forward_flops, native_bf16_flags,
+                                     resolve_precision)
 
 CPU = torch.device("cpu")
 
@@ -79,6 +81,46 @@ def test_auto_precision_counts_the_models_work():
         resolve_precision("fp16", CPU)
     with pytest.raises(InputError, match="mps"):
         resolve_precision("bf16", torch.device("mps"))
+
+
+#: /proc/cpuinfo flags (the ones that matter, with their usual neighbours) of the kinds of CPU users have.
+CPU_KINDS = {
+    "AMD Zen 5 (AVX-512 with bf16)": "sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 avx_vnni",
+    "AMD Zen 4 (AVX-512 with bf16, half width)": "sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni avx512_bf16",
+    "Intel Sapphire Rapids (AMX)": "sse4_2 avx avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile amx_int8",
+    "Intel Ice Lake (AVX-512, no bf16)": "sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni",
+    "AMD Zen 3 (AVX2 only)": "sse4_2 avx avx2 fma",
+    "AMD Zen 1, family 23 model 1 (AVX2 only)": "sse4_2 avx avx2 fma",
+    "no flags readable (not Linux)": "",
+}
+NATIVE = {"AMD Zen 5 (AVX-512 with bf16)", "AMD Zen 4 (AVX-512 with bf16, half width)", "Intel Sapphire Rapids (AMX)"}
+
+
+@pytest.mark.parametrize("kind", sorted(CPU_KINDS))
+def test_auto_precision_on_each_kind_of_cpu(kind, monkeypatch, mnist_small):
+    """bf16 only where the CPU computes it in hardware and the model is large enough; everywhere else, and for
+    every small model, fp32: emulated bf16 on an AVX2-only CPU is several times slower than fp32."""
+    flags = CPU_KINDS[kind].split()
+    assert native_bf16_flags(flags) == (kind in NATIVE)
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: native_bf16_flags(flags))
+    big, small = autoencoder(), MLP([784, 8, 784])
+    xb = torch.rand(256, 784)
+    expected_big = "bf16" if kind in NATIVE else "fp32"
+    assert resolve_precision("auto", CPU, lambda: forward_flops(lambda: big(xb), big)) == expected_big
+    assert resolve_precision("auto", CPU, lambda: forward_flops(lambda: small(xb), small)) == "fp32"
+    # the training loop asks the same question and records the answer
+    X = mnist_small[0][:256]
+    h = Trainer(max_steps=1, batch_size=256, device="cpu", progress=False).fit(big, mse, X)
+    assert h.info["precision"] == expected_big
+    # what the user sets is what runs, whatever the CPU
+    assert resolve_precision("fp32", CPU) == "fp32" and resolve_precision("bf16", CPU) == "bf16"
+
+
+def test_this_cpus_flags_are_read():
+    flags = precision_module.cpu_flags()
+    if precision_module.platform.system() == "Linux" and precision_module.platform.machine() == "x86_64":
+        assert {"fpu", "sse2"} <= flags  # every x86-64 CPU lists them
+    assert cpu_has_native_bf16() == native_bf16_flags(flags)
 
 
 def test_counting_work_leaves_batch_norm_statistics_and_randomness_alone():

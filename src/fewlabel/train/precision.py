@@ -33,20 +33,35 @@ def check_precision(precision) -> str:
     return precision
 
 
-@functools.lru_cache(maxsize=None)
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX-BF16; Linux flags)."""
+#: CPU flags (Linux /proc/cpuinfo names) of hardware bf16 matrix products: AVX512-BF16 (AMD Zen 4 and 5,
+#: Intel Cooper Lake and later) and AMX-BF16 (Intel Sapphire Rapids and later). AVX2-only CPUs (AMD Zen 1
+#: to 3, most laptops) have neither: PyTorch emulates bf16 there, several times slower than fp32.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def native_bf16_flags(flags) -> bool:
+    """True when a CPU with these flags computes bf16 products in hardware."""
+    return bool(NATIVE_BF16_FLAGS & set(flags))
+
+
+def cpu_flags() -> frozenset:
+    """This CPU's flags (Linux); empty elsewhere or when /proc/cpuinfo cannot be read."""
     if platform.system() != "Linux":
-        return False
+        return frozenset()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
-        return False
-    return False
+        pass
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX-BF16; Linux flags)."""
+    return native_bf16_flags(cpu_flags())
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -56,7 +56,8 @@ from fewlabel.augment import random_affine, strong_augment
 HERE = Path(__file__).resolve().parent
 
 
-def cpu_name() -> str:
+def cpuinfo() -> dict:
+    """The first CPU's /proc/cpuinfo fields (empty where there is none)."""
     info = {}
     try:
         for line in open("/proc/cpuinfo"):
@@ -64,17 +65,18 @@ def cpu_name() -> str:
             info.setdefault(k.strip(), v.strip())
     except OSError:
         pass
+    return info
+
+
+def cpu_name() -> str:
+    info = cpuinfo()
     return f"{info.get('model name', platform.processor())} (family {info.get('cpu family')}, model {info.get('model')})"
 
 
 def cpu_slug() -> str:
     """The results file's name for this CPU: vendor, family and model from /proc/cpuinfo."""
-    info = {}
-    try:
-        for line in open("/proc/cpuinfo"):
-            k, _, v = line.partition(":")
-            info.setdefault(k.strip(), v.strip())
-    except OSError:
+    info = cpuinfo()
+    if not info:
         return platform.machine()
     vendor = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(info.get("vendor_id", ""), platform.machine())
     return f"{vendor}-f{info.get('cpu family', 'x')}-m{info.get('model', 'x')}"

@@ -248,3 +248,22 @@ def test_distributed_data_parallel_under_torchrun(tmp_path):
     np.testing.assert_allclose(l0, l1)  # metrics are averaged over processes
     assert l0[-1] < 0.5 * l0[0]
     assert load_state_file(tmp_path / "ck", "checkpoint")["epoch"] == 3
+
+
+def test_weighted_cross_entropy_weighs_rows_and_survives_zero_weights():
+    """The weighted loss is the weighted mean of torch's per-row cross-entropy; weights of 1 give the plain
+    mean; a batch of zero-weight rows gives 0, not NaN."""
+    import torch
+    import torch.nn.functional as F
+
+    from fewlabel.train.losses import weighted_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits, target = torch.randn(6, 3, generator=g), torch.tensor([0, 1, 2, 0, 1, 2])
+    w = torch.tensor([1.0, 0.5, 0.0, 2.0, 1.0, 0.25])
+    per_row = F.cross_entropy(logits, target, reduction="none")
+    assert torch.allclose(weighted_cross_entropy(logits, target, w), (per_row * w).sum() / w.sum())
+    assert torch.allclose(weighted_cross_entropy(logits, target, torch.ones(6)), F.cross_entropy(logits, target))
+    assert torch.allclose(weighted_cross_entropy(logits, target), F.cross_entropy(logits, target))
+    zero = weighted_cross_entropy(logits, target, torch.zeros(6))
+    assert torch.isfinite(zero) and float(zero) == 0.0

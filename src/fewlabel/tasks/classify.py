@@ -49,6 +49,7 @@ from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES, make_optimizer
+from fewlabel.train.losses import weighted_cross_entropy
 
 ENCODERS = ("auto", "dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
@@ -562,11 +563,8 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
 
         def loss_fn(module, batch):
             logits = module(batch[0]).float()
-            if len(batch) > 2:  # propagated labels, weighted by their confidence
-                w = batch[2].float()
-                loss = (F.cross_entropy(logits, batch[1], reduction="none") * w).sum() / w.sum().clamp_min(1e-6)
-            else:
-                loss = F.cross_entropy(logits, batch[1])
+            # propagated labels come with a third column: their confidence, their weight
+            loss = weighted_cross_entropy(logits, batch[1], batch[2] if len(batch) > 2 else None)
             return {"loss": loss, "accuracy": (logits.argmax(1) == batch[1]).float().mean()}
 
         return head, loss_fn, (codes(train[0]), *train[1:]), None if val is None else (codes(val[0]), val[1])
@@ -581,11 +579,7 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
                 x = weak_augment(x, shape)
             logits = net(x).float()
             target = batch[1]
-            if weighted and len(batch) > 2:  # propagated labels count as much as they are confident
-                w = batch[2].float()
-                loss = (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum().clamp_min(1e-6)
-            else:
-                loss = F.cross_entropy(logits, target)
+            loss = weighted_cross_entropy(logits, target, batch[2] if weighted and len(batch) > 2 else None)
             return {"loss": loss, "accuracy": (logits.argmax(1) == target).float().mean()}
 
         return loss_fn

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from fewlabel.errors import InputError
+from fewlabel.train.losses import weighted_cross_entropy
 
 UNLABELED = -1
 
@@ -381,8 +381,7 @@ def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epoch
         xb = xb.float().div_(255.0)
         if shift or hflip:
             xb = random_shift(xb, shift, hflip=hflip)
-        loss = F.cross_entropy(model(xb), yb, reduction="none")
-        return (loss * wb).sum() / wb.sum().clamp_min(1e-6)
+        return weighted_cross_entropy(model(xb), yb, wb)
 
     steps = max(epochs * math.ceil(int(use.sum()) / batch_size), min_steps)
     trainer = Trainer(max_steps=steps, batch_size=batch_size, optimizer="adamw", lr=lr, weight_decay=5e-4,

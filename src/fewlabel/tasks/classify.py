@@ -492,6 +492,16 @@ class SemiSupervisedClassifier(ClassifierMixin, TransformerMixin, TorchEstimator
             raise InputError(f"{what} needs image rows (H, W) or (H, W, C), but X has flat rows of shape "
                              f"{tuple(input_shape)}: reshape them, e.g. X.reshape(len(X), 28, 28) for 28x28 images")
 
+    def pretrainer_for(self, input_shape):
+        """The unfitted pretraining estimator (``pretrain``) whose encoder has the architecture this classifier
+        would build for rows of ``input_shape``: fit it once on the rows and pass it as ``encoder`` to several
+        classifiers (other label draws of the same rows) instead of pretraining again in each."""
+        self._check_params()
+        if self.pretrain is None:
+            raise InputError("pretrain is None: this classifier has no pretraining to share")
+        self.encoder_kind_ = self._encoder_kind(tuple(input_shape))
+        return self._pretrainer()
+
     def _pretrainer(self):
         """The pretraining estimator whose encoder has this classifier's architecture (unfitted)."""
         est = self._pretrainer_defaults()

@@ -93,9 +93,7 @@ def _pretrain(params: dict, seed: int):
     from fewlabel.tasks.classify import SemiSupervisedClassifier
 
     clf = SemiSupervisedClassifier(**{**params, "random_state": seed})
-    clf._check_params()
-    clf.encoder_kind_ = clf._encoder_kind(_DATA["X"].shape[1:])
-    return clf._pretrainer().fit(_DATA["X"])
+    return clf.pretrainer_for(_DATA["X"].shape[1:]).fit(_DATA["X"])
 
 
 def _fit_and_score(params: dict, n, seed, keep: bool) -> dict:

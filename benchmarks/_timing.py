@@ -34,3 +34,22 @@ class Clock:
     def as_dict(self, prefix: str) -> dict:
         r = self.read()
         return {f"{prefix}_wall_s": r["wall_s"], f"{prefix}_cpu_s": r["cpu_s"]}
+
+
+def cpu_record() -> dict:
+    """The CPU a figure was measured on: /proc/cpuinfo's model name, family and model, and whether it has native
+    bf16 (every benchmark result records it beside its figures)."""
+    import platform
+    from pathlib import Path
+
+    info = {"machine": platform.machine()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        for key, name in (("model name", "model_name"), ("cpu family", "family"), ("model", "model")):
+            line = next(line for line in text.splitlines() if line.split(":")[0].strip() == key)
+            info[name] = line.split(":", 1)[1].strip()
+        flags = next(line for line in text.splitlines() if line.startswith("flags")).split()
+        info["avx512_bf16"] = "avx512_bf16" in flags
+    except (OSError, StopIteration):
+        pass
+    return info

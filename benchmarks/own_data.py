@@ -19,29 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _timing import Clock  # benchmarks/_timing.py (the script's folder is on sys.path)
+from _timing import Clock, cpu_record  # benchmarks/_timing.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_name() -> dict:
-    info = {"machine": platform.machine()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        for key, name in (("model name", "model_name"), ("cpu family", "family"), ("model", "model")):
-            line = next(line for line in text.splitlines() if line.split(":")[0].strip() == key)
-            info[name] = line.split(":", 1)[1].strip()
-        flags = next(line for line in text.splitlines() if line.startswith("flags")).split()
-        info["avx512_bf16"] = "avx512_bf16" in flags
-    except (OSError, StopIteration):
-        pass
-    return info
 
 
 def load(name: str, root: str | None):
@@ -112,7 +97,7 @@ def main(argv=None):
                "times": result["times"], "cost_ratio": result["cost_ratio"], "twin_fit": twin_clock.read()}
         runs.append(run)
         print(json.dumps(run), flush=True)
-    out = {"data": args.data, "rows": args.rows, "labels": args.labels, "folds": args.folds, "cpu": cpu_name(),
+    out = {"data": args.data, "rows": args.rows, "labels": args.labels, "folds": args.folds, "cpu": cpu_record(),
            "threads": torch.get_num_threads(), "torch": torch.__version__, "runs": runs}
     path = args.out or RESULTS / f"own_data-{args.data}-{args.rows}-{args.labels}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,17 +59,25 @@ def load_script():
 
 
 #: The classifier's floor of optimizer steps in the tests: SemiSupervisedClassifier trains at least
-#: MIN_STEPS (200) steps per network when no max_steps is given, so that few rows are not under-trained. Tests
-#: of other behaviour train on a few hundred rows with a few epochs, where that floor made every fit 200+ steps
-#: (the suite took minutes longer); they run with this lower floor. The real floor and the default route are
-#: tested under ``@pytest.mark.real_step_floor`` (test_semi_default, test_training_settings, the compare budget).
+#: ``min_steps`` (200) steps per network when no max_steps is given, so that few rows are not under-trained.
+#: Tests of other behaviour train on a few hundred rows with a few epochs, where that floor made every fit 200+
+#: steps (the suite took minutes longer); they run with this lower default (a classifier built with its own
+#: ``min_steps`` keeps it). The real floor and the default route are tested under ``@pytest.mark.real_step_floor``
+#: (test_semi_default, test_training_settings, the compare budget).
 TEST_STEP_FLOOR = 40
 
 
 @pytest.fixture(autouse=True)
 def _test_step_floor(request, monkeypatch):
     if request.node.get_closest_marker("real_step_floor") is None:
-        import fewlabel.tasks.classify as classify_module
+        from fewlabel.tasks.classify import SemiSupervisedClassifier
 
-        monkeypatch.setattr(classify_module, "MIN_STEPS", TEST_STEP_FLOOR)
+        init = SemiSupervisedClassifier.__init__
+
+        def lower_floor(self, *args, **kwargs):
+            kwargs.setdefault("min_steps", TEST_STEP_FLOOR)
+            init(self, *args, **kwargs)
+
+        lower_floor.__signature__ = init.__signature__
+        monkeypatch.setattr(SemiSupervisedClassifier, "__init__", lower_floor)
 

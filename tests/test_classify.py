@@ -354,7 +354,7 @@ def test_architecture_parameters_the_encoder_does_not_use_are_named(mnist_small,
 
 
 def test_fixmatch_pseudo_labels_come_without_dropout_and_leave_batch_norm_averages_alone():
-    from fewlabel.tasks.classify import _teacher_mode
+    from fewlabel.tasks.consistency import teacher_mode
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
@@ -362,7 +362,7 @@ def test_fixmatch_pseudo_labels_come_without_dropout_and_leave_batch_norm_averag
     x = torch.randn(32, 8)
     bn = net[1]
     mean, var = bn.running_mean.clone(), bn.running_var.clone()
-    with torch.no_grad(), _teacher_mode(net):
+    with torch.no_grad(), teacher_mode(net):
         a, b = net(x), net(x)
     torch.testing.assert_close(a, b)  # no dropout: the same pass twice gives the same confidence
     torch.testing.assert_close(bn.running_mean, mean)

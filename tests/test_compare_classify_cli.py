@@ -10,7 +10,6 @@ import pytest
 from fewlabel import SemiSupervisedClassifier, datasets
 from fewlabel.cli import main
 from fewlabel.errors import InputError
-from fewlabel.tasks.classify import MIN_STEPS
 from fewlabel.tasks.compare import ALL, BASE, SEMI, baseline_params, compare, verdict
 
 
@@ -32,8 +31,8 @@ def test_baseline_gets_as_many_steps_as_the_semi_supervised_method(mnist_small):
     common = dict(encoder="conv", channels=(4,), pretrain=None, epochs=2, batch_size=64, device="cpu")
     semi = SemiSupervisedClassifier(consistency="fixmatch", **common).fit(X, y)
     base = SemiSupervisedClassifier(**baseline_params(dict(consistency="fixmatch", **common))).fit(X, y)
-    # ceil(600 / 64) = 10 steps an epoch, raised to the classifier's floor of MIN_STEPS in all
-    assert semi.history_.info["steps"] == base.history_.info["steps"] == max(2 * 10, MIN_STEPS)
+    # ceil(600 / 64) = 10 steps an epoch, raised to the classifier's floor of min_steps (200) in all
+    assert semi.history_.info["steps"] == base.history_.info["steps"] == max(2 * 10, semi.min_steps) == 200
 
 
 def test_pretraining_runs_once_per_seed_for_every_label_count(monkeypatch):

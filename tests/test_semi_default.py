@@ -8,7 +8,6 @@ from sklearn.linear_model import LogisticRegression
 import fewlabel
 from fewlabel import SemiSupervisedClassifier, datasets
 from fewlabel.errors import InputError
-from fewlabel.tasks.classify import CONTINUE_BELOW
 from fewlabel.tasks.propagate import cluster_label_distribution, default_n_clusters
 
 pytestmark = pytest.mark.real_step_floor  # the defaults as a user meets them
@@ -40,8 +39,13 @@ def test_the_default_beats_the_supervised_baseline_and_logistic_regression(mnist
     assert acc > 0.85
     info = clf.propagation_
     assert info["embedding"] == "umap" and info["unlabeled"] == int((y_few < 0).sum())
-    # leave-one-out 0.83: the clusters correct the first network, and a fresh one learns from both
-    assert info["led_by"] == "clusters x network" and info["second"] == "a fresh network"
+    # the route is the label source most accurate on the held-out labeled rows, scored on all 100 of them
+    record = clf.route_
+    assert record["how"] == "3 folds of the 100 labeled rows" and info["route"] == record
+    scores = record["scores"]
+    assert all(s["rows"] == 100 for s in scores.values())
+    assert scores[record["route"]]["right"] == max(s["right"] for s in scores.values())
+    assert info["led_by"] == record["route"] != "labels alone"  # on MNIST the unlabeled rows help
     assert 0.5 * info["unlabeled"] < info["pseudo_labeled"] <= info["unlabeled"]
     assert base.propagation_ is None
     # the network that predicts is the one trained on the propagated labels, and it is what is saved
@@ -54,6 +58,11 @@ def test_the_default_model_saves_and_loads(tmp_path, mnist_small, default_fit):
     fewlabel.save(clf, tmp_path / "clf")
     back = fewlabel.load(tmp_path / "clf")
     np.testing.assert_allclose(back.predict_proba(Xt[:200]), clf.predict_proba(Xt[:200]), atol=1e-5)
+    # the chosen route, its scores and the settings that chose it come back with the model
+    assert back.route_ == clf.route_ and back.route_["scores"] is not None
+    assert back.propagation_["route"] == clf.route_ and back.propagation_["led_by"] == clf.route_["route"]
+    assert back.get_params() == clf.get_params()
+    assert (back.route, back.route_folds, back.min_steps, back.propagate_params) == ("auto", 3, 200, None)
 
 
 def test_no_propagation_when_every_row_is_labeled(mnist_small):
@@ -94,7 +103,11 @@ def test_cluster_label_distribution_is_sharp_on_clusters_and_flat_on_mixtures():
     ({"propagate": "graph"}, "unknown propagate"),
     ({"pseudo_threshold": 1.5}, "pseudo_threshold"),
     ({"augment": "yes"}, "augment must be"),
-    ({"propagate": "umap", "consistency": "fixmatch"}, "choose one"),
+    ({"route": "clusters only"}, "unknown route"),
+    ({"route_folds": 1}, "route_folds"),
+    ({"propagate_params": {"map": "umap"}}, "propagate_params has"),
+    ({"propagate_params": {"map_dims": 0}}, "map_dims"),
+    ({"min_steps": 0}, "min_steps"),
 ])
 def test_bad_propagation_settings_are_named(mnist_small, params, message):
     X, y, _, _ = mnist_small
@@ -103,21 +116,23 @@ def test_bad_propagation_settings_are_named(mnist_small, params, message):
 
 
 def test_fixmatch_alone_turns_the_default_propagation_off():
-    assert SemiSupervisedClassifier(consistency="fixmatch")._propagation_embedding(10_000) is None
-    assert SemiSupervisedClassifier()._propagation_embedding(10_000) in ("umap", "pca")
+    assert SemiSupervisedClassifier(consistency="fixmatch")._propagation_map(10_000) is None
+    assert SemiSupervisedClassifier()._propagation_map(10_000) == "auto"
+    assert SemiSupervisedClassifier(consistency="fixmatch", propagate="pca")._propagation_map(10_000) == "pca"
 
 
 def test_where_clusters_mix_classes_the_second_network_continues_the_first(real_data_root):
-    """Fashion-MNIST: the clusters of a PCA map mix shirts, T-shirts and pullovers (leave-one-out far below
-    CLUSTER_TRUST), so a first network is trained on the labels. The second one starts from it (its first
-    epoch's loss is already low) and sees the labeled rows as half of its rows."""
+    """Fashion-MNIST: the clusters of a PCA map mix shirts, T-shirts and pullovers; with the route 'clusters x
+    network' a first network is trained on the labels, and the second one starts from it (its first epoch's loss
+    is already low) and sees the labeled rows as half of its rows."""
     X, y = datasets.load("fashion-mnist", split="train", root=real_data_root / "fashion-mnist")
     Xt, yt = datasets.load("fashion-mnist", split="test", root=real_data_root / "fashion-mnist")
     X, y, Xt, yt = X[:2000], y[:2000], Xt[:1000], yt[:1000]
     y_few = datasets.labeled_subset(y, 300, seed=0)
-    clf = SemiSupervisedClassifier(device="cpu", propagate="pca", max_steps=200).fit(X, y_few)
+    clf = SemiSupervisedClassifier(device="cpu", propagate="pca", route="clusters x network",
+                                   max_steps=200).fit(X, y_few)
     info = clf.propagation_
-    assert info["led_by"] == "clusters x network" and info["cluster_accuracy"] < CONTINUE_BELOW
+    assert info["led_by"] == "clusters x network" and info["cluster_accuracy"] < 0.8
     assert info["second"].startswith("fine-tuned from the first network")
     first_losses, second_losses = info["first_history"].history["loss"], clf.history_.history["loss"]
     # measured: the first network's first epoch 1.77, its last 0.21; the second's first epoch 0.38; test
@@ -126,3 +141,16 @@ def test_where_clusters_mix_classes_the_second_network_continues_the_first(real_
     keep = y_few >= 0
     logreg = LogisticRegression(max_iter=1000).fit(X[keep].reshape(keep.sum(), -1) / 255, y_few[keep])
     assert clf.score(Xt, yt) > logreg.score(Xt.reshape(len(Xt), -1) / 255, yt), clf.score(Xt, yt)
+
+
+def test_fixmatch_follows_propagation_from_the_network_it_trained(mnist_small):
+    """propagate='pca' with consistency='fixmatch': the labels travel, a network learns them, then FixMatch
+    continues that network on every row (its history is FixMatch's: supervised, unlabeled, mask rate)."""
+    X, y, Xt, yt = mnist_small
+    y_few = datasets.labeled_subset(y[:400], 40, seed=0)
+    clf = SemiSupervisedClassifier(device="cpu", propagate="pca", consistency="fixmatch", route="clusters",
+                                   max_steps=30, batch_size=64).fit(X[:400], y_few)
+    assert clf.propagation_["led_by"] == "clusters" and clf.route_["how"] == "set by route="
+    assert {"supervised", "unlabeled", "mask_rate"} <= set(clf.history_.history)
+    assert clf.history_.info["steps"] == 15  # the budget shared by the propagated network and FixMatch
+    assert clf.score(Xt[:500], yt[:500]) > 0.5

@@ -123,7 +123,7 @@ def test_a_step_budget_makes_exactly_that_many_optimizer_steps(make, fit_args, s
 
 def test_an_epoch_is_a_pass_over_all_rows_however_few_are_labeled(rows):
     """30 labels among 300 rows, batch 64: 5 steps an epoch (ceil(300 / 64)), not 1 (40 epochs: the
-    classifier's floor of MIN_STEPS = 200 steps in all does not bind)."""
+    classifier's floor of min_steps = 200 steps in all does not bind)."""
     X, _, y_few = rows
     with StepCounter() as counter:
         clf = SemiSupervisedClassifier(encoder="dense", propagate=None, pretrain=None, hidden=(16,), latent=4,
@@ -134,13 +134,17 @@ def test_an_epoch_is_a_pass_over_all_rows_however_few_are_labeled(rows):
 
 @pytest.mark.real_step_floor
 def test_few_rows_still_get_the_classifiers_floor_of_steps(rows):
-    """2 epochs of 300 rows at batch 64 would be 10 steps; the classifier makes MIN_STEPS = 200 (in epochs of
+    """2 epochs of 300 rows at batch 64 would be 10 steps; the classifier makes min_steps = 200 (in epochs of
     100 steps), unless a max_steps budget is given."""
     X, _, y_few = rows
     with StepCounter() as counter:
         clf = SemiSupervisedClassifier(encoder="dense", propagate=None, hidden=(16,), latent=4, epochs=2,
                                        batch_size=64, **CPU).fit(X, y_few)
     assert counter.n == 200 == clf.history_.info["steps"] and len(clf.history_.epochs) == 2
+    with StepCounter() as counter:
+        SemiSupervisedClassifier(encoder="dense", propagate=None, hidden=(16,), latent=4, epochs=2, batch_size=64,
+                                 min_steps=60, **CPU).fit(X, y_few)
+    assert counter.n == 60
 
 
 def test_a_budget_shared_by_phases_adds_up_and_follows_their_lengths():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -83,3 +84,62 @@ def labels_match_rows(y, n_rows: int, name: str = "y") -> np.ndarray:
     if len(y) != n_rows:
         raise InputError(f"X has {n_rows} rows but {name} has {len(y)} labels; they must match")
     return y.reshape(-1)
+
+
+def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate ``y``; return (y as array, classes seen among labeled rows, mask of the labeled rows).
+
+    Class labels are numbers or strings. An unlabeled row is ``-1`` (scikit-learn's convention); in an
+    array of floats, strings or objects also NaN (or None), ``""`` or ``"?"``: one of these, not a mix
+    (:func:`fewlabel.datasets.partial.unlabeled_mask`)."""
+    from sklearn.exceptions import DataConversionWarning
+
+    from fewlabel.datasets.partial import unlabeled_mask
+
+    if y is None:
+        raise InputError("this classifier requires y to be passed, but the target y is None (give one label per "
+                         "row and mark unlabeled rows with -1)")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(DataConversionWarning("A column-vector y was passed when a 1d array was expected. Please "
+                                                "change the shape of y to (n_samples, ), for example using ravel()."),
+                          stacklevel=3)
+            y = y.ravel()
+        else:
+            raise InputError(f"y must be 1-D (one label per row), got shape {y.shape}")
+    if len(y) != n_rows:
+        raise InputError(f"X has {n_rows} rows but y has {len(y)} labels; they must match")
+    if y.dtype.kind == "c":
+        raise InputError("Unknown label type: y holds complex numbers; a classifier needs class labels")
+    if y.dtype.kind == "f":
+        if np.isinf(y).any():
+            raise InputError("y contains infinity; mark unlabeled rows with -1 instead")
+        finite = y[np.isfinite(y)]
+        if (finite != np.round(finite)).any():
+            raise InputError("Unknown label type: y holds continuous values (non-integer floats); a classifier "
+                             "needs class labels")
+    numeric = y.dtype.kind in "iuf"
+    if numeric and ((y < 0) & (y != -1)).any():
+        bad = np.unique(y[(y < 0) & (y != -1)])
+        raise InputError(f"y holds negative labels other than -1 ({bad[:5].tolist()}): -1 marks an unlabeled row, so "
+                         "class labels must be >= 0 (encode them, e.g. with sklearn.preprocessing.LabelEncoder)")
+    labeled = ~unlabeled_mask(y, "y")
+    if not labeled.any():
+        raise InputError("y has no labeled row (every entry is -1): at least one labeled example per class is needed")
+    if y.dtype.kind == "O":
+        values = y[labeled].tolist()
+        if all(isinstance(v, str) for v in values):
+            classes = np.unique(np.asarray(values, dtype=str))
+        elif all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+            classes = np.unique(np.asarray(values, dtype=np.int64))
+        else:
+            kinds = sorted({type(v).__name__ for v in values})
+            raise InputError(f"y mixes label types ({', '.join(kinds)}): class labels must be all strings or all "
+                             "whole numbers")
+    else:
+        classes = np.unique(y[labeled])
+    if len(classes) < 2:
+        raise InputError(f"only one class ({classes.tolist()[0]!r}) among the labeled rows; a classifier needs at "
+                         "least two")
+    return y, classes, labeled

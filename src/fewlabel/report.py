@@ -268,6 +268,13 @@ def render_own_data(result: dict, figures: Path) -> str:
     parts.append(_note(f"{data['rows']:,} rows of shape {tuple(data['shape'])}: {data['labeled']:,} labeled in "
                        f"{len(data['class_counts'])} classes, {data['unlabeled']:,} unlabeled. The classifier learned "
                        f"from both: {result['route']}."))
+    record = result.get("route_record") or {}
+    if record.get("scores"):
+        parts.append(_note(f"How the unlabeled rows teach the final network was chosen by scoring each source of "
+                           f"labels on {record['how']}, each row predicted without its own label:"))
+        parts.append(_table(["labels from", "right on the held-out labeled rows", "chosen"],
+                            [[name, f"{s['right']} / {s['rows']} ({_percent(s['accuracy'])})",
+                              "yes" if name == record["route"] else ""] for name, s in record["scores"].items()]))
     parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
                         [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
                          for name, n in data["class_counts"].items()]))

@@ -90,7 +90,7 @@ def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, 
         "data": {"source": data.source, "kind": data.kind, "rows": int(len(data.y)), "shape": list(data.X.shape[1:]),
                  "labeled": int(data.labeled.sum()), "unlabeled": int(len(unlabeled)),
                  "class_counts": data.class_counts(), "notes": data.notes},
-        "route": _route(model), "estimates": model.estimates_,
+        "route": _route(model), "route_record": getattr(model, "route_", None), "estimates": model.estimates_,
         "predictions": {"file": "predictions.csv", "rows": int(len(unlabeled)),
                         "flagged": None if flagged is None else int(np.sum(flagged)),
                         "predicted_counts": _counts(details["label"], data.class_names),
@@ -111,9 +111,13 @@ def _route(model) -> str:
     info = getattr(model, "propagation_", None)
     if not info:
         return "trained on the labels alone (nothing to propagate)"
+    record = info.get("route") or {}
+    scores = record.get("scores")
+    measured = "" if not scores else " (scored on " + record["how"] + ": " + ", ".join(
+        f"{name} {100 * s['accuracy']:.1f}%" for name, s in scores.items()) + ")"
     return (f"labels propagated through the clusters of a {info['embedding'].upper()} map "
-            f"(their leave-one-out accuracy {info['cluster_accuracy']:.2f}, led by {info['led_by']}), then "
-            f"{info['second']}")
+            f"(their leave-one-out accuracy {info['cluster_accuracy']:.2f}); route: {info['led_by']}{measured}; "
+            f"then {info['second']}")
 
 
 def _counts(labels, class_names) -> dict:

@@ -1,0 +1,107 @@
+"""Does ``SemiSupervisedClassifier()``'s measured route choice pick the best route?
+
+    python benchmarks/route_choice.py --data mnist --labels 100 --rows 10000
+    python benchmarks/route_choice.py --data fashion-mnist --labels 1000 --rows 10000
+    python benchmarks/route_choice.py --data digits --labels 50
+    python benchmarks/route_choice.py --data breast-cancer --labels 40
+
+For one label draw, the classifier is fitted with each route forced (``route='labels alone'``, 'clusters',
+'clusters x network'), and with ``route='auto'``, which scores the three label sources on folds of the labeled
+rows and picks one; every fit shares the same map of the rows (``embedding=``: it uses no labels) and seed.
+Test accuracy of each, the choice, the scores it was made on, and whether the chosen route is the best one or
+within the noise of it (two standard errors of the difference between two routes' accuracies on the same test
+rows, from the rows on which they disagree). Image data sets: the first ``--rows`` training rows (the labels drawn
+among them, the rest unlabeled) and the first ``--test-rows`` test rows. digits: a stratified 25% test split;
+breast-cancer: the same. Writes benchmarks/results/route_choice-DATA-LABELS.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from _timing import Clock, cpu_record  # benchmarks/_timing.py (the script's folder is on sys.path)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROUTES = ("labels alone", "clusters", "clusters x network")
+
+
+def load(name: str, root: str | None, rows: int, test_rows: int):
+    from sklearn.model_selection import train_test_split
+
+    from fewlabel import datasets
+
+    if name in ("digits", "breast-cancer"):
+        from sklearn.datasets import load_breast_cancer, load_digits
+
+        if name == "digits":
+            d = load_digits()
+            X = (d.images / 16 * 255).round().astype(np.uint8)
+        else:
+            d = load_breast_cancer()
+            X = d.data.astype(np.float32)
+        X, Xt, y, yt = train_test_split(X, d.target.astype(np.int64), test_size=0.25, stratify=d.target,
+                                        random_state=0)
+        return X, y, Xt, yt
+    kw = {"root": f"{root}/{name}"} if root else {}
+    X, y = datasets.load(name, split="train", **kw)
+    Xt, yt = datasets.load(name, split="test", **kw)
+    return X[:rows], y[:rows], Xt[:test_rows], yt[:test_rows]
+
+
+def noise(right_a: np.ndarray, right_b: np.ndarray) -> float:
+    """Two standard errors of the difference of two accuracies on the same rows (McNemar's variance)."""
+    n = len(right_a)
+    disagree = np.mean(right_a != right_b)
+    diff = np.mean(right_a) - np.mean(right_b)
+    return 2 * math.sqrt(max(disagree - diff ** 2, 0.0) / n)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="mnist")
+    ap.add_argument("--labels", type=int, default=100)
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--test-rows", type=int, default=5_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"))
+    args = ap.parse_args()
+
+    from fewlabel import SemiSupervisedClassifier, datasets
+
+    X, y, Xt, yt = load(args.data, args.root, args.rows, args.test_rows)
+    y_few = datasets.labeled_subset(y, args.labels, seed=args.seed)
+    runs, embedding = {}, None
+    for route in ("auto", *ROUTES):
+        with Clock() as clock:
+            clf = SemiSupervisedClassifier(route=route, random_state=args.seed, verbose=0)
+            clf.fit(X, y_few, embedding=embedding)
+        embedding = clf.embedding_
+        pred = clf.predict(Xt)
+        runs[route] = {"accuracy": float(np.mean(pred == yt)), "right": (pred == yt), "record": clf.route_,
+                       "second": clf.propagation_["second"], "map": clf.propagation_["embedding"], **clock.read()}
+        print(f"{route:20s} {runs[route]['accuracy']:.4f}  {runs[route]['second']}  ({clock.read()['cpu_s']} CPU s)",
+              flush=True)
+    chosen = runs["auto"]["record"]["route"]
+    best = max(ROUTES, key=lambda r: runs[r]["accuracy"])
+    within = noise(runs["auto"]["right"], runs[best]["right"])
+    gap = runs[best]["accuracy"] - runs["auto"]["accuracy"]
+    verdict = "best" if chosen == best or gap <= 0 else "within noise" if gap <= within else "worse than the best"
+    result = {"data": args.data, "labels": args.labels, "rows": len(X), "test_rows": len(Xt), "seed": args.seed,
+              "cpu": cpu_record(), "chosen": chosen, "auto_second": runs["auto"]["second"], "best": best,
+              "gap_to_best": gap, "noise": within, "verdict": verdict,
+              "scores": runs["auto"]["record"]["scores"],
+              "runs": {k: {kk: vv for kk, vv in v.items() if kk != "right"} for k, v in runs.items()}}
+    print(json.dumps({k: result[k] for k in ("chosen", "best", "gap_to_best", "noise", "verdict")}))
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"route_choice-{args.data}-{args.labels}.json"
+    path.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Which route the semi-supervised classifier takes, chosen by measurement on the user's own labeled rows.
+
+The unlabeled rows can teach the final network through three label sources, and which one is right depends on
+the data: where the classes form separate clusters (digits), the clusters' labels are better than anything a
+network learns from a few labels; where clusters mix classes (shirts and pullovers), a network trained on the
+labels knows more, and the clusters can only correct it. Rather than a threshold fitted to a few benchmarks,
+each source is scored on the same labeled rows, each row predicted by a model that never saw its label:
+
+* ``labels alone``: networks trained on the other folds of the labeled rows (out-of-fold);
+* ``clusters``: the cluster names from the other labeled rows (leave-one-out, :class:`ClusterPropagator`);
+* ``clusters x network``: the product of both distributions, row by row.
+
+The most accurate source is chosen (exact ties go to the one that uses more of the unlabeled rows). How the
+final network then learns follows from the comparison with the network's own out-of-fold answers, judged by
+the rows the two get differently (McNemar's comparison, :func:`clearly_better`): labels clearly better than
+the network's own train a fresh network; labels that are not clearly better are added to what the first
+network already knows (it continues, the labeled rows repeated to half of what it sees).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fewlabel.errors import InputError
+
+LABELS_ALONE, CLUSTERS, PRODUCT = "labels alone", "clusters", "clusters x network"
+ROUTES = (LABELS_ALONE, CLUSTERS, PRODUCT)
+#: the order exact ties are broken in: the source that uses more of the unlabeled rows first
+PREFERENCE = (CLUSTERS, PRODUCT, LABELS_ALONE)
+
+
+def clearly_better(right_a: np.ndarray, right_b: np.ndarray) -> int:
+    """+1 if ``a`` is right on clearly more of the same rows than ``b``, -1 if clearly fewer, 0 otherwise.
+    Clearly: on the rows the two get differently (``a`` alone right on ``n_a``, ``b`` alone on ``n_b``), a
+    difference of more than twice ``sqrt(n_a + n_b)`` (McNemar's comparison, about 95%)."""
+    right_a, right_b = np.asarray(right_a, bool), np.asarray(right_b, bool)
+    n_a, n_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    limit = 2 * math.sqrt(n_a + n_b)
+    return 1 if n_a - n_b > limit else -1 if n_b - n_a > limit else 0
+
+
+def normalized(p: np.ndarray) -> np.ndarray:
+    return p / p.sum(axis=1, keepdims=True).clip(1e-300)
+
+
+def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str) -> dict:
+    """Score the three label sources on the labeled rows and choose one.
+
+    ``y_true``: the class index of each labeled row; ``p_network``: the out-of-fold network's probabilities on
+    those rows; ``p_clusters``: the clusters' leave-one-out distributions on them. Returns the record saved with
+    the model: each source's accuracy and rows right, the chosen ``route``, and ``second``: 'fresh' or
+    'continue' (how the final network learns from the chosen labels), with ``how`` the measurement was made."""
+    y_true = np.asarray(y_true)
+    if len(y_true) == 0 or p_network.shape != p_clusters.shape or len(p_network) != len(y_true):
+        raise InputError("the route is chosen from one network and one cluster distribution per labeled row")
+    answers = {LABELS_ALONE: p_network.argmax(1), CLUSTERS: p_clusters.argmax(1),
+               PRODUCT: normalized(p_network * p_clusters).argmax(1)}
+    right = {name: a == y_true for name, a in answers.items()}
+    scores = {name: {"accuracy": float(r.mean()), "right": int(r.sum()), "rows": len(r)} for name, r in right.items()}
+    best = max(PREFERENCE, key=lambda name: (scores[name]["right"], -PREFERENCE.index(name)))
+    second = None
+    if best != LABELS_ALONE:
+        second = "fresh" if clearly_better(right[best], right[LABELS_ALONE]) > 0 else "continue"
+    return {"route": best, "second": second, "scores": scores, "how": how}
+
+
+def forced_route(route: str) -> dict:
+    """The record of a route set by the caller (``route=``): nothing measured."""
+    if route not in ROUTES:
+        raise InputError(f"unknown route {route!r}: choose 'auto' or one of {ROUTES}")
+    second = None if route == LABELS_ALONE else "fresh" if route == CLUSTERS else "continue"
+    return {"route": route, "second": second, "scores": None, "how": "set by route="}

@@ -1,0 +1,117 @@
+"""The stages the semi-supervised classifier is made of, each alone: the label propagator, the route choice,
+the network stage (per-row weights, a network to start from)."""
+
+import numpy as np
+import pytest
+
+from fewlabel.errors import InputError
+from fewlabel.tasks.propagator import ClusterPropagator
+from fewlabel.tasks.route import CLUSTERS, LABELS_ALONE, PRODUCT, choose_route, clearly_better, forced_route
+
+
+def blobs(seed=0, n=200):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0, 0], [12, 0], [0, 12]], float)
+    Z = np.vstack([c + rng.normal(size=(n, 2)) for c in centres])
+    return Z, np.repeat([0, 1, 2], n)
+
+
+def test_the_propagator_names_clusters_and_measures_itself_leaving_each_label_out():
+    Z, truth = blobs()
+    y = np.full(len(Z), -1)
+    seen = [0, 1, 2, 200, 201, 202, 400, 401, 402]
+    y[seen] = truth[seen]
+    prop = ClusterPropagator(map="pca", pca_dims=2, n_clusters=3, random_state=0).fit(Z, y)
+    assert prop.map_ == "pca" and prop.embedding_.shape == (600, 2)
+    assert prop.label_distributions_.shape == (600, 3) and np.allclose(prop.label_distributions_.sum(1), 1)
+    assert (prop.labels_ == truth).mean() > 0.99 and prop.loo_accuracy_ == 1.0
+    assert prop.loo_distributions_.shape == (9, 3) and np.allclose(prop.loo_distributions_.sum(1), 1)
+    # a labeled row alone in its cluster: leaving it out, its cluster says nothing, so it is not counted right
+    y_alone = y.copy()
+    y_alone[[201, 202]] = -1
+    alone = ClusterPropagator(map="pca", pca_dims=2, n_clusters=3, random_state=0).fit(Z, y_alone)
+    assert alone.loo_accuracy_ == pytest.approx(6 / 7)
+    assert (alone.labels_ == truth).mean() > 0.99  # with its label, the cluster is still named right
+    # the same map given as an embedding gives the same answer without drawing it again
+    again = ClusterPropagator(n_clusters=3, random_state=0).fit(Z, y, embedding=prop.embedding_)
+    np.testing.assert_allclose(again.label_distributions_, prop.label_distributions_)
+
+
+@pytest.mark.parametrize("params, message", [({"map": "tsne"}, "map"), ({"map_dims": 0}, "map_dims"),
+                                             ({"prior": -1.0}, "prior"), ({"umap_min_rows": -3}, "umap_min_rows")])
+def test_bad_propagator_settings_are_named(params, message):
+    Z, truth = blobs(n=20)
+    with pytest.raises(InputError, match=message):
+        ClusterPropagator(**params).fit(Z, np.where(np.arange(60) % 10 == 0, truth, -1))
+
+
+def test_the_route_is_the_most_accurate_source_on_the_held_out_labels():
+    y = np.repeat([0, 1], 50)
+    right_net = np.eye(2)[y] * 0.8 + 0.1
+    wrong = np.eye(2)[1 - y] * 0.8 + 0.1
+    # clusters right on 95 rows, the network on 70: clusters, and clearly better, so a fresh network learns them
+    p_clusters = np.where((np.arange(100) < 95)[:, None], right_net, wrong)
+    p_net = np.where((np.arange(100) % 10 < 7)[:, None], right_net, wrong)
+    record = choose_route(y, p_net, p_clusters, how="test")
+    assert record["route"] == CLUSTERS and record["second"] == "fresh"
+    assert record["scores"][CLUSTERS] == {"accuracy": 0.95, "right": 95, "rows": 100}
+    assert record["scores"][LABELS_ALONE]["right"] == 70
+    # the network right everywhere (not sure of itself, so the clusters' confident mistakes outvote it in the
+    # product): the labels alone win, and nothing else is trained
+    record = choose_route(y, np.eye(2)[y] * 0.2 + 0.4, p_clusters, how="test")
+    assert record["route"] == LABELS_ALONE and record["second"] is None
+    # flat clusters that only tip the network's close calls: the product, not clearly better: continue
+    close = np.where((np.arange(100) % 10 < 8)[:, None], np.eye(2)[y] * 0.2 + 0.4, np.eye(2)[1 - y] * 0.1 + 0.45)
+    tip = np.eye(2)[y] * 0.2 + 0.4
+    record = choose_route(y, close, tip, how="test")
+    assert record["route"] in (CLUSTERS, PRODUCT)
+    assert record["scores"][PRODUCT]["right"] >= record["scores"][LABELS_ALONE]["right"]
+    assert forced_route(PRODUCT)["second"] == "continue" and forced_route(CLUSTERS)["scores"] is None
+    with pytest.raises(InputError, match="unknown route"):
+        forced_route("both")
+
+
+def test_clearly_better_is_mcnemars_comparison():
+    a = np.array([True] * 20 + [False] * 80)
+    assert clearly_better(a, np.zeros(100, bool)) == 1  # 20 against 0: beyond 2 * sqrt(20)
+    assert clearly_better(np.zeros(100, bool), a) == -1
+    b = np.array([True] * 10 + [False] * 90)
+    assert clearly_better(a, b) == 1  # right alone on 10 rows against 0: beyond 2 * sqrt(10) = 6.3
+    c = np.zeros(100, bool)
+    c[10:26] = True
+    assert clearly_better(a, c) == 0  # 10 against 6: 4, within 2 * sqrt(16) = 8
+    assert clearly_better(a, a) == 0
+
+
+def _stage(**kw):
+    from fewlabel.nets.dense import MLP
+    from fewlabel.tasks.network import NetworkStage
+    from fewlabel.train import Trainer
+
+    def make_trainer(epochs, max_steps, seed_offset=0, **overrides):
+        return Trainer(epochs=epochs, max_steps=max_steps, seed=seed_offset, device="cpu", progress=False, lr=1e-2,
+                       **overrides)
+
+    body = MLP([16, 32, 8], activations="relu", input_shape=(16,))
+    spec = {"body": {"type": "MLP", "config": body.config()}, "code": "flatten", "image_shape": None}
+    return NetworkStage(spec, 2, make_trainer=make_trainer, input_shape=(16,), dropout=0.0, epochs=4, **kw)
+
+
+def test_the_network_stage_follows_row_weights_and_starts_from_a_given_network():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 300)
+    X = (rng.normal(size=(600, 16)) + 1.5 * (2 * y[:, None] - 1)).astype(np.float32)
+    noisy = y.copy()
+    noisy[::2] = 1 - noisy[::2]  # half the labels wrong
+    weight = np.where(np.arange(600) % 2 == 0, 0.0, 1.0)
+    stage = _stage()
+    net, history = stage.fit(X, noisy, weight, batch_size=64, epoch_rows=600)
+    p = stage.probabilities(net, history, X)
+    assert (p.argmax(1) == y).mean() > 0.95  # the zero-weight wrong labels taught nothing
+    # without the weights the wrong half pulls the answers to chance
+    net_flat, h_flat = stage.fit(X, noisy, batch_size=64, epoch_rows=600)
+    assert (stage.probabilities(net_flat, h_flat, X).argmax(1) == y).mean() < 0.9
+    # from the trained network, the first epoch's loss is already that network's last
+    net2, h2 = stage.fit(X, y, init=net, batch_size=64, epoch_rows=600, budget=5)
+    assert h2.history["loss"][0] < 0.5 * history.history["loss"][0]
+    assert h2.info["steps"] == 5

@@ -21,8 +21,9 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, json_safe, validate_X
+from fewlabel._base import data_record, validate_X
 from fewlabel.errors import InputError
+from fewlabel.jsonsafe import json_safe
 from fewlabel.registry import REGISTRY, register
 
 REFINE = (None, "auto", "network")

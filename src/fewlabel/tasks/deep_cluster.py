@@ -31,9 +31,10 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, json_safe, to_float, validate_X
+from fewlabel._base import data_record, to_float, validate_X
 from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
+from fewlabel.jsonsafe import json_safe
 from fewlabel.nets.cluster import ClusteringNet, soft_assignment
 from fewlabel.nets.encoder import EncoderSpec
 from fewlabel.pretrain.autoencoder import AutoencoderBase, MovedImagesMixin, image_mover, per_example_error

@@ -43,10 +43,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, json_safe, validate_X
+from fewlabel._base import data_record, validate_X
 from fewlabel.checks import labels_match_rows
 from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError, TooLittleDataWarning
+from fewlabel.jsonsafe import json_safe
 from fewlabel.pretrain.autoencoder import Autoencoder, AutoencoderBase
 from fewlabel.registry import REGISTRY, register
 from fewlabel.tasks.classify import check_semi_supervised_y

@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel import metrics
 from fewlabel._base import validate_X
+from fewlabel.checks import int_at_least, label_array, one_of, uint8_images
 from fewlabel.errors import InputError
 from fewlabel.train.state import write_json_atomic
 
@@ -76,7 +77,7 @@ __all__ = ["CodeClustering", "choose_k", "cluster", "default_encoder", "default_
 # -- the defaults ----------------------------------------------------------------------------------
 def default_epochs(n_rows: int, batch_size: int = 256) -> int:
     """``DEFAULT_ENCODER_EPOCHS``, or more when that is fewer than ``DEFAULT_ENCODER_MIN_STEPS`` steps."""
-    steps_per_epoch = math.ceil(_check_int(n_rows, "n_rows", 1) / _check_int(batch_size, "batch_size", 1))
+    steps_per_epoch = math.ceil(int_at_least("n_rows", n_rows, 1) / int_at_least("batch_size", batch_size, 1))
     return max(DEFAULT_ENCODER_EPOCHS, math.ceil(DEFAULT_ENCODER_MIN_STEPS / steps_per_epoch))
 
 
@@ -127,12 +128,6 @@ def check_codes(Z, name: str = "Z", min_rows: int = 1) -> np.ndarray:
     return np.ascontiguousarray(Z, dtype=np.float32)
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise InputError(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return int(value)
-
-
 def check_k(k, n_rows: int, name: str = "k") -> int:
     """``k`` as an int when it is a valid number of clusters for ``n_rows`` rows (2 <= k <= n_rows)."""
     if n_rows < 2:
@@ -145,12 +140,6 @@ def check_k(k, n_rows: int, name: str = "k") -> int:
         raise InputError(f"{name}={k} is larger than the number of rows (n_samples={n_rows}); "
                          f"ask for at most {n_rows} clusters")
     return int(k)
-
-
-def _check_choice(value, choices, name: str):
-    if value not in choices:
-        raise InputError(f"unknown {name} {value!r}: choose one of {choices}")
-    return value
 
 
 # -- the manifold step -----------------------------------------------------------------------------
@@ -196,11 +185,11 @@ class UMAPReducer(TransformerMixin, BaseEstimator):
         umap = import_umap()
         Z = np.ascontiguousarray(Z, dtype=np.float32)
         n = len(Z)
-        n_components = _check_int(self.n_components, "n_components", 1)
+        n_components = int_at_least("n_components", self.n_components, 1)
         if n < n_components + 2 or n < 3:
             raise InputError(f"UMAP to {n_components} dimensions needs at least {max(n_components + 2, 3)} rows, "
                              f"got {n}; use PCA or fewer dimensions")
-        n_neighbors = min(_check_int(self.n_neighbors, "n_neighbors", 2), n - 1)
+        n_neighbors = min(int_at_least("n_neighbors", self.n_neighbors, 2), n - 1)
         kw = {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": self.min_dist,
               "random_state": self.random_state, **(self.umap_kwargs or {})}
         if self.random_state is not None:
@@ -238,8 +227,8 @@ def make_reducer(method, n_components=10, n_neighbors=20, random_state=0, min_di
 
     PCA keeps at most ``min(n_components, n_features, n_rows)`` components when those are given.
     """
-    _check_choice(method, ("pca", "umap"), "manifold method")
-    n_components = _check_int(n_components, "n_components", 1)
+    one_of(("pca", "umap"))("manifold method", method)
+    n_components = int_at_least("n_components", n_components, 1)
     if method == "pca":
         limit = min(x for x in (n_components, n_features, n_rows) if x is not None)
         return PCA(n_components=limit, random_state=random_state, **kw)
@@ -254,7 +243,7 @@ def reduce(Z, method="umap", n_components=10, n_neighbors=20, min_dist=0.0, rand
     extra keyword arguments go to ``umap.UMAP`` / ``sklearn.decomposition.PCA``.
     Returns float32 of shape (n_rows, n_components).
     """
-    _check_choice(method, MANIFOLDS, "manifold")
+    one_of(MANIFOLDS)("manifold", method)
     Z = check_codes(Z)
     if method is None:
         return Z
@@ -266,7 +255,7 @@ def reduce(Z, method="umap", n_components=10, n_neighbors=20, min_dist=0.0, rand
 def _model(method, k, random_state, n_init):
     if n_init is None:
         n_init = 10 if method == "kmeans" else 1
-    n_init = _check_int(n_init, "n_init", 1)
+    n_init = int_at_least("n_init", n_init, 1)
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
     return GaussianMixture(n_components=k, covariance_type="full", n_init=n_init, random_state=random_state)
@@ -306,8 +295,8 @@ class CodeClustering(ClusterMixin, BaseEstimator):
 
     def fit(self, Z, y=None):
         """Cluster the rows of ``Z`` (``y`` is ignored; it is here for scikit-learn pipelines)."""
-        _check_choice(self.method, METHODS, "method")
-        _check_choice(self.manifold, MANIFOLDS, "manifold")
+        one_of(METHODS)("method", self.method)
+        one_of(MANIFOLDS)("manifold", self.manifold)
         Z = check_codes(Z)
         k = check_k(self.n_clusters, len(Z), "n_clusters")
         self.n_features_in_ = Z.shape[1]
@@ -362,8 +351,8 @@ def choose_k(Z, ks=range(2, 16), method="kmeans", criterion="silhouette", random
     ``'bic'`` (Bayesian information criterion, lower is better; ``method='gmm'`` only). The manifold step,
     if any, runs once. Returns ``(best_k, {k: score})``.
     """
-    _check_choice(method, METHODS, "method")
-    _check_choice(criterion, CRITERIA, "criterion")
+    one_of(METHODS)("method", method)
+    one_of(CRITERIA)("criterion", criterion)
     if criterion == "bic" and method != "gmm":
         raise InputError("criterion='bic' needs a likelihood: use method='gmm' (or criterion='silhouette')")
     Z = check_codes(Z)
@@ -422,10 +411,8 @@ def self_label_applies(X) -> bool:
 def as_images(images) -> np.ndarray:
     """``images`` as uint8 (N, C, H, W), or an InputError that says self-labelling needs images and what is
     wrong with these."""
-    from fewlabel.tasks.propagate import _images  # noqa: PLC0415 (loads torch)
-
     try:
-        return _images(images)
+        return uint8_images(images)
     except InputError as e:
         raise InputError(f"self-labelling trains a conv network on images: {e}") from None
 
@@ -455,8 +442,8 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(imgs):
         raise InputError(f"labels must hold one cluster per image: {len(imgs)} images, labels of shape {labels.shape}")
-    rounds = _check_int(rounds, "rounds", 1)
-    epochs = _check_int(epochs, "epochs", 1)
+    rounds = int_at_least("rounds", rounds, 1)
+    epochs = int_at_least("epochs", epochs, 1)
     names, current = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise InputError(f"labels hold a single cluster ({names[0]!r}); self-labelling needs at least two")
@@ -500,7 +487,7 @@ def check_y(y, n_rows: int):
     """``y`` as a 1-D array with one label per row (``None`` passes through)."""
     if y is None:
         return None
-    y = metrics._check_label_array(y, "y")
+    y = label_array(y, "y")
     if len(y) != n_rows:
         raise InputError(f"X has {n_rows} rows but y has {len(y)} labels; they must match")
     return y
@@ -510,7 +497,7 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
     """Sorted row indices: all rows, or ``max_points`` of them drawn by ``seed``, stratified by ``y`` if given
     (each class keeps its share, rounded by largest remainder)."""
     if max_points is not None:
-        max_points = _check_int(max_points, "max_points", 1)
+        max_points = int_at_least("max_points", max_points, 1)
     if max_points is None or n_rows <= max_points:
         return np.arange(n_rows)
     rng = np.random.default_rng(seed)
@@ -543,9 +530,9 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
     """
     from fewlabel.tasks.clusterer import ClusterModel  # noqa: PLC0415 (loads torch)
 
-    _check_choice(method, METHODS, "method")
-    _check_choice(manifold, MANIFOLDS, "manifold")
-    _check_choice(refine, REFINE, "refine")
+    one_of(METHODS)("method", method)
+    one_of(MANIFOLDS)("manifold", manifold)
+    one_of(REFINE)("refine", refine)
     X = validate_X(X)
     y = check_y(y, len(X))
     if refine == "network" and len(X):  # named before any clustering

@@ -32,7 +32,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import data_record, to_float, validate_X
-from fewlabel.checks import positive_int
+from fewlabel.checks import non_negative_number, number_in, positive_int, positive_number
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
 from fewlabel.nets.cluster import ClusteringNet, soft_assignment
@@ -129,12 +129,9 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     def _check_params(self) -> None:
         check_training_settings(self)
         positive_int("update_interval", self.update_interval)
-        for name, ok, what in (("alpha", lambda v: v > 0, "a number > 0"), ("gamma", lambda v: v >= 0, "a number >= 0"),
-                               ("tol", lambda v: 0 <= v <= 1, "a fraction in [0, 1]")):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not math.isfinite(v) or not ok(v):
-                raise InputError(f"{name} must be {what}, got {v!r}")
+        positive_number("alpha", self.alpha)
+        non_negative_number("gamma", self.gamma)
+        number_in("tol", self.tol, 0, 1)
         if not isinstance(self.reconstruction, (bool, np.bool_)):
             raise InputError(f"reconstruction must be True (IDEC) or False (DEC), got {self.reconstruction!r}")
         if self.reconstruction and self.gamma == 0:

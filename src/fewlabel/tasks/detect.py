@@ -44,7 +44,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import data_record, validate_X
-from fewlabel.checks import labels_match_rows
+from fewlabel.checks import labels_match_rows, number_in
 from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError, TooLittleDataWarning
 from fewlabel.jsonsafe import json_safe
@@ -76,15 +76,6 @@ def _template(autoencoder, what: str, default=CLASS_DEFAULT) -> AutoencoderBase:
         return Autoencoder(**default)
     return autoencoder_of(autoencoder, f"{what}: autoencoder",
                           "detection scores rows by their reconstruction error, which needs a decoder")
-
-
-def _check_fraction(name, value, low_open=False, high=1.0, high_open=True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 0 or (low_open and value == 0) \
-            or value > high or (high_open and value == high):
-        lo, hi = "(0" if low_open else "[0", f"{high})" if high_open else f"{high}]"
-        raise InputError(f"{name} must be a number in {lo}, {hi}, got {value!r}")
-    return float(value)
 
 
 def _fit_on_training_rows(template, X, fraction, seed, what):
@@ -169,7 +160,7 @@ def _check_contamination(value):
     if isinstance(value, str) and value == "auto":
         return "auto"
     try:
-        return _check_fraction("contamination", value, low_open=True, high=0.5, high_open=False)
+        return number_in("contamination", value, high=0.5, low_open=True)
     except InputError:
         raise InputError(f"contamination must be a number in (0, 0.5] or 'auto', got {value!r}") from None
 
@@ -256,7 +247,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         if self.score_by not in SCORES:
             raise InputError(f"score_by must be one of {SCORES}, got {self.score_by!r}")
         contamination = _check_contamination(self.contamination)
-        fraction = _check_fraction("calibration_fraction", self.calibration_fraction)
+        fraction = number_in("calibration_fraction", self.calibration_fraction, high_open=True)
         if not isinstance(self.prefit, (bool, np.bool_)):
             raise InputError(f"prefit must be True or False, got {self.prefit!r}")
         if self.prefit:
@@ -486,14 +477,14 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     # -- checks ---------------------------------------------------------------------------------
     def _check_params(self):
         template = _template(self.autoencoder, type(self).__name__)
-        fraction = _check_fraction("calibration_fraction", self.calibration_fraction)
+        fraction = number_in("calibration_fraction", self.calibration_fraction, high_open=True)
         t = self.temperature
         if not (isinstance(t, str) and t == "auto") and (
                 isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating))
                 or not math.isfinite(t) or t <= 0):
             raise InputError(f"temperature must be 'auto' or a number > 0, got {t!r}")
         if self.unknown is not None:
-            _check_fraction("unknown", self.unknown, low_open=True, high=1.0, high_open=False)
+            number_in("unknown", self.unknown, low_open=True)
         return template, fraction
 
     def _check_unknown_label(self, classes):

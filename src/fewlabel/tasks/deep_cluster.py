@@ -43,7 +43,7 @@ from fewlabel.tasks.cluster import check_k
 from fewlabel.tasks.encoders import autoencoder_of, encoder_of, resolve_model
 from fewlabel.train import predict_batches, resolve_device
 from fewlabel.train.config import check_training_settings, make_trainer, training_settings
-from fewlabel.train.loop import make_optimizer
+from fewlabel.train.optim import make_optimizer
 
 __all__ = ["DeepClustering", "soft_assignment", "target_distribution"]
 

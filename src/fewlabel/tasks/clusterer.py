@@ -49,7 +49,7 @@ def _reducer_state(reducer) -> tuple[dict | None, dict]:
 
 
 def _reducer_from_state(config, arrays):
-    from fewlabel.tasks.cluster import UMAPReducer, ExactNeighbors, import_umap
+    from fewlabel.tasks.manifold import ExactNeighbors, UMAPReducer, import_umap
 
     if config is None:
         return None
@@ -151,7 +151,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
-        from fewlabel.tasks.cluster import MANIFOLDS, METHODS, default_manifold
+        from fewlabel.tasks.cluster import METHODS
+        from fewlabel.tasks.manifold import MANIFOLDS, default_manifold
 
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}: choose one of {METHODS}")

@@ -14,6 +14,7 @@ from fewlabel.cli import main
 from fewlabel.nets.resnet import ResNet, resnet18
 from fewlabel.nets.byol import BYOLNet, regression_loss
 from fewlabel.pretrain.byol import ema_momentum
+from fewlabel.train.ema import ema_update_
 
 SMALL = dict(encoder="conv", channels=(8, 16), hidden_dim=64, projection_dim=16, batch_size=64, device="cpu")
 
@@ -94,6 +95,18 @@ def test_target_update_is_the_moving_average_and_takes_no_gradient():
     net.loss(x, x.flip(2)).mean().backward()
     assert all(p.grad is None for p in net.target_parameters())
     assert all(p.grad is not None for p in net.predictor.parameters())
+
+
+def test_target_update_is_the_shared_moving_average_step_bit_for_bit():
+    torch.manual_seed(1)
+    net = BYOLNet(conv_spec(), projection_dim=16, hidden_dim=32)
+    with torch.no_grad():
+        for p in net.online_parameters():
+            p.add_(torch.randn_like(p))
+    expected = [p.detach().clone() for p in net.target_parameters()]
+    ema_update_(expected, [p.detach().clone() for p in net.online_parameters()], 0.99)
+    net.update_target(0.99)
+    assert all(torch.equal(t, e) for t, e in zip(net.target_parameters(), expected))
 
 
 def test_loss_is_symmetric_in_the_views():

@@ -4,7 +4,6 @@ device, and saving (scikit-learn's contract on the outside, a torch module on th
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import torch
@@ -12,6 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel.errors import InputError
+from fewlabel.jsonsafe import json_safe
 from fewlabel.train import History, Trainer, predict_batches, resolve_device
 from fewlabel.train.config import check_training_settings, make_trainer
 
@@ -157,10 +157,3 @@ class TorchEstimator(BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-
-def json_safe(value):
-    """Parameters as JSON (tuples become lists); refuses anything JSON cannot hold."""
-    try:
-        return json.loads(json.dumps(value))
-    except TypeError as e:
-        raise InputError(f"cannot save parameter value {value!r}: {e}") from None

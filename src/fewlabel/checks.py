@@ -53,6 +53,23 @@ def fraction(name: str, v) -> None:
         raise InputError(f"{name} must be in [0, 1), got {v!r}")
 
 
+def number_in(name: str, v, low=0, high=1.0, *, low_open: bool = False, high_open: bool = False) -> float:
+    """``v`` as a float when it is a finite number in the interval from ``low`` to ``high`` (each end
+    included unless ``low_open`` / ``high_open``); the message shows the interval as written, e.g. (0, 0.5]."""
+    ok = is_number(v) and (low < v if low_open else low <= v) and (v < high if high_open else v <= high)
+    if not ok:
+        lo, hi = f"{'(' if low_open else '['}{low}", f"{high}{')' if high_open else ']'}"
+        raise InputError(f"{name} must be a number in {lo}, {hi}, got {v!r}")
+    return float(v)
+
+
+def int_at_least(name: str, v, minimum: int) -> int:
+    """``v`` as an int when it is an integer (not a bool) of at least ``minimum``."""
+    if not is_int(v) or v < minimum:
+        raise InputError(f"{name} must be an integer of at least {minimum}, got {v!r}")
+    return int(v)
+
+
 def one_of(options, allow_callable: bool = False):
     """A check that the value is one of ``options`` (``True`` is not ``1``)."""
     def check(name: str, v) -> None:
@@ -84,6 +101,65 @@ def labels_match_rows(y, n_rows: int, name: str = "y") -> np.ndarray:
     if len(y) != n_rows:
         raise InputError(f"X has {n_rows} rows but {name} has {len(y)} labels; they must match")
     return y.reshape(-1)
+
+
+def label_array(y, name: str = "y") -> np.ndarray:
+    """``y`` as a flat array of labels, one per row (numbers or strings, none missing), or an InputError
+    naming ``name`` and what is wrong: what every metric and clustering report needs of its labels."""
+    if y is None:
+        raise InputError(f"{name} is None: pass one label per row")
+    if hasattr(y, "toarray") and not isinstance(y, np.ndarray):
+        raise InputError(f"{name} is a sparse matrix; pass a dense 1-D array of labels")
+    if hasattr(y, "detach"):  # a torch tensor, without importing torch
+        y = y.detach().cpu().numpy()
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{name} is not a flat list of labels ({e})") from None
+    if y.ndim != 1:
+        hint = "; flatten it with .ravel()" if y.ndim == 2 and 1 in y.shape else ""
+        raise InputError(f"{name} must be 1-D (one label per row), got shape {y.shape}{hint}")
+    if len(y) == 0:
+        raise InputError(f"{name} is empty: at least one label is required")
+    if y.dtype.kind == "c":
+        raise InputError(f"{name} holds complex numbers; labels must be integers, strings or real numbers")
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y)
+    elif y.dtype == object:
+        bad = np.array([v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in y])
+    else:
+        bad = np.zeros(len(y), bool)
+    if bad.any():
+        if y.dtype.kind == "f":
+            kind = "NaN" if np.isnan(y).any() else "infinity"
+        else:
+            kind = "NaN or None"
+        raise InputError(f"{name} contains {kind} ({int(bad.sum())} values; first at index {int(np.argmax(bad))}); "
+                         "every row needs a label")
+    if y.dtype == object:
+        try:
+            np.unique(y)
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in y})
+            raise InputError(f"{name} mixes label types ({', '.join(kinds)}); use one type for every label") from None
+    return y
+
+
+def uint8_images(X) -> np.ndarray:
+    """``X`` as uint8 images (N, C, H, W) with 1 or 3 channels, at least 8x8 pixels (what three pooling
+    stages of a small conv network need); (N, H, W) and (N, H, W, C) are rearranged, anything else refused."""
+    X = np.asarray(X)
+    if X.ndim == 3:
+        X = X[:, None]
+    elif X.ndim == 4 and X.shape[-1] in (1, 3) and X.shape[1] not in (1, 3):
+        X = np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+    if X.ndim != 4 or X.shape[1] not in (1, 3):
+        raise InputError(f"images must be (N, H, W), (N, C, H, W) or (N, H, W, C) with 1 or 3 channels, got {X.shape}")
+    if X.dtype != np.uint8:
+        raise InputError(f"images must be uint8 (0-255), got dtype {X.dtype}; scale them with (X * 255).astype(np.uint8)")
+    if min(X.shape[2:]) < 8:
+        raise InputError(f"images must be at least 8x8 pixels for three pooling stages, got {X.shape[2:]}")
+    return X
 
 
 def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from fewlabel.errors import FewlabelError, InputError
+from fewlabel.jsonsafe import json_safe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -191,16 +192,6 @@ def _tuples(value):
         return tuple(_tuples(v) for v in value)
     if isinstance(value, dict):
         return {k: _tuples(v) for k, v in value.items()}
-    return value
-
-
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
     return value
 
 
@@ -328,7 +319,7 @@ def check_settings(settings: dict, path: Path, text: str = "") -> Experiment:
         for name in ("cluster", "map"):
             if name in tasks:
                 tasks[name]["encoder"] = False  # raw input only: there is no encoder to compare with
-    return Experiment(path=path, text=text, raw=_jsonable(settings), title=title, seed=seed, device=device,
+    return Experiment(path=path, text=text, raw=json_safe(settings), title=title, seed=seed, device=device,
                       data=data, pretrain={"method": method, "params": _tuples(params)}, tasks=tasks)
 
 

@@ -13,55 +13,16 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as _skm
 
+from fewlabel.checks import label_array
 from fewlabel.errors import InputError
 
 __all__ = ["accuracy", "ari", "auroc", "classification_report", "cluster_accuracy", "cluster_mapping", "nmi", "silhouette"]
 
 
-def _check_label_array(y, name: str) -> np.ndarray:
-    if y is None:
-        raise InputError(f"{name} is None: pass one label per row")
-    if hasattr(y, "toarray") and not isinstance(y, np.ndarray):
-        raise InputError(f"{name} is a sparse matrix; pass a dense 1-D array of labels")
-    if hasattr(y, "detach"):  # a torch tensor, without importing torch
-        y = y.detach().cpu().numpy()
-    try:
-        y = np.asarray(y)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{name} is not a flat list of labels ({e})") from None
-    if y.ndim != 1:
-        hint = "; flatten it with .ravel()" if y.ndim == 2 and 1 in y.shape else ""
-        raise InputError(f"{name} must be 1-D (one label per row), got shape {y.shape}{hint}")
-    if len(y) == 0:
-        raise InputError(f"{name} is empty: at least one label is required")
-    if y.dtype.kind == "c":
-        raise InputError(f"{name} holds complex numbers; labels must be integers, strings or real numbers")
-    if y.dtype.kind == "f":
-        bad = ~np.isfinite(y)
-    elif y.dtype == object:
-        bad = np.array([v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in y])
-    else:
-        bad = np.zeros(len(y), bool)
-    if bad.any():
-        if y.dtype.kind == "f":
-            kind = "NaN" if np.isnan(y).any() else "infinity"
-        else:
-            kind = "NaN or None"
-        raise InputError(f"{name} contains {kind} ({int(bad.sum())} values; first at index {int(np.argmax(bad))}); "
-                         "every row needs a label")
-    if y.dtype == object:
-        try:
-            np.unique(y)
-        except TypeError:
-            kinds = sorted({type(v).__name__ for v in y})
-            raise InputError(f"{name} mixes label types ({', '.join(kinds)}); use one type for every label") from None
-    return y
-
-
 def check_labels(y_true, y_pred, names=("y_true", "y_pred")) -> tuple[np.ndarray, np.ndarray]:
     """Both label arrays as 1-D NumPy arrays of the same, non-zero length without NaN, or an InputError."""
-    a = _check_label_array(y_true, names[0])
-    b = _check_label_array(y_pred, names[1])
+    a = label_array(y_true, names[0])
+    b = label_array(y_pred, names[1])
     if len(a) != len(b):
         raise InputError(f"{names[0]} has {len(a)} labels but {names[1]} has {len(b)}; they must match")
     return a, b
@@ -140,7 +101,7 @@ def silhouette(X, labels, sample_size: int | None = None, random_state=0) -> flo
                          "X.reshape(-1, 1) for a single feature")
     if X.ndim > 2:
         X = X.reshape(len(X), -1)
-    labels = _check_label_array(labels, "labels")
+    labels = label_array(labels, "labels")
     if len(X) != len(labels):
         raise InputError(f"X has {len(X)} rows but labels has {len(labels)} labels; they must match")
     if X.shape[1] == 0:

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from fewlabel.errors import InputError
-from fewlabel.experiment import (Experiment, _jsonable, _training, build_pretrainer,
+from fewlabel.experiment import (Experiment, _training, build_pretrainer,
                                  classifier_params)
+from fewlabel.jsonsafe import json_safe
 from fewlabel.train.state import write_json_atomic
 from fewlabel.train.tensorboard import active as active_tensorboard
 
@@ -174,8 +175,9 @@ class Runner:
         self.encoder = est
         h = est.history_.history
         return {"method": self.exp.pretrain["method"], "estimator": type(est).__name__,
-                "params": _jsonable({k: v for k, v in est.get_params(deep=False).items()
-                                     if isinstance(v, (str, int, float, bool, type(None), tuple, list))}),
+                "params": json_safe({k: v for k, v in est.get_params(deep=False).items()
+                                     if isinstance(v, (str, int, float, bool, type(None), tuple, list))},
+                                    unknown="name"),
                 "rows": int(len(X)), "loss": float(h["loss"][-1]),
                 "val_loss": float(h["val_loss"][-1]) if h.get("val_loss") else None,
                 "history": est.history_.to_dict(), "figures": figures, "model": "pretrain"}

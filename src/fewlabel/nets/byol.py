@@ -12,6 +12,7 @@ from torch import nn
 
 from fewlabel.nets.encoder import CodeEncoder
 from fewlabel.registry import register
+from fewlabel.train.ema import ema_update_
 
 
 class ProjectionMLP(nn.Sequential):
@@ -74,4 +75,4 @@ class BYOLNet(nn.Module):
     def update_target(self, tau: float) -> None:
         """``target <- tau * target + (1 - tau) * online``, for every weight (batch-norm statistics are the
         target's own: it runs in training mode and keeps its own running averages)."""
-        torch._foreach_lerp_(self.target_parameters(), [p.detach() for p in self.online_parameters()], 1.0 - tau)
+        ema_update_(self.target_parameters(), self.online_parameters(), tau)

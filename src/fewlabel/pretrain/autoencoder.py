@@ -91,7 +91,7 @@ class MovedImagesMixin:
     augment_shift = 0.1
     augment_rotate = 10.0
 
-    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+    def augment_image_shape(self, input_shape) -> tuple[int, int, int]:
         """(H, W, C) of the images that ``augment`` moves: rows (H, W), (H, W, C) or square flat rows."""
         try:
             return image_shape(input_shape)
@@ -111,13 +111,13 @@ class MovedImagesMixin:
             if not (ok and math.isfinite(v) and 0 <= v and (v < upper if name == "augment_shift" else v <= upper)):
                 raise InputError(f"{name} must be {what}, got {v!r}")
         if self.augment is not None:
-            self._augment_image_shape(input_shape)
+            self.augment_image_shape(input_shape)
 
     def _augmenter(self):
         """``x -> moved x`` for a float batch of rows shaped ``input_shape_`` (None without ``augment``)."""
         if self.augment is None:
             return None
-        return image_mover(self._augment_image_shape(self.input_shape_), self.augment_shift, self.augment_rotate)
+        return image_mover(self.augment_image_shape(self.input_shape_), self.augment_shift, self.augment_rotate)
 
 
 def per_example_error(net, logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -150,7 +150,7 @@ def reconstruction_loss(net, x: torch.Tensor, kind: str, reduction: str = "mean"
 class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     """What every autoencoder estimator shares. Subclasses define ``__init__`` (their parameters) and
     ``_build(input_shape, output_activation)``; they may override ``_check_params``, ``_make_loss``,
-    ``_encode`` and ``_decode`` (and ``fit`` itself, as greedy stacking does).
+    ``code_batch`` and ``_decode`` (and ``fit`` itself, as greedy stacking does).
 
     Shared parameters: ``loss`` ('mse', 'bce', or 'auto': bce when the scaled data lies in [0, 1]), ``hinge`` (cut-off: examples reconstructed better
     than it add no loss), ``noise`` (None, 'gaussian', 'mask', 'salt_pepper', 'blur': a denoising
@@ -183,15 +183,17 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     def _check_params(self) -> None:
         """Architecture parameters beyond the shared ones (subclasses)."""
 
-    def _encode(self, net, x: torch.Tensor) -> torch.Tensor:
-        """The code ``transform`` returns, one row per example."""
+    def code_batch(self, net, x: torch.Tensor) -> torch.Tensor:
+        """The codes ``transform`` returns for a float batch ``x``, one row per example, computed by ``net``
+        (this estimator's ``module_``, or a copy of it that deep clustering fine-tunes)."""
         return net.encode(x).reshape(len(x), -1)
 
-    def _code_shape(self) -> tuple[int, ...]:
+    def code_shape(self) -> tuple[int, ...]:
+        """The shape of one code as the decoder takes it (a flat code from ``transform`` is reshaped to it)."""
         return tuple(self.module_.code_shape)
 
     def _decode(self, net, z: torch.Tensor) -> torch.Tensor:
-        return net.decode(z.reshape(len(z), *self._code_shape()))
+        return net.decode(z.reshape(len(z), *self.code_shape()))
 
     def _make_loss(self):
         """``loss_fn(net, batch)`` for the training loop: the (augmented, then corrupted) input in, the clean
@@ -265,7 +267,9 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         return self
 
     # -- using ---------------------------------------------------------------------------------
-    def _validated(self, X) -> np.ndarray:
+    def validate_rows(self, X) -> np.ndarray:
+        """``X`` checked as rows this fitted autoencoder takes (its input shape, numbers, no NaN), or an
+        InputError saying what is wrong; what ``transform`` and anything built on this autoencoder check first."""
         check_is_fitted(self, "module_")
         return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
 
@@ -275,27 +279,27 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
 
     def transform(self, X) -> np.ndarray:
         """The codes, one row per example."""
-        X = self._validated(X)
+        X = self.validate_rows(X)
         self.module_.eval()
-        return self._apply(lambda x: self._encode(self.module_, to_float(x, self.scale_)), X)
+        return self._apply(lambda x: self.code_batch(self.module_, to_float(x, self.scale_)), X)
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Reconstructions from codes, in the input's scale (0..255 for uint8 images)."""
         check_is_fitted(self, "module_")
-        Z = validate_X(Z, name="Z", expected_shape=(math.prod(self._code_shape()),), estimator=type(self).__name__)
+        Z = validate_X(Z, name="Z", expected_shape=(math.prod(self.code_shape()),), estimator=type(self).__name__)
         self.module_.eval()
         return self._apply(lambda z: self._decode(self.module_, z.float()), Z) / self.scale_
 
     def reconstruct(self, X) -> np.ndarray:
         """The clean reconstruction of ``X`` (no noise), in the input's scale."""
-        X = self._validated(X)
+        X = self.validate_rows(X)
         self.module_.eval()
         return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X) / self.scale_
 
     def reconstruction_error(self, X) -> np.ndarray:
         """Per-row reconstruction loss of the clean input (the training loss without noise or cut-off,
         on the [0, 1] scale for images): high for inputs unlike the training data."""
-        X = self._validated(X)
+        X = self.validate_rows(X)
         self.module_.eval()
         kind = self.loss_
         return self._apply(lambda x: reconstruction_loss(self.module_, to_float(x, self.scale_), kind,
@@ -425,8 +429,8 @@ class ConvAutoencoder(AutoencoderBase):
                              f"{math.prod(input_shape)} (shape {tuple(input_shape)})")
         return shape
 
-    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
-        return super()._augment_image_shape(self._image_shape(input_shape))
+    def augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+        return super().augment_image_shape(self._image_shape(input_shape))
 
     def _build(self, input_shape, output_activation) -> nn.Module:
         image = self._image_shape(input_shape)
@@ -440,7 +444,7 @@ class ConvAutoencoder(AutoencoderBase):
         self._image_shape(X.shape[1:])  # not images: say so before anything is built
         return X
 
-    def _encode(self, net, x):
+    def code_batch(self, net, x):
         return net.code_vector(x, pooled=self.code == "pool")
 
     def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
@@ -454,7 +458,7 @@ class ConvAutoencoder(AutoencoderBase):
         code = pooling if pooling != "auto" else ("global" if self.code == "pool" else "flatten")
         return EncoderSpec.of(net.encoder, code, image_shape=image_shape, **common)
 
-    def _code_shape(self) -> tuple[int, ...]:
+    def code_shape(self) -> tuple[int, ...]:
         if self.code == "pool":
             raise InputError("pooled codes (code='pool') cannot be decoded: the pooling threw the positions away; "
                              "use code='flatten' to invert codes")

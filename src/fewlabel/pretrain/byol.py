@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import TorchEstimator, data_record, to_float, validate_X
 from fewlabel.augment import byol_augment
-from fewlabel.checks import MAX_WEIGHTS, positive_int
+from fewlabel.checks import MAX_WEIGHTS, number_in, positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.byol import BYOLNet
 from fewlabel.nets.conv import ConvEncoder
@@ -47,12 +47,6 @@ def ema_momentum(step: int, total_steps: int, tau_base: float) -> float:
     """BYOL's schedule: ``1 - (1 - tau_base) (cos(pi k / K) + 1) / 2``, from ``tau_base`` at step 0 to 1 at K."""
     progress = min(1.0, step / max(1, total_steps))
     return 1 - (1 - tau_base) * (math.cos(math.pi * progress) + 1) / 2
-
-
-def _check_range(value, name, lo, hi):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
-    if not ok:
-        raise InputError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
 
 
 @register
@@ -115,7 +109,7 @@ class BYOL(TransformerMixin, TorchEstimator):
         if weights > MAX_WEIGHTS:
             raise InputError(f"hidden_dim={self.hidden_dim} and projection_dim={self.projection_dim} make {weights:.3g} "
                              f"weights, more than the {MAX_WEIGHTS:.3g} fewlabel allows in one network: use smaller ones")
-        _check_range(self.tau, "tau (the target's EMA momentum)", 0.0, 1.0)
+        number_in("tau (the target's EMA momentum)", self.tau, 0.0, 1.0)
         try:
             lo, hi = (float(s) for s in self.crop_scale)
         except (TypeError, ValueError):

@@ -17,8 +17,9 @@ NMI 0.927 -> 0.957, matched accuracy 0.972 -> 0.985, about 10 minutes a seed on 
     labels = cluster(ae.transform(X), k=10, method="gmm", manifold=default_manifold())
     labels = self_label(X, labels)["labels"]
 
-UMAP comes from the optional ``umap-learn`` package (``pip install fewlabel[umap]``), imported only when
-asked for.
+The manifold step itself (:func:`reduce`, ``UMAPReducer``, :func:`default_manifold`) is
+:mod:`fewlabel.tasks.manifold`; UMAP comes from the optional ``umap-learn`` package (``pip install
+fewlabel[umap]``), imported only when asked for.
 """
 
 from __future__ import annotations
@@ -29,26 +30,23 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel import metrics
 from fewlabel._base import validate_X
+from fewlabel.checks import int_at_least, label_array, one_of, uint8_images
 from fewlabel.errors import InputError
+# the manifold step is imported from this module too (by users, classify and the command line)
+from fewlabel.tasks.manifold import MANIFOLDS, check_codes, default_manifold, make_reducer, reduce
+from fewlabel.tasks.manifold import EXACT_KNN_MAX_ROWS, ExactNeighbors, UMAPReducer, import_umap, umap_available  # noqa: F401
 from fewlabel.train.state import write_json_atomic
 
 METHODS = ("kmeans", "gmm")
-MANIFOLDS = (None, "pca", "umap")
 CRITERIA = ("silhouette", "bic")
-
-# Up to this many rows UMAP is given exact nearest neighbours computed by scikit-learn. (Below 4,096 rows
-# umap-learn would otherwise compute all pairwise distances through a Python callback, O(n^2) slow calls;
-# above, its NNDescent index costs a minute of numba compilation the first time.)
-EXACT_KNN_MAX_ROWS = 20_000
 
 #: The encoder ``fewlabel cluster`` and ``fewlabel map`` train when none is given (see :func:`default_encoder`)
 #: trains this many epochs, and at least ``DEFAULT_ENCODER_MIN_STEPS`` optimizer steps: 20 epochs of all 70,000
@@ -76,7 +74,7 @@ __all__ = ["CodeClustering", "choose_k", "cluster", "default_encoder", "default_
 # -- the defaults ----------------------------------------------------------------------------------
 def default_epochs(n_rows: int, batch_size: int = 256) -> int:
     """``DEFAULT_ENCODER_EPOCHS``, or more when that is fewer than ``DEFAULT_ENCODER_MIN_STEPS`` steps."""
-    steps_per_epoch = math.ceil(_check_int(n_rows, "n_rows", 1) / _check_int(batch_size, "batch_size", 1))
+    steps_per_epoch = math.ceil(int_at_least("n_rows", n_rows, 1) / int_at_least("batch_size", batch_size, 1))
     return max(DEFAULT_ENCODER_EPOCHS, math.ceil(DEFAULT_ENCODER_MIN_STEPS / steps_per_epoch))
 
 
@@ -94,45 +92,6 @@ def default_encoder(n_rows: int | None = None, **settings):
     return Autoencoder(**settings)
 
 
-def umap_available() -> bool:
-    try:
-        import_umap()
-    except InputError:
-        return False
-    return True
-
-
-def default_manifold() -> str:
-    """``'umap'`` when umap-learn is installed (what clusters and maps codes best), else ``'pca'``."""
-    return "umap" if umap_available() else "pca"
-
-
-# -- input -----------------------------------------------------------------------------------------
-def check_codes(Z, name: str = "Z", min_rows: int = 1) -> np.ndarray:
-    """Codes as a float32 (n_rows, n_features) array, or an InputError naming what is wrong.
-
-    Rows with more than one axis (images) are flattened; uint8 (pixels) is scaled to [0, 1].
-    """
-    if isinstance(Z, np.ndarray) or isinstance(Z, (list, tuple)):
-        arr = np.asarray(Z) if not isinstance(Z, np.ndarray) else Z
-        if arr.dtype.kind == "c":
-            raise InputError(f"Complex data not supported: {name} holds complex numbers; codes must be real")
-        if arr.ndim == 2 and arr.shape[0] > 0 and arr.shape[1] == 0:
-            raise InputError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
-    Z = validate_X(Z, name=name, min_rows=min_rows)
-    if Z.dtype == np.uint8:
-        Z = Z.astype(np.float32) / 255.0
-    if Z.ndim > 2:
-        Z = Z.reshape(len(Z), -1)
-    return np.ascontiguousarray(Z, dtype=np.float32)
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise InputError(f"{name} must be an integer of at least {minimum}, got {value!r}")
-    return int(value)
-
-
 def check_k(k, n_rows: int, name: str = "k") -> int:
     """``k`` as an int when it is a valid number of clusters for ``n_rows`` rows (2 <= k <= n_rows)."""
     if n_rows < 2:
@@ -147,126 +106,11 @@ def check_k(k, n_rows: int, name: str = "k") -> int:
     return int(k)
 
 
-def _check_choice(value, choices, name: str):
-    if value not in choices:
-        raise InputError(f"unknown {name} {value!r}: choose one of {choices}")
-    return value
-
-
-# -- the manifold step -----------------------------------------------------------------------------
-def import_umap():
-    try:
-        import umap  # noqa: PLC0415
-    except ImportError as e:
-        raise InputError(f"UMAP needs the optional package umap-learn ({e}); install it with "
-                         "`pip install fewlabel[umap]` (or `pip install umap-learn`), or use manifold='pca'") from None
-    return umap
-
-
-class ExactNeighbors:
-    """Exact k-nearest-neighbour search (scikit-learn) with the part of pynndescent's ``NNDescent``
-    interface that ``umap.UMAP.transform`` uses, so a UMAP fitted on exact neighbours can embed new rows."""
-
-    _angular_trees = False
-
-    def __init__(self, data: np.ndarray):
-        self.nn = NearestNeighbors().fit(data)
-
-    def query(self, X, k, epsilon=None):
-        dist, ind = self.nn.kneighbors(np.asarray(X, dtype=np.float32), n_neighbors=k)
-        return ind.astype(np.int32), dist.astype(np.float32)
-
-
-class UMAPReducer(TransformerMixin, BaseEstimator):
-    """``umap.UMAP`` with scikit-learn's exact neighbours for up to ``EXACT_KNN_MAX_ROWS`` rows.
-
-    ``fit_transform`` and ``transform`` (new rows placed into the fitted map, as ``umap.UMAP.transform``
-    does). ``random_state`` makes it deterministic (and single-threaded); ``None`` lets UMAP use all cores.
-    ``umap_kwargs`` go to ``umap.UMAP``. The fitted ``umap.UMAP`` is ``umap_``.
-    """
-
-    def __init__(self, n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, umap_kwargs=None):
-        self.n_components = n_components
-        self.n_neighbors = n_neighbors
-        self.min_dist = min_dist
-        self.random_state = random_state
-        self.umap_kwargs = umap_kwargs
-
-    def fit_transform(self, Z) -> np.ndarray:
-        umap = import_umap()
-        Z = np.ascontiguousarray(Z, dtype=np.float32)
-        n = len(Z)
-        n_components = _check_int(self.n_components, "n_components", 1)
-        if n < n_components + 2 or n < 3:
-            raise InputError(f"UMAP to {n_components} dimensions needs at least {max(n_components + 2, 3)} rows, "
-                             f"got {n}; use PCA or fewer dimensions")
-        n_neighbors = min(_check_int(self.n_neighbors, "n_neighbors", 2), n - 1)
-        kw = {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": self.min_dist,
-              "random_state": self.random_state, **(self.umap_kwargs or {})}
-        if self.random_state is not None:
-            kw.setdefault("n_jobs", 1)  # what UMAP does anyway with a seed; said here to silence its warning
-        metric = kw.get("metric", "euclidean")
-        if n <= EXACT_KNN_MAX_ROWS and metric == "euclidean" and "precomputed_knn" not in kw:
-            index = ExactNeighbors(Z)
-            dist, ind = index.nn.kneighbors(Z, n_neighbors=n_neighbors)  # each row is its own first neighbour
-            kw["precomputed_knn"] = (ind.astype(np.int32), dist.astype(np.float32), index)
-        self.umap_ = umap.UMAP(**kw)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(NNDescent|n_jobs|precomputed_knn).*")
-            warnings.filterwarnings("ignore", message=".*[Gg]raph is not fully connected.*")
-            embedding = np.asarray(self.umap_.fit_transform(Z), dtype=np.float32)
-        if metric == "euclidean":
-            # new rows are placed by their exact neighbours among the training rows, whatever the size (a saved
-            # map rebuilds this index, so a loaded map places rows exactly where this one does)
-            self.umap_._knn_search_index = ExactNeighbors(Z)
-        return embedding
-
-    def fit(self, Z, y=None):
-        self.fit_transform(Z)
-        return self
-
-    def transform(self, Z) -> np.ndarray:
-        check_is_fitted(self, "umap_")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*n_jobs.*")
-            return np.asarray(self.umap_.transform(np.ascontiguousarray(Z, dtype=np.float32)), dtype=np.float32)
-
-
-def make_reducer(method, n_components=10, n_neighbors=20, random_state=0, min_dist=0.0, n_rows=None,
-                 n_features=None, **kw):
-    """An unfitted reducer (``fit_transform`` / ``transform``) for ``method`` ``'pca'`` or ``'umap'``.
-
-    PCA keeps at most ``min(n_components, n_features, n_rows)`` components when those are given.
-    """
-    _check_choice(method, ("pca", "umap"), "manifold method")
-    n_components = _check_int(n_components, "n_components", 1)
-    if method == "pca":
-        limit = min(x for x in (n_components, n_features, n_rows) if x is not None)
-        return PCA(n_components=limit, random_state=random_state, **kw)
-    return UMAPReducer(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist,
-                       random_state=random_state, umap_kwargs=kw or None)
-
-
-def reduce(Z, method="umap", n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, **kw) -> np.ndarray:
-    """The manifold step: ``Z`` mapped to ``n_components`` dimensions by UMAP or PCA (``None``: unchanged).
-
-    UMAP defaults follow N2D (``n_neighbors=20``, ``min_dist=0``: tight clumps suit clustering);
-    extra keyword arguments go to ``umap.UMAP`` / ``sklearn.decomposition.PCA``.
-    Returns float32 of shape (n_rows, n_components).
-    """
-    _check_choice(method, MANIFOLDS, "manifold")
-    Z = check_codes(Z)
-    if method is None:
-        return Z
-    reducer = make_reducer(method, n_components, n_neighbors, random_state, min_dist, len(Z), Z.shape[1], **kw)
-    return np.asarray(reducer.fit_transform(Z), dtype=np.float32)
-
-
 # -- clustering ------------------------------------------------------------------------------------
 def _model(method, k, random_state, n_init):
     if n_init is None:
         n_init = 10 if method == "kmeans" else 1
-    n_init = _check_int(n_init, "n_init", 1)
+    n_init = int_at_least("n_init", n_init, 1)
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
     return GaussianMixture(n_components=k, covariance_type="full", n_init=n_init, random_state=random_state)
@@ -306,8 +150,8 @@ class CodeClustering(ClusterMixin, BaseEstimator):
 
     def fit(self, Z, y=None):
         """Cluster the rows of ``Z`` (``y`` is ignored; it is here for scikit-learn pipelines)."""
-        _check_choice(self.method, METHODS, "method")
-        _check_choice(self.manifold, MANIFOLDS, "manifold")
+        one_of(METHODS)("method", self.method)
+        one_of(MANIFOLDS)("manifold", self.manifold)
         Z = check_codes(Z)
         k = check_k(self.n_clusters, len(Z), "n_clusters")
         self.n_features_in_ = Z.shape[1]
@@ -362,8 +206,8 @@ def choose_k(Z, ks=range(2, 16), method="kmeans", criterion="silhouette", random
     ``'bic'`` (Bayesian information criterion, lower is better; ``method='gmm'`` only). The manifold step,
     if any, runs once. Returns ``(best_k, {k: score})``.
     """
-    _check_choice(method, METHODS, "method")
-    _check_choice(criterion, CRITERIA, "criterion")
+    one_of(METHODS)("method", method)
+    one_of(CRITERIA)("criterion", criterion)
     if criterion == "bic" and method != "gmm":
         raise InputError("criterion='bic' needs a likelihood: use method='gmm' (or criterion='silhouette')")
     Z = check_codes(Z)
@@ -422,10 +266,8 @@ def self_label_applies(X) -> bool:
 def as_images(images) -> np.ndarray:
     """``images`` as uint8 (N, C, H, W), or an InputError that says self-labelling needs images and what is
     wrong with these."""
-    from fewlabel.tasks.propagate import _images  # noqa: PLC0415 (loads torch)
-
     try:
-        return _images(images)
+        return uint8_images(images)
     except InputError as e:
         raise InputError(f"self-labelling trains a conv network on images: {e}") from None
 
@@ -455,8 +297,8 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(imgs):
         raise InputError(f"labels must hold one cluster per image: {len(imgs)} images, labels of shape {labels.shape}")
-    rounds = _check_int(rounds, "rounds", 1)
-    epochs = _check_int(epochs, "epochs", 1)
+    rounds = int_at_least("rounds", rounds, 1)
+    epochs = int_at_least("epochs", epochs, 1)
     names, current = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise InputError(f"labels hold a single cluster ({names[0]!r}); self-labelling needs at least two")
@@ -500,7 +342,7 @@ def check_y(y, n_rows: int):
     """``y`` as a 1-D array with one label per row (``None`` passes through)."""
     if y is None:
         return None
-    y = metrics._check_label_array(y, "y")
+    y = label_array(y, "y")
     if len(y) != n_rows:
         raise InputError(f"X has {n_rows} rows but y has {len(y)} labels; they must match")
     return y
@@ -510,7 +352,7 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
     """Sorted row indices: all rows, or ``max_points`` of them drawn by ``seed``, stratified by ``y`` if given
     (each class keeps its share, rounded by largest remainder)."""
     if max_points is not None:
-        max_points = _check_int(max_points, "max_points", 1)
+        max_points = int_at_least("max_points", max_points, 1)
     if max_points is None or n_rows <= max_points:
         return np.arange(n_rows)
     rng = np.random.default_rng(seed)
@@ -543,9 +385,9 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
     """
     from fewlabel.tasks.clusterer import ClusterModel  # noqa: PLC0415 (loads torch)
 
-    _check_choice(method, METHODS, "method")
-    _check_choice(manifold, MANIFOLDS, "manifold")
-    _check_choice(refine, REFINE, "refine")
+    one_of(METHODS)("method", method)
+    one_of(MANIFOLDS)("manifold", manifold)
+    one_of(REFINE)("refine", refine)
     X = validate_X(X)
     y = check_y(y, len(X))
     if refine == "network" and len(X):  # named before any clustering

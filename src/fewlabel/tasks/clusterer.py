@@ -21,8 +21,9 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, json_safe, validate_X
+from fewlabel._base import data_record, validate_X
 from fewlabel.errors import InputError
+from fewlabel.jsonsafe import json_safe
 from fewlabel.registry import REGISTRY, register
 
 REFINE = (None, "auto", "network")
@@ -48,7 +49,7 @@ def _reducer_state(reducer) -> tuple[dict | None, dict]:
 
 
 def _reducer_from_state(config, arrays):
-    from fewlabel.tasks.cluster import UMAPReducer, ExactNeighbors, import_umap
+    from fewlabel.tasks.manifold import ExactNeighbors, UMAPReducer, import_umap
 
     if config is None:
         return None
@@ -150,7 +151,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
-        from fewlabel.tasks.cluster import MANIFOLDS, METHODS, default_manifold
+        from fewlabel.tasks.cluster import METHODS
+        from fewlabel.tasks.manifold import MANIFOLDS, default_manifold
 
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}: choose one of {METHODS}")

@@ -21,6 +21,7 @@ import numpy as np
 
 from fewlabel.datasets import labeled_subset
 from fewlabel.errors import InputError
+from fewlabel.jsonsafe import json_safe
 from fewlabel.metrics import classification_report
 from fewlabel.tasks.classify import ENCODERS
 
@@ -191,7 +192,8 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, out=None, 
         s, b = curves[SEMI][n], curves[BASE][n]
         summary[str(n)] = {SEMI: {"mean": float(np.mean(s)), "std": float(np.std(s))},
                            BASE: {"mean": float(np.mean(b)), "std": float(np.std(b))}, "verdict": verdict(s, b)}
-    result = {"n_labels": counts, "seeds": seeds, "params": _jsonable(params), "runs": runs, "summary": summary}
+    result = {"n_labels": counts, "seeds": seeds, "params": json_safe(params, unknown="name"), "runs": runs,
+              "summary": summary}
     if pretrain:
         result["pretrain_seconds"] = pretrain_seconds  # once per seed, shared by every label count
     if all_labels:
@@ -243,8 +245,3 @@ def _log_draw(log, done: dict, key) -> None:
         semi, base = done[(n, seed, SEMI)], done[(n, seed, BASE)]
         log(f"{n} labels, draw {seed}: semi-supervised {semi['accuracy']:.4f} ({semi['seconds']} s), "
             f"supervised {base['accuracy']:.4f} ({base['seconds']} s)")
-
-
-def _jsonable(params: dict) -> dict:
-    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, tuple)) else type(v).__name__)
-            for k, v in params.items()}

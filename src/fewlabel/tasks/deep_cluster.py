@@ -31,9 +31,10 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, json_safe, to_float, validate_X
-from fewlabel.checks import positive_int
+from fewlabel._base import data_record, to_float, validate_X
+from fewlabel.checks import non_negative_number, number_in, positive_int, positive_number
 from fewlabel.errors import InputError
+from fewlabel.jsonsafe import json_safe
 from fewlabel.nets.cluster import ClusteringNet, soft_assignment
 from fewlabel.nets.encoder import EncoderSpec
 from fewlabel.pretrain.autoencoder import AutoencoderBase, MovedImagesMixin, image_mover, per_example_error
@@ -42,7 +43,7 @@ from fewlabel.tasks.cluster import check_k
 from fewlabel.tasks.encoders import autoencoder_of, encoder_of, resolve_model
 from fewlabel.train import predict_batches, resolve_device
 from fewlabel.train.config import check_training_settings, make_trainer, training_settings
-from fewlabel.train.loop import make_optimizer
+from fewlabel.train.optim import make_optimizer
 
 __all__ = ["DeepClustering", "soft_assignment", "target_distribution"]
 
@@ -128,12 +129,9 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     def _check_params(self) -> None:
         check_training_settings(self)
         positive_int("update_interval", self.update_interval)
-        for name, ok, what in (("alpha", lambda v: v > 0, "a number > 0"), ("gamma", lambda v: v >= 0, "a number >= 0"),
-                               ("tol", lambda v: 0 <= v <= 1, "a fraction in [0, 1]")):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not math.isfinite(v) or not ok(v):
-                raise InputError(f"{name} must be {what}, got {v!r}")
+        positive_number("alpha", self.alpha)
+        non_negative_number("gamma", self.gamma)
+        number_in("tol", self.tol, 0, 1)
         if not isinstance(self.reconstruction, (bool, np.bool_)):
             raise InputError(f"reconstruction must be True (IDEC) or False (DEC), got {self.reconstruction!r}")
         if self.reconstruction and self.gamma == 0:
@@ -143,11 +141,12 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             raise InputError(f"unknown init {self.init!r}: use 'kmeans', an array of initial centres or one "
                              "initial label per row")
 
-    def _augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+    def augment_image_shape(self, input_shape) -> tuple[int, int, int]:
+        """(H, W, C) of the images that ``augment`` moves: as the autoencoder being fine-tuned folds its rows."""
         ae = getattr(self, "_ae", None)
         if ae is not None:
-            return ae._augment_image_shape(input_shape)  # the autoencoder knows its images' layout
-        return super()._augment_image_shape(input_shape)
+            return ae.augment_image_shape(input_shape)  # the autoencoder knows its images' layout
+        return super().augment_image_shape(input_shape)
 
     def _initial_centers(self, Z: np.ndarray, k: int) -> np.ndarray:
         if isinstance(self.init, str):
@@ -181,7 +180,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         source = self._source()
         self._ae = None if isinstance(source, EncoderSpec) else source
         if self._ae is not None:
-            X = source._validated(X)  # shape, NaN, emptiness: as the autoencoder was fitted
+            X = source.validate_rows(X)  # shape, NaN, emptiness: as the autoencoder was fitted
             input_shape, scale = source.input_shape_, source.scale_
         else:
             input_shape, scale = tuple(source.input_shape), source.scale
@@ -193,7 +192,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         if self._ae is not None:
             ae = copy.deepcopy(source)
             ae.module_.to(device)
-            network, encode, encoder = ae.module_, ae._encode, None
+            network, encode, encoder = ae.module_, ae.code_batch, None
             Z = ae.transform(X)
         else:
             ae, encoder = None, source.build().to(device)
@@ -210,7 +209,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         kind = ae.loss_ if use_rec else None
         targets = {}  # "P": the target distribution of every row, on the device
         move = None if self.augment is None else image_mover(
-            self._augment_image_shape(input_shape), self.augment_shift, self.augment_rotate)
+            self.augment_image_shape(input_shape), self.augment_shift, self.augment_rotate)
 
         def loss_fn(net, batch):
             x_raw, rows = batch
@@ -222,7 +221,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             kl = F.kl_div(q.clamp_min(1e-12).log(), targets["P"][rows], reduction="batchmean")
             if not use_rec:
                 return {"loss": kl, "kl": kl}
-            logits = net.network.decode_logits(z.reshape(len(z), *ae._code_shape()))
+            logits = net.network.decode_logits(z.reshape(len(z), *ae.code_shape()))
             rec = per_example_error(net.network, logits, x, kind).mean()
             return {"loss": rec + gamma * kl, "kl": kl, "reconstruction": rec}
 
@@ -282,7 +281,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
         if self.autoencoder_ is not None:
-            return self.autoencoder_._validated(X)
+            return self.autoencoder_.validate_rows(X)
         return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
 
     def soft_assign(self, X) -> np.ndarray:
@@ -343,7 +342,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         est.autoencoder_ = ae
         if ae is not None:
             est.encoder_ = est.encoder_spec_ = None
-            est.module_ = ClusteringNet(ae.module_, tensors["centers"].numpy(), ae._encode)
+            est.module_ = ClusteringNet(ae.module_, tensors["centers"].numpy(), ae.code_batch)
             est.input_shape_, est.scale_ = tuple(ae.input_shape_), ae.scale_
         else:
             entry = config["encoder"]

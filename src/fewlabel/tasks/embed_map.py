@@ -19,7 +19,8 @@ from sklearn.manifold import TSNE
 
 from fewlabel._base import validate_X
 from fewlabel.errors import InputError
-from fewlabel.tasks.cluster import UMAPReducer, check_codes, check_y, encode, subsample
+from fewlabel.tasks.cluster import check_y, encode, subsample
+from fewlabel.tasks.manifold import UMAPReducer, check_codes
 from fewlabel.train.state import write_json_atomic
 
 MAP_METHODS = ("pca", "tsne", "umap")

@@ -163,7 +163,8 @@ def _map(data, model, figures: Path, seed: int) -> str | None:
     import matplotlib.pyplot as plt
 
     from fewlabel import plots
-    from fewlabel.tasks.cluster import reduce, subsample, umap_available
+    from fewlabel.tasks.cluster import subsample
+    from fewlabel.tasks.manifold import reduce, umap_available
 
     if len(data.y) < 5:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -27,6 +28,19 @@ def check_decay(decay, name: str = "ema") -> float | None:
         raise InputError(f"{name} is the decay of the weights' moving average, a number in (0, 1) such as 0.999, "
                          f"or None (off); got {decay!r}")
     return float(decay)
+
+
+@torch.no_grad()
+def ema_update_(average: Sequence[torch.Tensor], current: Sequence[torch.Tensor], decay: float) -> None:
+    """``average <- decay * average + (1 - decay) * current``, in place, tensor by tensor.
+
+    One fused ``torch._foreach_lerp_`` over all tensors: a kernel or two per step instead of several per
+    tensor, which is what keeps the average cheap beside a training step.
+    """
+    if len(average) != len(current):
+        raise RuntimeError(f"the moving average holds {len(average)} tensors but the model {len(current)}: "
+                           "they no longer have the same tensors")
+    torch._foreach_lerp_(list(average), [t.detach() for t in current], 1.0 - decay)
 
 
 class WeightEMA:
@@ -67,7 +81,7 @@ class WeightEMA:
         theirs, their_others = self._tensors(model)
         if len(mine) != len(theirs) or len(my_others) != len(their_others):
             raise RuntimeError("the averaged model and the trained one no longer have the same tensors")
-        torch._foreach_lerp_(mine, theirs, 1.0 - self.decay_at(self.updates))
+        ema_update_(mine, theirs, self.decay_at(self.updates))
         for a, b in zip(my_others, their_others):
             a.copy_(b)
 

@@ -26,14 +26,14 @@ from fewlabel.errors import CorruptFileError, InputError, TrainingDivergedError
 from fewlabel.train import distributed
 from fewlabel.train.data import Batches, epoch_seed
 from fewlabel.train.ema import WeightEMA, check_decay
+from fewlabel.train.history import History
+from fewlabel.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from fewlabel.train.precision import autocast, check_precision, forward_flops, has_convolutions, resolve_precision
 from fewlabel.train.state import load_state_file, save_state_file
 from fewlabel.train.tensorboard import active as active_tensorboard
 
 LossFn = Callable[[nn.Module, tuple], "torch.Tensor | dict[str, torch.Tensor]"]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = (None, "constant", "cosine", "step", "plateau")
 COMPILE = (False, True, "auto")
 PROBE_ROWS = 32  # rows the work of a step is counted on (precision="auto")
 #: compile='auto' compiles on CUDA for runs of at least this many steps (its cost is seconds).
@@ -55,45 +55,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} asked for, but this PyTorch sees no CUDA GPU; use device='cpu' or 'auto'")
     return dev
-
-
-@dataclass
-class History:
-    """Every metric per epoch, like Keras' ``History.history``: ``history["val_loss"][e]``."""
-
-    history: dict[str, list[float]] = field(default_factory=dict)
-    epochs: list[int] = field(default_factory=list)
-    stopped_early: bool = False
-    best_epoch: int | None = None
-    #: How the run trained: precision, compiled, steps (set by :meth:`Trainer.fit`).
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epochs.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, [math.nan] * (len(self.epochs) - 1)).append(float(v))
-        for k, vals in self.history.items():  # a metric missing this epoch stays aligned
-            if len(vals) < len(self.epochs):
-                vals.append(math.nan)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "history": self.history,
-            "epochs": self.epochs,
-            "stopped_early": self.stopped_early,
-            "best_epoch": self.best_epoch,
-            "info": self.info,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
-        return cls(
-            history={k: list(v) for k, v in d["history"].items()},
-            epochs=list(d["epochs"]),
-            stopped_early=bool(d["stopped_early"]),
-            best_epoch=d["best_epoch"],
-            info=dict(d.get("info") or {}),
-        )
 
 
 class _LossModule(nn.Module):
@@ -220,24 +181,6 @@ class Trainer:
         return make_optimizer(self.optimizer, params, lr=self.lr, weight_decay=self.weight_decay,
                               momentum=self.momentum, device=device)
 
-    def _make_schedule(self, opt, steps_per_epoch: int, total: int):
-        warm = self.warmup_epochs * steps_per_epoch
-        if self.schedule == "cosine":
-            def factor(step):
-                if step < warm:
-                    return (step + 1) / warm
-                progress = (step - warm) / max(1, total - warm)
-                return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-            return torch.optim.lr_scheduler.LambdaLR(opt, factor), "step"
-        if self.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(opt, step_size=self.step_epochs, gamma=self.gamma), "epoch"
-        if self.schedule == "plateau":
-            patience = max(1, (self.early_stopping or 10) // 2)
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=self.gamma, patience=patience), "plateau"
-        if warm:
-            return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm)), "step"
-        return None, None
-
     def _autocast(self, device: torch.device):
         return autocast(getattr(self, "precision_", None) or resolve_precision(self.precision, device), device)
 
@@ -357,7 +300,10 @@ class Trainer:
         total = self.max_steps if self.max_steps is not None else self.epochs * steps_per_epoch
         self.total_steps_ = int(total)  # this process's optimizer steps over the whole run
         opt = self._make_optimizer(params, device)
-        sched, sched_every = self._make_schedule(opt, steps_per_epoch, self.total_steps_)
+        sched, sched_every = make_schedule(opt, self.schedule, steps_per_epoch=steps_per_epoch,
+                                           total_steps=self.total_steps_, warmup_epochs=self.warmup_epochs,
+                                           step_epochs=self.step_epochs, gamma=self.gamma,
+                                           early_stopping=self.early_stopping)
         step_module: nn.Module = _LossModule(model, loss_fn)
         # The work of a step, counted on a few rows and scaled to the batch (products scale with the rows).
         probe = min(self.batch_size, PROBE_ROWS, train_batches.n)
@@ -573,27 +519,6 @@ def _is_terminal(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def make_optimizer(name: str, params, *, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
-                   device: torch.device | None = None) -> torch.optim.Optimizer:
-    """The optimizer ``name`` ('sgd', 'adam', 'adamw') over ``params`` (tensors or parameter groups), in
-    torch's fused implementation where the device has one (one kernel for all parameters instead of
-    several per tensor: on a 2-core CPU, 20% off an autoencoder's whole training step)."""
-    name = name.lower()
-    if name not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {name!r}: choose one of {OPTIMIZERS} or pass a callable")
-    params = list(params)
-    kwargs: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay}
-    if name == "sgd":
-        kwargs["momentum"] = momentum
-    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
-    if device is not None and device.type in ("cpu", "cuda"):
-        try:
-            return cls(params, fused=True, **kwargs)
-        except (RuntimeError, TypeError, ValueError):  # an older torch, or parameters fused cannot take
-            pass
-    return cls(params, **kwargs)
 
 
 def _load_model_state(model: nn.Module, state: dict, source) -> None:

@@ -1,0 +1,166 @@
+"""The manifold step before clustering or drawing a map: codes mapped to a few dimensions by UMAP or PCA.
+
+UMAP comes from the optional ``umap-learn`` package (``pip install fewlabel[umap]``), imported only when
+asked for; ``default_manifold()`` falls back to PCA without it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils.validation import check_is_fitted
+
+from fewlabel._base import validate_X
+from fewlabel.checks import int_at_least, one_of
+from fewlabel.errors import InputError
+
+MANIFOLDS = (None, "pca", "umap")
+# Up to this many rows UMAP is given exact nearest neighbours computed by scikit-learn. (Below 4,096 rows
+# umap-learn would otherwise compute all pairwise distances through a Python callback, O(n^2) slow calls;
+# above, its NNDescent index costs a minute of numba compilation the first time.)
+EXACT_KNN_MAX_ROWS = 20_000
+
+
+
+def check_codes(Z, name: str = "Z", min_rows: int = 1) -> np.ndarray:
+    """Codes as a float32 (n_rows, n_features) array, or an InputError naming what is wrong.
+
+    Rows with more than one axis (images) are flattened; uint8 (pixels) is scaled to [0, 1].
+    """
+    if isinstance(Z, np.ndarray) or isinstance(Z, (list, tuple)):
+        arr = np.asarray(Z) if not isinstance(Z, np.ndarray) else Z
+        if arr.dtype.kind == "c":
+            raise InputError(f"Complex data not supported: {name} holds complex numbers; codes must be real")
+        if arr.ndim == 2 and arr.shape[0] > 0 and arr.shape[1] == 0:
+            raise InputError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    Z = validate_X(Z, name=name, min_rows=min_rows)
+    if Z.dtype == np.uint8:
+        Z = Z.astype(np.float32) / 255.0
+    if Z.ndim > 2:
+        Z = Z.reshape(len(Z), -1)
+    return np.ascontiguousarray(Z, dtype=np.float32)
+
+
+def umap_available() -> bool:
+    try:
+        import_umap()
+    except InputError:
+        return False
+    return True
+
+
+def default_manifold() -> str:
+    """``'umap'`` when umap-learn is installed (what clusters and maps codes best), else ``'pca'``."""
+    return "umap" if umap_available() else "pca"
+
+
+def import_umap():
+    try:
+        import umap  # noqa: PLC0415
+    except ImportError as e:
+        raise InputError(f"UMAP needs the optional package umap-learn ({e}); install it with "
+                         "`pip install fewlabel[umap]` (or `pip install umap-learn`), or use manifold='pca'") from None
+    return umap
+
+
+class ExactNeighbors:
+    """Exact k-nearest-neighbour search (scikit-learn) with the part of pynndescent's ``NNDescent``
+    interface that ``umap.UMAP.transform`` uses, so a UMAP fitted on exact neighbours can embed new rows."""
+
+    _angular_trees = False
+
+    def __init__(self, data: np.ndarray):
+        self.nn = NearestNeighbors().fit(data)
+
+    def query(self, X, k, epsilon=None):
+        dist, ind = self.nn.kneighbors(np.asarray(X, dtype=np.float32), n_neighbors=k)
+        return ind.astype(np.int32), dist.astype(np.float32)
+
+
+class UMAPReducer(TransformerMixin, BaseEstimator):
+    """``umap.UMAP`` with scikit-learn's exact neighbours for up to ``EXACT_KNN_MAX_ROWS`` rows.
+
+    ``fit_transform`` and ``transform`` (new rows placed into the fitted map, as ``umap.UMAP.transform``
+    does). ``random_state`` makes it deterministic (and single-threaded); ``None`` lets UMAP use all cores.
+    ``umap_kwargs`` go to ``umap.UMAP``. The fitted ``umap.UMAP`` is ``umap_``.
+    """
+
+    def __init__(self, n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, umap_kwargs=None):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.random_state = random_state
+        self.umap_kwargs = umap_kwargs
+
+    def fit_transform(self, Z) -> np.ndarray:
+        umap = import_umap()
+        Z = np.ascontiguousarray(Z, dtype=np.float32)
+        n = len(Z)
+        n_components = int_at_least("n_components", self.n_components, 1)
+        if n < n_components + 2 or n < 3:
+            raise InputError(f"UMAP to {n_components} dimensions needs at least {max(n_components + 2, 3)} rows, "
+                             f"got {n}; use PCA or fewer dimensions")
+        n_neighbors = min(int_at_least("n_neighbors", self.n_neighbors, 2), n - 1)
+        kw = {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": self.min_dist,
+              "random_state": self.random_state, **(self.umap_kwargs or {})}
+        if self.random_state is not None:
+            kw.setdefault("n_jobs", 1)  # what UMAP does anyway with a seed; said here to silence its warning
+        metric = kw.get("metric", "euclidean")
+        if n <= EXACT_KNN_MAX_ROWS and metric == "euclidean" and "precomputed_knn" not in kw:
+            index = ExactNeighbors(Z)
+            dist, ind = index.nn.kneighbors(Z, n_neighbors=n_neighbors)  # each row is its own first neighbour
+            kw["precomputed_knn"] = (ind.astype(np.int32), dist.astype(np.float32), index)
+        self.umap_ = umap.UMAP(**kw)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(NNDescent|n_jobs|precomputed_knn).*")
+            warnings.filterwarnings("ignore", message=".*[Gg]raph is not fully connected.*")
+            embedding = np.asarray(self.umap_.fit_transform(Z), dtype=np.float32)
+        if metric == "euclidean":
+            # new rows are placed by their exact neighbours among the training rows, whatever the size (a saved
+            # map rebuilds this index, so a loaded map places rows exactly where this one does)
+            self.umap_._knn_search_index = ExactNeighbors(Z)
+        return embedding
+
+    def fit(self, Z, y=None):
+        self.fit_transform(Z)
+        return self
+
+    def transform(self, Z) -> np.ndarray:
+        check_is_fitted(self, "umap_")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs.*")
+            return np.asarray(self.umap_.transform(np.ascontiguousarray(Z, dtype=np.float32)), dtype=np.float32)
+
+
+def make_reducer(method, n_components=10, n_neighbors=20, random_state=0, min_dist=0.0, n_rows=None,
+                 n_features=None, **kw):
+    """An unfitted reducer (``fit_transform`` / ``transform``) for ``method`` ``'pca'`` or ``'umap'``.
+
+    PCA keeps at most ``min(n_components, n_features, n_rows)`` components when those are given.
+    """
+    one_of(("pca", "umap"))("manifold method", method)
+    n_components = int_at_least("n_components", n_components, 1)
+    if method == "pca":
+        limit = min(x for x in (n_components, n_features, n_rows) if x is not None)
+        return PCA(n_components=limit, random_state=random_state, **kw)
+    return UMAPReducer(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist,
+                       random_state=random_state, umap_kwargs=kw or None)
+
+
+def reduce(Z, method="umap", n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, **kw) -> np.ndarray:
+    """The manifold step: ``Z`` mapped to ``n_components`` dimensions by UMAP or PCA (``None``: unchanged).
+
+    UMAP defaults follow N2D (``n_neighbors=20``, ``min_dist=0``: tight clumps suit clustering);
+    extra keyword arguments go to ``umap.UMAP`` / ``sklearn.decomposition.PCA``.
+    Returns float32 of shape (n_rows, n_components).
+    """
+    one_of(MANIFOLDS)("manifold", method)
+    Z = check_codes(Z)
+    if method is None:
+        return Z
+    reducer = make_reducer(method, n_components, n_neighbors, random_state, min_dist, len(Z), Z.shape[1], **kw)
+    return np.asarray(reducer.fit_transform(Z), dtype=np.float32)

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from fewlabel.errors import InputError
-from fewlabel.experiment import (Experiment, _jsonable, _training, build_pretrainer,
-                                 classifier_params)
+from fewlabel.experiment import (Experiment, _jsonable, build_pretrainer, classifier_params,
+                                 training_settings)
 from fewlabel.train.state import write_json_atomic
 from fewlabel.train.tensorboard import active as active_tensorboard
 
@@ -162,7 +162,7 @@ class Runner:
 
     def pretrain(self) -> dict:
         import fewlabel
-        from fewlabel.cli.pretrain import write_autoencoder_figures
+        from fewlabel.plots import write_autoencoder_figures
 
         X, y = self.arrays["X"], self.arrays["y"]
         est = build_pretrainer(self.exp, verbose=self.verbose)
@@ -273,7 +273,7 @@ class Runner:
         if d["classes"] is not None:
             keep = np.isin(y, d["classes"])
             X, y = X[keep], y[keep]
-        ae = Autoencoder(**_training(self.exp, d["autoencoder"], self.verbose))
+        ae = Autoencoder(**training_settings(self.exp, d["autoencoder"], self.verbose))
         per_class = d["mode"] == "per_class"
         t = time.perf_counter()
         if per_class:

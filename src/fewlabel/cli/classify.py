@@ -19,6 +19,7 @@ from pathlib import Path
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
                                  column, image_size, is_path, load_data, refuse_file_options, sizes,
                                  training_settings_of)
+from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
 
 WRITES = ("metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png", "predictions.csv", "model",
@@ -166,20 +167,6 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-def hold_out(y, fraction: float, seed: int, name: str):
-    """Sorted (train, test) row indices: ``fraction`` of the rows, stratified by label, drawn by ``seed``."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    try:
-        train, test = train_test_split(rows, test_size=fraction, stratify=y, random_state=seed)
-    except ValueError as e:
-        raise InputError(f"cannot hold out a stratified --test-fraction {fraction} of the {len(y)} rows of {name}: "
-                         f"{e}") from None
-    return np.sort(train), np.sort(test)
-
-
 OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--color", "--folds")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
@@ -269,7 +256,7 @@ def run_benchmark(args, out: Path) -> int:
         where = f"the {len(Xt)} rows of {args.test_data}"
     elif is_path(args.data):
         fraction = TEST_FRACTION if args.test_fraction is None else args.test_fraction
-        train, test = hold_out(y, fraction, args.seed, args.data)
+        train, test = hold_out(y, fraction, args.seed, args.data, option="--test-fraction")
         X, y, Xt, yt = X[train], y[train], X[test], y[test]
         evaluation = {"scored_on": "held_out", "test_fraction": fraction, "stratified": True, "seed": args.seed,
                       "test_rows": int(len(test)),

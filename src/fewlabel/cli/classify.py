@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
                                    "metrics.json and figures/. "
                                    "BENCHMARK MODE (--labels N): simulates few labels on a fully labeled dataset: only "
                                    "--labels training examples keep their label (one draw per seed), beside the same "
-                                   "network trained from scratch on the same labels, and on all labels; scores only "
+                                   "network trained from scratch on the same labels, a logistic regression on the raw "
+                                   "input of those rows, and the network on all labels; scores only "
                                    "rows never trained on (the --test-split, the rows of --test-data, or a stratified "
                                    f"--test-fraction of a file, default {TEST_FRACTION}); writes metrics.json, "
                                    "learning_curves.png, confusion_matrix.png and training.png.")
@@ -73,7 +74,8 @@ def add_parser(sub) -> None:
     p.add_argument("--labels", type=int, nargs="+",
                    help="BENCHMARK MODE: labeled examples to keep of a fully labeled dataset; several numbers draw a "
                         "learning curve (e.g. 100 1000 5000)")
-    p.add_argument("--seeds", type=int, help="benchmark mode: label draws per count (default 3)")
+    p.add_argument("--seeds", type=int, help="benchmark mode: label draws per count (default 3); draw d keeps the "
+                                         "labels of seed --seed + d and seeds its networks with it")
     add_output_options(p, WRITES)
     add_config_option(p)
     g = p.add_argument_group("method")
@@ -269,7 +271,7 @@ def run_benchmark(args, out: Path) -> int:
         evaluation = {"scored_on": "test_split", "split": split, "test_split": test_split, "test_rows": int(len(Xt))}
         where = f"the {test_split} split of {args.data} ({len(Xt)} rows)"
     evaluation["train_rows"] = int(len(X))
-    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, out=out)
+    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, seed=args.seed, out=out)
     saved = json.loads((out / "metrics.json").read_text())
     saved["evaluation"] = evaluation
     write_json_atomic(out / "metrics.json", saved)

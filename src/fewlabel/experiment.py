@@ -31,13 +31,14 @@ The file (every key is optional except where said)::
 
     [tasks.classify]              # few labels: the pretrained encoder + a head, beside the same network from
     labels = [100, 1000]          #   scratch on the same labels and a logistic regression on the raw input
-    seeds = 3                     # label draws per count
+    seeds = 3                     # label draws per count (draw d: labels and networks seeded seed + d)
     epochs = 20                   # any other key: a SemiSupervisedClassifier parameter
 
-    [tasks.cluster]               # k-means / GMM on the codes beside the raw input
-    k = 10
-    method = "kmeans"             # kmeans, gmm
-    manifold = "none"             # none, pca, umap
+    [tasks.cluster]               # the codes clustered beside the raw input, as fewlabel cluster does:
+    k = 10                        #   (default: the number of classes)
+    method = "gmm"                # gmm, kmeans (default gmm)
+    manifold = "auto"             # auto (umap when umap-learn is installed, else pca), umap, pca, none
+    refine = "auto"               # auto (self-label images of >= 2,000 rows, >= 16 px a side), network, none
 
     [tasks.map]                   # the codes in 2-D beside the raw input
     method = "umap"               # pca, tsne, umap (default: umap when umap-learn is installed, else tsne)
@@ -80,7 +81,7 @@ PRETRAIN_METHODS = ("autoencoder", "conv", "vae", "stacked", "byol", "none")
 TASKS = ("classify", "cluster", "map", "detect")
 TOP_KEYS = ("title", "seed", "device", "data", "pretrain", "tasks")
 CLASSIFY_KEYS = ("labels", "seeds", "all_labels", "logistic_regression")
-CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "raw")
+CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "refine", "raw")
 MAP_KEYS = ("method", "max_points")
 DETECT_KEYS = ("mode", "contamination", "score_by", "unknown", "classes", "outliers", "outliers_split",
                "calibration_fraction")
@@ -265,14 +266,25 @@ def _check_classify(w, c, key, base, method) -> dict:
 
 
 def _check_cluster(w, c, key, base, method) -> dict:
+    """``fewlabel cluster``'s route (:data:`~fewlabel.cluster_defaults.CLUSTER_DEFAULTS`) for every key the
+    section leaves out; ``manifold = "auto"`` is decided here (umap where umap-learn is installed, else pca)."""
+    from fewlabel.cluster_defaults import CLUSTER_DEFAULTS as defaults
+
     w.keys(c, key, CLUSTER_KEYS)
     k = c.get("k", "classes")
     if k != "classes":
         k = w.integer(k, f"{key}.k", 2)
-    return {"k": k, "method": w.string(c.get("method", "kmeans"), f"{key}.method", ("kmeans", "gmm")),
-            "manifold": w.string(c.get("manifold", "none"), f"{key}.manifold", ("none", "pca", "umap")),
-            "manifold_dim": w.integer(c.get("manifold_dim", 10), f"{key}.manifold_dim", 1),
-            "n_neighbors": w.integer(c.get("n_neighbors", 20), f"{key}.n_neighbors", 2),
+    manifold = w.string(c.get("manifold", defaults["manifold"]), f"{key}.manifold", ("auto", "none", "pca", "umap"))
+    if manifold == "auto":
+        manifold = "umap" if _umap_available() else "pca"
+    elif manifold == "umap" and not _umap_available():
+        raise w.fail(f"{key}.manifold", "umap needs the umap-learn package (pip install fewlabel[umap]); or choose "
+                                        "pca or none")
+    return {"k": k, "method": w.string(c.get("method", defaults["method"]), f"{key}.method", ("kmeans", "gmm")),
+            "manifold": manifold,
+            "manifold_dim": w.integer(c.get("manifold_dim", defaults["manifold_dim"]), f"{key}.manifold_dim", 1),
+            "n_neighbors": w.integer(c.get("n_neighbors", defaults["n_neighbors"]), f"{key}.n_neighbors", 2),
+            "refine": w.string(c.get("refine", defaults["refine"]), f"{key}.refine", ("auto", "network", "none")),
             "raw": w.boolean(c.get("raw", True), f"{key}.raw"), "encoder": True}
 
 

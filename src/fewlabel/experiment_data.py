@@ -241,4 +241,12 @@ def load_experiment_data(exp) -> dict:
         cl["k"] = int(len(np.unique(y)))
     if cl and cl["k"] > len(X):
         raise w.fail("tasks.cluster.k", f"expected at most the {len(X)} rows to cluster, got {cl['k']}")
+    if cl and cl["refine"] == "network":
+        from fewlabel.tasks.cluster import as_images
+
+        try:
+            as_images(X[:1])
+        except InputError as e:
+            raise w.fail("tasks.cluster.refine", f"network self-labels images: {e}; use refine = \"none\" (or "
+                                                 "\"auto\") for tables") from None
     return arrays

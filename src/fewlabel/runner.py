@@ -221,12 +221,15 @@ class Runner:
             folder = self.figures("cluster") / ("codes" if encoder is not None else "raw")
             r = run_cluster(X, y, encoder=encoder, k=c["k"], method=c["method"],
                             manifold=None if c["manifold"] == "none" else c["manifold"],
-                            manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], out=folder, seed=self.exp.seed)
+                            manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], out=folder, seed=self.exp.seed,
+                            refine=None if c["refine"] == "none" else c["refine"], device=self.exp.device,
+                            progress=self.verbose)
             r.pop("labels", None)
             r.pop("model", None)
             scores[name] = {k: v for k, v in r.items() if k != "files"}
             figures += [f"{folder.name}/{f}" for f in r.get("files", []) if f.endswith(".png")]
-        return {"k": c["k"], "method": c["method"], "manifold": c["manifold"], "scores": scores, "figures": figures}
+        return {"k": c["k"], "method": c["method"], "manifold": c["manifold"], "refine": c["refine"], "scores": scores,
+                "figures": figures}
 
     def map(self) -> dict:
         from fewlabel.tasks.embed_map import run_map

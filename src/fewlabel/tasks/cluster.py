@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel import metrics
 from fewlabel._base import validate_X
+from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 from fewlabel.train.state import write_json_atomic
 
@@ -278,12 +279,17 @@ class CodeClustering(ClusterMixin, BaseEstimator):
     ``fit(Z)`` sets ``labels_`` (int64, 0 .. n_clusters-1; a GMM may leave a component empty, k-means
     never does); ``predict(Z)`` assigns new rows, through the
     fitted reducer when a manifold is used. ``n_init``: restarts (``None``: 10 for k-means, 1 for GMM).
+    The map's size and neighbours default to ``fewlabel cluster``'s (:data:`~fewlabel.cluster_defaults.
+    CLUSTER_DEFAULTS`); its method and manifold do not: this estimator clusters whatever features it is given
+    (a pipeline's scaled columns as well as codes), where a full-covariance mixture without a map overfits and a
+    default that depended on an optional package would change its answers from one installation to the next.
+    :class:`~fewlabel.tasks.clusterer.ClusterModel` is the command line's route as an estimator.
     Fitted attributes: ``labels_``, ``model_`` (the KMeans / GaussianMixture), ``reducer_`` (or None),
     ``n_features_in_``.
     """
 
-    def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=10, n_neighbors=20,
-                 random_state=0, n_init=None):
+    def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
+                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], random_state=0, n_init=None):
         self.n_clusters = n_clusters
         self.method = method
         self.manifold = manifold
@@ -525,13 +531,15 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
     return np.sort(np.concatenate(picked))
 
 
-def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None, manifold_dim=10,
-                n_neighbors=20, out=None, seed=0, max_plot_points=10_000, refine=None, device="auto",
-                progress=False) -> dict:
+def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["method"],
+                manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
+                n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], out=None, seed=0, max_plot_points=10_000,
+                refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
-    ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
+    Its defaults are ``fewlabel cluster``'s (:data:`~fewlabel.cluster_defaults.CLUSTER_DEFAULTS`); ``manifold``
+    ``'auto'`` is :func:`default_manifold`. ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
     (``'network'`` where :func:`self_label_applies` to ``X``, else nothing); the result then also holds the
     clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds).
 
@@ -544,6 +552,8 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
     from fewlabel.tasks.clusterer import ClusterModel  # noqa: PLC0415 (loads torch)
 
     _check_choice(method, METHODS, "method")
+    if manifold == "auto":
+        manifold = default_manifold()
     _check_choice(manifold, MANIFOLDS, "manifold")
     _check_choice(refine, REFINE, "refine")
     X = validate_X(X)

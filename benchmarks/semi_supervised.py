@@ -5,13 +5,14 @@ supervised baselines measured in the same run.
     MNIST, 100 labels             (target >= 98.5%)
 
 For each: the semi-supervised method over 3 label draws (``labeled_subset(y, n, seed)``), the same
-network from scratch on the same labels, and on all labels; the test set is never used for choosing
-anything. Writes benchmarks/results/semi_supervised-<device>-<method>.json (after each setting) and the
+network from scratch on the same labels, a logistic regression on the raw input of those rows, and the
+network on all labels (``fewlabel.tasks.compare``, the engine of ``fewlabel classify --labels`` and
+``fewlabel run``); the test set is never used for choosing anything. Writes benchmarks/results/semi_supervised-<device>-<method>.json (after each setting) and the
 figures beside it (benchmarks/results/semi_supervised-<device>-<method>-<data>/), so the methods' runs sit
 side by side.
 
     python benchmarks/semi_supervised.py                                   # both settings, FixMatch
-    python benchmarks/semi_supervised.py --jobs 7     # the 7 fits of a setting side by side (GPU)
+    python benchmarks/semi_supervised.py --jobs 7     # the fits of a setting side by side (GPU)
     python benchmarks/semi_supervised.py --data mnist --method pretrain    # the reference recipe
     python benchmarks/semi_supervised.py --method byol --pretrain-epochs 100   # BYOL + ResNet-18
 """

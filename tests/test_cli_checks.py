@@ -316,7 +316,7 @@ def test_classify_on_a_file_scores_only_rows_it_held_out(tmp_path, monkeypatch, 
     assert sum(m["report_first_run"]["per_class"][c]["support"] for c in "0123") == 80
     assert "80 rows held out of" in capsys.readouterr().out
     # the same draw for the same --seed, another for another seed or fraction
-    from fewlabel.cli.classify import hold_out
+    from fewlabel.datasets.subsets import hold_out
 
     y_file = np.load(tmp_path / "rows.npz")["y"]
     train, test = hold_out(y_file, 0.2, 0, "rows.npz")

@@ -129,3 +129,36 @@ def test_compare_in_parallel_processes_gives_the_same_figures():
     assert one["report_first_run"]["classes"] == two["report_first_run"]["classes"]
     with pytest.raises(InputError, match="jobs must be a positive integer"):
         compare(X, y, Xt, yt, jobs=0, **kw)
+
+
+def test_one_seeding_rule_for_compare_and_the_runner(tmp_path, monkeypatch):
+    """Draw d of a run seeded s: its labels and every model fitted on them seeded s + d, the ceiling s; the same
+    models (the network from scratch, the logistic regression) beside the semi-supervised one, in compare and in
+    each classify step of fewlabel run."""
+    import fewlabel.tasks.compare as engine
+    from fewlabel.experiment import read_experiment
+    from fewlabel.runner import Runner
+    from fewlabel.tasks.compare import LOGREG
+
+    fits = []
+
+    def recording(X, y, X_test, y_test, name, params, n, seed, encoder=None, keep=False):
+        fits.append((name, n, seed, None if params is None else params.get("propagate")))
+        out = {"accuracy": 0.5, "seconds": 0.0}
+        if keep:
+            out.update(model=None, predictions=np.asarray(y_test), history=None)
+        return out
+
+    monkeypatch.setattr(engine, "fit_and_score", recording)
+    X, y = datasets.load("digits", split="train")
+    Xt, yt = datasets.load("digits", split="test")
+    compare(X, y, Xt, yt, n_labels=20, seeds=2, seed=3, params=dict(propagate="pca"), log=lambda line: None)
+    assert fits == [(SEMI, 20, 3, "pca"), (BASE, 20, 3, None), (LOGREG, 20, 3, None),
+                    (SEMI, 20, 4, "pca"), (BASE, 20, 4, None), (LOGREG, 20, 4, None), (ALL, None, 3, None)]
+    fits.clear()
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text('seed = 3\n[data]\nname = "digits"\n[tasks.classify]\nlabels = [20, 50]\nseeds = 2\n'
+                   'propagate = "pca"\n')
+    step = Runner(read_experiment(cfg), tmp_path / "state", verbose=False).classify_draw(20, 1)
+    assert step["seed"] == 4 and set(step) >= {SEMI, BASE, LOGREG}
+    assert fits == [(SEMI, 20, 4, "pca"), (BASE, 20, 4, None), (LOGREG, 20, 4, None)]

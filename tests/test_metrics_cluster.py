@@ -285,7 +285,7 @@ def test_code_clustering_in_a_pipeline_after_standard_scaler():
 def test_run_cluster_writes_metrics_and_maps(digits, tmp_path):
     X, y = digits
     images = (X.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)  # as uint8 images, like MNIST
-    result = run_cluster(images, y, k=10, method="kmeans", out=tmp_path / "run", seed=0)
+    result = run_cluster(images, y, k=10, method="kmeans", manifold=None, refine=None, out=tmp_path / "run", seed=0)
     out = tmp_path / "run"
     assert sorted(p.name for p in out.iterdir()) == ["clusters.png", "labels.png", "metrics.json"]
     _no_temp_files(out)

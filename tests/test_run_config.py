@@ -336,3 +336,29 @@ def test_the_supervised_twin_of_a_byol_encoder_reads_the_same_code(tmp_path, poo
     twin = SemiSupervisedClassifier(**{**base, "max_steps": 2}).fit(X, y)
     byol = fewlabel.BYOL(encoder="conv", channels=(8, 16), pooling=pooling, epochs=1, max_steps=2).fit(X)
     assert twin.transform(X[:5]).shape == byol.transform(X[:5]).shape
+
+
+def test_the_cluster_step_takes_the_command_lines_defaults(tmp_path):
+    """One definition of the clustering route: fewlabel cluster's options, ClusterModel() and an empty
+    [tasks.cluster] all read it; CodeClustering shares the map's size and neighbours."""
+    from fewlabel.cli import build_parser
+    from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
+    from fewlabel.experiment import read_experiment
+    from fewlabel.tasks.cluster import CodeClustering, default_manifold
+    from fewlabel.tasks.clusterer import ClusterModel
+
+    cli = vars(build_parser().parse_args(["cluster", "--data", "digits", "--out", str(tmp_path / "o")]))
+    model = ClusterModel().get_params()
+    step = read_experiment(write(tmp_path, '[data]\nname = "digits"\n\n[tasks.cluster]\n'), load_data=False)
+    step = step.tasks["cluster"]
+    for key, value in CLUSTER_DEFAULTS.items():
+        assert cli[key] == model[key] == value, key
+        assert step[key] == (default_manifold() if key == "manifold" else value), key
+    codes = CodeClustering().get_params()
+    assert (codes["manifold_dim"], codes["n_neighbors"]) == (CLUSTER_DEFAULTS["manifold_dim"],
+                                                             CLUSTER_DEFAULTS["n_neighbors"])
+    cfg = write(tmp_path, '[data]\ntable = "rows.csv"\nlabel_column = "y"\n\n[tasks.cluster]\nk = 2\n'
+                          'refine = "network"\n', "table.toml")
+    (tmp_path / "rows.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    with pytest.raises(fewlabel.InputError, match="tasks.cluster.refine"):
+        read_experiment(cfg)

@@ -103,7 +103,7 @@ def write_demo_report(result: dict, rows: int, test_rows: int, out: Path) -> Non
 
     from fewlabel import plots
     from fewlabel.report import write_report
-    from fewlabel.runner import ALL, BASE, LOGREG, SEMI
+    from fewlabel.tasks.compare import ALL, BASE, LOGREG, SEMI
 
     n = result["labels"]
     acc = result["accuracy"]

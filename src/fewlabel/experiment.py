@@ -31,13 +31,14 @@ The file (every key is optional except where said)::
 
     [tasks.classify]              # few labels: the pretrained encoder + a head, beside the same network from
     labels = [100, 1000]          #   scratch on the same labels and a logistic regression on the raw input
-    seeds = 3                     # label draws per count
+    seeds = 3                     # label draws per count (draw d: labels and networks seeded seed + d)
     epochs = 20                   # any other key: a SemiSupervisedClassifier parameter
 
-    [tasks.cluster]               # k-means / GMM on the codes beside the raw input
-    k = 10
-    method = "kmeans"             # kmeans, gmm
-    manifold = "none"             # none, pca, umap
+    [tasks.cluster]               # the codes clustered beside the raw input, as fewlabel cluster does:
+    k = 10                        #   (default: the number of classes)
+    method = "gmm"                # gmm, kmeans (default gmm)
+    manifold = "auto"             # auto (umap when umap-learn is installed, else pca), umap, pca, none
+    refine = "auto"               # auto (self-label images of >= 2,000 rows, >= 16 px a side), network, none
 
     [tasks.map]                   # the codes in 2-D beside the raw input
     method = "umap"               # pca, tsne, umap (default: umap when umap-learn is installed, else tsne)
@@ -61,14 +62,15 @@ problem shows before anything trains.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fewlabel.errors import FewlabelError, InputError
+from fewlabel.errors import InputError
+from fewlabel.experiment_checks import Where
+from fewlabel.experiment_data import check_data, load_experiment_data
 from fewlabel.jsonsafe import json_safe
 
 if sys.version_info >= (3, 11):
@@ -79,14 +81,11 @@ else:  # pragma: no cover - Python 3.10
 PRETRAIN_METHODS = ("autoencoder", "conv", "vae", "stacked", "byol", "none")
 TASKS = ("classify", "cluster", "map", "detect")
 TOP_KEYS = ("title", "seed", "device", "data", "pretrain", "tasks")
-DATA_KEYS = ("name", "folder", "table", "split", "test_split", "root", "test_fraction", "label_column",
-             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows")
 CLASSIFY_KEYS = ("labels", "seeds", "all_labels", "logistic_regression")
-CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "raw")
+CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "refine", "raw")
 MAP_KEYS = ("method", "max_points")
 DETECT_KEYS = ("mode", "contamination", "score_by", "unknown", "classes", "outliers", "outliers_split",
                "calibration_fraction")
-TEST_FRACTION = 0.2
 
 
 def _estimator_class(method: str):
@@ -97,93 +96,6 @@ def _estimator_class(method: str):
 
     return {"autoencoder": Autoencoder, "conv": ConvAutoencoder, "vae": VariationalAutoencoder,
             "stacked": StackedAutoencoder, "byol": BYOL}[method]
-
-
-# -- the checks, each naming the file and the key --------------------------------------------------------
-
-
-class _Where:
-    """Raises InputErrors that name the config file and the dotted key."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, message: str) -> InputError:
-        return InputError(f"{self.path}: {key}: {message}")
-
-    def table(self, value, key: str) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table ([{key}] with keys), got {_kind(value)} {value!r}")
-        return value
-
-    def keys(self, table: dict, key: str, allowed, extra=()) -> None:
-        known = tuple(allowed) + tuple(extra)
-        for k in table:
-            if k not in known:
-                hint = difflib.get_close_matches(k, known, n=1)
-                also = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise self.fail(_join(key, k), f"unknown key{also}; expected one of: {', '.join(sorted(known))}")
-
-    def integer(self, value, key: str, minimum: int | None = None) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, f"expected an integer, got {_kind(value)} {value!r}")
-        if minimum is not None and value < minimum:
-            raise self.fail(key, f"expected an integer of at least {minimum}, got {value}")
-        return value
-
-    def number(self, value, key: str, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-            raise self.fail(key, f"expected a number, got {_kind(value)} {value!r}")
-        bad = ((lo is not None and (value <= lo if lo_open else value < lo))
-               or (hi is not None and (value >= hi if hi_open else value > hi)))
-        if bad:
-            left = "(" if lo_open else "["
-            right = ")" if hi_open else "]"
-            raise self.fail(key, f"expected a number in {left}{lo}, {hi}{right}, got {value}")
-        return float(value)
-
-    def string(self, value, key: str, choices=None) -> str:
-        if not isinstance(value, str):
-            raise self.fail(key, f"expected a string, got {_kind(value)} {value!r}")
-        if choices is not None and value not in choices:
-            raise self.fail(key, f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-        return value
-
-    def boolean(self, value, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {_kind(value)} {value!r}")
-        return value
-
-    def int_list(self, value, key: str, minimum: int = 1, single_ok: bool = True) -> list[int]:
-        if single_ok and isinstance(value, int) and not isinstance(value, bool):
-            value = [value]
-        if not isinstance(value, list) or not value:
-            raise self.fail(key, f"expected {'an integer or ' if single_ok else ''}a non-empty list of integers, "
-                                 f"got {_kind(value)} {value!r}")
-        return [self.integer(v, f"{key}[{i}]", minimum) for i, v in enumerate(value)]
-
-    def file(self, value, key: str, base: Path, folder: bool | None = None) -> Path:
-        text = self.string(value, key)
-        path = Path(text).expanduser()
-        if not path.is_absolute():
-            path = base / path
-        if not path.exists():
-            raise self.fail(key, f"no such {'folder' if folder else 'file'}: {path} (relative paths are read from "
-                                 "the config file's folder)")
-        if folder is True and not path.is_dir():
-            raise self.fail(key, f"expected a folder of images, but {path} is a file")
-        if folder is False and path.is_dir():
-            raise self.fail(key, f"expected a table file, but {path} is a folder")
-        return path
-
-
-def _kind(value) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _join(*parts) -> str:
-    return ".".join(p for p in parts if p)
 
 
 def _tuples(value):
@@ -285,7 +197,7 @@ def read_experiment(path, overrides=(), load_data: bool = True) -> Experiment:
 
 def check_settings(settings: dict, path: Path, text: str = "") -> Experiment:
     """Check every key's name, type and value (no data loaded)."""
-    w = _Where(path)
+    w = Where(path)
     base = path.resolve().parent
     w.keys(settings, "", TOP_KEYS)
     title = w.string(settings.get("title", path.stem), "title")
@@ -295,7 +207,7 @@ def check_settings(settings: dict, path: Path, text: str = "") -> Experiment:
         raise w.fail("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}")
     if "data" not in settings:
         raise w.fail("data", "missing: the [data] table says which data to use (name, folder or table)")
-    data = _check_data(w, w.table(settings["data"], "data"), base)
+    data = check_data(w, w.table(settings["data"], "data"), base)
     pre = w.table(settings.get("pretrain", {"method": "none"}), "pretrain")
     if "method" not in pre:
         raise w.fail("pretrain.method", f"missing: expected one of {', '.join(PRETRAIN_METHODS)}")
@@ -323,124 +235,7 @@ def check_settings(settings: dict, path: Path, text: str = "") -> Experiment:
                       data=data, pretrain={"method": method, "params": _tuples(params)}, tasks=tasks)
 
 
-def _check_data(w: _Where, d: dict, base: Path) -> dict:
-    from fewlabel.datasets.registry import DATASETS
-
-    w.keys(d, "data", DATA_KEYS)
-    sources = [k for k in ("name", "folder", "table") if k in d]
-    if len(sources) != 1:
-        got = f"got {', '.join(sources)}" if sources else "got none"
-        raise w.fail("data", f"expected exactly one of name (a built-in dataset), folder (images) or table (a "
-                             f"file); {got}")
-    kind = sources[0]
-    out: dict[str, Any] = {"kind": kind}
-    if kind == "name":
-        name = w.string(d["name"], "data.name").lower().replace("_", "-")
-        if name not in DATASETS:
-            hint = difflib.get_close_matches(name, sorted(DATASETS), n=1)
-            also = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise w.fail("data.name", f"unknown dataset {d['name']!r}{also}; expected one of "
-                                      f"{', '.join(sorted(DATASETS))}, or folder = / table = for data of your own")
-        splits = DATASETS[name].splits
-        out["name"] = name
-        for key, default in (("split", "train"), ("test_split", "test")):
-            out[key] = w.string(d.get(key, default), f"data.{key}", (*splits, "none") if key == "test_split"
-                                else splits)
-        if out["split"] == out["test_split"]:
-            raise w.fail("data.test_split", f"expected a split other than the one trained on ({out['split']!r}): "
-                                            "scores on the training rows say nothing about new rows")
-        out["root"] = None if "root" not in d else w.file(d["root"], "data.root", base, folder=True)
-        for key in ("test_fraction", "label_column", "image_size", "color"):
-            if key in d:
-                raise w.fail(f"data.{key}", f"applies to a folder or table of your own, not to the built-in "
-                                            f"dataset {name!r} (it has splits: {', '.join(splits)})")
-    else:
-        out[kind] = w.file(d[kind], f"data.{kind}", base, folder=kind == "folder")
-        for key in ("split", "test_split", "root"):
-            if key in d:
-                raise w.fail(f"data.{key}", f"applies to a built-in dataset; a {kind} of your own has no splits "
-                                            "(test_fraction holds out part of its rows)")
-        out["test_fraction"] = w.number(d.get("test_fraction", TEST_FRACTION), "data.test_fraction", 0, 1,
-                                        lo_open=True, hi_open=True)
-        if kind == "table":
-            for key in ("image_size", "color"):
-                if key in d:
-                    raise w.fail(f"data.{key}", "applies to an image folder, not to a table")
-            if "label_column" in d:
-                lc = d["label_column"]
-                if not isinstance(lc, (str, int)) or isinstance(lc, bool):
-                    raise w.fail("data.label_column", f"expected a column name or index, got {_kind(lc)} {lc!r}")
-            out["label_column"] = d.get("label_column")
-        else:
-            if "label_column" in d:
-                raise w.fail("data.label_column", "applies to a table; an image folder takes its labels from its "
-                                                  "class sub-folders")
-            size = d.get("image_size")
-            if size is not None:
-                size = w.int_list(size, "data.image_size", 1)
-                if len(size) not in (1, 2):
-                    raise w.fail("data.image_size", f"expected a size or [height, width], got {size}")
-                size = (size[0], size[0]) if len(size) == 1 else tuple(size)
-            out["image_size"] = size
-            out["color"] = None if "color" not in d else w.string(d["color"], "data.color", ("L", "RGB"))
-    out["classes"] = None
-    if "classes" in d:
-        items = d["classes"]
-        if not isinstance(items, list) or not items or not all(
-                isinstance(v, (int, str)) and not isinstance(v, bool) for v in items):
-            raise w.fail("data.classes", f"expected a non-empty list of class labels, got {items!r}")
-        out["classes"] = items
-    out["rotate"] = None
-    if "rotate" in d:
-        angles = d["rotate"]
-        if (not isinstance(angles, list) or not angles
-                or any(not isinstance(a, int) or isinstance(a, bool) or a % 90 for a in angles)):
-            raise w.fail("data.rotate", f"expected a non-empty list of angles in degrees, each a multiple of 90 "
-                                        f"(such as [0, 90, 180, 270]), got {angles!r}")
-        if len({a % 360 for a in angles}) != len(angles):
-            raise w.fail("data.rotate", f"expected distinct angles, got {angles!r}")
-        out["rotate"] = [int(a) % 360 for a in angles]
-    for key in ("max_rows", "max_test_rows"):
-        out[key] = None if key not in d else w.integer(d[key], f"data.{key}", 1)
-    return out
-
-
-def keep_classes(X, y, classes, where: str, w: _Where, key: str = "data.classes"):
-    """The rows of ``classes`` only; every class must have rows."""
-    import numpy as np
-
-    if y is None:
-        raise w.fail(key, f"{where} has no labels to pick classes by")
-    y = np.asarray(y)
-    missing = [c for c in classes if not (y == c).any()]
-    if missing:
-        raise w.fail(key, f"no rows of class {missing} in {where}")
-    keep = np.isin(y, classes)
-    return X[keep], y[keep]
-
-
-def rotate_rows(X, angles, where: str, w: _Where):
-    """Each image row copied at each angle (counter-clockwise, multiples of 90 degrees); the angle is the label."""
-    import numpy as np
-
-    if X.ndim == 2:
-        side = int(round(np.sqrt(X.shape[1])))
-        if side * side != X.shape[1]:
-            raise w.fail("data.rotate", f"rows of {X.shape[1]} values in {where} are not square images to turn")
-        images = X.reshape(len(X), side, side)
-    elif X.ndim in (3, 4):
-        images = X
-    else:
-        raise w.fail("data.rotate", f"rows of shape {X.shape[1:]} in {where} are not images to turn")
-    axes = (1, 2) if images.ndim == 3 or images.shape[-1] in (1, 3, 4) else (2, 3)  # (N, H, W[, C]) or (N, C, H, W)
-    h, wd = images.shape[axes[0]], images.shape[axes[1]]
-    if h != wd and any(a % 180 for a in angles):
-        raise w.fail("data.rotate", f"images of {h}x{wd} in {where} change shape when turned by 90 degrees")
-    turned = np.concatenate([np.rot90(images, k=a // 90, axes=axes) for a in angles])
-    return np.ascontiguousarray(turned.reshape((len(turned),) + X.shape[1:])), np.repeat(np.array(angles), len(X))
-
-
-def _check_params(w: _Where, cls, params: dict, key: str, task_keys=()) -> None:
+def _check_params(w: Where, cls, params: dict, key: str, task_keys=()) -> None:
     """Keys that are neither task keys nor parameters of ``cls`` are refused with the valid names."""
     names = sorted(cls().get_params(deep=False))
     w.keys(params, key, names, task_keys)
@@ -462,14 +257,25 @@ def _check_classify(w, c, key, base, method) -> dict:
 
 
 def _check_cluster(w, c, key, base, method) -> dict:
+    """``fewlabel cluster``'s route (:data:`~fewlabel.cluster_defaults.CLUSTER_DEFAULTS`) for every key the
+    section leaves out; ``manifold = "auto"`` is decided here (umap where umap-learn is installed, else pca)."""
+    from fewlabel.cluster_defaults import CLUSTER_DEFAULTS as defaults
+
     w.keys(c, key, CLUSTER_KEYS)
     k = c.get("k", "classes")
     if k != "classes":
         k = w.integer(k, f"{key}.k", 2)
-    return {"k": k, "method": w.string(c.get("method", "kmeans"), f"{key}.method", ("kmeans", "gmm")),
-            "manifold": w.string(c.get("manifold", "none"), f"{key}.manifold", ("none", "pca", "umap")),
-            "manifold_dim": w.integer(c.get("manifold_dim", 10), f"{key}.manifold_dim", 1),
-            "n_neighbors": w.integer(c.get("n_neighbors", 20), f"{key}.n_neighbors", 2),
+    manifold = w.string(c.get("manifold", defaults["manifold"]), f"{key}.manifold", ("auto", "none", "pca", "umap"))
+    if manifold == "auto":
+        manifold = "umap" if _umap_available() else "pca"
+    elif manifold == "umap" and not _umap_available():
+        raise w.fail(f"{key}.manifold", "umap needs the umap-learn package (pip install fewlabel[umap]); or choose "
+                                        "pca or none")
+    return {"k": k, "method": w.string(c.get("method", defaults["method"]), f"{key}.method", ("kmeans", "gmm")),
+            "manifold": manifold,
+            "manifold_dim": w.integer(c.get("manifold_dim", defaults["manifold_dim"]), f"{key}.manifold_dim", 1),
+            "n_neighbors": w.integer(c.get("n_neighbors", defaults["n_neighbors"]), f"{key}.n_neighbors", 2),
+            "refine": w.string(c.get("refine", defaults["refine"]), f"{key}.refine", ("auto", "network", "none")),
             "raw": w.boolean(c.get("raw", True), f"{key}.raw"), "encoder": True}
 
 
@@ -536,128 +342,17 @@ def _check_detect(w, c, key, base, method) -> dict:
     return out
 
 
-# -- the data ------------------------------------------------------------------------------------------------
-
-
-def _read(source: dict, split: str | None = None, root=None, data: dict | None = None):
-    from fewlabel import datasets
-
-    if "name" in source:
-        X, y = datasets.load(source["name"], split=split, root=root)
-        return X, y, None
-    if "folder" in source:
-        d = data or {}
-        return datasets.read_image_folder(source["folder"], size=d.get("image_size"), color=d.get("color"))
-    return datasets.read_table(source["table"], label_column=(data or {}).get("label_column"))
-
-
-def load_experiment_data(exp: Experiment) -> dict:
-    """The rows to train on and to score on, read once before anything trains."""
-    import numpy as np
-
-    from fewlabel.tasks.cluster import subsample
-
-    d, w = exp.data, _Where(exp.path)
-    key = f"data.{d['kind']}"
-    try:
-        X, y, names = _read(d, d.get("split"), d.get("root"), d)
-    except FewlabelError as e:
-        raise w.fail(key, str(e)) from None
-    Xt = yt = None
-    if d["kind"] == "name":
-        where = f"{d['name']} ({d['split']})"
-        if d["test_split"] != "none":
-            try:
-                Xt, yt, _ = _read(d, d["test_split"], d.get("root"))
-            except FewlabelError as e:
-                raise w.fail("data.test_split", str(e)) from None
-    else:
-        where = str(d[d["kind"]])
-        if y is not None:
-            from fewlabel.cli.classify import hold_out
-
-            train, test = hold_out(np.asarray(y), d["test_fraction"], exp.seed, where)
-            X, y, Xt, yt = X[train], np.asarray(y)[train], X[test], np.asarray(y)[test]
-    if len(X) == 0:
-        raise w.fail(key, f"{where} has no rows")
-    if y is not None:
-        y = np.asarray(y)
-        if y.dtype.kind in "iuf" and (y < 0).any():
-            raise w.fail(key, f"{where} marks {int((y < 0).sum())} rows with a negative label: every row of the data "
-                              "needs its label (the run keeps tasks.classify.labels of them)")
-    if d.get("classes") is not None:
-        X, y = keep_classes(X, y, d["classes"], where, w)
-        if Xt is not None and yt is not None:
-            Xt, yt = keep_classes(Xt, yt, d["classes"], f"{where}, test rows", w)
-    if d.get("rotate") is not None:
-        X, y = rotate_rows(X, d["rotate"], where, w)
-        if Xt is not None:
-            Xt, yt = rotate_rows(Xt, d["rotate"], f"{where}, test rows", w)
-        names = None  # the labels are now the angles in degrees
-    if d["max_rows"] is not None and d["max_rows"] < len(X):
-        idx = subsample(len(X), d["max_rows"], y, exp.seed)
-        X, y = X[idx], None if y is None else y[idx]
-    if Xt is not None and d["max_test_rows"] is not None and d["max_test_rows"] < len(Xt):
-        idx = subsample(len(Xt), d["max_test_rows"], yt, exp.seed)
-        Xt, yt = Xt[idx], None if yt is None else np.asarray(yt)[idx]
-    arrays = {"X": X, "y": y, "X_test": Xt, "y_test": yt, "class_names": None if names is None else list(names),
-              "where": where}
-    needs_labels = [t for t in ("classify",) if t in exp.tasks]
-    det = exp.tasks.get("detect")
-    if det and (det["mode"] == "per_class" or det["classes"]):
-        needs_labels.append("detect")
-    if y is None and needs_labels:
-        raise w.fail(f"tasks.{needs_labels[0]}", f"needs labels, but {where} has none"
-                     + (" (give data.label_column)" if d["kind"] == "table" else ""))
-    if "classify" in exp.tasks:
-        if Xt is None or yt is None:
-            raise w.fail("tasks.classify", f"needs labeled rows to score on: {where} has no labeled test rows "
-                                           "(data.test_split)")
-        from fewlabel.datasets import labeled_subset
-
-        for n in exp.tasks["classify"]["labels"]:
-            try:
-                labeled_subset(y, n, seed=0)
-            except InputError as e:
-                raise w.fail("tasks.classify.labels", str(e)) from None
-    if det:
-        if det["classes"] is not None:
-            missing = [c for c in det["classes"] if not (y == c).any()]
-            if missing:
-                raise w.fail("tasks.detect.classes", f"no rows of class {missing} in {where}")
-        if det["outliers"] is not None:
-            try:
-                O, _, _ = _read(det["outliers"], det["outliers_split"], d.get("root") if "name" in det["outliers"]
-                                else None)
-            except FewlabelError as e:
-                raise w.fail("tasks.detect.outliers", str(e)) from None
-            if O.shape[1:] != X.shape[1:]:
-                raise w.fail("tasks.detect.outliers", f"rows of shape {O.shape[1:]}, but the data's rows have shape "
-                                                      f"{X.shape[1:]}")
-            if d["max_test_rows"] is not None and d["max_test_rows"] < len(O):
-                O = O[subsample(len(O), d["max_test_rows"], None, exp.seed)]
-            arrays["outliers"] = O
-    cl = exp.tasks.get("cluster")
-    if cl and cl["k"] == "classes":
-        if y is None:
-            raise w.fail("tasks.cluster.k", f"missing: {where} has no labels to count classes by; give k")
-        cl["k"] = int(len(np.unique(y)))
-    if cl and cl["k"] > len(X):
-        raise w.fail("tasks.cluster.k", f"expected at most the {len(X)} rows to cluster, got {cl['k']}")
-    return arrays
-
-
 # -- the estimators, built and checked without fitting --------------------------------------------------------
 
 
-def _training(exp: Experiment, params: dict, verbose: bool) -> dict:
+def training_settings(exp: Experiment, params: dict, verbose: bool) -> dict:
     """The run-wide settings (seed, device, progress) for an estimator unless its section sets them."""
     return {"random_state": exp.seed, "device": exp.device, "verbose": verbose, **params}
 
 
 def build_pretrainer(exp: Experiment, verbose: bool = True):
     cls = _estimator_class(exp.pretrain["method"])
-    return cls(**_training(exp, exp.pretrain["params"], verbose))
+    return cls(**training_settings(exp, exp.pretrain["params"], verbose))
 
 
 def baseline_architecture(exp: Experiment) -> dict:
@@ -695,7 +390,7 @@ def classifier_params(exp: Experiment, encoder=None) -> tuple[dict, dict]:
     given = dict(task["params"])
     verbose = given.pop("verbose", False)
     arch = baseline_architecture(exp)
-    semi = _training(exp, given, verbose)
+    semi = training_settings(exp, given, verbose)
     base_source = {**semi, **{k: v for k, v in arch.items() if k not in given}}
     base = baseline_params(base_source) if isinstance(base_source.get("encoder", "dense"), str) else None
     if encoder is not None and "encoder" not in given:
@@ -708,7 +403,7 @@ def check_estimators(exp: Experiment) -> None:
     a bad value is named now, not after an hour of pretraining."""
     from sklearn.base import clone
 
-    w = _Where(exp.path)
+    w = Where(exp.path)
     X = exp.arrays["X"]
     if exp.pretrain["method"] != "none":
         try:
@@ -739,7 +434,7 @@ def check_estimators(exp: Experiment) -> None:
         from fewlabel.pretrain.autoencoder import Autoencoder
 
         try:
-            trial = clone(Autoencoder(**_training(exp, exp.tasks["detect"]["autoencoder"], False)))
+            trial = clone(Autoencoder(**training_settings(exp, exp.tasks["detect"]["autoencoder"], False)))
             trial._prepare(X)
             trial._build(trial.input_shape_, trial.output_activation_)
         except (InputError, TypeError, ValueError) as e:

@@ -301,3 +301,32 @@ def error_histogram(errors: dict, threshold=None, path=None, title=None, xlabel=
     if title:
         ax.set_title(title)
     return _finish(fig, path)
+
+
+def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[str]:
+    """A fitted pretrainer's figures: loss curves, reconstructions, a 2-D map of the codes (PCA when wider
+    than 2), VAE samples and interpolations; the names of the files written into the folder ``out``."""
+    written = []
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(X), min(len(X), 5000), replace=False))
+    Xs, ys = X[idx], (None if y is None else np.asarray(y)[idx])
+    loss_curves(ae.history_, path=out / "loss.png", title=title)
+    written.append("loss.png")
+    images = X.ndim >= 3 or int(round(np.sqrt(X.shape[1]))) ** 2 == X.shape[1]
+    if images and hasattr(ae, "reconstruct"):
+        reconstructions(X[:8], ae.reconstruct(X[:8]), path=out / "reconstructions.png", title=title)
+        written.append("reconstructions.png")
+    codes = ae.transform(Xs)
+    how = "codes"
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        codes, how = PCA(2, random_state=0).fit_transform(codes), f"PCA of the {codes.shape[1]}-d codes"
+    latent_scatter(codes, ys, path=out / "latent.png", title=f"{title}: {how}")
+    written.append("latent.png")
+    if hasattr(ae, "sample") and images:
+        vae_samples(ae, n=64, path=out / "samples.png")
+        interpolation_grid(ae, [(X[0], X[1]), (X[2], X[3])], steps=8, path=out / "interpolation.png")
+        written += ["samples.png", "interpolation.png"]
+    plt.close("all")
+    return written

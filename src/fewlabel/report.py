@@ -176,6 +176,8 @@ def render(metrics: dict, figures: Path) -> str:
         parts.append("<h2>Clustering</h2>")
         how = {"kmeans": "k-means", "gmm": "a Gaussian mixture"}[cl["method"]]
         manifold = "" if cl["manifold"] == "none" else f" after a {cl['manifold'].upper()} step"
+        if any(s.get("refine") for s in cl["scores"].values()):
+            manifold += ", then self-labelled by a small conv network where the rows are images"
         parts.append(_note(f"The training rows grouped into k={cl['k']} clusters with {how}{manifold}, once on the "
                            "encoder's codes and once on the raw input (the peer). NMI and ARI are 1 for clusters "
                            "that match the labels exactly and about 0 for random ones; ACC is the accuracy after "

@@ -24,15 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from fewlabel.errors import InputError
-from fewlabel.experiment import (Experiment, _training, build_pretrainer,
-                                 classifier_params)
+from fewlabel.experiment import Experiment, build_pretrainer, classifier_params, training_settings
 from fewlabel.jsonsafe import json_safe
+from fewlabel.tasks.compare import ALL, BASE, LOGREG, SEMI
 from fewlabel.train.state import write_json_atomic
 from fewlabel.train.tensorboard import active as active_tensorboard
 
 STATE_FORMAT = 1
-SEMI, BASE, LOGREG, ALL = ("semi-supervised", "supervised, same labels",
-                           "logistic regression on the raw input, same labels", "supervised, all labels")
 
 
 def _safe(name: str) -> str:
@@ -163,7 +161,7 @@ class Runner:
 
     def pretrain(self) -> dict:
         import fewlabel
-        from fewlabel.cli.pretrain import write_autoencoder_figures
+        from fewlabel.plots import write_autoencoder_figures
 
         X, y = self.arrays["X"], self.arrays["y"]
         est = build_pretrainer(self.exp, verbose=self.verbose)
@@ -182,58 +180,35 @@ class Runner:
                 "val_loss": float(h["val_loss"][-1]) if h.get("val_loss") else None,
                 "history": est.history_.to_dict(), "figures": figures, "model": "pretrain"}
 
-    def _logreg(self, X, y, Xt, yt) -> float:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        flat, flat_t = X.reshape(len(X), -1), Xt.reshape(len(Xt), -1)
-        if X.dtype == np.uint8:
-            model = LogisticRegression(max_iter=2000)
-            flat, flat_t = flat / 255.0, flat_t / 255.0
-        else:
-            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        return float(model.fit(flat, y).score(flat_t, yt))
-
     def classify_draw(self, n: int, draw: int) -> dict:
+        """One label draw of the experiment engine (:func:`fewlabel.tasks.compare.score_draw`): the classifier
+        on the pretrained encoder, the same network from scratch and the logistic regression, same labels."""
         import fewlabel
-        from fewlabel.datasets import labeled_subset
-        from fewlabel.tasks.classify import SemiSupervisedClassifier
+        from fewlabel.tasks.compare import draw_seed, score_draw
 
         X, y, Xt, yt = (self.arrays[k] for k in ("X", "y", "X_test", "y_test"))
         task = self.exp.tasks["classify"]
-        seed = self.exp.seed + draw
+        seed = draw_seed(self.exp.seed, draw)
         semi_p, base_p = classifier_params(self.exp, encoder=self.encoder)
-        y_few = labeled_subset(y, n, seed=seed)
-        out: dict = {"n_labels": n, "draw": draw, "seed": seed}
-        t = time.perf_counter()
-        semi = SemiSupervisedClassifier(**{**semi_p, "random_state": seed}).fit(X, y_few)
-        predictions = semi.predict(Xt)
-        out[SEMI] = {"accuracy": float(np.mean(predictions == yt)), "seconds": round(time.perf_counter() - t, 2)}
-        t = time.perf_counter()
-        base = SemiSupervisedClassifier(**{**base_p, "random_state": seed}).fit(X, y_few)
-        out[BASE] = {"accuracy": float(base.score(Xt, yt)), "seconds": round(time.perf_counter() - t, 2)}
-        if task["logistic_regression"]:
-            t = time.perf_counter()
-            keep = y_few != -1
-            out[LOGREG] = {"accuracy": self._logreg(X[keep], y[keep], Xt, yt),
-                           "seconds": round(time.perf_counter() - t, 2)}
-        if draw == 0 and n == max(task["labels"]):  # the model, its predictions and history for the report
-            fewlabel.save(semi, self.state / "models" / "classifier")
+        keep = draw == 0 and n == max(task["labels"])  # the model, its predictions and history for the report
+        r = score_draw(X, y, Xt, yt, semi=semi_p, base=base_p, n=n, seed=seed,
+                       logistic_regression=task["logistic_regression"], keep=keep)
+        out: dict = {"n_labels": n, "draw": draw, "seed": seed, **{k: r[k] for k in (SEMI, BASE, LOGREG) if k in r}}
+        if keep:
+            fewlabel.save(r["model"], self.state / "models" / "classifier")
             out["model"] = "classifier"
-            out["predictions"] = predictions.tolist()
-            out["history"] = semi.history_.to_dict()
+            out["predictions"] = r["predictions"].tolist()
+            out["history"] = r["history"].to_dict()
         return out
 
     def classify_all(self) -> dict:
-        from fewlabel.tasks.classify import SemiSupervisedClassifier
+        """The ceiling: the supervised baseline on every label, seeded as the engine seeds it."""
+        from fewlabel.tasks.compare import fit_and_score
 
         X, y, Xt, yt = (self.arrays[k] for k in ("X", "y", "X_test", "y_test"))
         _, base_p = classifier_params(self.exp, encoder=self.encoder)
-        t = time.perf_counter()
-        full = SemiSupervisedClassifier(**{**base_p, "random_state": self.exp.seed}).fit(X, y)
-        return {"n_labels": int(len(y)),
-                ALL: {"accuracy": float(full.score(Xt, yt)), "seconds": round(time.perf_counter() - t, 2)}}
+        full = fit_and_score(X, y, Xt, yt, ALL, base_p, None, self.exp.seed)
+        return {"n_labels": int(len(y)), ALL: full}
 
     def cluster(self) -> dict:
         from fewlabel.tasks.cluster import run_cluster
@@ -247,12 +222,15 @@ class Runner:
             folder = self.figures("cluster") / ("codes" if encoder is not None else "raw")
             r = run_cluster(X, y, encoder=encoder, k=c["k"], method=c["method"],
                             manifold=None if c["manifold"] == "none" else c["manifold"],
-                            manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], out=folder, seed=self.exp.seed)
+                            manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], out=folder, seed=self.exp.seed,
+                            refine=None if c["refine"] == "none" else c["refine"], device=self.exp.device,
+                            progress=self.verbose)
             r.pop("labels", None)
             r.pop("model", None)
             scores[name] = {k: v for k, v in r.items() if k != "files"}
             figures += [f"{folder.name}/{f}" for f in r.get("files", []) if f.endswith(".png")]
-        return {"k": c["k"], "method": c["method"], "manifold": c["manifold"], "scores": scores, "figures": figures}
+        return {"k": c["k"], "method": c["method"], "manifold": c["manifold"], "refine": c["refine"], "scores": scores,
+                "figures": figures}
 
     def map(self) -> dict:
         from fewlabel.tasks.embed_map import run_map
@@ -275,7 +253,7 @@ class Runner:
         if d["classes"] is not None:
             keep = np.isin(y, d["classes"])
             X, y = X[keep], y[keep]
-        ae = Autoencoder(**_training(self.exp, d["autoencoder"], self.verbose))
+        ae = Autoencoder(**training_settings(self.exp, d["autoencoder"], self.verbose))
         per_class = d["mode"] == "per_class"
         t = time.perf_counter()
         if per_class:
@@ -355,7 +333,7 @@ def numbers(result: dict, prefix: str = "") -> dict:
 
 def classify_summary(exp: Experiment, results: dict) -> dict | None:
     """Accuracy per label count and method (mean, std, every draw) from the classify steps finished."""
-    from fewlabel.tasks.compare import verdict
+    from fewlabel.tasks.compare import summarize
 
     if "classify" not in exp.tasks:
         return None
@@ -369,16 +347,9 @@ def classify_summary(exp: Experiment, results: dict) -> dict | None:
             for name in (SEMI, BASE, LOGREG):
                 if name in r:
                     curves.setdefault(name, {}).setdefault(n, []).append(r[name]["accuracy"])
-    table = {}
-    for n in task["labels"]:
-        row = {name: {"mean": float(np.mean(c[n])), "std": float(np.std(c[n])), "draws": c[n]}
-               for name, c in curves.items() if n in c}
-        if SEMI in row and BASE in row:
-            row["verdict"] = verdict(curves[SEMI][n], curves[BASE][n])
-        if row:
-            table[str(n)] = row
     full = results.get("classify-all-labels")
-    summary = {"by_labels": table, "curves": {k: {str(n): v for n, v in c.items()} for k, c in curves.items()}}
+    summary = {"by_labels": summarize(curves),
+               "curves": {k: {str(n): v for n, v in c.items()} for k, c in curves.items()}}
     if full:
         summary[ALL] = {"n_labels": full["n_labels"], "accuracy": full[ALL]["accuracy"]}
     return summary

@@ -22,10 +22,10 @@ from fewlabel.cli import run as run_experiment_command
 from fewlabel.cli.classify import classifier_params
 from fewlabel.cli.common import apply_config
 from fewlabel.cli.output import OutputFolder
-from fewlabel.cli.pretrain import build_autoencoder, write_autoencoder_figures
+from fewlabel.cli.pretrain import build_autoencoder
 from fewlabel.errors import FewlabelError
 
-__all__ = ["COMMANDS", "build_autoencoder", "build_parser", "classifier_params", "main", "write_autoencoder_figures"]
+__all__ = ["COMMANDS", "build_autoencoder", "build_parser", "classifier_params", "main"]
 
 COMMANDS = {"demo": demo, "datasets": datasets, "pretrain": pretrain, "classify": classify, "cluster": cluster,
             "map": map_command, "detect": detect, "predict": predict, "info": info, "run": run_experiment_command}

@@ -19,6 +19,7 @@ from pathlib import Path
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
                                  column, image_size, is_path, load_data, refuse_file_options, sizes,
                                  training_settings_of)
+from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
 
 WRITES = ("metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png", "predictions.csv", "model",
@@ -43,7 +44,8 @@ def add_parser(sub) -> None:
                                    "metrics.json and figures/. "
                                    "BENCHMARK MODE (--labels N): simulates few labels on a fully labeled dataset: only "
                                    "--labels training examples keep their label (one draw per seed), beside the same "
-                                   "network trained from scratch on the same labels, and on all labels; scores only "
+                                   "network trained from scratch on the same labels, a logistic regression on the raw "
+                                   "input of those rows, and the network on all labels; scores only "
                                    "rows never trained on (the --test-split, the rows of --test-data, or a stratified "
                                    f"--test-fraction of a file, default {TEST_FRACTION}); writes metrics.json, "
                                    "learning_curves.png, confusion_matrix.png and training.png.")
@@ -72,7 +74,8 @@ def add_parser(sub) -> None:
     p.add_argument("--labels", type=int, nargs="+",
                    help="BENCHMARK MODE: labeled examples to keep of a fully labeled dataset; several numbers draw a "
                         "learning curve (e.g. 100 1000 5000)")
-    p.add_argument("--seeds", type=int, help="benchmark mode: label draws per count (default 3)")
+    p.add_argument("--seeds", type=int, help="benchmark mode: label draws per count (default 3); draw d keeps the "
+                                         "labels of seed --seed + d and seeds its networks with it")
     add_output_options(p, WRITES)
     add_config_option(p)
     g = p.add_argument_group("method")
@@ -166,20 +169,6 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-def hold_out(y, fraction: float, seed: int, name: str):
-    """Sorted (train, test) row indices: ``fraction`` of the rows, stratified by label, drawn by ``seed``."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    try:
-        train, test = train_test_split(rows, test_size=fraction, stratify=y, random_state=seed)
-    except ValueError as e:
-        raise InputError(f"cannot hold out a stratified --test-fraction {fraction} of the {len(y)} rows of {name}: "
-                         f"{e}") from None
-    return np.sort(train), np.sort(test)
-
-
 OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--color", "--folds")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
@@ -269,7 +258,7 @@ def run_benchmark(args, out: Path) -> int:
         where = f"the {len(Xt)} rows of {args.test_data}"
     elif is_path(args.data):
         fraction = TEST_FRACTION if args.test_fraction is None else args.test_fraction
-        train, test = hold_out(y, fraction, args.seed, args.data)
+        train, test = hold_out(y, fraction, args.seed, args.data, option="--test-fraction")
         X, y, Xt, yt = X[train], y[train], X[test], y[test]
         evaluation = {"scored_on": "held_out", "test_fraction": fraction, "stratified": True, "seed": args.seed,
                       "test_rows": int(len(test)),
@@ -282,7 +271,7 @@ def run_benchmark(args, out: Path) -> int:
         evaluation = {"scored_on": "test_split", "split": split, "test_split": test_split, "test_rows": int(len(Xt))}
         where = f"the {test_split} split of {args.data} ({len(Xt)} rows)"
     evaluation["train_rows"] = int(len(X))
-    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, out=out)
+    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, seed=args.seed, out=out)
     saved = json.loads((out / "metrics.json").read_text())
     saved["evaluation"] = evaluation
     write_json_atomic(out / "metrics.json", saved)

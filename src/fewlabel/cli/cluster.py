@@ -10,6 +10,7 @@ from pathlib import Path
 from fewlabel.cli.common import (add_data_options, add_output_options, add_training_options, check_encoder_path,
                                  encode_for, is_path, json_number, k_value, load_data, load_encoder, positive,
                                  refuse_file_options, training_settings_of)
+from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 
 WRITES = ("metrics.json", "clusters.png", "labels.png", "model")
@@ -121,14 +122,17 @@ def add_parser(sub) -> None:
     add_encoder_options(p)
     p.add_argument("--k", type=k_value, default=10,
                    help="number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default 10)")
-    p.add_argument("--method", choices=["kmeans", "gmm"], default="gmm",
-                   help="a Gaussian mixture with full covariances (default) or k-means")
-    p.add_argument("--manifold", choices=["auto", "none", "pca", "umap"], default="auto",
-                   help="map the codes to --manifold-dim dimensions first: auto (default) is umap when umap-learn "
-                        "is installed, else pca")
-    p.add_argument("--manifold-dim", type=int, default=10, help="dimensions of the manifold step (default 10)")
-    p.add_argument("--n-neighbors", type=int, default=20, help="UMAP neighbours (default 20)")
-    p.add_argument("--refine", choices=["auto", "network", "none"], default="auto",
+    p.add_argument("--method", choices=["kmeans", "gmm"], default=CLUSTER_DEFAULTS["method"],
+                   help=f"gmm: a Gaussian mixture with full covariances, or kmeans (default "
+                        f"{CLUSTER_DEFAULTS['method']})")
+    p.add_argument("--manifold", choices=["auto", "none", "pca", "umap"], default=CLUSTER_DEFAULTS["manifold"],
+                   help=f"map the codes to --manifold-dim dimensions first: auto is umap when umap-learn is "
+                        f"installed, else pca (default {CLUSTER_DEFAULTS['manifold']})")
+    p.add_argument("--manifold-dim", type=int, default=CLUSTER_DEFAULTS["manifold_dim"],
+                   help=f"dimensions of the manifold step (default {CLUSTER_DEFAULTS['manifold_dim']})")
+    p.add_argument("--n-neighbors", type=int, default=CLUSTER_DEFAULTS["n_neighbors"],
+                   help=f"UMAP neighbours (default {CLUSTER_DEFAULTS['n_neighbors']})")
+    p.add_argument("--refine", choices=["auto", "network", "none"], default=CLUSTER_DEFAULTS["refine"],
                    help="then self-label: a small conv network learns the clusters from shifted views of the images "
                         "and its answers become the clusters, twice (all 70,000 MNIST digits, 3 seeds: NMI 0.927 -> 0.957). "
                         "auto (default): for images of at least 2,000 rows and 16 pixels a side; network: always "

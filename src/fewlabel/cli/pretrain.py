@@ -153,43 +153,9 @@ def build_autoencoder(args):
     return Autoencoder(decoder_hidden=args.decoder_hidden, tied=args.tied, **augment, **dense)
 
 
-def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[str]:
-    """Loss curves, reconstructions, a 2-D map of the codes (PCA when wider than 2), VAE samples; the names
-    of the files written into ``out``."""
-    import numpy as np
-
-    from fewlabel import plots
-
-    written = []
-    rng = np.random.default_rng(0)
-    idx = np.sort(rng.choice(len(X), min(len(X), 5000), replace=False))
-    Xs, ys = X[idx], (None if y is None else np.asarray(y)[idx])
-    plots.loss_curves(ae.history_, path=out / "loss.png", title=title)
-    written.append("loss.png")
-    images = X.ndim >= 3 or int(round(np.sqrt(X.shape[1]))) ** 2 == X.shape[1]
-    if images and hasattr(ae, "reconstruct"):
-        plots.reconstructions(X[:8], ae.reconstruct(X[:8]), path=out / "reconstructions.png", title=title)
-        written.append("reconstructions.png")
-    codes = ae.transform(Xs)
-    how = "codes"
-    if codes.shape[1] > 2:
-        from sklearn.decomposition import PCA
-
-        codes, how = PCA(2, random_state=0).fit_transform(codes), f"PCA of the {codes.shape[1]}-d codes"
-    plots.latent_scatter(codes, ys, path=out / "latent.png", title=f"{title}: {how}")
-    written.append("latent.png")
-    if hasattr(ae, "sample") and images:
-        plots.vae_samples(ae, n=64, path=out / "samples.png")
-        plots.interpolation_grid(ae, [(X[0], X[1]), (X[2], X[3])], steps=8, path=out / "interpolation.png")
-        written += ["samples.png", "interpolation.png"]
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-    return written
-
-
 def run(args, out: Path) -> int:
     from fewlabel import save
+    from fewlabel.plots import write_autoencoder_figures
     from fewlabel.train.state import atomic_write
 
     check_options(args)

@@ -114,6 +114,21 @@ def holdout(n_rows: int, fraction: float, seed, *, name: str = "validation_fract
     return np.sort(order[n_held:]), np.sort(order[:n_held])
 
 
+def hold_out(y, fraction: float, seed: int, name: str, option: str = "test_fraction"):
+    """Sorted (train, test) row indices: ``fraction`` of the rows, stratified by label, drawn by ``seed``: the
+    rows a labeled file keeps aside to score on. ``name`` (the data) and ``option`` (the setting that asked
+    for ``fraction``) word the error when the labels cannot be split so."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    try:
+        train, test = train_test_split(rows, test_size=fraction, stratify=y, random_state=seed)
+    except ValueError as e:
+        raise InputError(f"cannot hold out a stratified {option} {fraction} of the {len(y)} rows of {name}: "
+                         f"{e}") from None
+    return np.sort(train), np.sort(test)
+
+
 def stratified_split(y_index: np.ndarray, fraction: float, seed: int, classes=None):
     """(train indices, validation indices) of the labeled rows, stratified: each class keeps about
     ``fraction`` of its examples for validation, at least one, and at least one for training."""

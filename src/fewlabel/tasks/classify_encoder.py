@@ -177,15 +177,16 @@ def need_images(input_shape, what):
 
 def pretrainer(est):
     """The pretraining estimator whose encoder has this classifier's architecture (unfitted)."""
-    est = pretrainer_defaults(est)
+    model = pretrainer_defaults(est)
     if est.pretrain_params:
-        valid = est.get_params(deep=False)
+        valid = model.get_params(deep=False)
         unknown = sorted(set(est.pretrain_params) - set(valid))
         if unknown:
-            raise InputError(f"pretrain_params has {unknown}, which {type(est).__name__} does not take; its "
+            raise InputError(f"pretrain_params has {unknown}, which {type(model).__name__} does not take; its "
                              f"parameters are {sorted(valid)}")
-        est.set_params(**{k: tuple(v) if isinstance(v, list) else v for k, v in est.pretrain_params.items()})
-    return est
+        model.set_params(**{k: tuple(v) if isinstance(v, list) else v for k, v in est.pretrain_params.items()})
+    return model
+
 
 def pretrainer_defaults(est):
     from fewlabel.pretrain.autoencoder import Autoencoder, ConvAutoencoder

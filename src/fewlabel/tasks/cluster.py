@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 from fewlabel import metrics
 from fewlabel._base import validate_X
 from fewlabel.checks import int_at_least, label_array, one_of, uint8_images
+from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 # the manifold step is imported from this module too (by users, classify and the command line)
 from fewlabel.tasks.manifold import MANIFOLDS, check_codes, default_manifold, make_reducer, reduce
@@ -122,12 +123,17 @@ class CodeClustering(ClusterMixin, BaseEstimator):
     ``fit(Z)`` sets ``labels_`` (int64, 0 .. n_clusters-1; a GMM may leave a component empty, k-means
     never does); ``predict(Z)`` assigns new rows, through the
     fitted reducer when a manifold is used. ``n_init``: restarts (``None``: 10 for k-means, 1 for GMM).
+    The map's size and neighbours default to ``fewlabel cluster``'s (:data:`~fewlabel.cluster_defaults.
+    CLUSTER_DEFAULTS`); its method and manifold do not: this estimator clusters whatever features it is given
+    (a pipeline's scaled columns as well as codes), where a full-covariance mixture without a map overfits and a
+    default that depended on an optional package would change its answers from one installation to the next.
+    :class:`~fewlabel.tasks.clusterer.ClusterModel` is the command line's route as an estimator.
     Fitted attributes: ``labels_``, ``model_`` (the KMeans / GaussianMixture), ``reducer_`` (or None),
     ``n_features_in_``.
     """
 
-    def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=10, n_neighbors=20,
-                 random_state=0, n_init=None):
+    def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
+                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], random_state=0, n_init=None):
         self.n_clusters = n_clusters
         self.method = method
         self.manifold = manifold
@@ -367,13 +373,15 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
     return np.sort(np.concatenate(picked))
 
 
-def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None, manifold_dim=10,
-                n_neighbors=20, out=None, seed=0, max_plot_points=10_000, refine=None, device="auto",
-                progress=False) -> dict:
+def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["method"],
+                manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
+                n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], out=None, seed=0, max_plot_points=10_000,
+                refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
-    ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
+    Its defaults are ``fewlabel cluster``'s (:data:`~fewlabel.cluster_defaults.CLUSTER_DEFAULTS`); ``manifold``
+    ``'auto'`` is :func:`default_manifold`. ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
     (``'network'`` where :func:`self_label_applies` to ``X``, else nothing); the result then also holds the
     clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds).
 
@@ -386,6 +394,8 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method="kmeans", manifold=None
     from fewlabel.tasks.clusterer import ClusterModel  # noqa: PLC0415 (loads torch)
 
     one_of(METHODS)("method", method)
+    if manifold == "auto":
+        manifold = default_manifold()
     one_of(MANIFOLDS)("manifold", manifold)
     one_of(REFINE)("refine", refine)
     X = validate_X(X)

@@ -22,6 +22,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import data_record, validate_X
+from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
 from fewlabel.registry import REGISTRY, register
@@ -124,7 +125,8 @@ def _network_config(net) -> dict:
 class ClusterModel(ClusterMixin, BaseEstimator):
     """Clusters of rows, and the means to place new rows in them (see the module docstring).
 
-    Parameters follow ``fewlabel cluster``: ``n_clusters``; ``encoder`` ('auto': the default autoencoder trained
+    Parameters and their defaults (:data:`~fewlabel.cluster_defaults.CLUSTER_DEFAULTS`) are ``fewlabel cluster``'s:
+    ``n_clusters``; ``encoder`` ('auto': the default autoencoder trained
     on the rows, :func:`fewlabel.tasks.cluster.default_encoder`; None: the raw input; or a fitted pretrainer /
     the path of a saved one); ``method`` ('gmm' or 'kmeans'); ``manifold`` ('auto': UMAP when umap-learn is
     installed, else PCA; 'umap', 'pca' or None) to ``manifold_dim`` dimensions with ``n_neighbors``;
@@ -137,8 +139,10 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     stands for), ``refine_rounds_``, ``times_`` (seconds of each phase), ``training_data_``.
     """
 
-    def __init__(self, n_clusters=10, encoder="auto", method="gmm", manifold="auto", manifold_dim=10, n_neighbors=20,
-                 refine="auto", random_state=0, device="auto", verbose=False):
+    def __init__(self, n_clusters=10, encoder="auto", method=CLUSTER_DEFAULTS["method"],
+                 manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
+                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], refine=CLUSTER_DEFAULTS["refine"], random_state=0,
+                 device="auto", verbose=False):
         self.n_clusters = n_clusters
         self.encoder = encoder
         self.method = method

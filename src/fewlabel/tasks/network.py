@@ -20,7 +20,7 @@ from fewlabel.augment import weak_augment
 from fewlabel.nets.classifier import EncoderClassifierNet
 from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import split_budget
-from fewlabel.train.loop import make_optimizer
+from fewlabel.train.optim import make_optimizer
 from fewlabel.train.losses import weighted_cross_entropy
 
 

@@ -25,13 +25,13 @@ an unlabeled row.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from fewlabel.checks import int_at_least, number_in, uint8_images
 from fewlabel.errors import InputError
 from fewlabel.train.losses import weighted_cross_entropy
 
@@ -101,19 +101,6 @@ def _check_embedding(Z, name: str = "Z") -> np.ndarray:
     return Z
 
 
-def _check_fraction(name: str, v, low_open: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not (0 <= v <= 1) \
-            or (low_open and v == 0):
-        raise InputError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], got {v!r}")
-    return float(v)
-
-
-def _check_count(name: str, v, low: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
 # -- graphs --------------------------------------------------------------------------------------------
 def knn_affinity(Z, n_neighbors: int = 10):
     """Symmetric kNN graph of the rows of ``Z`` as a sparse matrix with 0/1 weights.
@@ -124,7 +111,7 @@ def knn_affinity(Z, n_neighbors: int = 10):
     from sklearn.neighbors import NearestNeighbors
 
     Z = _check_embedding(Z)
-    k = _check_count("n_neighbors", n_neighbors)
+    k = int_at_least("n_neighbors", n_neighbors, 1)
     if k >= len(Z):
         raise InputError(f"n_neighbors={k} needs more than {k} rows, got {len(Z)}")
     graph = NearestNeighbors(n_neighbors=k).fit(Z).kneighbors_graph(mode="connectivity")
@@ -145,10 +132,10 @@ def spread_labels(Z, y, n_neighbors: int = 10, alpha: float = 0.99, n_iter: int 
     """
     Z = _check_embedding(Z)
     y = check_partial_labels(y, len(Z))
-    alpha = _check_fraction("alpha", alpha, low_open=True)
+    alpha = number_in("alpha", alpha, low_open=True)
     if alpha == 1.0:
         raise InputError("alpha must be below 1 (alpha=1 forgets the labels entirely)")
-    n_iter = _check_count("n_iter", n_iter)
+    n_iter = int_at_least("n_iter", n_iter, 1)
     W = knn_affinity(Z, n_neighbors)
     degree = np.asarray(W.sum(axis=1)).ravel()
     inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
@@ -215,7 +202,7 @@ def cluster_then_label(Z, y, n_clusters: int | None = None, covariance_type: str
     Z = _check_embedding(Z)
     y = check_partial_labels(y, len(Z))
     n_classes = int(y.max()) + 1
-    k = min(2 * n_classes, int((y >= 0).sum())) if n_clusters is None else _check_count("n_clusters", n_clusters)
+    k = min(2 * n_classes, int((y >= 0).sum())) if n_clusters is None else int_at_least("n_clusters", n_clusters, 1)
     if k > len(Z):
         raise InputError(f"n_clusters={k} is more than the {len(Z)} rows")
     if covariance_type not in ("full", "tied", "diag", "spherical"):
@@ -261,10 +248,10 @@ def cluster_label_distribution(Z, y, n_classes: int | None = None, n_clusters: i
 
     Z = _check_embedding(Z)
     y = check_partial_labels(y, len(Z))
-    n_classes = int(y.max()) + 1 if n_classes is None else _check_count("n_classes", n_classes, low=2)
+    n_classes = int(y.max()) + 1 if n_classes is None else int_at_least("n_classes", n_classes, 2)
     labeled = y >= 0
     k = default_n_clusters(n_classes, int(labeled.sum()), len(Z)) if n_clusters is None \
-        else _check_count("n_clusters", n_clusters)
+        else int_at_least("n_clusters", n_clusters, 1)
     if k > len(Z):
         raise InputError(f"n_clusters={k} is more than the {len(Z)} rows")
     post = GaussianMixture(k, random_state=random_state, reg_covar=1e-4).fit(Z).predict_proba(Z)
@@ -297,7 +284,7 @@ def self_train(estimator, X, y, pseudo: PseudoLabels, threshold: float = 0.9):
     X = np.asarray(X)
     y = check_partial_labels(y, len(X))
     _check_pseudo(pseudo, len(X))
-    use = (y >= 0) | pseudo.confident(_check_fraction("threshold", threshold))
+    use = (y >= 0) | pseudo.confident(number_in("threshold", threshold))
     target = np.where(y >= 0, y, pseudo.labels)
     return clone(estimator).fit(X[use].reshape(int(use.sum()), -1), target[use])
 
@@ -331,21 +318,6 @@ class SmallConvNet(nn.Module):
         return self.head(self.dropout(self.features(x).amax(dim=(2, 3))))
 
 
-def _images(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim == 3:
-        X = X[:, None]
-    elif X.ndim == 4 and X.shape[-1] in (1, 3) and X.shape[1] not in (1, 3):
-        X = np.ascontiguousarray(X.transpose(0, 3, 1, 2))
-    if X.ndim != 4 or X.shape[1] not in (1, 3):
-        raise InputError(f"images must be (N, H, W), (N, C, H, W) or (N, H, W, C) with 1 or 3 channels, got {X.shape}")
-    if X.dtype != np.uint8:
-        raise InputError(f"images must be uint8 (0-255), got dtype {X.dtype}; scale them with (X * 255).astype(np.uint8)")
-    if min(X.shape[2:]) < 8:
-        raise InputError(f"images must be at least 8x8 pixels for three pooling stages, got {X.shape[2:]}")
-    return X
-
-
 def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epochs: int = 5,
                        min_steps: int = 300, batch_size: int = 256, lr: float = 3e-3, max_shift: int | None = None,
                        hflip: bool = False, seed: int = 0, device="auto", progress: bool = False) -> SmallConvNet:
@@ -361,14 +333,14 @@ def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epoch
     from fewlabel.augment import random_shift
     from fewlabel.train import Trainer
 
-    imgs = _images(X)
+    imgs = uint8_images(X)
     y = check_partial_labels(y, len(imgs))
     _check_pseudo(pseudo, len(imgs))
-    threshold = _check_fraction("threshold", threshold)
-    epochs = _check_count("epochs", epochs)
-    min_steps = _check_count("min_steps", min_steps)
-    batch_size = _check_count("batch_size", batch_size)
-    shift = int(min(imgs.shape[2:]) // 8) if max_shift is None else _check_count("max_shift", max_shift, low=0)
+    threshold = number_in("threshold", threshold)
+    epochs = int_at_least("epochs", epochs, 1)
+    min_steps = int_at_least("min_steps", min_steps, 1)
+    batch_size = int_at_least("batch_size", batch_size, 1)
+    shift = int(min(imgs.shape[2:]) // 8) if max_shift is None else int_at_least("max_shift", max_shift, 0)
     labeled = y >= 0
     use = labeled | pseudo.confident(threshold)
     target = np.where(labeled, y, pseudo.labels)[use]
@@ -394,7 +366,7 @@ def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epoch
 @torch.no_grad()
 def predict_proba_network(net: nn.Module, X, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities of a network from :func:`self_train_network` for uint8 images ``X``."""
-    imgs = _images(X)
+    imgs = uint8_images(X)
     net.eval()
     device = next(net.parameters()).device
     out = []

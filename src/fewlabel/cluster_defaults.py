@@ -1,0 +1,12 @@
+"""The clustering route of ``fewlabel cluster``, written once.
+
+Its defaults are those of ``fewlabel cluster``, of :class:`~fewlabel.tasks.clusterer.ClusterModel`, of
+:func:`~fewlabel.tasks.cluster.run_cluster` and of ``fewlabel run``'s ``[tasks.cluster]``; the low-level
+:class:`~fewlabel.tasks.cluster.CodeClustering` shares the map's size and neighbours. Nothing is imported
+here, so that the command line reads it for its options without loading scikit-learn or torch.
+"""
+
+#: The codes mapped by UMAP (``'auto'``: PCA where umap-learn is not installed) to ``manifold_dim`` dimensions
+#: with ``n_neighbors`` neighbours, a Gaussian mixture with full covariances there, then (``refine='auto'``)
+#: images self-labelled by a small conv network that learns the clusters.
+CLUSTER_DEFAULTS = {"method": "gmm", "manifold": "auto", "manifold_dim": 10, "n_neighbors": 20, "refine": "auto"}

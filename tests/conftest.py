@@ -78,6 +78,8 @@ def _test_step_floor(request, monkeypatch):
             kwargs.setdefault("min_steps", TEST_STEP_FLOOR)
             init(self, *args, **kwargs)
 
-        lower_floor.__signature__ = init.__signature__
+        signature = init.__signature__
+        lower_floor.__signature__ = signature.replace(parameters=[
+            p.replace(default=TEST_STEP_FLOOR) if p.name == "min_steps" else p for p in signature.parameters.values()])
         monkeypatch.setattr(SemiSupervisedClassifier, "__init__", lower_floor)
 

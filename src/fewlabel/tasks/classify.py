@@ -42,7 +42,7 @@ from fewlabel.tasks.network import NetworkStage
 from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
 from fewlabel.tasks.route import CLUSTERS, LABELS_ALONE, ROUTES, choose_route, forced_route, normalized
-from fewlabel.train import History, Trainer
+from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES
@@ -298,7 +298,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                             device=self._device())
 
     # -- fitting ------------------------------------------------------------------------------------------
-    def fit(self, X, y, embedding=None):
+    def fit(self, X, y, embedding=None, route_record=None):
         """Learn from every row and the labeled ones: by default, propagate the labels to the unlabeled rows,
         choose the route by scoring it on the labeled rows, and train the final network (see the class
         docstring); or pretrain the encoder on every row (if asked), then train the classifier on the labeled
@@ -307,7 +307,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
 
         ``embedding``: the map of ``X``'s rows that propagation clusters, when it is already computed (the
         ``embedding_`` an earlier fit on the same rows left; it uses no labels): fits of one ``X`` with
-        other labels, as in cross-validation, then skip the map."""
+        other labels, as in cross-validation, then skip the map. ``route_record``: the ``route_`` of such a fit,
+        whose route (and the way its final network learned) is then taken without measuring it again."""
         self._check_params()
         X = validate_X(X)
         if embedding is not None:
@@ -377,7 +378,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             held_out = np.zeros(len(X), bool)  # the validation rows: neither labeled nor pseudo-labeled in training
             if va is not None:
                 held_out[lab_rows[va]] = True
-            net, history = self._fit_propagated(stage, X, y_part, val, held_out, given, how, embedding)
+            net, history = self._fit_propagated(stage, X, y_part, val, held_out, given, how, embedding, route_record)
         net.eval()
         self.module_ = net
         self.history_: History = history
@@ -413,7 +414,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                          epoch_rows=self._epoch_rows(len(X), batch_size), budget=budget, description=description,
                          seed_offset=seed_offset)
 
-    def _fit_propagated(self, stage, X, y_part, val, held_out, given, how, embedding):
+    def _fit_propagated(self, stage, X, y_part, val, held_out, given, how, embedding, earlier=None):
         """Propagate, choose the route, train the final network (the class docstring, steps 1-3)."""
         propagator = self._propagator(how).fit(self._propagation_rows(X, given), y_part, n_classes=len(self.classes_),
                                                embedding=embedding)
@@ -423,14 +424,19 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         remaining = self.max_steps
         if self.route != "auto":
             record = forced_route(self.route)
+        elif earlier is not None:
+            record = {**forced_route(earlier["route"]), "second": earlier["second"],
+                      "how": "taken from an earlier fit on the same rows"}
         elif remaining is not None and remaining < self.route_folds + 2 + fixmatch:
             record = {**forced_route(CLUSTERS), "how": f"not measured: max_steps={remaining} is too few steps to "
                                                        f"share with {self.route_folds} networks that measure it"}
+        elif np.bincount(y_part[known]).max() < 2:
+            record = {**forced_route(CLUSTERS), "how": "not measured: no class has two labeled rows to hold one out"}
         else:
             share = None if remaining is None else max(self.route_folds, remaining // (3 + fixmatch))
-            p_oof = self._out_of_fold(stage, X, y_part, share)
+            p_oof, folds = self._out_of_fold(stage, X, y_part, share)
             record = choose_route(y_part[known], p_oof[known], propagator.loo_distributions_,
-                                  how=f"{self.route_folds} folds of the {len(known)} labeled rows")
+                                  how=f"{folds} folds of the {len(known)} labeled rows")
             remaining = None if remaining is None else remaining - share
         self.route_ = record
         needs_first = record["route"] != CLUSTERS or record["second"] == "continue"
@@ -475,12 +481,15 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.propagation_ = info
         return net, history
 
-    def _out_of_fold(self, stage, X, y_part, budget) -> np.ndarray:
+    def _out_of_fold(self, stage, X, y_part, budget) -> tuple[np.ndarray, int]:
         """Class probabilities for each labeled row from a network that did not see its label: ``route_folds``
-        networks, each on the other folds, together given one network's steps (or ``budget``)."""
+        networks (fewer where no class has that many labeled rows), each on the other folds, together given one
+        network's steps (or ``budget``); (probabilities, number of folds)."""
         from fewlabel.tasks.estimate import stratified_folds
 
-        folds = stratified_folds(y_part, int(self.route_folds), (self.random_state or 0) + SEED_OFFSETS["folds"])
+        most = int(np.bincount(y_part[y_part >= 0]).max())  # stratified folds need a class that fills each fold
+        folds = stratified_folds(y_part, min(int(self.route_folds), most),
+                                 (self.random_state or 0) + SEED_OFFSETS["folds"])
         total = budget if budget is not None else self._steps_per_epoch(len(X)) * self.epochs
         shares = split_budget(max(total, len(folds)), [1] * len(folds))
         p = np.zeros((len(X), len(self.classes_)))
@@ -491,7 +500,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                                             description=f"choosing the route (fold {i + 1}/{len(folds)})",
                                             seed_offset=SEED_OFFSETS["folds"] + i)
             p[held] = stage.probabilities(net, history, X[held])
-        return p
+        return p, len(folds)
 
     def _propagation_map(self, n_rows: int) -> str | None:
         """The map propagation draws ('auto', 'umap' or 'pca' for the propagator), or None (no propagation)."""
@@ -506,7 +515,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         module = build_encoder(given.config)
         module.load_state_dict(given.state_dict)
         module.to(self._device()).eval()
-        Z = self._apply(lambda x: module(to_float(x, self.scale_)), X)
+        Z = predict_batches(lambda x: module(to_float(x, self.scale_)), X, batch_size=1024, device=self._device())
         return Z.reshape(len(Z), -1)
 
     def _pseudo_labels(self, p, y_part):

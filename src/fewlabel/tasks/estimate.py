@@ -83,14 +83,14 @@ def _logreg_proba(X, y_codes, train_rows, test_rows, n_classes: int, seed: int) 
     return out
 
 
-def _fit_fold(make, X, y_codes, test_rows, embedding):
+def _fit_fold(make, X, y_codes, test_rows, embedding, route_record=None):
     y_fold = y_codes.copy()
     y_fold[test_rows] = -1
     model = make()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a fold's small classes repeat the full fit's warnings
         if embedding is not None and model.propagate is not None:
-            model.fit(X, y_fold, embedding=embedding)
+            model.fit(X, y_fold, embedding=embedding, route_record=route_record)
         else:
             model.fit(X, y_fold)
     return model
@@ -113,12 +113,14 @@ def _timed(seconds: dict, name: str):
 
 
 def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fold_steps: int | None = None,
-                   seed: int = 0, embedding=None, baselines: bool = True, log=None) -> dict:
+                   seed: int = 0, embedding=None, route_record=None, baselines: bool = True, log=None) -> dict:
     """Cross-validated accuracy of ``SemiSupervisedClassifier(**params)`` on ``X`` with labels ``y_codes``
     (int codes into ``class_names``, -1 unlabeled), and of its baselines on the same folds.
 
     ``fold_steps``: each fold network's optimizer steps (``max_steps``; None: the same length as a full
-    fit). ``embedding``: the map of ``X`` a full fit made (``embedding_``), shared by the folds.
+    fit). ``embedding``: the map of ``X`` a full fit made (``embedding_``), shared by the folds;
+    ``route_record``: its ``route_``, taken by the folds (choosing the route again in every fold would add a
+    network's training to each, for a choice made on two thirds of the same labels).
     Returns ``{"folds", "fold_steps", "methods": {name: {"accuracy", "interval", "per_fold", "std",
     "seconds", "cpu_seconds"}}, "confusion" (the method's, true x predicted, counts), "class_names",
     "out_of_fold" (each labeled row's predicted class code, -1 where no fold predicted it)}``.
@@ -142,7 +144,8 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     for f, test_rows in enumerate(held):
         train_rows = np.setdiff1d(labeled, test_rows)
         with _timed(seconds, DEFAULT):
-            model = _fit_fold(lambda: SemiSupervisedClassifier(**settings), X, y_codes, test_rows, embedding)
+            model = _fit_fold(lambda: SemiSupervisedClassifier(**settings), X, y_codes, test_rows, embedding,
+                              route_record)
             oof[DEFAULT][test_rows] = model.predict(X[test_rows]).astype(np.int64)
         if baselines:
             with _timed(seconds, LABELS_ALONE):

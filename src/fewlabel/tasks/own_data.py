@@ -68,7 +68,8 @@ def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, 
     if folds:
         t1, c1 = time.perf_counter(), time.process_time()
         cv = cross_validate(data.X, data.y, data.class_names, params, folds=folds, fold_steps=fold_steps, seed=seed,
-                            embedding=getattr(model, "embedding_", None), log=log)
+                            embedding=getattr(model, "embedding_", None), route_record=getattr(model, "route_", None),
+                            log=log)
         times["estimate"] = {"seconds": round(time.perf_counter() - t1, 2),
                              "cpu_seconds": round(time.process_time() - c1, 2)}
     model.estimates_ = estimate_summary(cv, times["fit"]["seconds"])

@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import semi_default  # benchmarks/semi_default.py: its data sets
 from _timing import Clock, cpu_record  # benchmarks/_timing.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,26 +32,18 @@ ROUTES = ("labels alone", "clusters", "clusters x network")
 
 
 def load(name: str, root: str | None, rows: int, test_rows: int):
+    """semi_default's data sets (the first ``rows`` / ``test_rows`` of an image set), and breast-cancer split as
+    digits is."""
+    if name != "breast-cancer":
+        X, y, Xt, yt = semi_default.load(name, root)
+        return (X, y, Xt, yt) if name == "digits" else (X[:rows], y[:rows], Xt[:test_rows], yt[:test_rows])
+    from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
-    from fewlabel import datasets
-
-    if name in ("digits", "breast-cancer"):
-        from sklearn.datasets import load_breast_cancer, load_digits
-
-        if name == "digits":
-            d = load_digits()
-            X = (d.images / 16 * 255).round().astype(np.uint8)
-        else:
-            d = load_breast_cancer()
-            X = d.data.astype(np.float32)
-        X, Xt, y, yt = train_test_split(X, d.target.astype(np.int64), test_size=0.25, stratify=d.target,
-                                        random_state=0)
-        return X, y, Xt, yt
-    kw = {"root": f"{root}/{name}"} if root else {}
-    X, y = datasets.load(name, split="train", **kw)
-    Xt, yt = datasets.load(name, split="test", **kw)
-    return X[:rows], y[:rows], Xt[:test_rows], yt[:test_rows]
+    d = load_breast_cancer()
+    X, Xt, y, yt = train_test_split(d.data.astype(np.float32), d.target.astype(np.int64), test_size=0.25,
+                                    stratify=d.target, random_state=0)
+    return X, y, Xt, yt
 
 
 def noise(right_a: np.ndarray, right_b: np.ndarray) -> float:

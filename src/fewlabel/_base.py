@@ -114,6 +114,14 @@ class TorchEstimator(BaseEstimator):
     def _check_training_settings(self) -> None:
         check_training_settings(self)
 
+    def check_params(self) -> None:
+        """Raise :class:`~fewlabel.InputError` naming a bad parameter (``fit`` does this first; call it to check
+        settings before reading any data)."""
+        self._check_params()
+
+    def _check_params(self) -> None:
+        self._check_training_settings()
+
     def _apply(self, fn, X, batch_size=1024) -> np.ndarray:
         """``fn`` over ``X`` in batches, in the precision the model was trained in (bf16 or fp32)."""
         device = next(self.module_.parameters()).device
@@ -122,23 +130,23 @@ class TorchEstimator(BaseEstimator):
         return predict_batches(fn, X, batch_size=batch_size, device=device, precision=precision)
 
     # -- saving: params and fitted attributes as JSON, the module's weights as tensors ----------
-    def _get_state(self):
+    def get_state(self):
         check_is_fitted(self, "module_")
         fitted = {"input_shape": list(self.input_shape_), "scale": self.scale_, "history": self.history_.to_dict(),
-                  "data": getattr(self, "training_data_", None), **self._fitted_extra()}
+                  "data": getattr(self, "training_data_", None), **self.fitted_extra()}
         config = {"params": json_safe(self.get_params()), "fitted": fitted}
         return config, {f"module.{k}": v for k, v in self.module_.state_dict().items()}
 
-    def _fitted_extra(self) -> dict:
+    def fitted_extra(self) -> dict:
         """Fitted attributes beyond the shared ones, as JSON (subclasses add theirs)."""
         return {}
 
-    def _restore_fitted(self, fitted: dict) -> None:
+    def restore_fitted(self, fitted: dict) -> None:
         """Set the subclass's fitted attributes from ``fitted`` and build an untrained ``module_``."""
         raise NotImplementedError
 
     @classmethod
-    def _from_state(cls, config, tensors):
+    def from_state(cls, config, tensors):
         # JSON has no tuples: layer-size lists come back as the tuples the defaults use
         est = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["params"].items()})
         fitted = config["fitted"]
@@ -147,7 +155,7 @@ class TorchEstimator(BaseEstimator):
         est.scale_ = float(fitted["scale"])
         est.history_ = History.from_dict(fitted["history"])
         est.training_data_ = fitted.get("data")
-        est._restore_fitted(fitted)
+        est.restore_fitted(fitted)
         est.module_.load_state_dict({k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")})
         est.module_.eval()
         return est

@@ -401,19 +401,16 @@ def classifier_params(exp: Experiment, encoder=None) -> tuple[dict, dict]:
 def check_estimators(exp: Experiment) -> None:
     """Build every estimator the run will fit and run its parameter checks on the loaded data (no fitting):
     a bad value is named now, not after an hour of pretraining."""
-    from sklearn.base import clone
 
     w = Where(exp.path)
     X = exp.arrays["X"]
     if exp.pretrain["method"] != "none":
         try:
             est = build_pretrainer(exp, verbose=False)
-            if hasattr(est, "_prepare"):
-                trial = clone(est)
-                trial._prepare(X)
-                trial._build(trial.input_shape_, trial.output_activation_)  # layer settings, no training
+            if hasattr(est, "check_architecture"):
+                est.check_architecture(X)  # layer settings, no training
             else:
-                est._check_params()
+                est.check_params()
                 if X.ndim not in (3, 4):
                     raise InputError(f"BYOL needs images, but the data's rows have shape {X.shape[1:]}")
         except (InputError, TypeError, ValueError) as e:
@@ -423,20 +420,18 @@ def check_estimators(exp: Experiment) -> None:
 
         try:
             semi, base = classifier_params(exp)
-            SemiSupervisedClassifier(**semi)._check_params()
+            SemiSupervisedClassifier(**semi).check_params()
             if base is None:
                 raise InputError("its encoder is a ready-made model: it has no supervised twin to compare with; "
                                  "leave encoder out (the [pretrain] encoder is used) or name an architecture")
-            SemiSupervisedClassifier(**base)._check_params()
+            SemiSupervisedClassifier(**base).check_params()
         except (InputError, TypeError, ValueError) as e:
             raise w.fail("tasks.classify", _message(e)) from None
     if "detect" in exp.tasks:
         from fewlabel.pretrain.autoencoder import Autoencoder
 
         try:
-            trial = clone(Autoencoder(**training_settings(exp, exp.tasks["detect"]["autoencoder"], False)))
-            trial._prepare(X)
-            trial._build(trial.input_shape_, trial.output_activation_)
+            Autoencoder(**training_settings(exp, exp.tasks["detect"]["autoencoder"], False)).check_architecture(X)
         except (InputError, TypeError, ValueError) as e:
             raise w.fail("tasks.detect", _message(e)) from None
 

@@ -7,7 +7,7 @@ file is imported.
 
 A type takes part by being decorated with :func:`register` and either being an ``nn.Module`` with a
 ``config()`` method returning its constructor's keyword arguments, or implementing
-``_get_state() -> (config, tensors)`` and ``_from_state(config, tensors)`` (a classmethod).
+``get_state() -> (config, tensors)`` and ``from_state(config, tensors)`` (a classmethod).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ WEIGHTS_NAME = "model.safetensors"
 
 
 def _state_of(obj) -> tuple[dict, dict[str, torch.Tensor]]:
-    if hasattr(obj, "_get_state"):
+    if type(obj).__name__ in _REGISTRY and hasattr(obj, "get_state"):  # a fewlabel class, not any get_state
         try:
-            return obj._get_state()
+            return obj.get_state()
         except NotFittedError:
             raise InputError(f"{type(obj).__name__} is not fitted: call fit before fewlabel.save") from None
     if isinstance(obj, torch.nn.Module) and hasattr(obj, "config"):
@@ -48,8 +48,8 @@ def _state_of(obj) -> tuple[dict, dict[str, torch.Tensor]]:
 def _rebuild(cls: type, config: dict, tensors: dict[str, torch.Tensor], path: Path):
     if not isinstance(config, dict):
         raise CorruptFileError(f"{path / CONFIG_NAME}: 'config' must be an object, got {type(config).__name__}")
-    if hasattr(cls, "_from_state"):
-        return cls._from_state(config, tensors)
+    if hasattr(cls, "from_state"):
+        return cls.from_state(config, tensors)
     module = cls(**config)
     missing, unexpected = set(module.state_dict()) - set(tensors), set(tensors) - set(module.state_dict())
     if missing or unexpected:
@@ -225,11 +225,11 @@ def load(path: str | os.PathLike) -> Any:
     except CorruptFileError:
         raise
     except RuntimeError as e:
-        if "state_dict" in str(e):  # load_state_dict inside an estimator's _from_state
+        if "state_dict" in str(e):  # load_state_dict inside an estimator's from_state
             raise CorruptFileError(f"{path}: the weights in {WEIGHTS_NAME} do not match the architecture in "
                                    f"{CONFIG_NAME}: {e}") from e
         raise CorruptFileError(f"{path}: {CONFIG_NAME} does not describe a valid {kind}: {type(e).__name__}: {e}") from e
-    except KeyError as e:  # a tensor or a config entry that _from_state needs is not there
+    except KeyError as e:  # a tensor or a config entry that from_state needs is not there
         raise CorruptFileError(f"{path}: the weights in {WEIGHTS_NAME} do not match the architecture in "
                                f"{CONFIG_NAME}, or the config is incomplete: {e} is missing") from e
     except Exception as e:  # a config the constructors refuse, in whatever way: the folder is damaged

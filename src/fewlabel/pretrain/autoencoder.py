@@ -216,6 +216,15 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         return loss_fn
 
     # -- fitting -------------------------------------------------------------------------------
+    def check_architecture(self, X) -> None:
+        """Check the settings against rows like ``X`` and build the layers, without training (an
+        :class:`~fewlabel.InputError` names what does not fit): what ``fit`` would refuse, refused first."""
+        from sklearn.base import clone
+
+        trial = clone(self)
+        trial._prepare(X)
+        trial._build(trial.input_shape_, trial.output_activation_)
+
     def _prepare(self, X) -> np.ndarray:
         """Validate parameters and ``X``; set the fitted attributes every autoencoder has."""
         self._check_training_settings()
@@ -310,10 +319,10 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         return -float(np.mean(self.reconstruction_error(X)))
 
     # -- saving --------------------------------------------------------------------------------
-    def _fitted_extra(self) -> dict:
+    def fitted_extra(self) -> dict:
         return {"output_activation": self.output_activation_, "data_range": list(self.data_range_), "loss": self.loss_}
 
-    def _restore_fitted(self, fitted: dict) -> None:
+    def restore_fitted(self, fitted: dict) -> None:
         self.output_activation_ = fitted["output_activation"]
         self.data_range_ = tuple(fitted["data_range"])
         self.loss_ = fitted["loss"]

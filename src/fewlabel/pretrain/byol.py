@@ -206,8 +206,8 @@ class BYOL(TransformerMixin, TorchEstimator):
         return EncoderSpec.of(enc.body, code, image_shape=enc.image_shape, **common)
 
     # -- saving -------------------------------------------------------------------------------------------
-    def _fitted_extra(self) -> dict:
+    def fitted_extra(self) -> dict:
         return {"net": self.module_.config()}
 
-    def _restore_fitted(self, fitted: dict) -> None:
+    def restore_fitted(self, fitted: dict) -> None:
         self.module_ = BYOLNet(**fitted["net"])

@@ -162,11 +162,11 @@ class StackedAutoencoder(Autoencoder):
                                device=device)
 
     # -- saving --------------------------------------------------------------------------------
-    def _fitted_extra(self) -> dict:
-        return {**super()._fitted_extra(), "layer_histories": [h.to_dict() for h in self.layer_histories_],
+    def fitted_extra(self) -> dict:
+        return {**super().fitted_extra(), "layer_histories": [h.to_dict() for h in self.layer_histories_],
                 "training_order": list(self.training_order_)}
 
-    def _restore_fitted(self, fitted: dict) -> None:
-        super()._restore_fitted(fitted)
+    def restore_fitted(self, fitted: dict) -> None:
+        super().restore_fitted(fitted)
         self.layer_histories_ = [History.from_dict(h) for h in fitted["layer_histories"]]
         self.training_order_ = list(fitted["training_order"])

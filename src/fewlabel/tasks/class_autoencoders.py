@@ -224,7 +224,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         return (self.reconstruction_errors(X) > self.thresholds_).all(axis=1)
 
     # -- saving ---------------------------------------------------------------------------------
-    def _get_state(self):
+    def get_state(self):
         check_is_fitted(self, "autoencoders_")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
         template, t_tensors = autoencoder_state(self.autoencoder) if self.autoencoder is not None else (None, {})
@@ -240,7 +240,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         return config, tensors
 
     @classmethod
-    def _from_state(cls, config, tensors):
+    def from_state(cls, config, tensors):
         template = None if config["template"] is None else autoencoder_from_state(config["template"], tensors, "template")
         est = cls(autoencoder=template, **config["params"])
         est.classes_ = np.asarray(config["classes"])

@@ -211,11 +211,6 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.min_steps = min_steps
 
     # -- checks ------------------------------------------------------------------------------------------
-    def check_params(self) -> None:
-        """Raise :class:`~fewlabel.InputError` naming a bad parameter (``fit`` does this first; call it to check
-        settings before reading any data)."""
-        self._check_params()
-
     def _check_params(self) -> None:
         self._check_training_settings()
         if self.schedule not in SCHEDULES:
@@ -538,42 +533,42 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         if not isinstance(encoder, str):  # an estimator object or a Path: not JSON
             self.encoder = os.fspath(encoder) if isinstance(encoder, os.PathLike) else PRETRAINED
         try:
-            return super()._get_state()
+            return super().get_state()
         finally:
             self.encoder = encoder
 
-    def _fitted_extra(self) -> dict:
+    def fitted_extra(self) -> dict:
         detector = getattr(self, "detector_", None)
         return {"classes": self.classes_.tolist(), "net": self.module_.config(), "n_labeled": self.n_labeled_,
                 "pretrain_history": None if self.pretrain_history_ is None else self.pretrain_history_.to_dict(),
                 "propagation": propagation_record(getattr(self, "propagation_", None)),
                 "route": getattr(self, "route_", None),
                 "encoder_kind": getattr(self, "encoder_kind_", None), "augment": getattr(self, "augment_", None),
-                "detector": None if detector is None else detector._get_state()[0],
+                "detector": None if detector is None else detector.get_state()[0],
                 "standardize": None if getattr(self, "standardize_", None) is None
                 else [self.standardize_[0].tolist(), self.standardize_[1].tolist()],
                 "estimates": getattr(self, "estimates_", None)}
 
-    def _get_state(self):
+    def get_state(self):
         config, tensors = self._state_with_json_encoder()
         if getattr(self, "detector_", None) is not None:
-            tensors.update({f"detector.{k}": v for k, v in self.detector_._get_state()[1].items()})
+            tensors.update({f"detector.{k}": v for k, v in self.detector_.get_state()[1].items()})
         return config, tensors
 
     @classmethod
-    def _from_state(cls, config, tensors):
-        est = super()._from_state(config, {k: v for k, v in tensors.items() if k.startswith("module.")})
+    def from_state(cls, config, tensors):
+        est = super().from_state(config, {k: v for k, v in tensors.items() if k.startswith("module.")})
         fitted = config["fitted"]
         est.detector_ = None
         if fitted.get("detector") is not None:
             from fewlabel.tasks.detect import ReconstructionDetector
 
             prefix = "detector."
-            est.detector_ = ReconstructionDetector._from_state(
+            est.detector_ = ReconstructionDetector.from_state(
                 fitted["detector"], {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         return est
 
-    def _restore_fitted(self, fitted: dict) -> None:
+    def restore_fitted(self, fitted: dict) -> None:
         names = fitted["classes"]
         self.classes_ = np.asarray(names, dtype=str if names and isinstance(names[0], str) else None)
         self.n_labeled_ = fitted.get("n_labeled")

@@ -261,17 +261,17 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         return self.encoder_.export_encoder(pooling)
 
     # -- saving --------------------------------------------------------------------------------------------
-    def _get_state(self):
+    def get_state(self):
         check_is_fitted(self, "clustering_")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "encoder"}
         params["encoder"] = self.encoder if (self.encoder is None or isinstance(self.encoder, str)) else "given"
         tensors = {}
         encoder = None
         if self.encoder_ is not None:
-            if not hasattr(self.encoder_, "_get_state"):
+            if not hasattr(self.encoder_, "get_state"):
                 raise InputError(f"a ClusterModel with a {type(self.encoder_).__name__} encoder cannot be saved: give a "
                                  "fewlabel pretrainer as its encoder")
-            e_config, e_tensors = self.encoder_._get_state()
+            e_config, e_tensors = self.encoder_.get_state()
             encoder = {"type": type(self.encoder_).__name__, "config": e_config}
             tensors.update({f"encoder.{k}": v for k, v in e_tensors.items()})
         reducer, r_arrays = _reducer_state(self.clustering_.reducer_)
@@ -292,7 +292,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         return config, tensors
 
     @classmethod
-    def _from_state(cls, config, tensors):
+    def from_state(cls, config, tensors):
         from fewlabel.tasks.cluster import CodeClustering
         from fewlabel.tasks.propagate import SmallConvNet
 
@@ -302,7 +302,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         est = cls(**config["params"])
         est.encoder_ = None
         if config["encoder"] is not None:
-            est.encoder_ = REGISTRY[config["encoder"]["type"]]._from_state(config["encoder"]["config"], part("encoder"))
+            est.encoder_ = REGISTRY[config["encoder"]["type"]].from_state(config["encoder"]["config"], part("encoder"))
         clustering = CodeClustering(n_clusters=config["n_clusters"], method=config["mixture"]["type"]
                                     if config["mixture"]["type"] == "kmeans" else "gmm",
                                     manifold=config["manifold"])

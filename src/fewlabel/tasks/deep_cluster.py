@@ -302,7 +302,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         return predict_batches(lambda x: encoder(to_float(x, scale)), X, device=self.module_.centers.device)
 
     # -- saving: the pretrainers' own states under prefixes, the centres and labels as tensors -----------
-    def _get_state(self):
+    def get_state(self):
         check_is_fitted(self, "module_")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
         if not isinstance(params["init"], str):
@@ -318,7 +318,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         for prefix, est in (("autoencoder", given), ("autoencoder_", self.autoencoder_)):
             if est is None:
                 continue
-            ae_config, ae_tensors = est._get_state()
+            ae_config, ae_tensors = est.get_state()
             config["autoencoders"][prefix] = {"type": type(est).__name__, "config": ae_config}
             tensors.update({f"{prefix}.{k}": v for k, v in ae_tensors.items()})
         if self.encoder_ is not None:  # an encoder alone (DEC): its config and fine-tuned weights
@@ -329,12 +329,12 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         return config, tensors
 
     @classmethod
-    def _from_state(cls, config, tensors):
+    def from_state(cls, config, tensors):
         aes = {}
         for prefix, entry in config["autoencoders"].items():
             ae_cls = REGISTRY[entry["type"]]
             start = f"{prefix}."
-            aes[prefix] = ae_cls._from_state(entry["config"],
+            aes[prefix] = ae_cls.from_state(entry["config"],
                                              {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})
         params = dict(config["params"])
         est = cls(autoencoder=aes.get("autoencoder", config.get("autoencoder_path")), **params)

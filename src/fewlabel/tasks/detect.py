@@ -298,7 +298,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
     # -- saving ---------------------------------------------------------------------------------
-    def _get_state(self):
+    def get_state(self):
         check_is_fitted(self, "threshold_")
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
         template, t_tensors = autoencoder_state(self.autoencoder) if self.autoencoder is not None else (None, {})
@@ -314,7 +314,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         return config, tensors
 
     @classmethod
-    def _from_state(cls, config, tensors):
+    def from_state(cls, config, tensors):
         template = None if config["template"] is None else autoencoder_from_state(config["template"], tensors, "template")
         # detectors saved before score_by existed scored by the reconstruction error
         est = cls(autoencoder=template, **({"score_by": "error"} | config["params"]))

@@ -69,7 +69,7 @@ def autoencoder_state(ae) -> tuple[dict, dict]:
         check_is_fitted(ae, "module_")
     except NotFittedError:
         return {"type": type(ae).__name__, "params": json_safe(ae.get_params(deep=False))}, {}
-    config, tensors = ae._get_state()
+    config, tensors = ae.get_state()
     return {"type": type(ae).__name__, "config": config}, tensors
 
 
@@ -82,7 +82,7 @@ def autoencoder_from_state(entry: dict, tensors: dict, prefix: str):
     if "params" in entry:  # JSON has no tuples: lists come back as tuples, as the estimators' own loading does
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["params"].items()})
     start = f"{prefix}."
-    return cls._from_state(entry["config"], {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})
+    return cls.from_state(entry["config"], {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)})
 
 
 def warn_too_few(count: int, minimum: int, what: str, advice: str) -> None:

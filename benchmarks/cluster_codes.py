@@ -18,7 +18,7 @@ from the UMAP + GMM clusters, and reports that clustering beside the one it star
 MNIST seed 0 0.806 -> 0.824 (10 IDEC epochs), seed 1 0.766 -> 0.803 (20); the same IDEC without the
 moves made it worse (0.759, 0.748), and so did starting it from k-means (0.752, 0.766). Fashion-MNIST
 seed 0: 0.609 -> 0.604 (20 epochs), no gain. On all 70,000 MNIST images, 2 CPU cores (seed 0, 20
-autoencoder epochs): plain training NMI 0.933 / accuracy 0.974 (issue 15); with --augment shift 0.922 /
+autoencoder epochs): plain training NMI 0.933 / accuracy 0.974; with --augment shift 0.922 /
 0.968 (342 CPU seconds: 20 epochs are too few for the moves to pay; DEC-DA trains 500). Fashion-MNIST,
 all 70,000, 20 epochs: NMI 0.677 / accuracy 0.671, beside raw k-means 0.512 and raw UMAP + GMM 0.637. Each seed
 re-trains the autoencoder and re-runs UMAP and the mixture. Wall and CPU seconds (``time.process_time``,

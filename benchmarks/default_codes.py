@@ -1,4 +1,4 @@
-"""Do ``Autoencoder()``'s default codes cluster better than the raw pixels? (issue 15)
+"""Do ``Autoencoder()``'s default codes cluster better than the raw pixels?
 
 k-means (k = 10, 10 restarts) on the codes of ``Autoencoder(**variant)`` trained on 10,000 rows of the
 training split, beside k-means on the raw pixels of the same rows, NMI against the labels, on MNIST and

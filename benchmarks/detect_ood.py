@@ -1,4 +1,4 @@
-"""Issue 15: out-of-distribution detection both ways on the full training splits, beside PyOD and scikit-learn.
+"""Out-of-distribution detection both ways on the full training splits, beside PyOD and scikit-learn.
 
     OMP_NUM_THREADS=1 python benchmarks/detect_ood.py                       # both directions, every variant
     OMP_NUM_THREADS=1 python benchmarks/detect_ood.py --normal mnist --variants default scores iforest

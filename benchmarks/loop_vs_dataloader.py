@@ -1,6 +1,6 @@
 """Seconds per epoch: fewlabel's training loop against a plain PyTorch DataLoader loop, same model.
 
-The model is the 784-500-500-2000-10 dense autoencoder (DESIGN.md's speed notes) on MNIST's training
+The model is the 784-500-500-2000-10 dense autoencoder on MNIST's training
 images, batch 256, Adam, MSE. Both loops run the same number of epochs after one warm-up epoch each;
 the figure is the median epoch time. Writes benchmarks/results/loop_vs_dataloader-<device>.json.
 

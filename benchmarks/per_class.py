@@ -1,4 +1,4 @@
-"""Issue 15: one autoencoder per class (``ClassAutoencoderClassifier``) on full MNIST, beside scikit-learn.
+"""One autoencoder per class (``ClassAutoencoderClassifier``) on full MNIST, beside scikit-learn.
 
     OMP_NUM_THREADS=1 python benchmarks/per_class.py --case full
     OMP_NUM_THREADS=1 python benchmarks/per_class.py --case imbalance --rare 8

@@ -1,4 +1,4 @@
-"""Issue 14's learning curve: accuracy against the number of labels, from the runs of semi_default.py.
+"""The learning curve of the default classifier: accuracy against the number of labels, from the runs of semi_default.py.
 
     python benchmarks/semi_default.py --data fashion-mnist --labels 100 --seeds 0
     python benchmarks/semi_default.py --data fashion-mnist --labels 1000 --seeds 0 1 2

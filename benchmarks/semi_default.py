@@ -1,4 +1,4 @@
-"""Issue 14: ``SemiSupervisedClassifier()`` with its defaults beside the peers a user would pick, same labels.
+"""``SemiSupervisedClassifier()`` with its defaults beside the peers a user would pick, same labels.
 
     python benchmarks/semi_default.py --data mnist --labels 100 --seeds 0 1 2
     python benchmarks/semi_default.py --data fashion-mnist --labels 1000

@@ -1,4 +1,4 @@
-"""Semi-supervised classification benchmark (issue 4): the targets' two settings, each beside its
+"""Semi-supervised classification benchmark: the targets' two settings, each beside its
 supervised baselines measured in the same run.
 
     Fashion-MNIST, 5,000 labels   (target >= 92% test accuracy)

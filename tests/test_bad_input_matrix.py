@@ -1,4 +1,4 @@
-"""The bad-input matrix (issue 17): every public entry point against every kind of bad input.
+"""The bad-input matrix: every public entry point against every kind of bad input.
 
 Rows are entry points (an estimator's fit / predict / transform / score, save / load, the readers),
 columns are kinds of bad input. Each cell expects a fewlabel error whose message names the problem
@@ -292,7 +292,7 @@ def test_matrix_size():
     assert accepted == sum(isinstance(_expect(e, k), Accept) for e, k in CELLS)
 
 
-# -- too little data: fitted, with a TooLittleDataWarning naming the count (issue 17, kind 5) --------------------
+# -- too little data: fitted, with a TooLittleDataWarning naming the count --------------------
 WARNING_CASES = [  # (name, fit, the message's pattern)
     ("detector cut-off from 4 held-out rows",
      lambda: fewlabel.ReconstructionDetector(_ae(), calibration_fraction=0.1).fit(X_DENSE),

@@ -1,4 +1,4 @@
-"""Reliability of the readers and model folders (issue 17): bounded memory, mismatched or broken folders."""
+"""Reliability of the readers and model folders: bounded memory, mismatched or broken folders."""
 
 import gzip
 import struct

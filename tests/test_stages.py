@@ -115,3 +115,30 @@ def test_the_network_stage_follows_row_weights_and_starts_from_a_given_network()
     net2, h2 = stage.fit(X, y, init=net, batch_size=64, epoch_rows=600, budget=5)
     assert h2.history["loss"][0] < 0.5 * history.history["loss"][0]
     assert h2.info["steps"] == 5
+
+
+def test_the_fixmatch_stage_alone():
+    """FixMatch's loss on a batch of unlabeled images: the labeled rows it draws, the mask of confident
+    pseudo-labels (none with a threshold above 1, all with a threshold of 0), and its settings checked."""
+    import torch
+
+    from fewlabel.tasks.consistency import FixMatch
+    from fewlabel.tasks.network import supervised_loss
+
+    rng = np.random.default_rng(0)
+    X_lab = rng.integers(0, 255, (20, 12, 12), dtype=np.uint8)
+    y_lab = np.repeat(np.arange(2), 10).astype(np.int64)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 2))
+    batch = (torch.from_numpy(rng.integers(0, 255, (24, 12, 12), dtype=np.uint8)),)
+    stage = FixMatch(threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=3)
+    assert stage.labeled_per_batch(32) == 8 and FixMatch(unlabeled_ratio=7).labeled_per_batch(4) == 1
+    sup = supervised_loss(1 / 255, (12, 12), augment=False)
+    for threshold, mask in ((1.01, 0.0), (0.0, 1.0)):
+        out = FixMatch(threshold=threshold, unlabeled_ratio=3).loss(X_lab, y_lab, supervised=sup, scale=1 / 255,
+                                                                     input_shape=(12, 12), batch_size=32)(net, batch)
+        assert float(out["mask_rate"]) == mask
+        assert torch.isclose(out["loss"], out["supervised"] + out["unlabeled"])
+    for bad, message in (({"threshold": 2}, "threshold"), ({"unlabeled_ratio": 0}, "unlabeled_ratio"),
+                         ({"unlabeled_weight": -1}, "unlabeled_weight")):
+        with pytest.raises(InputError, match=message):
+            FixMatch(**bad).check()

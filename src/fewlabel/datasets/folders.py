@@ -19,7 +19,7 @@ _BILINEAR = getattr(Image, "Resampling", Image).BILINEAR  # Pillow >= 9.1 moved 
 # An image's header may claim pixels of at most this many times its file's bytes (or MIN_PIXEL_BYTES,
 # whichever is more); it is checked before anything is decoded. The most compressible images, of one
 # colour: deflate (PNG, TIFF) expands at most 1032x, JPEG about 190x, GIF's 12-bit LZW at most about
-# 2730x (Pillow's encoder: 1150x at 3000x3000). Only lossless WebP goes further (a blank image is ~220
+# 2730x. Only lossless WebP goes further (a blank image is ~220
 # bytes at any size): raise this for such files.
 MAX_EXPANSION = 3000
 MIN_PIXEL_BYTES = 1 << 20

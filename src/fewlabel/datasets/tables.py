@@ -175,7 +175,7 @@ def _text_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]
 
 
 def _fast_text(path, delimiter, skip, width, label, features, ident=None, partial=False):
-    """The common case, a clean numeric file, parsed by NumPy's C reader (5x faster than the careful
+    """The common case, a clean numeric file, parsed by NumPy's C reader (much faster than the careful
     path). Returns (X float64, label strings or None, id strings or None), or None when anything is off (missing or bad
     cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
     text = path.read_text(encoding="utf-8-sig")

@@ -3,7 +3,7 @@
 ``predict_proba`` is a softmax over minus the errors divided by a temperature fitted on the held-out rows
 (``temperature='auto'``: the one that minimises their log-loss, Guo et al. 2017). The errors are compared as
 they are: dividing each class's errors by its typical error (so that easy classes such as the digit 1 do not
-win close calls) was measured worse on MNIST. With ``unknown=q``, a row that no autoencoder reconstructs
+win close calls) makes MNIST's answers worse, not better. With ``unknown=q``, a row that no autoencoder reconstructs
 within the q-quantile of its own class's held-out errors is answered ``unknown_label``: not one of the
 classes seen. ``fit_class`` (re)trains one class alone, for a new class or one whose data changed, without
 touching the others::

@@ -10,8 +10,8 @@ and a Gaussian mixture is fitted there::
 ``Pipeline``); :func:`choose_k` picks ``k`` when it is unknown; :func:`run_cluster` is the whole job the
 command line runs (encode, cluster, score against labels, write ``metrics.json`` and PNG maps);
 :func:`default_encoder` is the encoder ``fewlabel cluster`` and ``fewlabel map`` train when given none,
-and :func:`self_label` the last step ``fewlabel cluster`` takes on images (all 70,000 MNIST digits, 3 seeds:
-NMI 0.927 -> 0.957, matched accuracy 0.972 -> 0.985, about 10 minutes a seed on one core)::
+and :func:`self_label` the last step ``fewlabel cluster`` takes on images (a network trained on the clusters
+moves the rows the map put in the wrong clump)::
 
     ae = default_encoder(len(X)).fit(X)
     labels = cluster(ae.transform(X), k=10, method="gmm", manifold=default_manifold())
@@ -50,15 +50,15 @@ METHODS = ("kmeans", "gmm")
 CRITERIA = ("silhouette", "bic")
 
 #: The encoder ``fewlabel cluster`` and ``fewlabel map`` train when none is given (see :func:`default_encoder`)
-#: trains this many epochs, and at least ``DEFAULT_ENCODER_MIN_STEPS`` optimizer steps: 20 epochs of all 70,000
-#: MNIST digits (5,480 steps) give codes that UMAP + GMM cluster at NMI 0.93, but 20 epochs of scikit-learn's
-#: 1,347 8x8 digits are 120 steps, whose codes cluster worse than the raw input (NMI 0.67 against 0.74 for
-#: k-means on the pixels); 600 steps gave 0.89 (raw UMAP + GMM: 0.88).
+#: trains this many epochs, and at least ``DEFAULT_ENCODER_MIN_STEPS`` optimizer steps: on a large data set
+#: 20 epochs are thousands of steps, enough for codes that cluster well, but on a small one (scikit-learn's 8x8
+#: digits) they are about a hundred, too few: such codes cluster worse than the raw input. The epochs set the
+#: length on large data, the minimum of steps on small data.
 DEFAULT_ENCODER_EPOCHS = 20
 DEFAULT_ENCODER_MIN_STEPS = 600
 # Self-labelling (:func:`self_label`): a small conv network learns the clusters from shifted views of the
-# images, and its answers become the clusters; twice. All 70,000 MNIST digits, seed 0: UMAP + GMM NMI 0.928 ->
-# 0.951 after one round -> 0.957 after two (accuracy 0.972 -> 0.982 -> 0.985), 215 CPU s a round on one core.
+# images, and its answers become the clusters; twice, because the second round still moves rows that the first
+# round's network left in the wrong cluster. Each round costs a whole network training.
 SELF_LABEL_ROUNDS = 2
 SELF_LABEL_EPOCHS = 5
 # ``refine='auto'`` self-labels images at least this many rows and pixels a side: a network trained on a few
@@ -83,8 +83,9 @@ def default_encoder(n_rows: int | None = None, **settings):
     """The encoder to train when none is given: :class:`fewlabel.Autoencoder` with its defaults (DEC's and
     N2D's input-500-500-2000-10, ReLU, MSE, Adam), trained :func:`default_epochs` epochs for ``n_rows`` rows
     (``DEFAULT_ENCODER_EPOCHS`` when not given) unless ``settings`` (any of its parameters) say otherwise.
-    Its codes, mapped by UMAP and clustered by a Gaussian mixture, are the best pipeline measured here on
-    CPU (benchmarks/cluster_codes.py)."""
+    It is the default because its codes, mapped by UMAP and clustered by a Gaussian mixture, cluster best of
+    the CPU pipelines compared by ``benchmarks/cluster_codes.py`` (its figures: the README and
+    ``benchmarks/results/``)."""
     from fewlabel.pretrain.autoencoder import Autoencoder  # noqa: PLC0415 (loads torch)
 
     if settings.get("epochs") is None:
@@ -286,11 +287,10 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     stages, on randomly shifted views) for ``epochs`` passes to predict every row's cluster, and its answers
     are the next round's clusters. The clusters of a map of the codes are right in whole clumps or wrong in
     whole clumps; a network that must give every shifted view of an image the same answer, and that sees the
-    clumps' neighbours, moves the misplaced rows to where their look belongs. All 70,000 MNIST digits, seed
-    0, UMAP + GMM clusters of the default autoencoder's codes: NMI 0.928 -> 0.951 -> 0.957 in two rounds,
-    matched accuracy 0.972 -> 0.982 -> 0.985; over 3 seeds 0.927 -> 0.957 on MNIST and 0.688 -> 0.697 on
-    Fashion-MNIST, whose mixtures put whole classes together, which no moving of rows undoes
-    (``benchmarks/cluster_codes.py``).
+    clumps' neighbours, moves the misplaced rows to where their look belongs. It helps most where the
+    clusters are mostly right (MNIST digits) and little where the mixture put whole classes together
+    (Fashion-MNIST): moving single rows does not split a cluster. Its figures: ``benchmarks/cluster_codes.py``
+    and the README.
 
     ``images``: uint8, (N, H, W), (N, C, H, W) or (N, H, W, C). ``labels``: one cluster per row (any
     integers; they keep their values). Returns ``{"labels", "proba" (N x clusters, the last network's),

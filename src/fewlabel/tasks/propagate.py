@@ -1,10 +1,10 @@
 """From a few labels to labels for every row: graphs, clusters, then a classifier taught by both.
 
 With 100 labels among 60,000 images, a network trained on the labels alone over-fits them, and an
-autoencoder pretrained on the rest does not fix that (DESIGN.md, "What the measurements taught"). What does
+autoencoder pretrained on the rest does not fix that. What does
 pay is the *shape* of the unlabeled data: rows of one class lie on one connected, dense region of a good
 embedding (UMAP of the pixels, or of autoencoder codes), so a label can travel along the region to rows
-that carry none. Issue 14 measured this route beside the peers; this module holds its building blocks:
+that carry none. The README's "Few labels" measures this route beside the peers; this module holds its building blocks:
 
 * :func:`cluster_then_label`: a Gaussian mixture on the embedding; each component takes the majority
   label of its labeled rows. Robust when the classes form compact, separated clusters (MNIST digits in a
@@ -191,10 +191,8 @@ def cluster_then_label(Z, y, n_clusters: int | None = None, covariance_type: str
     labeled row names a whole cluster. Where two classes share a cluster (shirts and T-shirts), it is
     wrong on one of them entirely; :func:`spread_labels` degrades more gracefully there.
     Twice as many components as classes by default: a mixture with exactly one component per class
-    often settles where one component holds two classes and another splits one (measured on a UMAP
-    embedding of the 60,000 MNIST training digits with 100 labels: 0.883 of the unlabeled rows right with
-    10 components, 0.969 with 20, the same for three label draws). Splitting a class costs nothing when
-    each half holds a labeled row; merging two costs a whole class.
+    often settles where one component holds two classes and another splits one. Splitting a class costs
+    nothing when each half holds a labeled row; merging two costs a whole class.
     Labeled rows keep their own label (confidence 1).
     """
     from sklearn.mixture import GaussianMixture
@@ -299,8 +297,8 @@ def _check_pseudo(pseudo, n_rows: int) -> None:
 class SmallConvNet(nn.Module):
     """Three conv stages (3x3 conv, batch norm, ReLU, 2x2 max-pool) and a linear layer on the pooled map.
 
-    The network the issue measured on this CPU class: small enough to train on 60,000 28x28 images in
-    well under a minute an epoch on 2 cores, large enough to beat its pseudo-labels.
+    Sized for a CPU: small enough that an epoch over tens of thousands of 28x28 images takes little time on
+    a few cores, large enough to learn more than its pseudo-labels say, and so correct them, not copy them.
     """
 
     def __init__(self, in_channels: int = 1, n_classes: int = 10, channels=(32, 64, 128), dropout: float = 0.25):
@@ -328,7 +326,8 @@ def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epoch
     the side, and mirrored when ``hflip``, for classes that keep their identity in a mirror). The length
     is ``epochs`` passes over all the rows used, so it follows the size of the data, not the number of
     labels, but at least ``min_steps`` optimizer steps (a few thousand rows are otherwise a few dozen
-    steps, too few to fit anything: 3,000 MNIST digits, 3 epochs, 36 steps gave 0.56). Training goes through :class:`fewlabel.train.Trainer` (one-cycle cosine schedule, AdamW).
+    steps, too few to fit anything). Training goes through :class:`fewlabel.train.Trainer` (one-cycle
+    cosine schedule, AdamW).
     """
     from fewlabel.augment import random_shift
     from fewlabel.train import Trainer

@@ -95,8 +95,8 @@ class Trainer:
         elsewhere), 'bf16' or 'fp32'. ``precision_`` holds the choice after :meth:`fit`.
     compile : False, True (``torch.compile`` the step; its cost before the first step is logged as
         ``compile_seconds``; if compiling fails, training goes on uncompiled with a warning), or 'auto'
-        (on CUDA for runs of at least :data:`COMPILE_MIN_STEPS` steps; on a CPU it was measured not to pay
-        for fewlabel's models, so off).
+        (on CUDA for runs of at least :data:`COMPILE_MIN_STEPS` steps; off on a CPU, where compiling
+        fewlabel's models costs more time than it saves).
     seed : fixes the permutation of each epoch and the randomness inside the step (dropout, noise).
     early_stopping : patience in epochs (None: off), watching ``monitor`` ('val_loss' when validation
         data is given, else 'loss'); the best weights are restored at the end when ``restore_best``.

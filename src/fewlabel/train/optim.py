@@ -18,7 +18,7 @@ def make_optimizer(name: str, params, *, lr: float, weight_decay: float = 0.0, m
                    device: torch.device | None = None) -> torch.optim.Optimizer:
     """The optimizer ``name`` ('sgd', 'adam', 'adamw') over ``params`` (tensors or parameter groups), in
     torch's fused implementation where the device has one (one kernel for all parameters instead of
-    several per tensor: on a 2-core CPU, 20% off an autoencoder's whole training step)."""
+    several per tensor, which takes a noticeable share off a small model's training step on a CPU)."""
     name = name.lower()
     if name not in OPTIMIZERS:
         raise InputError(f"unknown optimizer {name!r}: choose one of {OPTIMIZERS} or pass a callable")

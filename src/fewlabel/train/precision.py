@@ -1,10 +1,9 @@
 """Which arithmetic a training run uses: bf16 autocast where it pays, fp32 elsewhere.
 
 On a CPU, bf16 pays only when the CPU computes it natively (AVX512-BF16 or AMX; elsewhere it is
-emulated and slower than fp32) and when the model's matrix products are large enough: below about
-50 MFLOP a forward step the conversions cost more than the faster products save (measured on a 2-core
-AMD EPYC Zen 4, torch 2.13: two 128-wide dense layers at batch 256 run at the same speed in both,
-256-wide ones 1.4x faster in bf16, 1000-wide ones 1.9x). ``precision="auto"`` counts the model's
+emulated and slower than fp32) and when the model's matrix products are large enough: in small ones
+the conversions to and from bf16 cost more than the faster products save, and the wider the layers, the
+more bf16 gains. ``precision="auto"`` counts the model's
 floating-point work on its first batch (the same count every run: no timing, so the choice is
 reproducible) and picks bf16 above :data:`BF16_MIN_FLOPS`.
 """

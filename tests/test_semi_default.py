@@ -39,13 +39,14 @@ def test_the_default_beats_the_supervised_baseline_and_logistic_regression(mnist
     assert acc > 0.85
     info = clf.propagation_
     assert info["embedding"] == "umap" and info["unlabeled"] == int((y_few < 0).sum())
-    # the route is the label source most accurate on the held-out labeled rows, scored on all 100 of them
+    # the route: the better propagated source, scored on all 100 held-out labeled rows (the network alone only
+    # where it is clearly better; on MNIST the unlabeled rows help)
     record = clf.route_
     assert record["how"] == "3 folds of the 100 labeled rows" and info["route"] == record
     scores = record["scores"]
     assert all(s["rows"] == 100 for s in scores.values())
-    assert scores[record["route"]]["right"] == max(s["right"] for s in scores.values())
-    assert info["led_by"] == record["route"] != "labels alone"  # on MNIST the unlabeled rows help
+    assert info["led_by"] == record["route"] != "labels alone"
+    assert scores[record["route"]]["right"] == max(scores["clusters"]["right"], scores["clusters x network"]["right"])
     assert 0.5 * info["unlabeled"] < info["pseudo_labeled"] <= info["unlabeled"]
     assert base.propagation_ is None
     # the network that predicts is the one trained on the propagated labels, and it is what is saved

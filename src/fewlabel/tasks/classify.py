@@ -93,8 +93,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     2. **Measure** (:func:`~fewlabel.tasks.route.choose_route`): ``route_folds`` networks, each trained on the
        other folds of the labeled rows (together the steps of one network), answer for the held-out labeled
        rows. Three label sources are scored on the same labeled rows: the network on the labels alone, the
-       clusters, and their product. The most accurate one is the route (``route_``, saved with the model and
-       shown in the report); ``route=`` sets it instead.
+       clusters, and their product. The network alone is the route only where it is clearly more accurate than
+       the better propagated source; otherwise that source is (:mod:`fewlabel.tasks.route`). The choice and its
+       scores are ``route_``, saved with the model and shown in the report; ``route=`` sets it instead.
     3. **Train** (:class:`~fewlabel.tasks.network.NetworkStage`): with 'labels alone' the network trained on
        every label is the model. Otherwise the final network learns from the labeled rows plus every row
        whose propagated label (the clusters', or their product with the network on the labels) is at least

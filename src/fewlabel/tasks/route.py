@@ -10,11 +10,14 @@ each source is scored on the same labeled rows, each row predicted by a model th
 * ``clusters``: the cluster names from the other labeled rows (leave-one-out, :class:`ClusterPropagator`);
 * ``clusters x network``: the product of both distributions, row by row.
 
-The most accurate source is chosen (exact ties go to the one that uses more of the unlabeled rows). How the
-final network then learns follows from the comparison with the network's own out-of-fold answers, judged by
-the rows the two get differently (McNemar's comparison, :func:`clearly_better`): labels clearly better than
-the network's own train a fresh network; labels that are not clearly better are added to what the first
-network already knows (it continues, the labeled rows repeated to half of what it sees).
+The more accurate of the two propagated sources (exact ties go to the clusters) is compared with the network's
+own out-of-fold answers, judged by the rows the two get differently (McNemar's comparison,
+:func:`clearly_better`). Where the network is clearly more accurate, the propagated labels would teach
+mistakes: the network on the labels alone is the model. Otherwise the unlabeled rows are used: propagated labels
+clearly more accurate than the network's own train a fresh network; labels that are not clearly better (nor
+clearly worse) are added to what the network on the labels already knows (it continues, the labeled rows
+repeated to half of what it sees: the labels stay the main signal, the unlabeled rows add what the network is
+sure of).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from fewlabel.errors import InputError
 
 LABELS_ALONE, CLUSTERS, PRODUCT = "labels alone", "clusters", "clusters x network"
 ROUTES = (LABELS_ALONE, CLUSTERS, PRODUCT)
-#: the order exact ties are broken in: the source that uses more of the unlabeled rows first
-PREFERENCE = (CLUSTERS, PRODUCT, LABELS_ALONE)
+#: the order exact ties between the propagated sources are broken in
+PREFERENCE = (CLUSTERS, PRODUCT)
 
 
 def clearly_better(right_a: np.ndarray, right_b: np.ndarray) -> int:
@@ -46,7 +49,7 @@ def normalized(p: np.ndarray) -> np.ndarray:
 
 
 def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str) -> dict:
-    """Score the three label sources on the labeled rows and choose one.
+    """Score the three label sources on the labeled rows and choose the route (the module docstring).
 
     ``y_true``: the class index of each labeled row; ``p_network``: the out-of-fold network's probabilities on
     those rows; ``p_clusters``: the clusters' leave-one-out distributions on them. Returns the record saved with
@@ -59,11 +62,11 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
                PRODUCT: normalized(p_network * p_clusters).argmax(1)}
     right = {name: a == y_true for name, a in answers.items()}
     scores = {name: {"accuracy": float(r.mean()), "right": int(r.sum()), "rows": len(r)} for name, r in right.items()}
-    best = max(PREFERENCE, key=lambda name: (scores[name]["right"], -PREFERENCE.index(name)))
-    second = None
-    if best != LABELS_ALONE:
-        second = "fresh" if clearly_better(right[best], right[LABELS_ALONE]) > 0 else "continue"
-    return {"route": best, "second": second, "scores": scores, "how": how}
+    propagated = max((CLUSTERS, PRODUCT), key=lambda name: (scores[name]["right"], -PREFERENCE.index(name)))
+    if clearly_better(right[LABELS_ALONE], right[propagated]) > 0:
+        return {"route": LABELS_ALONE, "second": None, "scores": scores, "how": how}
+    second = "fresh" if clearly_better(right[propagated], right[LABELS_ALONE]) > 0 else "continue"
+    return {"route": propagated, "second": second, "scores": scores, "how": how}
 
 
 def forced_route(route: str) -> dict:

@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--test-rows", type=int, default=5_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"))
+    ap.add_argument("--auto-only", action="store_true",
+                    help="fit route='auto' alone and keep the forced routes' runs of the results file (they do not "
+                         "depend on how the route is chosen), e.g. after a change to the choice")
     args = ap.parse_args()
 
     from fewlabel import SemiSupervisedClassifier, datasets
@@ -69,7 +72,9 @@ def main() -> None:
     X, y, Xt, yt = load(args.data, args.root, args.rows, args.test_rows)
     y_few = datasets.labeled_subset(y, args.labels, seed=args.seed)
     runs, embedding = {}, None
-    for route in ("auto", *ROUTES):
+    path = RESULTS / f"route_choice-{args.data}-{args.labels}.json"
+    kept = json.loads(path.read_text())["runs"] if args.auto_only else {}
+    for route in ("auto",) if args.auto_only else ("auto", *ROUTES):
         with Clock() as clock:
             clf = SemiSupervisedClassifier(route=route, random_state=args.seed, verbose=0)
             clf.fit(X, y_few, embedding=embedding)
@@ -79,6 +84,8 @@ def main() -> None:
                        "second": clf.propagation_["second"], "map": clf.propagation_["embedding"], **clock.read()}
         print(f"{route:20s} {runs[route]['accuracy']:.4f}  {runs[route]['second']}  ({clock.read()['cpu_s']} CPU s)",
               flush=True)
+    if args.auto_only:
+        runs.update({r: {**kept[r], "right": np.array([c == "1" for c in kept[r]["right"]])} for r in ROUTES})
     chosen = runs["auto"]["record"]["route"]
     best = max(ROUTES, key=lambda r: runs[r]["accuracy"])
     within = noise(runs["auto"]["right"], runs[best]["right"])
@@ -88,10 +95,10 @@ def main() -> None:
               "cpu": cpu_record(), "chosen": chosen, "auto_second": runs["auto"]["second"], "best": best,
               "gap_to_best": gap, "noise": within, "verdict": verdict,
               "scores": runs["auto"]["record"]["scores"],
-              "runs": {k: {kk: vv for kk, vv in v.items() if kk != "right"} for k, v in runs.items()}}
+              # each run's test rows right ("1") or wrong, for the noise of a later comparison
+              "runs": {k: {**v, "right": "".join("1" if r else "0" for r in v["right"])} for k, v in runs.items()}}
     print(json.dumps({k: result[k] for k in ("chosen", "best", "gap_to_best", "noise", "verdict")}))
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"route_choice-{args.data}-{args.labels}.json"
     path.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(f"wrote {path}")
 

@@ -15,4 +15,11 @@ fi
 if [ -z "${FEWLABEL_DATA:-}" ] && [ -d ../shared/data ]; then
   export FEWLABEL_DATA="$(cd ../shared/data && pwd)"
 fi
+# The tests run in parallel worker processes (pytest-xdist), one per core up to 4, each file's tests in one
+# worker (module fixtures are fitted once); each worker takes its share of the cores (tests/conftest.py).
+# FEWLABEL_TEST_WORKERS=1 runs them in this one process.
+WORKERS=${FEWLABEL_TEST_WORKERS:-$(.venv/bin/python -c "import os; n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count(); print(max(1, min(4, n or 1)))")}
+if [ "$WORKERS" -gt 1 ]; then
+  exec .venv/bin/python -m pytest -q -n "$WORKERS" --dist loadfile --no-loadscope-reorder "$@"
+fi
 exec .venv/bin/python -m pytest -q "$@"

@@ -3,8 +3,24 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist (``-n N``), each worker process gets its share of the cores for PyTorch, numpy's BLAS,
+    numba and the commands the tests start: N processes each running as many threads as there are cores would
+    oversubscribe the machine, and OpenMP's waiting threads then slow everything down. Set before numpy or torch
+    is imported, which read these variables once."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        share = str(max(1, cores // workers))
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ[name] = share
+
+
+_share_the_cores()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,3 +99,15 @@ def _test_step_floor(request, monkeypatch):
             p.replace(default=TEST_STEP_FLOOR) if p.name == "min_steps" else p for p in signature.parameters.values()])
         monkeypatch.setattr(SemiSupervisedClassifier, "__init__", lower_floor)
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """The modules marked ``slow`` (one fitted fixture of minutes) run first, in the order of their ``slow``
+    mark's ``rank``: with parallel workers (``-n N --dist loadfile --no-loadscope-reorder``) the longest
+    modules then start at once and the many short ones fill the other workers around them, instead of one
+    long module starting last and running alone."""
+    def rank(item):
+        mark = item.get_closest_marker("slow")
+        return mark.kwargs.get("rank", 0) if mark is not None else float("inf")
+
+    items.sort(key=rank)  # stable: the tests of a module keep their order

@@ -2,6 +2,10 @@
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow(rank=3)  # runs early: see tests/conftest.py
+
 
 def test_cluster_benchmark_reports_codes_beside_raw_baselines_and_idec(tmp_path, real_data_root, load_script):
     bench = load_script("benchmarks", "cluster_codes")

@@ -15,6 +15,8 @@ from fewlabel import Autoencoder, ConvAutoencoder, SemiSupervisedClassifier, Var
 from fewlabel.errors import InputError
 from fewlabel.tasks.classify import PRETRAINED, stratified_split
 
+pytestmark = pytest.mark.slow(rank=5)  # runs early: see tests/conftest.py
+
 CPU = dict(device="cpu")
 # The dense network of the pretraining comparison (autoencoder 784-128-64-32, head 32-128-10); these tests
 # are about pretraining, freezing and FixMatch, so no label propagation (tests/test_semi_default.py has it).

@@ -9,6 +9,8 @@ import pytest
 
 from fewlabel.cli import main
 
+pytestmark = pytest.mark.slow(rank=4)  # runs early: see tests/conftest.py
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = ["data.max_rows=1500", "data.max_test_rows=500"]
 # every classifier of a classify step: a step budget (below the 200-step floor of the defaults) and PCA instead

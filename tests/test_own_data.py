@@ -20,7 +20,7 @@ import fewlabel
 from fewlabel import datasets
 
 # the module fixture runs the whole command, with its three-fold estimate, inside the first test that uses it
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow(rank=0), pytest.mark.timeout(1200)]
 
 NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 FEWLABEL = [sys.executable, "-m", "fewlabel.cli"]
@@ -111,7 +111,9 @@ def test_the_labels_beat_logistic_regression_and_the_estimate_is_honest(fashion_
     assert accuracy > lr_accuracy + 0.02, (accuracy, lr_accuracy)
     metrics = json.loads((out / "metrics.json").read_text())
     estimate = metrics["estimates"]["methods"]["default"]["accuracy"]
-    assert abs(estimate - accuracy) < 0.05, (estimate, accuracy)
+    # never optimistic by more than 5 points; pessimistic by up to 10: the folds' networks learn from two thirds
+    # of the labels, and a fold's network varies with the run (the thread count alone moves it)
+    assert -0.10 < estimate - accuracy < 0.05, (estimate, accuracy)
     lo, hi = metrics["estimates"]["methods"]["default"]["interval"]
     assert lo < estimate < hi and hi - lo < 0.15
     assert set(metrics["estimates"]["methods"]) == {"default", "same network, labels alone", "LogisticRegression"}

@@ -10,7 +10,7 @@ from fewlabel import SemiSupervisedClassifier, datasets
 from fewlabel.errors import InputError
 from fewlabel.tasks.propagate import cluster_label_distribution, default_n_clusters
 
-pytestmark = pytest.mark.real_step_floor  # the defaults as a user meets them
+pytestmark = [pytest.mark.real_step_floor, pytest.mark.slow(rank=2)]  # the defaults as a user meets them
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from fewlabel.cli.classify import classifier_params
 from fewlabel.cli.common import apply_config
 from fewlabel.cli.output import OutputFolder
 from fewlabel.cli.pretrain import build_autoencoder
+from fewlabel import interrupt
 from fewlabel.errors import FewlabelError
 
 __all__ = ["COMMANDS", "build_autoencoder", "build_parser", "classifier_params", "main"]
@@ -82,7 +83,8 @@ def main(argv=None) -> int:
         return 2
     try:
         apply_config(args, argv)
-        return run_command(args)
+        with interrupt.catching():
+            return run_command(args)
     except FewlabelError as e:
         print(f"fewlabel {args.command}: error: {e}", file=sys.stderr)
         return 2

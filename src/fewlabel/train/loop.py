@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from fewlabel import interrupt
 from fewlabel.errors import CorruptFileError, InputError, TrainingDivergedError
 from fewlabel.train import distributed
 from fewlabel.train.data import Batches, epoch_seed
@@ -337,6 +338,7 @@ class Trainer:
         autocast_ctx = autocast(self.precision_, run.device)
         compile_seconds = None
         for i, batch in enumerate(run.train_batches.epoch(epoch)):
+            interrupt.check()  # a Ctrl-C that Python dropped (see fewlabel.interrupt)
             if run.global_step >= run.total_steps:
                 break
             if run.compiled and compile_seconds is None:  # the first compiled step: compiling happens here

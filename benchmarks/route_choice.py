@@ -5,9 +5,11 @@
     python benchmarks/route_choice.py --data digits --labels 50
     python benchmarks/route_choice.py --data breast-cancer --labels 40
 
-For one label draw, the classifier is fitted with each route forced (``route='labels alone'``, 'clusters',
-'clusters x network'), and with ``route='auto'``, which scores the three label sources on folds of the labeled
-rows and picks one; every fit shares the same map of the rows (``embedding=``: it uses no labels) and seed.
+For one label draw, the classifier is fitted with each route forced, each with both ways its final network can
+learn ('labels alone'; 'clusters' and 'clusters x network', each with a fresh final network and with one
+continuing the network on the labels), and with ``route='auto'``, which scores the three label sources on folds
+of the labeled rows and picks a route and a way; every fit shares the same map of the rows (``embedding=``: it
+uses no labels) and seed.
 Test accuracy of each, the choice, the scores it was made on, and whether the chosen route is the best one or
 within the noise of it (two standard errors of the difference between two routes' accuracies on the same test
 rows, from the rows on which they disagree). Image data sets: the first ``--rows`` training rows (the labels drawn
@@ -28,7 +30,11 @@ import semi_default  # benchmarks/semi_default.py: its data sets
 from _timing import Clock, cpu_record  # benchmarks/_timing.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROUTES = ("labels alone", "clusters", "clusters x network")
+# each route with each way its final network can learn (the names of the first three are those of route=)
+FORCED = {"labels alone": ("labels alone", None), "clusters": ("clusters", "fresh"),
+          "clusters x network": ("clusters x network", "continue"),
+          "clusters, continued": ("clusters", "continue"), "clusters x network, fresh": ("clusters x network", "fresh")}
+ROUTES = tuple(FORCED)
 
 
 def load(name: str, root: str | None, rows: int, test_rows: int):
@@ -46,12 +52,15 @@ def load(name: str, root: str | None, rows: int, test_rows: int):
     return X, y, Xt, yt
 
 
-def noise(right_a: np.ndarray, right_b: np.ndarray) -> float:
-    """Two standard errors of the difference of two accuracies on the same rows (McNemar's variance)."""
-    n = len(right_a)
-    disagree = np.mean(right_a != right_b)
-    diff = np.mean(right_a) - np.mean(right_b)
-    return 2 * math.sqrt(max(disagree - diff ** 2, 0.0) / n)
+def noise(a: dict, b: dict, n: int) -> float:
+    """Two standard errors of the difference of two runs' accuracies on the same ``n`` test rows: McNemar's
+    variance from the rows each got right; where a run has no rows recorded, the larger unpaired variance."""
+    if a["right"] is not None and b["right"] is not None:
+        disagree = np.mean(a["right"] != b["right"])
+        diff = np.mean(a["right"]) - np.mean(b["right"])
+        return 2 * math.sqrt(max(disagree - diff ** 2, 0.0) / n)
+    pa, pb = a["accuracy"], b["accuracy"]
+    return 2 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n)
 
 
 def main() -> None:
@@ -63,8 +72,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"))
     ap.add_argument("--auto-only", action="store_true",
-                    help="fit route='auto' alone and keep the forced routes' runs of the results file (they do not "
-                         "depend on how the route is chosen), e.g. after a change to the choice")
+                    help="fit route='auto' (and any forced route the results file lacks) and keep the forced routes' "
+                         "runs of the results file (they do not depend on how the route is chosen), e.g. after a "
+                         "change to the choice")
     args = ap.parse_args()
 
     from fewlabel import SemiSupervisedClassifier, datasets
@@ -73,30 +83,37 @@ def main() -> None:
     y_few = datasets.labeled_subset(y, args.labels, seed=args.seed)
     runs, embedding = {}, None
     path = RESULTS / f"route_choice-{args.data}-{args.labels}.json"
-    kept = json.loads(path.read_text())["runs"] if args.auto_only else {}
-    for route in ("auto",) if args.auto_only else ("auto", *ROUTES):
+    kept = json.loads(path.read_text())["runs"] if args.auto_only and path.exists() else {}
+    for route in ("auto", *(r for r in ROUTES if r not in kept)):
         with Clock() as clock:
-            clf = SemiSupervisedClassifier(route=route, random_state=args.seed, verbose=0)
-            clf.fit(X, y_few, embedding=embedding)
+            forced = None if route == "auto" else dict(zip(("route", "second"), FORCED[route]))
+            clf = SemiSupervisedClassifier(random_state=args.seed, verbose=0)
+            # a forced route is passed as the record of an earlier fit: its route and its final network's way
+            clf.fit(X, y_few, embedding=embedding, route_record=forced)
         embedding = clf.embedding_
         pred = clf.predict(Xt)
         runs[route] = {"accuracy": float(np.mean(pred == yt)), "right": (pred == yt), "record": clf.route_,
                        "second": clf.propagation_["second"], "map": clf.propagation_["embedding"], **clock.read()}
-        print(f"{route:20s} {runs[route]['accuracy']:.4f}  {runs[route]['second']}  ({clock.read()['cpu_s']} CPU s)",
+        print(f"{route:26s} {runs[route]['accuracy']:.4f}  {runs[route]['second']}  ({clock.read()['cpu_s']} CPU s)",
               flush=True)
     if args.auto_only:
-        runs.update({r: {**kept[r], "right": np.array([c == "1" for c in kept[r]["right"]])} for r in ROUTES})
-    chosen = runs["auto"]["record"]["route"]
+        # results files written before the rows were recorded keep accuracies only ("right": None)
+        runs.update({r: {**kept[r], "right": None if kept[r].get("right") is None
+                         else np.array([c == "1" for c in kept[r]["right"]])} for r in ROUTES if r in kept})
+    record = runs["auto"]["record"]
+    # the forced run that did what the choice did: its route, its final network's way
+    chosen = next(r for r in ROUTES if FORCED[r] == (record["route"], record["second"]))
     best = max(ROUTES, key=lambda r: runs[r]["accuracy"])
-    within = noise(runs["auto"]["right"], runs[best]["right"])
+    within = noise(runs["auto"], runs[best], len(yt))
     gap = runs[best]["accuracy"] - runs["auto"]["accuracy"]
     verdict = "best" if chosen == best or gap <= 0 else "within noise" if gap <= within else "worse than the best"
     result = {"data": args.data, "labels": args.labels, "rows": len(X), "test_rows": len(Xt), "seed": args.seed,
               "cpu": cpu_record(), "chosen": chosen, "auto_second": runs["auto"]["second"], "best": best,
               "gap_to_best": gap, "noise": within, "verdict": verdict,
-              "scores": runs["auto"]["record"]["scores"],
+              "scores": record["scores"], "compared": record.get("compared"),
               # each run's test rows right ("1") or wrong, for the noise of a later comparison
-              "runs": {k: {**v, "right": "".join("1" if r else "0" for r in v["right"])} for k, v in runs.items()}}
+              "runs": {k: {**v, "right": None if v["right"] is None else "".join("1" if r else "0" for r in v["right"])}
+                       for k, v in runs.items()}}
     print(json.dumps({k: result[k] for k in ("chosen", "best", "gap_to_best", "noise", "verdict")}))
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(result, indent=1, default=str) + "\n")

@@ -45,6 +45,17 @@ def test_bad_propagator_settings_are_named(params, message):
         ClusterPropagator(**params).fit(Z, np.where(np.arange(60) % 10 == 0, truth, -1))
 
 
+def network_unsure_where_the_clusters_are_wrong(y):
+    """(network, clusters) distributions over two classes: the network right on every row, sure (0.99) on the
+    first 90 and barely (0.51) on the last 10; the clusters sure (0.99) everywhere and wrong on those 10."""
+    n = len(y)
+    sure = np.where(np.arange(n) < n - 10, 0.99, 0.51)
+    p_net = np.where(np.eye(2)[y] == 1, sure[:, None], 1 - sure[:, None])
+    p_clusters = np.where(np.eye(2)[y] == 1, 0.99, 0.01)
+    p_clusters[n - 10:] = p_clusters[n - 10:, ::-1]
+    return p_net, p_clusters
+
+
 def test_the_route_is_the_most_accurate_source_on_the_held_out_labels():
     y = np.repeat([0, 1], 50)
     right_net = np.eye(2)[y] * 0.8 + 0.1
@@ -56,9 +67,9 @@ def test_the_route_is_the_most_accurate_source_on_the_held_out_labels():
     assert record["route"] == CLUSTERS and record["second"] == "fresh"
     assert record["scores"][CLUSTERS] == {"accuracy": 0.95, "right": 95, "rows": 100}
     assert record["scores"][LABELS_ALONE]["right"] == 70
-    # the network right everywhere (not sure of itself, so the clusters' confident mistakes outvote it in the
-    # product): the labels alone win, and nothing else is trained
-    record = choose_route(y, np.eye(2)[y] * 0.2 + 0.4, p_clusters, how="test")
+    # the network right everywhere, but barely sure on the ten rows where the clusters are surely wrong: the
+    # clusters' mistakes outvote it in the product: the labels alone win, and nothing else is trained
+    record = choose_route(y, *network_unsure_where_the_clusters_are_wrong(y), how="test")
     assert record["route"] == LABELS_ALONE and record["second"] is None
     # flat clusters that only tip the network's close calls: the product, not clearly better: continue
     close = np.where((np.arange(100) % 10 < 8)[:, None], np.eye(2)[y] * 0.2 + 0.4, np.eye(2)[1 - y] * 0.1 + 0.45)
@@ -69,6 +80,32 @@ def test_the_route_is_the_most_accurate_source_on_the_held_out_labels():
     assert forced_route(PRODUCT)["second"] == "continue" and forced_route(CLUSTERS)["scores"] is None
     with pytest.raises(InputError, match="unknown route"):
         forced_route("both")
+
+
+def test_the_route_record_keeps_the_rows_each_source_alone_gets_right():
+    """The record keeps what both decisions were made on: the rows only the propagated labels, or only the
+    network, get right, and the standard errors each decision asked for (``z_labels_alone``, ``z_fresh``)."""
+    y = np.repeat([0, 1], 50)
+
+    def confident(wrong_rows, sure):
+        p = np.eye(2)[y] * (2 * sure - 1) + (1 - sure)
+        p[wrong_rows] = p[wrong_rows][:, ::-1]
+        return p
+
+    p_net = confident([0, 1, 2, 3, 4], sure=0.6)  # 95 right
+    # the clusters right alone on 5 rows, the network on 1: 4 > sqrt(6) = 2.4 but < 2 sqrt(6) = 4.9
+    record = choose_route(y, p_net, confident([5], sure=0.9), how="test")
+    assert record["route"] == CLUSTERS and record["second"] == "continue"
+    assert record["compared"] == {"propagated": CLUSTERS, "propagated_right_alone": 5, "network_right_alone": 1,
+                                  "z_labels_alone": 2.0, "z_fresh": 2.0}
+    assert choose_route(y, p_net, confident([5], sure=0.9), how="test", z_fresh=1.0)["second"] == "fresh"
+    # 5 against 3: 2 < sqrt(8) = 2.8: not more accurate even at one standard error
+    assert choose_route(y, p_net, confident([5, 6, 7], sure=0.9), how="test", z_fresh=1.0)["second"] == "continue"
+    # the network right alone on 10 rows, the product on 0: 10 > 2 sqrt(10) = 6.3: the labels alone
+    record = choose_route(y, *network_unsure_where_the_clusters_are_wrong(y), how="test")
+    assert record["route"] == LABELS_ALONE and record["compared"]["network_right_alone"] == 10
+    assert choose_route(y, *network_unsure_where_the_clusters_are_wrong(y), how="test",
+                        z_labels_alone=4.0)["route"] != LABELS_ALONE  # 10 < 4 sqrt(10) = 12.6
 
 
 def test_clearly_better_is_mcnemars_comparison():

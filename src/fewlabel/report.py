@@ -277,6 +277,13 @@ def render_own_data(result: dict, figures: Path) -> str:
         parts.append(_table(["labels from", "right on the held-out labeled rows", "chosen"],
                             [[name, f"{s['right']} / {s['rows']} ({_percent(s['accuracy'])})",
                               "yes" if name == record["route"] else ""] for name, s in record["scores"].items()]))
+        c = record.get("compared")
+        if c:
+            parts.append(_note(f"On the held-out labeled rows, {c['propagated']} alone was right on "
+                               f"{c['propagated_right_alone']} and the network on the labels alone on "
+                               f"{c['network_right_alone']}: the network alone is chosen at {c['z_labels_alone']:g} "
+                               f"standard errors of that difference, a fresh final network (not one continuing the "
+                               f"network on the labels) at {c['z_fresh']:g}."))
     parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
                         [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
                          for name, n in data["class_counts"].items()]))

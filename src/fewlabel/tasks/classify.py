@@ -144,10 +144,6 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     baseline for consistency training; image rows only); 'auto' (the default): on for image rows with a
     convolutional encoder built here ('conv', 'resnet18'; not for a given pretrained one).
 
-    ``augment=True``: weak augmentation (random shifts) of the images in supervised training too (a fair
-    baseline for consistency training; image rows only); 'auto' (the default): on for image rows with a
-    convolutional encoder built here ('conv', 'resnet18'; not for a given pretrained one).
-
     Training length: each network trains for ``epochs`` passes over all rows of X (however few are labeled),
     and at least ``min_steps`` optimizer steps when ``max_steps`` is not given (a few hundred rows are
     otherwise a few steps an epoch, too few to fit a network); a ``max_steps`` budget is shared by the

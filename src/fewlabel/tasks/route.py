@@ -12,12 +12,13 @@ each source is scored on the same labeled rows, each row predicted by a model th
 
 The more accurate of the two propagated sources (exact ties go to the clusters) is compared with the network's
 own out-of-fold answers, judged by the rows the two get differently (McNemar's comparison,
-:func:`clearly_better`). Where the network is clearly more accurate, the propagated labels would teach
-mistakes: the network on the labels alone is the model. Otherwise the unlabeled rows are used: propagated labels
-clearly more accurate than the network's own train a fresh network; labels that are not clearly better (nor
-clearly worse) are added to what the network on the labels already knows (it continues, the labeled rows
-repeated to half of what it sees: the labels stay the main signal, the unlabeled rows add what the network is
-sure of).
+:func:`clearly_better`). Where the network is clearly more accurate, the propagated labels would teach mistakes:
+the network on the labels alone is the model. Otherwise the unlabeled rows are used: propagated labels clearly
+more accurate than the network's own train a fresh network, which learns them without the first network's
+mistakes; labels that are not clearly better (nor clearly worse) are added to what the network on the labels
+already knows (it continues, the labeled rows repeated to half of what it sees: the labels stay the main
+signal, the unlabeled rows add what the network is sure of). "Clearly" is ``z_labels_alone`` and ``z_fresh``
+standard errors of the difference (two each: about 95%), kept in the record with the counts they judged.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ ROUTES = (LABELS_ALONE, CLUSTERS, PRODUCT)
 PREFERENCE = (CLUSTERS, PRODUCT)
 
 
-def clearly_better(right_a: np.ndarray, right_b: np.ndarray) -> int:
+def clearly_better(right_a: np.ndarray, right_b: np.ndarray, z: float = 2.0) -> int:
     """+1 if ``a`` is right on clearly more of the same rows than ``b``, -1 if clearly fewer, 0 otherwise.
     Clearly: on the rows the two get differently (``a`` alone right on ``n_a``, ``b`` alone on ``n_b``), a
-    difference of more than twice ``sqrt(n_a + n_b)`` (McNemar's comparison, about 95%)."""
+    difference of more than ``z`` times ``sqrt(n_a + n_b)``, its standard error under no difference (McNemar's
+    comparison: ``z=2`` about 95%, ``z=1`` about 84%, one-sided)."""
     right_a, right_b = np.asarray(right_a, bool), np.asarray(right_b, bool)
     n_a, n_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
-    limit = 2 * math.sqrt(n_a + n_b)
+    limit = z * math.sqrt(n_a + n_b)
     return 1 if n_a - n_b > limit else -1 if n_b - n_a > limit else 0
 
 
@@ -48,13 +50,17 @@ def normalized(p: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True).clip(1e-300)
 
 
-def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str) -> dict:
+def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str,
+                 z_labels_alone: float = 2.0, z_fresh: float = 2.0) -> dict:
     """Score the three label sources on the labeled rows and choose the route (the module docstring).
 
     ``y_true``: the class index of each labeled row; ``p_network``: the out-of-fold network's probabilities on
     those rows; ``p_clusters``: the clusters' leave-one-out distributions on them. Returns the record saved with
-    the model: each source's accuracy and rows right, the chosen ``route``, and ``second``: 'fresh' or
-    'continue' (how the final network learns from the chosen labels), with ``how`` the measurement was made."""
+    the model: each source's accuracy and rows right, the chosen ``route``, ``second``: 'fresh' or 'continue'
+    (how the final network learns from the chosen labels), ``compared``: the better propagated source and the
+    rows only it, or only the network, gets right, and the evidence each decision asked for (``z_labels_alone``
+    standard errors to choose the network alone, ``z_fresh`` to train a fresh network: the module docstring), with
+    ``how`` the measurement was made."""
     y_true = np.asarray(y_true)
     if len(y_true) == 0 or p_network.shape != p_clusters.shape or len(p_network) != len(y_true):
         raise InputError("the route is chosen from one network and one cluster distribution per labeled row")
@@ -63,10 +69,16 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
     right = {name: a == y_true for name, a in answers.items()}
     scores = {name: {"accuracy": float(r.mean()), "right": int(r.sum()), "rows": len(r)} for name, r in right.items()}
     propagated = max((CLUSTERS, PRODUCT), key=lambda name: (scores[name]["right"], -PREFERENCE.index(name)))
-    if clearly_better(right[LABELS_ALONE], right[propagated]) > 0:
-        return {"route": LABELS_ALONE, "second": None, "scores": scores, "how": how}
-    second = "fresh" if clearly_better(right[propagated], right[LABELS_ALONE]) > 0 else "continue"
-    return {"route": propagated, "second": second, "scores": scores, "how": how}
+    # the rows only one of the two gets right: what the comparisons are made on, kept in the record
+    compared = {"propagated": propagated,
+                "propagated_right_alone": int(np.sum(right[propagated] & ~right[LABELS_ALONE])),
+                "network_right_alone": int(np.sum(~right[propagated] & right[LABELS_ALONE])),
+                "z_labels_alone": float(z_labels_alone), "z_fresh": float(z_fresh)}
+    record = {"scores": scores, "compared": compared, "how": how}
+    if clearly_better(right[LABELS_ALONE], right[propagated], z=z_labels_alone) > 0:
+        return {"route": LABELS_ALONE, "second": None, **record}
+    second = "fresh" if clearly_better(right[propagated], right[LABELS_ALONE], z=z_fresh) > 0 else "continue"
+    return {"route": propagated, "second": second, **record}
 
 
 def forced_route(route: str) -> dict:

@@ -100,7 +100,6 @@ def _test_step_floor(request, monkeypatch):
         monkeypatch.setattr(SemiSupervisedClassifier, "__init__", lower_floor)
 
 
-
 def pytest_collection_modifyitems(config, items):
     """The modules marked ``slow`` (one fitted fixture of minutes) run first, in the order of their ``slow``
     mark's ``rank``: with parallel workers (``-n N --dist loadfile --no-loadscope-reorder``) the longest

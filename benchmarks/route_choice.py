@@ -75,6 +75,9 @@ def main() -> None:
                     help="fit route='auto' (and any forced route the results file lacks) and keep the forced routes' "
                          "runs of the results file (they do not depend on how the route is chosen), e.g. after a "
                          "change to the choice")
+    ap.add_argument("--route-params", default=None,
+                    help="route_params of the route='auto' fit, as JSON (e.g. '{\"pool\": true}')")
+    ap.add_argument("--out", default=None, help="results file (default: benchmarks/results/route_choice-DATA-N.json)")
     args = ap.parse_args()
 
     from fewlabel import SemiSupervisedClassifier, datasets
@@ -83,11 +86,16 @@ def main() -> None:
     y_few = datasets.labeled_subset(y, args.labels, seed=args.seed)
     runs, embedding = {}, None
     path = RESULTS / f"route_choice-{args.data}-{args.labels}.json"
+    # the forced routes' runs are kept from the default results file; the choice is written to --out
     kept = json.loads(path.read_text())["runs"] if args.auto_only and path.exists() else {}
+    route_params = json.loads(args.route_params) if args.route_params else None
+    if args.out:
+        path = Path(args.out)
     for route in ("auto", *(r for r in ROUTES if r not in kept)):
         with Clock() as clock:
             forced = None if route == "auto" else dict(zip(("route", "second"), FORCED[route]))
-            clf = SemiSupervisedClassifier(random_state=args.seed, verbose=0)
+            clf = SemiSupervisedClassifier(random_state=args.seed, verbose=0,
+                                           route_params=route_params if route == "auto" else None)
             # a forced route is passed as the record of an earlier fit: its route and its final network's way
             clf.fit(X, y_few, embedding=embedding, route_record=forced)
         embedding = clf.embedding_
@@ -101,16 +109,11 @@ def main() -> None:
         runs.update({r: {**kept[r], "right": None if kept[r].get("right") is None
                          else np.array([c == "1" for c in kept[r]["right"]])} for r in ROUTES if r in kept})
     record = runs["auto"]["record"]
-    # the forced run that did what the choice did: its route, its final network's way
-    chosen = next(r for r in ROUTES if FORCED[r] == (record["route"], record["second"]))
-    best = max(ROUTES, key=lambda r: runs[r]["accuracy"])
-    within = noise(runs["auto"], runs[best], len(yt))
-    gap = runs[best]["accuracy"] - runs["auto"]["accuracy"]
-    verdict = "best" if chosen == best or gap <= 0 else "within noise" if gap <= within else "worse than the best"
     result = {"data": args.data, "labels": args.labels, "rows": len(X), "test_rows": len(Xt), "seed": args.seed,
-              "cpu": cpu_record(), "chosen": chosen, "auto_second": runs["auto"]["second"], "best": best,
-              "gap_to_best": gap, "noise": within, "verdict": verdict,
+              "cpu": cpu_record(), "route_params": route_params, "auto_second": runs["auto"]["second"],
+              **judged(runs, len(yt)),
               "scores": record["scores"], "compared": record.get("compared"),
+              "network_weight": record.get("network_weight"),
               # each run's test rows right ("1") or wrong, for the noise of a later comparison
               "runs": {k: {**v, "right": None if v["right"] is None else "".join("1" if r else "0" for r in v["right"])}
                        for k, v in runs.items()}}
@@ -118,6 +121,19 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(f"wrote {path}")
+
+
+def judged(runs: dict, n: int) -> dict:
+    """The forced run that did what the choice did (its route, its final network's way), the best forced run,
+    and the verdict on the choice. A forced 'clusters x network' pools with equal weights (the plain product);
+    the choice's pool may weigh the sources otherwise, so the two are compared by their accuracy, not by name."""
+    record = runs["auto"]["record"]
+    chosen = next(r for r in ROUTES if FORCED[r] == (record["route"], record["second"]))
+    best = max(ROUTES, key=lambda r: runs[r]["accuracy"])
+    within = noise(runs["auto"], runs[best], n)
+    gap = runs[best]["accuracy"] - runs["auto"]["accuracy"]
+    verdict = "best" if gap <= 0 else "within noise" if gap <= within else "worse than the best"
+    return {"chosen": chosen, "best": best, "gap_to_best": gap, "noise": within, "verdict": verdict}
 
 
 if __name__ == "__main__":

@@ -95,6 +95,8 @@ def main(argv=None) -> dict:
                          "after a change to the route")
     ap.add_argument("--root", default=None, help="folder holding <data>/ (default: fewlabel's search order)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--route-params", default=None,
+                    help="route_params of fewlabel_default, as JSON (e.g. '{\"pool\": true}'; with --out)")
     args = ap.parse_args(argv)
 
     from fewlabel import SemiSupervisedClassifier
@@ -131,7 +133,8 @@ def main(argv=None) -> dict:
             row = {"seed": seed, **earlier.get(seed, {})}
         else:
             row = {"seed": seed} if args.skip_peers else {"seed": seed, **peers(F, Ft, y, yt, y_few, umap_embedding)}
-        methods = (("fewlabel_default", {}), ("supervised_baseline", {"propagate": None}))
+        default = {"route_params": json.loads(args.route_params)} if args.route_params else {}
+        methods = (("fewlabel_default", default), ("supervised_baseline", {"propagate": None}))
         for name, params in methods[:1] if args.default_only else methods:
             c = Clock()
             clf = SemiSupervisedClassifier(random_state=seed, **params).fit(X, y_few)

@@ -240,3 +240,7 @@ def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path):
     model = fewlabel.load(out / "model")
     assert list(model.classes_) == [str(c) for c in range(10)] and model.estimates_["folds"] == 2
     assert (out / "report.html").stat().st_size > 10_000 and (out / "figures" / "map.png").exists()
+    # the route was measured on the plain product, and the product (if it teaches) is not pooled by default
+    record = metrics["route_record"]
+    assert record["scores"] is not None and record["pool"] is False and record["network_weight"] == 0.5
+    assert "(0.50: their plain product" not in (out / "report.html").read_text()

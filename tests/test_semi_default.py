@@ -63,7 +63,8 @@ def test_the_default_model_saves_and_loads(tmp_path, mnist_small, default_fit):
     assert back.route_ == clf.route_ and back.route_["scores"] is not None
     assert back.propagation_["route"] == clf.route_ and back.propagation_["led_by"] == clf.route_["route"]
     assert back.get_params() == clf.get_params()
-    assert (back.route, back.route_folds, back.min_steps, back.propagate_params) == ("auto", 3, 200, None)
+    assert (back.route, back.route_folds, back.min_steps, back.propagate_params, back.route_params) == \
+        ("auto", 3, 200, None, None)
 
 
 def test_no_propagation_when_every_row_is_labeled(mnist_small):
@@ -109,6 +110,9 @@ def test_cluster_label_distribution_is_sharp_on_clusters_and_flat_on_mixtures():
     ({"propagate_params": {"map": "umap"}}, "propagate_params has"),
     ({"propagate_params": {"map_dims": 0}}, "map_dims"),
     ({"min_steps": 0}, "min_steps"),
+    ({"route_params": {"z": 1.0}}, "route_params has"),
+    ({"route_params": {"pool": "yes"}}, "pool"),
+    ({"route_params": {"z_fresh": -1}}, "z_fresh"),
 ])
 def test_bad_propagation_settings_are_named(mnist_small, params, message):
     X, y, _, _ = mnist_small

@@ -6,7 +6,17 @@ import pytest
 
 from fewlabel.errors import InputError
 from fewlabel.tasks.propagator import ClusterPropagator
-from fewlabel.tasks.route import CLUSTERS, LABELS_ALONE, PRODUCT, choose_route, clearly_better, forced_route
+from fewlabel.tasks.route import (
+    CLUSTERS,
+    LABELS_ALONE,
+    PRODUCT,
+    choose_route,
+    clearly_better,
+    forced_route,
+    normalized,
+    pool_weight,
+    pooled,
+)
 
 
 def blobs(seed=0, n=200):
@@ -108,6 +118,42 @@ def test_the_route_record_keeps_the_rows_each_source_alone_gets_right():
                         z_labels_alone=4.0)["route"] != LABELS_ALONE  # 10 < 4 sqrt(10) = 12.6
 
 
+def sure_network_wrong_where_the_clusters_are_right(y, wrong_every=10):
+    """Two classes: the network 0.999 sure of every row, wrong on every ``wrong_every``-th; the clusters right
+    there and 0.99 sure, wrong (0.6 sure) on the rows after those, where the network is right."""
+    n = len(y)
+    net_wrong = np.arange(n) % wrong_every == 0
+    clusters_wrong = np.arange(n) % wrong_every == 1
+    p_net = np.where(np.eye(2)[y] == 1, 0.999, 0.001)
+    p_net[net_wrong] = p_net[net_wrong][:, ::-1]
+    p_clusters = np.where(np.eye(2)[y] == 1, 0.99, 0.01)
+    p_clusters[clusters_wrong] = np.where(np.eye(2)[y[clusters_wrong]] == 1, 0.4, 0.6)
+    return p_net, p_clusters
+
+
+def test_the_pool_weighs_each_source_by_how_its_confidence_held_on_the_labeled_rows():
+    y = np.repeat([0, 1], 50)
+    p_net, p_clusters = sure_network_wrong_where_the_clusters_are_right(y)
+    np.testing.assert_allclose(pooled(p_net, p_clusters, 0.5), normalized(p_net * p_clusters))
+    np.testing.assert_array_equal(pooled(p_net, p_clusters, 0.0).argmax(1), p_clusters.argmax(1))
+    np.testing.assert_array_equal(pooled(p_net, p_clusters, 1.0).argmax(1), p_net.argmax(1))
+    # the plain product follows the sure network into its ten mistakes: 90 right. The network's sureness was not
+    # earned and the clusters' was: the fitted pool leans on the clusters where they are sure, and the network
+    # still corrects them where they are not
+    assert np.sum(normalized(p_net * p_clusters).argmax(1) == y) == 90
+    w = pool_weight(y, p_net, p_clusters)
+    assert w < 0.5
+    assert np.sum(pooled(p_net, p_clusters, w).argmax(1) == y) == 100
+    # the other way round: a sure network that is right outweighs clusters that are sure and wrong
+    assert pool_weight(y, p_clusters, p_net) > 0.5
+    # the route is chosen on the plain product (90 right, as the network and the clusters); with pool=True the
+    # record keeps the fitted weight the final network's labels are pooled with; by default the plain product's
+    record = choose_route(y, p_net, p_clusters, how="test", pool=True)
+    assert record["scores"][PRODUCT]["right"] == 90 and record["pool"] is True and record["network_weight"] == w
+    record = choose_route(y, p_net, p_clusters, how="test")
+    assert record["scores"][PRODUCT]["right"] == 90 and record["pool"] is False and record["network_weight"] == 0.5
+
+
 def test_clearly_better_is_mcnemars_comparison():
     a = np.array([True] * 20 + [False] * 80)
     assert clearly_better(a, np.zeros(100, bool)) == 1  # 20 against 0: beyond 2 * sqrt(20)
@@ -179,3 +225,24 @@ def test_the_fixmatch_stage_alone():
                          ({"unlabeled_weight": -1}, "unlabeled_weight")):
         with pytest.raises(InputError, match=message):
             FixMatch(**bad).check()
+
+
+def test_route_params_reach_the_route_and_come_back_with_the_model(tmp_path):
+    """route_params={'pool': True} on a real table (breast cancer, 40 labels): the measured route records the
+    pool's weight, and the final network's labels are pooled with it; the settings come back with the model."""
+    from sklearn.datasets import load_breast_cancer
+
+    import fewlabel
+    from fewlabel import SemiSupervisedClassifier
+    from fewlabel.datasets import labeled_subset
+
+    data = load_breast_cancer()
+    y = labeled_subset(data.target, 40, seed=0)
+    params = {"pool": True, "z_fresh": 3.0}
+    clf = SemiSupervisedClassifier(route_params=params, max_steps=40, random_state=0).fit(data.data, y)
+    record = clf.route_
+    assert record["scores"] is not None and record["pool"] is True and record["compared"]["z_fresh"] == 3.0
+    assert 0.0 <= record["network_weight"] <= 1.0
+    fewlabel.save(clf, tmp_path / "m")
+    back = fewlabel.load(tmp_path / "m")
+    assert back.route_params == params and back.route_ == record

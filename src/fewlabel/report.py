@@ -284,6 +284,11 @@ def render_own_data(result: dict, figures: Path) -> str:
                                f"{c['network_right_alone']}: the network alone is chosen at {c['z_labels_alone']:g} "
                                f"standard errors of that difference, a fresh final network (not one continuing the "
                                f"network on the labels) at {c['z_fresh']:g}."))
+        if record.get("pool"):
+            parts.append(_note(f"Where clusters x network teaches the final network, its labels pool the two with "
+                               f"the network's weight at {record['network_weight']:.2f} (0.50: their plain product; "
+                               f"lower: the clusters count more), the weight under which the pool predicted the "
+                               f"held-out labeled rows' classes best (log-loss)."))
     parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
                         [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
                          for name, n in data["class_counts"].items()]))

@@ -41,7 +41,7 @@ from fewlabel.tasks.consistency import FixMatch
 from fewlabel.tasks.network import NetworkStage
 from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
-from fewlabel.tasks.route import CLUSTERS, LABELS_ALONE, ROUTES, choose_route, forced_route, normalized
+from fewlabel.tasks.route import CLUSTERS, LABELS_ALONE, ROUTE_SETTINGS, ROUTES, choose_route, forced_route, pooled
 from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
@@ -94,11 +94,14 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
        other folds of the labeled rows (together the steps of one network), answer for the held-out labeled
        rows. Three label sources are scored on the same labeled rows: the network on the labels alone, the
        clusters, and their product. The network alone is the route only where it is clearly more accurate than
-       the better propagated source; otherwise that source is (:mod:`fewlabel.tasks.route`). The choice and its
-       scores are ``route_``, saved with the model and shown in the report; ``route=`` sets it instead.
+       the better propagated source; otherwise that source is (:mod:`fewlabel.tasks.route`; its settings:
+       ``route_params``). The choice and its scores are ``route_``, saved with the model and shown in the
+       report; ``route=`` sets it instead.
     3. **Train** (:class:`~fewlabel.tasks.network.NetworkStage`): with 'labels alone' the network trained on
        every label is the model. Otherwise the final network learns from the labeled rows plus every row
-       whose propagated label (the clusters', or their product with the network on the labels) is at least
+       whose propagated label (the clusters', or their product with the network on the labels; with
+       ``route_params={'pool': True}`` each raised to a power fitted on the labeled rows,
+       :func:`~fewlabel.tasks.route.pooled`) is at least
        ``pseudo_threshold`` confident, weighted by that confidence: a fresh network where those labels were
        clearly more accurate than the network's own on the held-out rows; elsewhere it continues the network
        on the labels, the labeled rows repeated until they are half of the rows it sees (labels no better
@@ -171,7 +174,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                  consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
                  pretrain_epochs=20, pretrain_params=None, schedule=None, ema=None, validation_fraction=0.0,
                  early_stopping=None, pseudo_threshold=0.5, standardize="auto", route="auto", route_folds=3,
-                 propagate_params=None, min_steps=200):
+                 propagate_params=None, min_steps=200, route_params=None):
         self.encoder = encoder
         self.pretrain = pretrain
         self.propagate = propagate
@@ -206,6 +209,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.route_folds = route_folds
         self.propagate_params = propagate_params
         self.min_steps = min_steps
+        self.route_params = route_params
 
     # -- checks ------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -245,8 +249,25 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         if not is_int(self.route_folds) or self.route_folds < 2:
             raise InputError(f"route_folds must be an integer >= 2, got {self.route_folds!r}")
         positive_int("min_steps", self.min_steps)
+        self._route_settings()
         self._propagator()
         encoders.warn_unused_architecture(self)
+
+    def _route_settings(self) -> dict:
+        """``route_params`` checked: the settings of :func:`~fewlabel.tasks.route.choose_route`."""
+        params = self.route_params or {}
+        if not isinstance(params, dict):
+            raise InputError(f"route_params must be None or a dict of route settings, got {params!r}")
+        unknown = sorted(set(params) - set(ROUTE_SETTINGS))
+        if unknown:
+            raise InputError(f"route_params has {unknown}: its settings are {sorted(ROUTE_SETTINGS)}")
+        for name in ("z_labels_alone", "z_fresh"):
+            value = params.get(name, 2.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < np.inf:
+                raise InputError(f"route_params[{name!r}] must be a number >= 0, got {value!r}")
+        if not isinstance(params.get("pool", False), bool):
+            raise InputError(f"route_params['pool'] must be True or False, got {params['pool']!r}")
+        return dict(params)
 
     def _fixmatch(self) -> FixMatch:
         return FixMatch(self.threshold, self.unlabeled_weight, self.unlabeled_ratio)
@@ -418,6 +439,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             record = forced_route(self.route)
         elif earlier is not None:
             record = {**forced_route(earlier["route"]), "second": earlier["second"],
+                      "network_weight": earlier.get("network_weight", 0.5),
                       "how": "taken from an earlier fit on the same rows"}
         elif remaining is not None and remaining < self.route_folds + 2 + fixmatch:
             record = {**forced_route(CLUSTERS), "how": f"not measured: max_steps={remaining} is too few steps to "
@@ -428,7 +450,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             share = None if remaining is None else max(self.route_folds, remaining // (3 + fixmatch))
             p_oof, folds = self._out_of_fold(stage, X, y_part, share)
             record = choose_route(y_part[known], p_oof[known], propagator.loo_distributions_,
-                                  how=f"{folds} folds of the {len(known)} labeled rows")
+                                  how=f"{folds} folds of the {len(known)} labeled rows", **self._route_settings())
             remaining = None if remaining is None else remaining - share
         self.route_ = record
         needs_first = record["route"] != CLUSTERS or record["second"] == "continue"
@@ -447,7 +469,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             history = first
         else:
             p = propagator.label_distributions_ if record["route"] == CLUSTERS \
-                else normalized(p_net * propagator.label_distributions_)
+                else pooled(p_net, propagator.label_distributions_, record.get("network_weight", 0.5))
             target, weight = self._pseudo_labels(p, y_part)
             unl = y_part < 0
             info["pseudo_labeled"] = int((weight[unl] > 0).sum())

@@ -28,6 +28,7 @@ from fewlabel.train import distributed
 from fewlabel.train.data import Batches, epoch_seed
 from fewlabel.train.ema import WeightEMA, check_decay
 from fewlabel.train.history import History
+from fewlabel.train.memory import steady_allocations
 from fewlabel.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from fewlabel.train.precision import autocast, check_precision, forward_flops, has_convolutions, resolve_precision
 from fewlabel.train.state import load_state_file, save_state_file
@@ -246,6 +247,10 @@ class Trainer:
         draws the training rows in several shuffled passes, e.g. a few labeled rows over an epoch of all
         the rows of a semi-supervised data set.
         """
+        with steady_allocations():  # each step reuses the memory the last one freed (fewlabel.train.memory)
+            return self._fit(model, loss_fn, train, val, params, after_step, epoch_rows)
+
+    def _fit(self, model, loss_fn, train, val, params, after_step, epoch_rows) -> History:
         run = self._start(model, loss_fn, train, val, params, epoch_rows)
         if self.resume and self.checkpoint is not None and self.checkpoint.exists():
             self._resume_from_checkpoint(run)

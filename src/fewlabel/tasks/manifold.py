@@ -6,6 +6,8 @@ asked for; ``default_manifold()`` falls back to PCA without it.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -60,11 +62,52 @@ def default_manifold() -> str:
 
 def import_umap():
     try:
-        import umap  # noqa: PLC0415
+        import umap
     except ImportError as e:
         raise InputError(f"UMAP needs the optional package umap-learn ({e}); install it with "
                          "`pip install fewlabel[umap]` (or `pip install umap-learn`), or use manifold='pca'") from None
+    cache_umap_compilations()
     return umap
+
+
+#: umap-learn's modules whose numba functions a map, its fit and its transform compile
+UMAP_JIT_MODULES = ("umap.umap_", "umap.distances", "umap.layouts", "umap.utils", "umap.sparse")
+_umap_cached = False
+
+
+def cache_umap_compilations() -> int:
+    """Keep umap-learn's numba compilations on disk, so that only the first process ever pays for them.
+
+    umap-learn compiles its numba functions with ``cache=False``, so every new process (each ``fewlabel``
+    command) spends its first UMAP fit compiling them again. Numba's own ``enable_caching`` keeps each
+    compilation beside the function's source (or in numba's cache folder where that is read-only) and reloads it
+    when the source is unchanged. Done once per process, before anything is compiled; a function numba cannot
+    cache, or a machine with nowhere to write, just compiles as before. ``NUMBA_DISABLE_JIT`` or
+    ``FEWLABEL_NUMBA_CACHE=0`` turn it off. Returns how many functions were switched to the disk cache.
+    """
+    global _umap_cached
+    if _umap_cached:
+        return 0
+    _umap_cached = True
+    if os.environ.get("FEWLABEL_NUMBA_CACHE", "1").strip() == "0":
+        return 0
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:
+        return 0
+    switched = 0
+    for name in UMAP_JIT_MODULES:
+        module = sys.modules.get(name)
+        for fn in vars(module).values() if module is not None else ():
+            if (isinstance(fn, Dispatcher) and fn.__module__ == name and isinstance(fn._cache, NullCache)
+                    and not fn.overloads):
+                try:
+                    fn.enable_caching()
+                except (RuntimeError, OSError, TypeError):
+                    continue
+                switched += 1
+    return switched
 
 
 class ExactNeighbors:

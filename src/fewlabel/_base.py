@@ -53,7 +53,8 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
         raise InputError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.dtype != np.uint8:
         X = X.astype(np.float32, copy=False)
-        if not np.isfinite(X).all():
+        # in slices of rows: a memory-mapped file is read once, never copied whole
+        if not all(np.isfinite(X[i:i + 65_536]).all() for i in range(0, len(X), 65_536)):
             bad = np.argwhere(~np.isfinite(X.reshape(len(X), -1)))
             kind = "NaN" if np.isnan(X).any() else "infinity"
             raise InputError(f"{name} contains {kind} ({len(bad)} values; first at row {bad[0][0]}, "

@@ -205,7 +205,8 @@ def load_data(name: str, split: str, root, label_column=None):
         if path.is_dir():
             X, y, _ = datasets.read_image_folder(path)
             return X, y
-        X, y, _ = datasets.read_table(path, label_column=column(label_column))
+        # mapped: a command's data lives only while it runs, and may be larger than memory
+        X, y, _ = datasets.read_table(path, label_column=column(label_column), mmap=True)
         return X, y
     return datasets.load(name, split=split, root=root)
 

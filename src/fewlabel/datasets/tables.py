@@ -350,6 +350,24 @@ def _read_npy(f, size: int, where: str) -> np.ndarray:
     The header is parsed and checked against ``size`` before the array is allocated, and the data is
     read straight into it: a header claiming 10^12 items fails at once, and nothing is ever unpickled.
     """
+    shape, fortran_order, dtype, header_size = _npy_header(f, size, where)
+    count = math.prod(shape)
+    expected = header_size + count * dtype.itemsize
+    arr = np.empty(count, dtype=dtype)
+    view = memoryview(arr.view(np.uint8)) if dtype.itemsize else memoryview(b"")
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done:])
+        if not n:
+            raise CorruptFileError(f"{where} is truncated: {header_size + done} of {expected} bytes")
+        done += n
+    del view
+    return arr.reshape(shape[::-1]).transpose() if fortran_order else arr.reshape(shape)
+
+
+def _npy_header(f, size: int, where: str) -> tuple[tuple, bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, header bytes) of the .npy stream ``f`` of ``size`` bytes, checked: a damaged
+    or hostile header, an object dtype (pickles), an impossible shape, a truncated or padded file fail here."""
     fmt = np.lib.format
     prefix = f.read(12)
     # The header's length is read first and checked against the size: NumPy would allocate a buffer of
@@ -383,16 +401,7 @@ def _read_npy(f, size: int, where: str) -> np.ndarray:
         raise CorruptFileError(
             f"{where} {problem}: its header says shape {shape} of {dtype}, i.e. {expected} bytes, but it holds {size}"
         )
-    arr = np.empty(count, dtype=dtype)
-    view = memoryview(arr.view(np.uint8)) if dtype.itemsize else memoryview(b"")
-    done = 0
-    while done < len(view):
-        n = f.readinto(view[done:])
-        if not n:
-            raise CorruptFileError(f"{where} is truncated: {header_size + done} of {expected} bytes")
-        done += n
-    del view
-    return arr.reshape(shape[::-1]).transpose() if fortran_order else arr.reshape(shape)
+    return shape, fortran_order, dtype, header_size
 
 
 def _check_magic(path: Path, magic: bytes):
@@ -402,10 +411,19 @@ def _check_magic(path: Path, magic: bytes):
         raise CorruptFileError(f"{path} is not a {path.suffix} file (it does not start with {magic!r})")
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """The array of an .npy file. With ``mmap``, images (more than two axes) are memory-mapped, not read: a file
+    of a million images is paged in as training reads its rows, and the kernel can drop those pages again, so the
+    data never has to fit in memory. The mapping is copy-on-write: nothing fewlabel does can change the file."""
     _check_magic(path, b"\x93NUMPY")
     with open(path, "rb") as f:
-        return _read_npy(f, os.fstat(f.fileno()).st_size, str(path))
+        size = os.fstat(f.fileno()).st_size
+        shape, fortran_order, dtype, header_size = _npy_header(f, size, str(path))
+        if mmap and len(shape) > 2 and math.prod(shape) > 0:
+            return np.memmap(path, dtype=dtype, mode="c", offset=header_size, shape=shape,
+                             order="F" if fortran_order else "C")
+        f.seek(0)
+        return _read_npy(f, size, str(path))
 
 
 def load_npz(path: Path):
@@ -443,11 +461,11 @@ def load_npz(path: Path):
         raise CorruptFileError(f"cannot read {path} as an .npz archive: {type(e).__name__}: {e}") from e
 
 
-def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=False):
+def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=False, mmap=False):
     if path.suffix.lower() == ".npz":
         X, y = load_npz(path)
     else:
-        X, y = _load_npy(path), None
+        X, y = _load_npy(path, mmap), None
 
     if X.dtype.kind not in "biuf":
         raise InputError(f"{path}: X has dtype {X.dtype}; features must be numbers")
@@ -475,7 +493,10 @@ def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=
             raise InputError(f"{path}: X is {X.ndim}-D {X.shape}; label_column/columns need a 2-D table")
         if X.dtype.kind == "f":
             flat = X.reshape(len(X), -1)
-            for bad, what in ((np.isnan(flat).any(axis=1), "NaN"), (np.isinf(flat).any(axis=1), "infinite")):
+            # in slices of rows: a memory-mapped file is read once, never copied whole
+            nan, inf = (np.concatenate([test(flat[i:i + 65_536]).any(axis=1) for i in range(0, len(flat), 65_536)])
+                        for test in (np.isnan, np.isinf))
+            for bad, what in ((nan, "NaN"), (inf, "infinite")):
                 if bad.any() and not (what == "NaN" and allow_nan):
                     raise InputError(f"{path}, sample {int(np.flatnonzero(bad)[0]) + 1}: {what} values "
                                      f"({int(bad.sum())} samples affected)")
@@ -495,7 +516,7 @@ def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=
             "label_name": None if label is None else names[label], "ids": ids}
 
 
-def read_table(path, label_column=None, columns=None, allow_nan=False):
+def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False):
     """Read a feature table.
 
     Parameters
@@ -510,6 +531,11 @@ def read_table(path, label_column=None, columns=None, allow_nan=False):
         Feature columns to keep, by name or index; default all but the label column.
     allow_nan : bool
         Keep missing cells (empty, NaN, NA, ?) as NaN instead of raising.
+    mmap : bool
+        Memory-map an ``.npy`` of images (more than two axes) instead of reading it, for data larger than memory:
+        rows are paged in as they are used, and writing into the array never reaches the file (copy-on-write).
+        Off by default: overwriting the file while the array is still in use crashes the process (SIGBUS), a
+        trap in a notebook; the ``fewlabel`` commands turn it on.
 
     Returns
     -------
@@ -520,16 +546,18 @@ def read_table(path, label_column=None, columns=None, allow_nan=False):
     feature_names : list of str or None
         Header names (or column indices as strings); None for image arrays.
     """
-    parts = read_table_parts(path, label_column, columns, allow_nan)
+    parts = read_table_parts(path, label_column, columns, allow_nan, mmap=mmap)
     return parts["X"], parts["y"], parts["feature_names"]
 
 
 def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
-                     partial_labels=False) -> dict:
+                     partial_labels=False, mmap=False) -> dict:
     """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with
     ``partial_labels``, label cells returned as written (missing ones included) for
     :func:`fewlabel.datasets.partial.encode_labels`. Returns ``{"X", "y", "feature_names", "label_name",
     "ids"}``."""
+    if not isinstance(mmap, (bool, np.bool_)):
+        raise InputError(f"mmap must be True or False, got {mmap!r}")
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}")
     if not isinstance(allow_nan, (bool, np.bool_)):
@@ -548,4 +576,4 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
         return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels)
     if ext == ".parquet":
         return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels)
-    return _read_numpy(path, label_column, columns, allow_nan, id_column, partial_labels)
+    return _read_numpy(path, label_column, columns, allow_nan, id_column, partial_labels, mmap)

@@ -41,6 +41,39 @@ class _ArraysDataset(Dataset):
         return tuple(torch.from_numpy(np.array(a[i])) if isinstance(a, np.ndarray) else a[i] for a in self.arrays)
 
 
+class MappedRows(Dataset):
+    """Rows ``index`` of an array that lives in a file (memory-mapped), read from it one batch at a time as
+    training draws them: a held-out share of a file larger than memory, without copying the rest into memory."""
+
+    def __init__(self, X, index):
+        self.X, self.index = X, np.asarray(index, dtype=np.int64)
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(np.array(self.X[self.index[i]]))
+
+    def __getitems__(self, items):
+        # one read for the batch, in the file's order
+        rows = self.index[np.asarray(items, dtype=np.int64)]
+        order = np.argsort(rows, kind="stable")
+        batch = np.empty((len(rows), *self.X.shape[1:]), dtype=self.X.dtype)
+        batch[order] = self.X[rows[order]]
+        return list(torch.from_numpy(batch))
+
+
+def is_mapped(X) -> bool:
+    """Whether the array ``X`` (or the array it views) is memory-mapped from a file."""
+    import mmap
+
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
 def epoch_order(n: int, rows: int, shuffle: bool, seed: int, device=None) -> torch.Tensor:
     """The row indices of one epoch: ``rows`` of them, from ``ceil(rows / n)`` passes over the ``n`` rows,
     each pass a permutation seeded by ``seed`` and the pass (the first by ``seed`` alone)."""

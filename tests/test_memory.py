@@ -2,8 +2,11 @@
 ends where it should, that FEWLABEL_MALLOC=system leaves malloc alone, and that training holds it."""
 
 import ctypes
-import resource
+import json
+import os
+import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -27,51 +30,60 @@ def _glibc() -> bool:
 
 glibc_only = pytest.mark.skipif(not _glibc(), reason="malloc's settings are glibc's (Linux)")
 
-MB120 = 15_000_000  # float64s: a 120 MB block, past glibc's largest mmap threshold (32 MiB)
-# a fresh mapping faults in at least once per 2 MiB (once per page where the kernel backs it with huge pages,
-# as numpy asks for blocks this large), up to once per 4 KiB page
-FRESH = 0.8 * MB120 * 8 / (2 << 20)
+# What a fresh process measures: malloc's settings are the whole process's, so the measurements run in a child of
+# their own, whatever the tests before them in this process did. A 120 MB block (float64s) is past glibc's largest
+# mmap threshold (32 MiB); a fresh mapping faults in at least once per 2 MiB (once per page where the kernel backs
+# it with huge pages, as numpy asks for blocks this large), up to once per 4 KiB page.
+CHILD = textwrap.dedent("""
+    import json, resource, sys
+    import numpy as np
+    from fewlabel.train import memory
 
+    def faults_per_block(blocks=4):
+        np.ones(15_000_000).sum()  # the first block faults in either way
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(blocks):
+            np.ones(15_000_000).sum()
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / blocks
 
-def faults_per_block(blocks: int = 4) -> float:
-    """Minor page faults per 120 MB block written and freed, after a first one (which faults in either way)."""
-    np.ones(MB120).sum()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(blocks):
-        np.ones(MB120).sum()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / blocks
-
-
-@glibc_only
-def test_freed_blocks_are_reused_inside_and_handed_back_outside(monkeypatch):
-    monkeypatch.delenv("FEWLABEL_MALLOC", raising=False)
-    outside = faults_per_block()
+    out = {"outside": faults_per_block()}
     with memory.steady_allocations():
-        inside = faults_per_block()
-    after = faults_per_block()
-    # outside, every block is a fresh mapping whose every page the kernel faults in; inside, the freed block
-    # comes back from the heap with its pages already there
-    assert outside > FRESH and inside < 0.1 * outside, (outside, inside)
-    assert after > FRESH, after  # glibc's settings are back once the block ends
-
-
-@glibc_only
-def test_nested_blocks_restore_only_at_the_outer_end(monkeypatch):
-    monkeypatch.delenv("FEWLABEL_MALLOC", raising=False)
-    with memory.steady_allocations():
+        out["depth"] = memory._depth
+        out["inside"] = faults_per_block()
         with memory.steady_allocations():
             pass
-        assert memory._depth == 1
-        assert faults_per_block() < 0.1 * FRESH  # the inner end did not hand the memory back
-    assert memory._depth == 0
+        out["after_inner"] = faults_per_block()
+    out["after"] = faults_per_block()
+    print(json.dumps(out))
+""")
+FRESH = 0.8 * 15_000_000 * 8 / (2 << 20)
+
+
+def measure(**env) -> dict:
+    environ = {k: v for k, v in os.environ.items() if k != "FEWLABEL_MALLOC"}
+    done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=False, timeout=300,
+                          env={**environ, **env})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @glibc_only
-def test_fewlabel_malloc_system_leaves_malloc_alone(monkeypatch):
-    monkeypatch.setenv("FEWLABEL_MALLOC", "system")
-    with memory.steady_allocations():
-        assert memory._depth == 0
-        assert faults_per_block() > FRESH
+def test_freed_blocks_are_reused_inside_and_handed_back_outside():
+    m = measure()
+    # outside, every block is a fresh mapping whose every page the kernel faults in; inside, the freed block
+    # comes back from the heap with its pages already there; the inner block's end hands nothing back; after the
+    # outer one, glibc's settings are back
+    assert m["depth"] == 1
+    assert m["outside"] > FRESH and m["inside"] < 0.1 * m["outside"], m
+    assert m["after_inner"] < 0.1 * m["outside"], m
+    assert m["after"] > FRESH, m
+
+
+@glibc_only
+def test_fewlabel_malloc_system_leaves_malloc_alone():
+    m = measure(FEWLABEL_MALLOC="system")
+    assert m["depth"] == 0
+    assert m["outside"] > FRESH and m["inside"] > FRESH and m["after"] > FRESH, m
 
 
 def test_an_exception_inside_still_restores():

@@ -53,8 +53,7 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
         raise InputError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.dtype != np.uint8:
         X = X.astype(np.float32, copy=False)
-        # in slices of rows: a memory-mapped file is read once, never copied whole
-        if not all(np.isfinite(X[i:i + 65_536]).all() for i in range(0, len(X), 65_536)):
+        if not all(np.isfinite(part).all() for part in row_slices(X)):
             bad = np.argwhere(~np.isfinite(X.reshape(len(X), -1)))
             kind = "NaN" if np.isnan(X).any() else "infinity"
             raise InputError(f"{name} contains {kind} ({len(bad)} values; first at row {bad[0][0]}, "
@@ -68,13 +67,20 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
     return X
 
 
+def row_slices(X, rows: int = 65_536):
+    """``X`` in consecutive slices of ``rows`` rows: whole-array checks done slice by slice read a memory-mapped
+    file once and never hold a temporary the size of the data."""
+    for start in range(0, len(X), rows):
+        yield X[start:start + rows]
+
+
 def fingerprint(X) -> str:
     """A short hash of the rows' bytes, shape and dtype: the same data gives the same fingerprint."""
     X = np.asarray(X)
     h = hashlib.blake2b(repr((X.shape, X.dtype.str)).encode(), digest_size=12)
     flat = X.reshape(len(X), -1) if X.ndim else X.reshape(1)
-    for start in range(0, len(flat), 65_536):  # in slices: a memory-mapped array is read once, never copied whole
-        h.update(np.ascontiguousarray(flat[start:start + 65_536]).data)
+    for part in row_slices(flat):
+        h.update(np.ascontiguousarray(part).data)
     return "blake2b:" + h.hexdigest()
 
 

@@ -493,8 +493,9 @@ def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=
             raise InputError(f"{path}: X is {X.ndim}-D {X.shape}; label_column/columns need a 2-D table")
         if X.dtype.kind == "f":
             flat = X.reshape(len(X), -1)
-            # in slices of rows: a memory-mapped file is read once, never copied whole
-            nan, inf = (np.concatenate([test(flat[i:i + 65_536]).any(axis=1) for i in range(0, len(flat), 65_536)])
+            from fewlabel._base import row_slices
+
+            nan, inf = (np.concatenate([test(part).any(axis=1) for part in row_slices(flat)])
                         for test in (np.isnan, np.isinf))
             for bad, what in ((nan, "NaN"), (inf, "infinite")):
                 if bad.any() and not (what == "NaN" and allow_nan):

@@ -14,6 +14,7 @@ Both give the same order for the same seed and epoch, which is what makes resumi
 from __future__ import annotations
 
 import math
+import mmap
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -65,8 +66,6 @@ class MappedRows(Dataset):
 
 def is_mapped(X) -> bool:
     """Whether the array ``X`` (or the array it views) is memory-mapped from a file."""
-    import mmap
-
     while X is not None:
         if isinstance(X, (np.memmap, mmap.mmap)):
             return True

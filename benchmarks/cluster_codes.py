@@ -47,8 +47,8 @@ import torch
 
 from fewlabel import Autoencoder, ConvAutoencoder, datasets
 from fewlabel.tasks.deep_cluster import DeepClustering
-from fewlabel.tasks.cluster import (DEFAULT_ENCODER_EPOCHS, SELF_LABEL_EPOCHS, SELF_LABEL_ROUNDS, cluster,
-                                    evaluate_clustering, reduce, self_label)
+from fewlabel.tasks.cluster import (DEFAULT_ENCODER_EPOCHS, SELF_LABEL_EPOCHS, SELF_LABEL_MIN_STEPS, SELF_LABEL_ROUNDS,
+                                    cluster, evaluate_clustering, reduce, self_label)
 from fewlabel.train import resolve_device
 from fewlabel.train.state import write_json_atomic
 
@@ -98,6 +98,8 @@ def main(argv=None):
                    help="self-labelling rounds after UMAP + GMM, as fewlabel cluster does (0: none; the figures "
                         "then are UMAP + GMM's)")
     p.add_argument("--refine-epochs", type=int, default=SELF_LABEL_EPOCHS, help="epochs of each self-labelling round")
+    p.add_argument("--refine-min-steps", type=int, default=SELF_LABEL_MIN_STEPS,
+                   help="the fewest optimizer steps of each self-labelling round (on small data the epochs are fewer)")
     p.add_argument("--skip-raw", action="store_true", help="skip the raw-pixel baselines")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -149,7 +151,8 @@ def main(argv=None):
             if args.refine_rounds:
                 # the default pipeline's last step: self-labelling by a conv network (fewlabel cluster --refine)
                 refined, s_ref, c_ref = timed(lambda: self_label(X, labels, rounds=args.refine_rounds, epochs=args.refine_epochs,
-                                                                 random_state=seed, device=args.device))
+                                                                 min_steps=args.refine_min_steps, random_state=seed,
+                                                                 device=args.device))
                 r["gmm"] = {k: r[k] for k in ("nmi", "ari", "accuracy")}
                 r.update(evaluate_clustering(y, refined["labels"]))
                 r["refine"] = {"rounds": refined["rounds"], "seconds": round(s_ref, 1), "cpu_seconds": round(c_ref, 1)}

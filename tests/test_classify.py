@@ -199,7 +199,7 @@ def test_freeze_then_unfreeze_gives_the_encoder_a_tenth_of_the_rate(mnist_small,
 def test_save_load_gives_identical_probabilities(tmp_path, mnist_small, kind):
     X, y = mnist_small[0][:500], datasets.labeled_subset(mnist_small[1][:500], 40, seed=1)
     Xt = mnist_small[2][:200]
-    params = {"dense": dict(pretrain="denoising", hidden=(32,), latent=8, pretrain_epochs=1, epochs=2,
+    params = {"dense": dict(encoder="dense", pretrain="denoising", hidden=(32,), latent=8, pretrain_epochs=1, epochs=2,
                             validation_fraction=0.25),
               "conv": dict(encoder="conv", channels=(4, 8), pretrain="vae", latent=4, pooling="auto",
                            pretrain_epochs=1, epochs=2, augment=True, head="linear"),

@@ -177,14 +177,15 @@ def test_without_umap_learn_the_default_manifold_is_pca(tmp_path, monkeypatch, c
 
 # -- self-labelling (tasks.cluster.self_label, fewlabel cluster --refine) --------------------------------------
 def test_self_labelling_moves_raw_kmeans_clusters_toward_the_digits(mnist_small):
-    """One round on k-means clusters of 2,000 real digits' pixels (the fewest self-labelling applies to); the
-    clusters keep their names."""
+    """One round on k-means clusters of 2,000 real digits' pixels (the fewest self-labelling applies to), at half
+    the default's floor of steps (the default's two full rounds are the fixture's); the clusters keep their
+    names."""
     from fewlabel import metrics
     from fewlabel.tasks.cluster import cluster, self_label
 
     X, y = mnist_small[0][:2000], mnist_small[1][:2000]
     before = cluster(X.reshape(len(X), -1).astype("float32") / 255, 10, method="kmeans", random_state=0) + 100
-    out = self_label(X, before, rounds=1, random_state=0)
+    out = self_label(X, before, rounds=1, min_steps=150, random_state=0)
     after = out["labels"]
     assert after.shape == before.shape and set(after) <= set(before)
     assert out["proba"].shape == (len(X), 10) and len(out["rounds"]) == 1
@@ -254,3 +255,25 @@ def test_run_cluster_checks_the_images_before_clustering(monkeypatch):
     monkeypatch.undo()
     r = tasks_cluster.run_cluster(table, k=3, refine="auto")
     assert r["refine"] is None and len(r["labels"]) == 300
+
+
+def test_refine_params_set_the_self_labelling_and_come_back_with_the_model(tmp_path, mnist_small):
+    """One short round instead of the default two: the clusterer records its settings, saves and loads them, and
+    its network places the rows as it did; a setting it does not have is named before any training."""
+    import numpy as np
+
+    from fewlabel.errors import InputError
+    from fewlabel.tasks.clusterer import ClusterModel
+
+    X = mnist_small[0][:2000]
+    model = ClusterModel(encoder=None, manifold="pca", refine="network",
+                         refine_params={"rounds": 1, "min_steps": 30}).fit(X)
+    assert len(model.refine_rounds_) == 1 and model.network_ is not None
+    fewlabel.save(model, tmp_path / "c")
+    back = fewlabel.load(tmp_path / "c")
+    assert back.refine_params == {"rounds": 1, "min_steps": 30} and back.get_params() == model.get_params()
+    np.testing.assert_array_equal(back.predict(X[:300]), model.predict(X[:300]))
+    for params, words in (({"round": 1}, r"refine_params has \['round'\]"), ({"min_steps": 0}, "min_steps"),
+                          ("fast", "refine_params must be None or a dict")):
+        with pytest.raises(InputError, match=words):
+            ClusterModel(encoder=None, refine_params=params).fit(X)

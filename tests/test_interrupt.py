@@ -13,6 +13,15 @@ class Thing:
     pass
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_in_a_terminal():
+    """Python's own Ctrl-C handler, as in a terminal: a suite started in the background (``&`` without job
+    control) inherits SIGINT ignored, where ``catching`` rightly leaves it alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _sigint_inside_a_callback():
     os.kill(os.getpid(), signal.SIGINT)
     for _ in range(100_000):  # Python runs the handler here, inside the callback, which drops what it raises
@@ -65,3 +74,15 @@ def test_the_training_loop_stops_at_the_next_step_after_a_dropped_sigint():
     with interrupt.catching(), pytest.raises(KeyboardInterrupt):
         trainer.fit(net, lambda m, b: F.cross_entropy(m(b[0]), b[1]), (X, y))
     assert len(ended) == 1  # stopped in the second epoch's first step, not after 50 epochs
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """A job started with nohup or ``&`` ignores Ctrl-C; catching does not make it stoppable."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with interrupt.catching():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100_000):
+            pass
+        interrupt.check()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

@@ -41,7 +41,8 @@ from fewlabel.tasks.consistency import FixMatch
 from fewlabel.tasks.network import NetworkStage
 from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
-from fewlabel.tasks.route import CLUSTERS, LABELS_ALONE, ROUTE_SETTINGS, ROUTES, choose_route, forced_route, pooled
+from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, ROUTE_SETTINGS, ROUTES, choose_route, forced_route, pooled,
+                                  teaching_labels)
 from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
@@ -470,7 +471,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         else:
             p = propagator.label_distributions_ if record["route"] == CLUSTERS \
                 else pooled(p_net, propagator.label_distributions_, record.get("network_weight", 0.5))
-            target, weight = self._pseudo_labels(p, y_part)
+            target, weight = teaching_labels(p, y_part, float(self.pseudo_threshold))
             unl = y_part < 0
             info["pseudo_labeled"] = int((weight[unl] > 0).sum())
             if p_net is not None and unl.any():
@@ -531,15 +532,6 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         module.to(self._device()).eval()
         Z = predict_batches(lambda x: module(to_float(x, self.scale_)), X, batch_size=1024, device=self._device())
         return Z.reshape(len(Z), -1)
-
-    def _pseudo_labels(self, p, y_part):
-        """(target, weight) for every row: the labeled rows' own labels (weight 1); for the others the most
-        probable class of ``p``, kept where it is at least ``pseudo_threshold`` confident, weighted by it."""
-        target, confidence = p.argmax(axis=1), p.max(axis=1)
-        labeled = y_part >= 0
-        target[labeled], confidence[labeled] = y_part[labeled], 1.0
-        weight = np.where(confidence >= float(self.pseudo_threshold), confidence, 0.0).astype(np.float32)
-        return target.astype(np.int64), weight
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -61,6 +61,9 @@ DEFAULT_ENCODER_MIN_STEPS = 600
 # round's network left in the wrong cluster. Each round costs a whole network training.
 SELF_LABEL_ROUNDS = 2
 SELF_LABEL_EPOCHS = 5
+# ... and each round at least this many optimizer steps: on a few thousand rows five epochs are a few dozen steps,
+# too few for the network to learn the clusters, let alone correct them
+SELF_LABEL_MIN_STEPS = 300
 # ``refine='auto'`` self-labels images at least this many rows and pixels a side: a network trained on a few
 # hundred rows' clusters learns them by heart (there is nothing for it to correct them with), and three
 # pooling stages leave nothing of an 8x8 image
@@ -279,17 +282,17 @@ def as_images(images) -> np.ndarray:
         raise InputError(f"self-labelling trains a conv network on images: {e}") from None
 
 
-def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SELF_LABEL_EPOCHS, random_state=0,
-               device="auto", progress: bool = False) -> dict:
+def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SELF_LABEL_EPOCHS,
+               min_steps: int = SELF_LABEL_MIN_STEPS, random_state=0, device="auto", progress: bool = False) -> dict:
     """Refine a clustering of images with a network trained on it (self-labelling).
 
     Each round trains a small conv network (:class:`fewlabel.tasks.propagate.SmallConvNet`, three conv
-    stages, on randomly shifted views) for ``epochs`` passes to predict every row's cluster, and its answers
-    are the next round's clusters. The clusters of a map of the codes are right in whole clumps or wrong in
-    whole clumps; a network that must give every shifted view of an image the same answer, and that sees the
-    clumps' neighbours, moves the misplaced rows to where their look belongs. It helps most where the
-    clusters are mostly right (MNIST digits) and little where the mixture put whole classes together
-    (Fashion-MNIST): moving single rows does not split a cluster. Its figures: ``benchmarks/cluster_codes.py``
+    stages, on randomly shifted views) for ``epochs`` passes (at least ``min_steps`` optimizer steps) to predict
+    every row's cluster, and its answers are the next round's clusters. The clusters of a map of the codes are
+    right in whole clumps or wrong in whole clumps; a network that must give every shifted view of an image the
+    same answer, and that sees the clumps' neighbours, moves the misplaced rows to where their look belongs. It
+    helps most where the clusters are mostly right (MNIST digits) and little where the mixture put whole classes
+    together (Fashion-MNIST): moving single rows does not split a cluster. Its figures: ``benchmarks/cluster_codes.py``
     and the README.
 
     ``images``: uint8, (N, H, W), (N, C, H, W) or (N, H, W, C). ``labels``: one cluster per row (any
@@ -305,6 +308,7 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
         raise InputError(f"labels must hold one cluster per image: {len(imgs)} images, labels of shape {labels.shape}")
     rounds = int_at_least("rounds", rounds, 1)
     epochs = int_at_least("epochs", epochs, 1)
+    min_steps = int_at_least("min_steps", min_steps, 1)
     names, current = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise InputError(f"labels hold a single cluster ({names[0]!r}); self-labelling needs at least two")
@@ -314,8 +318,8 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     proba = net = None
     for r in range(rounds):
         c0 = time.process_time()
-        net = self_train_network(imgs, current, nothing, threshold=1.0, epochs=epochs, seed=seed + r, device=device,
-                                 progress=progress)
+        net = self_train_network(imgs, current, nothing, threshold=1.0, epochs=epochs, min_steps=min_steps,
+                                 seed=seed + r, device=device, progress=progress)
         proba = predict_proba_network(net, imgs)
         moved = proba.argmax(axis=1)
         history.append({"changed": float(np.mean(moved != current)), "cpu_seconds": round(time.process_time() - c0, 1)})

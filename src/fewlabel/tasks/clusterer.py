@@ -22,12 +22,14 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import data_record, validate_X
+from fewlabel.checks import int_at_least
 from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
 from fewlabel.registry import REGISTRY, register
 
 REFINE = (None, "auto", "network")
+REFINE_SETTINGS = ("rounds", "epochs", "min_steps")  # what refine_params may set (self_label's parameters)
 
 
 # -- the map and the mixture as arrays ---------------------------------------------------------------------
@@ -131,7 +133,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     the path of a saved one); ``method`` ('gmm' or 'kmeans'); ``manifold`` ('auto': UMAP when umap-learn is
     installed, else PCA; 'umap', 'pca' or None) to ``manifold_dim`` dimensions with ``n_neighbors``;
     ``refine`` ('auto': self-label images of at least 2,000 rows and 16 pixels a side; 'network': always; None);
-    ``random_state``; ``device``; ``verbose``.
+    ``refine_params`` (None, or a dict of :func:`~fewlabel.tasks.cluster.self_label` settings: ``rounds`` (2),
+    ``epochs`` (5) and ``min_steps`` (300) of each round's network); ``random_state``; ``device``; ``verbose``.
 
     Fitted: ``labels_`` (each training row's cluster), ``labels_before_refine_``, ``encoder_`` (or None),
     ``clustering_`` (a fitted :class:`~fewlabel.tasks.cluster.CodeClustering`: ``reducer_`` and ``model_``),
@@ -141,8 +144,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
 
     def __init__(self, n_clusters=10, encoder="auto", method=CLUSTER_DEFAULTS["method"],
                  manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
-                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], refine=CLUSTER_DEFAULTS["refine"], random_state=0,
-                 device="auto", verbose=False):
+                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], refine=CLUSTER_DEFAULTS["refine"], refine_params=None,
+                 random_state=0, device="auto", verbose=False):
         self.n_clusters = n_clusters
         self.encoder = encoder
         self.method = method
@@ -150,6 +153,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.manifold_dim = manifold_dim
         self.n_neighbors = n_neighbors
         self.refine = refine
+        self.refine_params = refine_params
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -165,7 +169,18 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             raise InputError(f"unknown manifold {self.manifold!r}: choose one of ('auto', *{MANIFOLDS})")
         if self.refine not in REFINE:
             raise InputError(f"unknown refine {self.refine!r}: choose one of {REFINE}")
+        self._refine_settings()
         return manifold
+
+    def _refine_settings(self) -> dict:
+        """``refine_params`` checked: the self-labelling settings it names, each a whole number >= 1."""
+        params = {} if self.refine_params is None else self.refine_params
+        if not isinstance(params, dict):
+            raise InputError(f"refine_params must be None or a dict, got {type(params).__name__}")
+        unknown = sorted(set(params) - set(REFINE_SETTINGS))
+        if unknown:
+            raise InputError(f"refine_params has {unknown}: its settings are {list(REFINE_SETTINGS)}")
+        return {name: int_at_least(f"refine_params[{name!r}]", value, 1) for name, value in params.items()}
 
     def fit(self, X, y=None):
         """Encode, map, cluster and (for images) self-label the rows of ``X`` (``y`` is ignored)."""
@@ -202,8 +217,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.cluster_names_ = np.arange(int(self.n_clusters), dtype=np.int64)
         if refine == "network":
             t2 = time.process_time()
-            refined = self_label(X, clustering.labels_, random_state=self.random_state, device=self.device,
-                                 progress=self.verbose)
+            refined = self_label(X, clustering.labels_, **self._refine_settings(), random_state=self.random_state,
+                                 device=self.device, progress=self.verbose)
             self.labels_, self.network_ = np.asarray(refined["labels"], np.int64), refined["network"]
             self.cluster_names_ = np.asarray(refined["names"], np.int64)
             self.refine_rounds_ = refined["rounds"]

@@ -73,6 +73,17 @@ def pooled(p_network: np.ndarray, p_clusters: np.ndarray, network_weight: float 
     return normalized(np.exp(log))
 
 
+def teaching_labels(p: np.ndarray, y_part: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(target, weight) for every row, what the final network learns: a labeled row's own label (weight 1);
+    elsewhere the most probable class of ``p``, kept where it is at least ``threshold`` confident, weighted by
+    that confidence (0: the row is left out)."""
+    target, confidence = p.argmax(axis=1), p.max(axis=1)
+    labeled = y_part >= 0
+    target[labeled], confidence[labeled] = y_part[labeled], 1.0
+    weight = np.where(confidence >= threshold, confidence, 0.0).astype(np.float32)
+    return target.astype(np.int64), weight
+
+
 def pool_weight(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, steps: int = 20) -> float:
     """The network's weight in :func:`pooled` (one of ``steps + 1`` evenly spaced values in [0, 1]) whose pooled
     distributions give the labeled rows' classes the smallest log-loss; of equal ones, the nearest to 0.5."""

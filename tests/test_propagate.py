@@ -139,3 +139,18 @@ def test_bad_inputs_are_named():
         P.self_train(LogisticRegression(), Z, y, pseudo, threshold=2)
     with pytest.raises(InputError, match="pseudo has 30 labels but X has 29 rows"):
         P.self_train(LogisticRegression(), Z[:29], y[:29], pseudo)
+
+
+def test_a_network_predicts_read_only_images_without_a_warning():
+    """Images from a memory-mapped or loaded file are read-only: the network's probabilities come without
+    torch's warning about non-writable arrays, and equal those of a writable copy."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    net = P.SmallConvNet(1, 3).eval()
+    expected = P.predict_proba_network(net, X.copy())
+    X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(P.predict_proba_network(net, X, batch_size=16), expected, atol=1e-6)

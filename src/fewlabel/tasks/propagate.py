@@ -370,7 +370,8 @@ def predict_proba_network(net: nn.Module, X, batch_size: int = 1024) -> np.ndarr
     device = next(net.parameters()).device
     out = []
     for i in range(0, len(imgs), batch_size):
-        xb = torch.from_numpy(imgs[i:i + batch_size]).to(device).float().div_(255.0)
+        # a copy of each batch: the images may be read-only (a memory-mapped or loaded file), which torch warns of
+        xb = torch.tensor(imgs[i:i + batch_size], device=device).float().div_(255.0)
         out.append(torch.softmax(net(xb).float(), dim=1).cpu().numpy())
     return np.concatenate(out)
 

@@ -35,3 +35,18 @@ def test_cluster_benchmark_with_no_seeds_runs_the_raw_baselines_alone(tmp_path, 
                                                    "--seeds", "0", "--out", str(tmp_path / "raw.json")])
     res = report["results"]["mnist"]
     assert res["autoencoder_umap_gmm"]["runs"] == [] and res["raw_umap_gmm"]["nmi"] > 0.5
+
+
+def test_scaling_rows_are_mnist_then_shifted_copies_with_their_labels(real_data_root, load_script):
+    import numpy as np
+
+    from fewlabel import datasets
+
+    X, y = load_script("benchmarks", "scaling").rows_of_mnist(75_000, real_data_root)
+    train, labels = datasets.load("mnist", root=real_data_root / "mnist")
+    assert X.shape == (75_000, 28, 28) and X.dtype == np.uint8 and len(y) == 75_000
+    np.testing.assert_array_equal(X[:60_000], train)
+    np.testing.assert_array_equal(y[70_000:], labels[:5_000])
+    # the first copy is moved one pixel up: its last row is blank (not the digit's top rolled round)
+    assert not X[70_000:, -1].any()
+    np.testing.assert_array_equal(X[70_000:, :-1], train[:5_000, 1:])

@@ -58,3 +58,25 @@ def test_fewlabel_numba_cache_0_leaves_umap_alone(monkeypatch):
     monkeypatch.setenv("FEWLABEL_NUMBA_CACHE", "0")
     assert manifold.cache_umap_compilations() == 0
     assert manifold._umap_cached  # asked once per process
+
+
+def test_pynndescents_functions_are_cached_but_not_those_given_a_function():
+    """Above the exact-neighbour rows, UMAP searches with pynndescent, which compiles about half of its functions
+    without numba's cache: they are switched to it. A function handed a numba function (the distance) is not: its
+    compilation is keyed by that function's address, never found again, and each process would add a copy."""
+    child = textwrap.dedent("""
+        import json, sys
+        from numba.core.caching import NullCache
+        from fewlabel.tasks.manifold import PYNNDESCENT_JIT_MODULES, import_umap
+        import_umap()
+        nnd = sys.modules["pynndescent.pynndescent_"]
+        print(json.dumps({"modules": all(name in sys.modules for name in PYNNDESCENT_JIT_MODULES),
+                          "nn_descent": isinstance(nnd.nn_descent._cache, NullCache),
+                          "init_rp_tree": isinstance(nnd.init_rp_tree._cache, NullCache),
+                          "compute_degrees": isinstance(nnd.compute_degrees._cache, NullCache)}))
+    """)
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=False,
+                          env={k: v for k, v in os.environ.items() if k != "FEWLABEL_NUMBA_CACHE"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"modules": True, "nn_descent": True, "init_rp_tree": True, "compute_degrees": False}

@@ -6,6 +6,7 @@ asked for; ``default_manifold()`` falls back to PCA without it.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import warnings
@@ -72,14 +73,25 @@ def import_umap():
 
 #: umap-learn's modules whose numba functions a map, its fit and its transform compile
 UMAP_JIT_MODULES = ("umap.umap_", "umap.distances", "umap.layouts", "umap.utils", "umap.sparse")
+#: pynndescent's (umap-learn's neighbour search above EXACT_KNN_MAX_ROWS rows): about half of its functions are
+#: compiled without numba's cache
+PYNNDESCENT_JIT_MODULES = ("pynndescent.pynndescent_", "pynndescent.distances", "pynndescent.utils",
+                           "pynndescent.rp_trees", "pynndescent.search", "pynndescent.search_graph",
+                           "pynndescent.sparse", "pynndescent.sparse_nndescent", "pynndescent.hub_tree",
+                           "pynndescent.kernels", "pynndescent.optimal_transport")
+#: Arguments that carry a numba function (a distance, a sort): numba keys such a compilation by the function's
+#: address in this process, so on disk it would never be found again and each process would add another copy
+FUNCTION_ARGUMENTS = frozenset({"dist", "metric", "sparse_dist", "deheap_sort_function"})
 _umap_cached = False
 
 
 def cache_umap_compilations() -> int:
-    """Keep umap-learn's numba compilations on disk, so that only the first process ever pays for them.
+    """Keep umap-learn's and pynndescent's numba compilations on disk, so that only the first process ever pays
+    for them.
 
-    umap-learn compiles its numba functions with ``cache=False``, so every new process (each ``fewlabel``
-    command) spends its first UMAP fit compiling them again. Numba's own ``enable_caching`` keeps each
+    umap-learn compiles its numba functions with ``cache=False``, and pynndescent about half of its own, so
+    every new process (each ``fewlabel`` command) spends its first UMAP fit compiling them again (and, above
+    ``EXACT_KNN_MAX_ROWS`` rows, its first neighbour search). Numba's own ``enable_caching`` keeps each
     compilation beside the function's source (or in numba's cache folder where that is read-only) and reloads it
     when the source is unchanged. Done once per process, before anything is compiled; a function numba cannot
     cache, or a machine with nowhere to write, just compiles as before. ``NUMBA_DISABLE_JIT`` or
@@ -97,11 +109,11 @@ def cache_umap_compilations() -> int:
     except ImportError:
         return 0
     switched = 0
-    for name in UMAP_JIT_MODULES:
+    for name in UMAP_JIT_MODULES + PYNNDESCENT_JIT_MODULES:
         module = sys.modules.get(name)
         for fn in vars(module).values() if module is not None else ():
             if (isinstance(fn, Dispatcher) and fn.__module__ == name and isinstance(fn._cache, NullCache)
-                    and not fn.overloads):
+                    and not fn.overloads and not FUNCTION_ARGUMENTS & set(inspect.signature(fn.py_func).parameters)):
                 try:
                     fn.enable_caching()
                 except (RuntimeError, OSError, TypeError):

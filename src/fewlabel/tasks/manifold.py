@@ -85,6 +85,14 @@ FUNCTION_ARGUMENTS = frozenset({"dist", "metric", "sparse_dist", "deheap_sort_fu
 _umap_cached = False
 
 
+def _takes_a_function(fn) -> bool:
+    """Whether a numba function has an argument named in ``FUNCTION_ARGUMENTS`` (True where that cannot be read)."""
+    try:
+        return bool(FUNCTION_ARGUMENTS & set(inspect.signature(fn.py_func).parameters))
+    except (TypeError, ValueError):
+        return True
+
+
 def cache_umap_compilations() -> int:
     """Keep umap-learn's and pynndescent's numba compilations on disk, so that only the first process ever pays
     for them.
@@ -113,7 +121,7 @@ def cache_umap_compilations() -> int:
         module = sys.modules.get(name)
         for fn in vars(module).values() if module is not None else ():
             if (isinstance(fn, Dispatcher) and fn.__module__ == name and isinstance(fn._cache, NullCache)
-                    and not fn.overloads and not FUNCTION_ARGUMENTS & set(inspect.signature(fn.py_func).parameters)):
+                    and not fn.overloads and not _takes_a_function(fn)):
                 try:
                     fn.enable_caching()
                 except (RuntimeError, OSError, TypeError):

@@ -30,13 +30,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+def copy_shifts(rows: int, base: int) -> list[tuple[int, int]]:
+    """The (dx, dy) shifts, up to 2 pixels, nearest first ((0, 0): the images themselves), whose copies of ``base``
+    images make ``rows`` rows; an error past the 25 of them."""
+    shifts = sorted(((dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)), key=lambda s: (abs(s[0]) + abs(s[1]), s))
+    if rows > base * len(shifts):
+        raise SystemExit(f"--rows {rows}: at most {base * len(shifts)} from MNIST and its {len(shifts)} shifts")
+    return shifts
+
+
 def build(path: Path, rows: int, root) -> None:
     from fewlabel import datasets
 
     X, _ = datasets.load("mnist", root=None if root is None else Path(root) / "mnist")
-    shifts = sorted(((dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)), key=lambda s: (abs(s[0]) + abs(s[1]), s))
-    if rows > len(X) * len(shifts):
-        raise SystemExit(f"--rows {rows}: at most {len(X) * len(shifts)} from MNIST and its 25 shifts")
+    shifts = copy_shifts(rows, len(X))
     tmp = path.with_name(path.name + ".part")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows, 28, 28))
     done = 0

@@ -36,9 +36,9 @@ def rows_of_mnist(n: int, root) -> tuple[np.ndarray, np.ndarray]:
     X, y = datasets.load("mnist", split="train", root=folder)
     Xt, yt = datasets.load("mnist", split="test", root=folder)
     X, y = np.concatenate([X, Xt]), np.concatenate([y, yt])
-    shifts = sorted(((dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)), key=lambda s: (abs(s[0]) + abs(s[1]), s))
-    if n > len(X) * len(shifts):
-        raise SystemExit(f"--rows {n}: at most {len(X) * len(shifts)} from MNIST and its 25 shifts")
+    from memmap_scale import copy_shifts
+
+    shifts = copy_shifts(n, len(X))
     parts, labels, done = [], [], 0
     for dx, dy in shifts:
         k = min(len(X), n - done)

@@ -232,3 +232,27 @@ def test_an_empty_idx_array_with_impossible_other_sizes_is_refused(tmp_path):
         datasets.read_idx(path)
     path.write_bytes(bytes([0, 0, 8, 2]) + struct.pack(">2I", 0, 5))
     assert datasets.read_idx(path).shape == (0, 5)
+
+
+# --- every savable type loads in a fresh process ------------------------------------------------------------
+def _registered_types(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    code += "\nfrom fewlabel.registry import REGISTRY\nprint(*sorted(REGISTRY))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return set(out.stdout.split())
+
+
+def test_load_knows_every_savable_type_without_its_module_imported_first():
+    """``fewlabel.load`` in a fresh process (a notebook opening a saved model) must know every type that
+    ``fewlabel.save`` can write, not only those whose module the session happened to import: a saved
+    ClusterModel was once refused as an unknown type."""
+    every = _registered_types("import importlib, pkgutil, fewlabel\n"
+                              "for m in pkgutil.walk_packages(fewlabel.__path__, 'fewlabel.'):\n"
+                              "    if not m.name.endswith('__main__'):\n"
+                              "        importlib.import_module(m.name)")
+    assert {"ClusterModel", "SemiSupervisedClassifier", "Autoencoder"} <= every
+    known_to_load = _registered_types("from fewlabel.io import _import_all\n_import_all()")
+    assert known_to_load == every, sorted(every - known_to_load)

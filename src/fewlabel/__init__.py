@@ -21,6 +21,7 @@ _LAZY = {
     "Autoencoder": "fewlabel.estimators",
     "BYOL": "fewlabel.estimators",
     "ClassAutoencoderClassifier": "fewlabel.estimators",
+    "ClusterModel": "fewlabel.estimators",
     "CodeClustering": "fewlabel.estimators",
     "ConvAutoencoder": "fewlabel.estimators",
     "DeepClustering": "fewlabel.estimators",

@@ -6,8 +6,9 @@ from fewlabel.pretrain.stacked import StackedAutoencoder
 from fewlabel.pretrain.variational import VariationalAutoencoder
 from fewlabel.tasks.classify import SemiSupervisedClassifier
 from fewlabel.tasks.cluster import CodeClustering
+from fewlabel.tasks.clusterer import ClusterModel
 from fewlabel.tasks.deep_cluster import DeepClustering
 from fewlabel.tasks.detect import ClassAutoencoderClassifier, ReconstructionDetector
 
-__all__ = ["BYOL", "Autoencoder", "ClassAutoencoderClassifier", "CodeClustering", "ConvAutoencoder", "DeepClustering",
-           "ReconstructionDetector", "SemiSupervisedClassifier", "StackedAutoencoder", "VariationalAutoencoder"]
+__all__ = ["BYOL", "Autoencoder", "ClassAutoencoderClassifier", "ClusterModel", "CodeClustering", "ConvAutoencoder",
+           "DeepClustering", "ReconstructionDetector", "SemiSupervisedClassifier", "StackedAutoencoder", "VariationalAutoencoder"]

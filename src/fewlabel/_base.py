@@ -14,6 +14,7 @@ from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
 from fewlabel.train import History, Trainer, predict_batches, resolve_device
 from fewlabel.train.config import check_training_settings, make_trainer
+from fewlabel.train.precision import inference_batch_size
 
 
 def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estimator: str = "the model",
@@ -129,12 +130,13 @@ class TorchEstimator(BaseEstimator):
     def _check_params(self) -> None:
         self._check_training_settings()
 
-    def _apply(self, fn, X, batch_size=1024) -> np.ndarray:
+    def _apply(self, fn, X) -> np.ndarray:
         """``fn`` over ``X`` in batches, in the precision the model was trained in (bf16 or fp32)."""
         device = next(self.module_.parameters()).device
         history = getattr(self, "history_", None)
         precision = history.info.get("precision", "fp32") if history is not None else "fp32"
-        return predict_batches(fn, X, batch_size=batch_size, device=device, precision=precision)
+        return predict_batches(fn, X, batch_size=inference_batch_size(self.module_), device=device,
+                               precision=precision)
 
     # -- saving: params and fitted attributes as JSON, the module's weights as tensors ----------
     def get_state(self):

@@ -47,6 +47,7 @@ from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES
+from fewlabel.train.precision import inference_batch_size
 
 __all__ = ["ENCODERS", "PRETRAIN", "PRETRAINED", "PRETRAINED_IGNORES", "SemiSupervisedClassifier",
            "check_semi_supervised_y"]
@@ -530,7 +531,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         module = build_encoder(given.config)
         module.load_state_dict(given.state_dict)
         module.to(self._device()).eval()
-        Z = predict_batches(lambda x: module(to_float(x, self.scale_)), X, batch_size=1024, device=self._device())
+        Z = predict_batches(lambda x: module(to_float(x, self.scale_)), X, batch_size=inference_batch_size(module),
+                            device=self._device())
         return Z.reshape(len(Z), -1)
 
     def __sklearn_tags__(self):

@@ -44,6 +44,7 @@ from fewlabel.tasks.encoders import autoencoder_of, encoder_of, resolve_model
 from fewlabel.train import predict_batches, resolve_device
 from fewlabel.train.config import check_training_settings, make_trainer, training_settings
 from fewlabel.train.optim import make_optimizer
+from fewlabel.train.precision import inference_batch_size
 
 __all__ = ["DeepClustering", "soft_assignment", "target_distribution"]
 
@@ -197,7 +198,8 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         else:
             ae, encoder = None, source.build().to(device)
             network, encode = encoder, None
-            Z = predict_batches(lambda x: encoder(to_float(x, scale)), X, device=device)
+            Z = predict_batches(lambda x: encoder(to_float(x, scale)), X, batch_size=inference_batch_size(encoder),
+                                device=device)
         net = ClusteringNet(network, self._initial_centers(Z, k), encode).to(device)
         self.autoencoder_, self.encoder_, self.module_ = ae, encoder, net
         self.encoder_spec_ = None if ae is not None else source
@@ -274,7 +276,8 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         was_training = net.training
         net.eval()
         device = net.centers.device
-        q = predict_batches(lambda x: net.soft_assign(to_float(x, scale), alpha), X, device=device)
+        q = predict_batches(lambda x: net.soft_assign(to_float(x, scale), alpha), X,
+                            batch_size=inference_batch_size(net), device=device)
         net.train(was_training)
         return q
 
@@ -299,7 +302,8 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             return self.autoencoder_.transform(X)
         X = self._validated(X)
         encoder, scale = self.encoder_.eval(), self.scale_
-        return predict_batches(lambda x: encoder(to_float(x, scale)), X, device=self.module_.centers.device)
+        return predict_batches(lambda x: encoder(to_float(x, scale)), X, batch_size=inference_batch_size(encoder),
+                               device=self.module_.centers.device)
 
     # -- saving: the pretrainers' own states under prefixes, the centres and labels as tensors -----------
     def get_state(self):

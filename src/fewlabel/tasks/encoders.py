@@ -20,6 +20,7 @@ from fewlabel.io import load
 from fewlabel.nets.encoder import EncoderSpec
 from fewlabel.pretrain.autoencoder import AutoencoderBase
 from fewlabel.train import predict_batches, resolve_device
+from fewlabel.train.precision import inference_batch_size
 
 PRETRAINERS = "Autoencoder, ConvAutoencoder, VariationalAutoencoder, StackedAutoencoder, BYOL"
 AUTOENCODERS = "Autoencoder, ConvAutoencoder, VariationalAutoencoder, StackedAutoencoder"
@@ -65,5 +66,5 @@ def encoder_codes(spec: EncoderSpec, X, name: str = "X", device="auto", precisio
     X = validate_X(X, name=name, expected_shape=tuple(spec.input_shape), estimator=spec.source)
     device = resolve_device(device)
     module, scale = spec.build().to(device), spec.scale
-    return predict_batches(lambda x: module(to_float(x, scale)), X, device=device,
-                           precision=precision or spec.precision)
+    return predict_batches(lambda x: module(to_float(x, scale)), X, batch_size=inference_batch_size(module),
+                           device=device, precision=precision or spec.precision)

@@ -20,6 +20,7 @@ from fewlabel.augment import weak_augment
 from fewlabel.nets.classifier import EncoderClassifierNet
 from fewlabel.train import History, Trainer, predict_batches
 from fewlabel.train.config import split_budget
+from fewlabel.train.precision import inference_batch_size
 from fewlabel.train.optim import make_optimizer
 from fewlabel.train.losses import weighted_cross_entropy
 
@@ -137,7 +138,7 @@ class NetworkStage:
 
     def probabilities(self, net: nn.Module, history: History, X) -> np.ndarray:
         """The network's class probabilities for ``X``'s rows (float64, in the precision it trained in)."""
-        logits = predict_batches(lambda x: net(to_float(x, self.scale)), X, batch_size=1024,
+        logits = predict_batches(lambda x: net(to_float(x, self.scale)), X, batch_size=inference_batch_size(net),
                                  device=next(net.parameters()).device,
                                  precision=history.info.get("precision", "fp32"))
         return torch.softmax(torch.from_numpy(logits.astype(np.float64)), dim=1).numpy()
@@ -162,7 +163,8 @@ class NetworkStage:
         net.to(device).eval()
 
         def codes(rows):
-            return predict_batches(lambda x: net.encoder(to_float(x, scale)), rows, batch_size=1024, device=device)
+            return predict_batches(lambda x: net.encoder(to_float(x, scale)), rows,
+                                   batch_size=inference_batch_size(net.encoder), device=device)
 
         def loss_fn(module, batch):
             logits = module(batch[0]).float()

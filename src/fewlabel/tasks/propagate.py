@@ -363,8 +363,12 @@ def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epoch
 
 
 @torch.no_grad()
-def predict_proba_network(net: nn.Module, X, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities of a network from :func:`self_train_network` for uint8 images ``X``."""
+def predict_proba_network(net: nn.Module, X, batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities of a network from :func:`self_train_network` for uint8 images ``X``, ``batch_size``
+    at a time (default: :func:`~fewlabel.train.precision.inference_batch_size`)."""
+    from fewlabel.train.precision import inference_batch_size
+
+    batch_size = inference_batch_size(net) if batch_size is None else batch_size
     imgs = uint8_images(X)
     net.eval()
     device = next(net.parameters()).device

@@ -30,7 +30,8 @@ from fewlabel.train.ema import WeightEMA, check_decay
 from fewlabel.train.history import History
 from fewlabel.train.memory import steady_allocations
 from fewlabel.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from fewlabel.train.precision import autocast, check_precision, forward_flops, has_convolutions, resolve_precision
+from fewlabel.train.precision import (autocast, check_precision, forward_flops, has_convolutions, inference_batch_size,
+                                      resolve_precision)
 from fewlabel.train.state import load_state_file, save_state_file
 from fewlabel.train.tensorboard import active as active_tensorboard
 
@@ -297,8 +298,9 @@ class Trainer:
                                 epoch_rows=epoch_rows)
         val_batches = None
         if val is not None:
-            val_batches = Batches(val, max(self.batch_size, 1024), device, shuffle=False, rank=dist.rank,
-                                  world=dist.world, num_workers=self.num_workers, name="validation data")
+            val_batches = Batches(val, max(self.batch_size, inference_batch_size(model)), device, shuffle=False,
+                                  rank=dist.rank, world=dist.world, num_workers=self.num_workers,
+                                  name="validation data")
         params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
         if not params:
             raise InputError("the model has no trainable parameters (all frozen?)")

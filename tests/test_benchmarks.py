@@ -50,3 +50,29 @@ def test_scaling_rows_are_mnist_then_shifted_copies_with_their_labels(real_data_
     # the first copy is moved one pixel up: its last row is blank (not the digit's top rolled round)
     assert not X[70_000:, -1].any()
     np.testing.assert_array_equal(X[70_000:, :-1], train[:5_000, 1:])
+
+
+def test_map_on_a_sample_keeps_the_sample_and_places_the_rest_by_their_neighbours(load_script):
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import normalized_mutual_info_score
+    from sklearn.mixture import GaussianMixture
+
+    map_on_sample = load_script("benchmarks", "map_sample").map_on_sample
+    X, y = load_digits(return_X_y=True)
+    Z = PCA(10, random_state=0).fit_transform(X).astype(np.float32)
+    E, _ = map_on_sample(Z, 600)
+    pick = np.sort(np.random.default_rng(0).choice(len(Z), 600, replace=False))
+    whole, seconds = map_on_sample(Z, 0)
+    assert seconds == 0.0 and E.shape == whole.shape == (len(Z), 10)
+    # the sample's own map is its rows' embedding; every other row lands beside its nearest sampled neighbour's
+    again, _ = map_on_sample(Z[pick], 0)
+    np.testing.assert_allclose(E[pick], again, atol=1e-4)
+    rest = np.setdiff1d(np.arange(len(Z)), pick)
+    nearest = pick[((Z[rest, None] - Z[None, pick]) ** 2).sum(-1).argmin(1)]
+    same = ((E[rest] - E[nearest]) ** 2).sum(1) < ((E[rest] - E[rest[::-1]]) ** 2).sum(1)
+    assert same.mean() > 0.9
+    for emb in (E, whole):
+        labels = GaussianMixture(10, random_state=0).fit_predict(emb)
+        assert normalized_mutual_info_score(y, labels) > 0.7

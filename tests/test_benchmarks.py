@@ -76,3 +76,20 @@ def test_map_on_a_sample_keeps_the_sample_and_places_the_rest_by_their_neighbour
     for emb in (E, whole):
         labels = GaussianMixture(10, random_state=0).fit_predict(emb)
         assert normalized_mutual_info_score(y, labels) > 0.7
+
+
+def test_scaling_reads_each_commands_phases_and_scores_classify_by_its_predictions(tmp_path, load_script):
+    import numpy as np
+
+    scaling = load_script("benchmarks", "scaling")
+    cluster = {"encoder_trained": {"cpu_seconds": 10.0}, "phase_cpu_seconds": {"map and mixture": 2.0,
+                                                                                 "self-labelling": 5.0}}
+    assert scaling.phases(cluster) == {"encoder": 10.0, "map and mixture": 2.0, "self-labelling": 5.0}
+    classify = {"times": {"fit": {"seconds": 9, "cpu_seconds": 9, "phases": {
+        "map and mixture": {"seconds": 2, "cpu_seconds": 2.5}, "route": {"seconds": 3, "cpu_seconds": 3.0}}},
+        "unfamiliarity detector": {"seconds": 1, "cpu_seconds": 1.5}, "total": {"seconds": 11, "cpu_seconds": 12}}}
+    assert scaling.phases(classify) == {"map and mixture": 2.5, "route": 3.0, "unfamiliarity detector": 1.5}
+    # predictions.csv names rows from 1, and holds the unlabeled rows only
+    (tmp_path / "predictions.csv").write_text("row,label,confidence\n2,7,0.9\n3,1,0.8\n5,4,0.7\n")
+    y = np.array([0, 7, 2, 3, 9])
+    assert scaling.classify_accuracy(tmp_path, y) == 1 / 3

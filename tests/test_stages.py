@@ -1,6 +1,8 @@
 """The stages the semi-supervised classifier is made of, each alone: the label propagator, the route choice,
 the network stage (per-row weights, a network to start from)."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -239,10 +241,21 @@ def test_route_params_reach_the_route_and_come_back_with_the_model(tmp_path):
     data = load_breast_cancer()
     y = labeled_subset(data.target, 40, seed=0)
     params = {"pool": True, "z_fresh": 3.0}
+    t0 = time.perf_counter()
     clf = SemiSupervisedClassifier(route_params=params, max_steps=40, random_state=0).fit(data.data, y)
+    wall = time.perf_counter() - t0
     record = clf.route_
     assert record["scores"] is not None and record["pool"] is True and record["compared"]["z_fresh"] == 3.0
     assert 0.0 <= record["network_weight"] <= 1.0
+    # where the fit's time went, phase by phase, in the order they ran: they make up most of the fit
+    phases = list(clf.times_)
+    assert phases[:2] == ["map and mixture", "route"] and set(phases) <= {
+        "map and mixture", "route", "first network", "final network"}, clf.times_
+    spent = sum(t["seconds"] for t in clf.times_.values())
+    assert all(t["seconds"] > 0 and t["cpu_seconds"] >= 0 for t in clf.times_.values()), clf.times_
+    assert 0.5 * wall < spent <= wall, (spent, wall, clf.times_)
     fewlabel.save(clf, tmp_path / "m")
     back = fewlabel.load(tmp_path / "m")
-    assert back.route_params == params and back.route_ == record
+    assert back.route_params == params and back.route_ == record and back.times_ == clf.times_
+    supervised = SemiSupervisedClassifier(propagate=None, max_steps=5).fit(data.data, y)
+    assert list(supervised.times_) == ["network"]

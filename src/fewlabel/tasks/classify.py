@@ -27,13 +27,12 @@ import warnings
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin
 
-from fewlabel._base import TorchEstimator, data_record, to_float, validate_X
+from fewlabel._base import TorchEstimator, data_record, validate_X
 from fewlabel.checks import check_semi_supervised_y, is_int, positive_int
 from fewlabel.datasets.subsets import stratified_split
 from fewlabel.errors import InputError, TooLittleDataWarning
 from fewlabel.nets.classifier import HEADS, EncoderClassifierNet
 from fewlabel.nets.dense import activation as make_activation
-from fewlabel.nets.encoder import build_encoder
 from fewlabel.registry import register
 from fewlabel.tasks import classify_encoder as encoders
 from fewlabel.tasks.classify_encoder import ENCODERS, PRETRAIN, PRETRAINED, PRETRAINED_IGNORES, is_images
@@ -43,11 +42,11 @@ from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
 from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, ROUTE_SETTINGS, ROUTES, choose_route, forced_route, pooled,
                                   teaching_labels)
-from fewlabel.train import History, Trainer, predict_batches
+from fewlabel.timing import PhaseClock
+from fewlabel.train import History, Trainer
 from fewlabel.train.config import make_trainer, split_budget, training_settings
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES
-from fewlabel.train.precision import inference_batch_size
 
 __all__ = ["ENCODERS", "PRETRAIN", "PRETRAINED", "PRETRAINED_IGNORES", "SemiSupervisedClassifier",
            "check_semi_supervised_y"]
@@ -164,10 +163,11 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     ``n_features_in_``, ``module_`` (an :class:`~fewlabel.nets.classifier.EncoderClassifierNet`),
     ``detector_`` (None until :meth:`fit_unfamiliarity`), ``standardize_``, ``training_data_`` (what it was
     trained on: rows, shape, dtype, a fingerprint, labeled rows per class), ``route_`` and ``propagation_``
-    (above), and after a fit (not saved) ``embedding_`` (the map propagation clustered) and
-    ``labels_alone_proba_`` (the network on the labels alone's probabilities, where the route trains one).
-    Saved with the model: its parameters, ``route_``, ``propagation_``, ``encoder_kind_``, ``augment_`` and
-    ``estimates_`` (the accuracy estimates ``fewlabel classify`` measured, when it set them).
+    (above), ``times_`` (each phase's wall and CPU seconds, in the order they ran), and after a fit (not saved)
+    ``embedding_`` (the map propagation clustered) and ``labels_alone_proba_`` (the network on the labels
+    alone's probabilities, where the route trains one). Saved with the model: its parameters, ``route_``,
+    ``propagation_``, ``encoder_kind_``, ``augment_``, ``times_`` and ``estimates_`` (the accuracy estimates
+    ``fewlabel classify`` measured, when it set them).
     """
 
     def __init__(self, encoder="auto", pretrain=None, propagate="auto", hidden=(128, 64), latent=16, activation="relu",
@@ -367,13 +367,15 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.propagation_ = None
         self.route_ = None
         self.labels_alone_proba_ = None
+        self._clock = PhaseClock()
 
         # The encoder: given (pretrained elsewhere), pretrained here on every row, or fresh.
         given = encoders.resolve_encoder(self, X)
         if given is None and self.pretrain is not None:
             if self.encoder_kind_ in ("conv", "resnet18"):
                 encoders.need_images(input_shape, f"encoder={self.encoder_kind_!r}")
-            ae = encoders.pretrainer(self).fit(X)
+            with self._clock("pretraining"):
+                ae = encoders.pretrainer(self).fit(X)
             given = ae.export_encoder(self.pooling)
             self.pretrain_history_ = ae.history_
         config = given.config if given is not None else encoders.fresh_spec(self, input_shape)
@@ -387,8 +389,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         unlabeled = len(X) - len(lab_rows)
         how = self._propagation_map(len(X))
         if how is None or unlabeled == 0:  # nothing to propagate to when every row is labeled
-            net, history = self._fit_labels(stage, X, y_part, val, self.max_steps, init=None,
-                                            consistency=self.consistency == "fixmatch")
+            with self._clock("network"):
+                net, history = self._fit_labels(stage, X, y_part, val, self.max_steps, init=None,
+                                                consistency=self.consistency == "fixmatch")
         else:
             held_out = np.zeros(len(X), bool)  # the validation rows: neither labeled nor pseudo-labeled in training
             if va is not None:
@@ -397,6 +400,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         net.eval()
         self.module_ = net
         self.history_: History = history
+        self.times_ = self._clock.record()
         self.training_data_ = data_record(X_given, y_index, classes.tolist())
         self.detector_ = None
         return self
@@ -431,8 +435,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
 
     def _fit_propagated(self, stage, X, y_part, val, held_out, given, how, embedding, earlier=None):
         """Propagate, choose the route, train the final network (the class docstring, steps 1-3)."""
-        propagator = self._propagator(how).fit(self._propagation_rows(X, given), y_part, n_classes=len(self.classes_),
-                                               embedding=embedding)
+        with self._clock("map and mixture"):
+            propagator = self._propagator(how).fit(encoders.map_rows(X, given, self.scale_, self._device()), y_part,
+                                                   n_classes=len(self.classes_), embedding=embedding)
         self.embedding_ = propagator.embedding_
         known = np.flatnonzero(y_part >= 0)
         fixmatch = self.consistency == "fixmatch"
@@ -450,7 +455,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             record = {**forced_route(CLUSTERS), "how": "not measured: no class has two labeled rows to hold one out"}
         else:
             share = None if remaining is None else max(self.route_folds, remaining // (3 + fixmatch))
-            p_oof, folds = self._out_of_fold(stage, X, y_part, share)
+            with self._clock("route"):
+                p_oof, folds = self._out_of_fold(stage, X, y_part, share)
             record = choose_route(y_part[known], p_oof[known], propagator.loo_distributions_,
                                   how=f"{folds} folds of the {len(known)} labeled rows", **self._route_settings())
             remaining = None if remaining is None else remaining - share
@@ -460,9 +466,10 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         budgets = iter(split_budget(remaining, [1] * (needs_first + needs_final + fixmatch)))
         first = p_net = net = None
         if needs_first:
-            net, first = self._fit_labels(stage, X, y_part, val, next(budgets), init=None, consistency=False,
-                                          description="classify (labels)")
-            p_net = stage.probabilities(net, first, X)
+            with self._clock("first network"):
+                net, first = self._fit_labels(stage, X, y_part, val, next(budgets), init=None, consistency=False,
+                                              description="classify (labels)")
+                p_net = stage.probabilities(net, first, X)
             self.labels_alone_proba_ = p_net
         info = {"embedding": propagator.map_, "cluster_accuracy": propagator.loo_accuracy_, "led_by": record["route"],
                 "first_history": first, "route": record, "unlabeled": int((y_part < 0).sum())}
@@ -486,14 +493,17 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                 if len(lab) and len(unl_rows) > len(lab):
                     rows = np.concatenate([unl_rows, np.tile(lab, round(len(unl_rows) / len(lab)))])
                 info["second"] = "fine-tuned from the first network, labeled rows repeated to half the rows"
-            net, history = stage.fit(X[rows], target[rows], weight[rows], init=init, validation=val,
-                                     batch_size=self.batch_size,
-                                     epoch_rows=self._steps_per_epoch(len(X)) * min(self.batch_size, len(rows)),
-                                     budget=next(budgets), description="classify (propagated labels)",
-                                     seed_offset=SEED_OFFSETS["final"])
+            with self._clock("final network"):
+                net, history = stage.fit(X[rows], target[rows], weight[rows], init=init, validation=val,
+                                         batch_size=self.batch_size,
+                                         epoch_rows=self._steps_per_epoch(len(X)) * min(self.batch_size, len(rows)),
+                                         budget=next(budgets), description="classify (propagated labels)",
+                                         seed_offset=SEED_OFFSETS["final"])
         if self.consistency == "fixmatch":  # FixMatch follows propagation, from the network it trained
-            net, history = self._fit_labels(stage, X, y_part, val, next(budgets), init=net, consistency=True,
-                                            description="classify (FixMatch)", seed_offset=SEED_OFFSETS["consistency"])
+            with self._clock("consistency"):
+                net, history = self._fit_labels(stage, X, y_part, val, next(budgets), init=net, consistency=True,
+                                                description="classify (FixMatch)",
+                                                seed_offset=SEED_OFFSETS["consistency"])
         self.propagation_ = info
         return net, history
 
@@ -524,17 +534,6 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             return None
         return self.propagate
 
-    def _propagation_rows(self, X, given) -> np.ndarray:
-        """What the map is drawn from: the rows, or with a pretrained encoder its codes."""
-        if given is None:
-            return X.reshape(len(X), -1).astype(np.float32) * np.float32(self.scale_)
-        module = build_encoder(given.config)
-        module.load_state_dict(given.state_dict)
-        module.to(self._device()).eval()
-        Z = predict_batches(lambda x: module(to_float(x, self.scale_)), X, batch_size=inference_batch_size(module),
-                            device=self._device())
-        return Z.reshape(len(Z), -1)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]  # the codes are computed in float32, whatever comes in
@@ -560,7 +559,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                 "detector": None if detector is None else detector.get_state()[0],
                 "standardize": None if getattr(self, "standardize_", None) is None
                 else [self.standardize_[0].tolist(), self.standardize_[1].tolist()],
-                "estimates": getattr(self, "estimates_", None)}
+                "estimates": getattr(self, "estimates_", None), "times": getattr(self, "times_", None)}
 
     def get_state(self):
         config, tensors = self._state_with_json_encoder()
@@ -592,6 +591,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.encoder_kind_ = fitted.get("encoder_kind")
         self.augment_ = fitted.get("augment")
         self.estimates_ = fitted.get("estimates")
+        self.times_ = fitted.get("times")
         standardize = fitted.get("standardize")
         self.standardize_ = None if standardize is None else tuple(np.asarray(v, np.float32) for v in standardize)
         self.module_ = EncoderClassifierNet(**fitted["net"])

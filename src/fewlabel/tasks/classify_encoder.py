@@ -36,13 +36,18 @@ import math
 import os
 import warnings
 
+import numpy as np
+
+from fewlabel._base import to_float
 from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
 from fewlabel.nets.conv import ConvEncoder
-from fewlabel.nets.encoder import POOLINGS
+from fewlabel.nets.encoder import POOLINGS, build_encoder
 from fewlabel.nets.dense import MLP
 from fewlabel.nets.resnet import ResNet
 from fewlabel.tasks.encoders import encoder_of
+from fewlabel.train import predict_batches
+from fewlabel.train.precision import inference_batch_size
 
 ENCODERS = ("auto", "dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
@@ -216,3 +221,15 @@ def pretrainer_defaults(est):
                            latent_activation=est.latent_activation, **noise, **common)
     return ConvAutoencoder(channels=tuple(est.channels), activation=est.activation, batch_norm=est.batch_norm,
                            latent=None, code="flatten", **noise, **common)
+
+
+def map_rows(X, given, scale: float, device) -> np.ndarray:
+    """What propagation's map is drawn from: the rows, flattened and scaled, or with a pretrained encoder
+    (``given``, an :class:`~fewlabel.nets.encoder.EncoderSpec`) its codes."""
+    if given is None:
+        return X.reshape(len(X), -1).astype(np.float32) * np.float32(scale)
+    module = build_encoder(given.config)
+    module.load_state_dict(given.state_dict)
+    module.to(device).eval()
+    Z = predict_batches(lambda x: module(to_float(x, scale)), X, batch_size=inference_batch_size(module), device=device)
+    return Z.reshape(len(Z), -1)

@@ -19,13 +19,12 @@ README's "Your own data" gives the measured cost and the estimates' distance to 
 from __future__ import annotations
 
 import math
-import time
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 
 from fewlabel.errors import InputError
+from fewlabel.timing import PhaseClock
 
 DEFAULT, LABELS_ALONE, LOGREG = "default", "same network, labels alone", "LogisticRegression"
 
@@ -103,15 +102,6 @@ def _spread(model, proba, n_classes: int) -> np.ndarray:
     return out
 
 
-@contextmanager
-def _timed(seconds: dict, name: str):
-    """Add the wall and CPU seconds of the block to ``seconds[name]``."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    yield
-    seconds[name][0] += time.perf_counter() - t0
-    seconds[name][1] += time.process_time() - c0
-
-
 def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fold_steps: int | None = None,
                    seed: int = 0, embedding=None, route_record=None, baselines: bool = True, log=None) -> dict:
     """Cross-validated accuracy of ``SemiSupervisedClassifier(**params)`` on ``X`` with labels ``y_codes``
@@ -139,16 +129,16 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     names = [DEFAULT, *([LABELS_ALONE, LOGREG] if baselines else [])]
     oof = {name: np.full(len(y_codes), -1, np.int64) for name in names}
     per_fold = {name: [] for name in oof}
-    seconds = {name: [0.0, 0.0] for name in oof}
+    clock = PhaseClock()
     shared = 0  # folds whose baseline was the default's own first network (no fit of its own)
     for f, test_rows in enumerate(held):
         train_rows = np.setdiff1d(labeled, test_rows)
-        with _timed(seconds, DEFAULT):
+        with clock(DEFAULT):
             model = _fit_fold(lambda: SemiSupervisedClassifier(**settings), X, y_codes, test_rows, embedding,
                               route_record)
             oof[DEFAULT][test_rows] = model.predict(X[test_rows]).astype(np.int64)
         if baselines:
-            with _timed(seconds, LABELS_ALONE):
+            with clock(LABELS_ALONE):
                 if model.labels_alone_proba_ is not None:
                     # the route trained the same network on the fold's labels alone first: that is the baseline
                     proba = _spread(model, model.labels_alone_proba_[test_rows], n_classes)
@@ -157,7 +147,7 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
                     twin_model = _fit_fold(lambda: SemiSupervisedClassifier(**twin), X, y_codes, test_rows, None)
                     proba = _spread(twin_model, twin_model.predict_proba(X[test_rows]), n_classes)
                 oof[LABELS_ALONE][test_rows] = proba.argmax(axis=1)
-            with _timed(seconds, LOGREG):
+            with clock(LOGREG):
                 proba = _logreg_proba(X, y_codes, train_rows, test_rows, n_classes, seed)
                 oof[LOGREG][test_rows] = proba.argmax(axis=1)
         for name in oof:
@@ -170,8 +160,8 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
         correct = int(np.sum(oof[name][labeled] == y_codes[labeled]))
         lo, hi = wilson_interval(correct, len(labeled))
         results[name] = {"accuracy": correct / len(labeled), "interval": [lo, hi], "per_fold": per_fold[name],
-                         "std": float(np.std(per_fold[name])), "seconds": round(seconds[name][0], 2),
-                         "cpu_seconds": round(seconds[name][1], 2)}
+                         "std": float(np.std(per_fold[name])), "seconds": round(clock.seconds(name)[0], 2),
+                         "cpu_seconds": round(clock.seconds(name)[1], 2)}
         if name == LABELS_ALONE and shared == len(held):
             # the default's route trains this very network first in every fold: its cost is in the default's
             results[name].update(seconds=None, cpu_seconds=None, note="the first network of the default's folds")

@@ -57,7 +57,8 @@ def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, 
     times = {}
     t0, c0 = time.perf_counter(), time.process_time()
     model = SemiSupervisedClassifier(**params).fit(data.X, data.labels)
-    times["fit"] = {"seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2)}
+    times["fit"] = {"seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
+                    "phases": model.times_}
     log(f"trained the classifier in {times['fit']['seconds']:.0f} s ({_route(model)})")
     t1, c1 = time.perf_counter(), time.process_time()
     model.fit_unfamiliarity(data.X)  # the detector behind the unfamiliar column, on the same rows

@@ -372,12 +372,17 @@ def predict_proba_network(net: nn.Module, X, batch_size: int | None = None) -> n
     imgs = uint8_images(X)
     net.eval()
     device = next(net.parameters()).device
-    out = []
+    out = None
     for i in range(0, len(imgs), batch_size):
         # a copy of each batch: the images may be read-only (a memory-mapped or loaded file), which torch warns of
         xb = torch.tensor(imgs[i:i + batch_size], device=device).float().div_(255.0)
-        out.append(torch.softmax(net(xb).float(), dim=1).cpu().numpy())
-    return np.concatenate(out)
+        answer = torch.softmax(net(xb).float(), dim=1).cpu().numpy()
+        if out is None:  # one array for every answer, as predict_batches keeps them (the heap stays flat)
+            out = np.empty((len(imgs), answer.shape[1]), np.float32)
+        out[i:i + len(answer)] = answer
+    if out is None:
+        raise InputError("no images to answer (0 rows)")
+    return out
 
 
 def network_pseudo_labels(net: nn.Module, X, y) -> PseudoLabels:

@@ -542,12 +542,18 @@ def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], X, *, batch_size
     """Apply ``fn`` to ``X`` in batches on ``device`` (in-memory data moved once); return NumPy float32.
     ``precision``: 'bf16' computes under bf16 autocast (a model trained in bf16 predicts in it too)."""
     device = device or torch.device("cpu")
-    out = []
+    out = None
     with torch.no_grad(), autocast(precision, device):
         for start in range(0, len(X), batch_size):
             chunk = X[start : start + batch_size]
             t = chunk if isinstance(chunk, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(chunk))
-            out.append(fn(t.to(device)).float().cpu())
-    if not out:
+            answer = fn(t.to(device)).float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(X), *answer.shape[1:]), np.float32)
+            # Every batch's answer goes into one array allocated at the start: a small answer kept from each
+            # batch lands among the batch's freed buffers, and the heap then grew by most of a batch at every one
+            # (1.1 GB of free heap after the codes of 140,000 images, glibc)
+            out[start : start + len(answer)] = answer
+    if out is None:
         raise InputError("no rows to process")
-    return torch.cat(out).numpy()
+    return out

@@ -267,3 +267,15 @@ def test_weighted_cross_entropy_weighs_rows_and_survives_zero_weights():
     assert torch.allclose(weighted_cross_entropy(logits, target), F.cross_entropy(logits, target))
     zero = weighted_cross_entropy(logits, target, torch.zeros(6))
     assert torch.isfinite(zero) and float(zero) == 0.0
+
+
+def test_predict_batches_names_a_model_that_answers_for_fewer_rows_than_it_was_given():
+    import numpy as np
+
+    from fewlabel.errors import InputError
+    from fewlabel.train import predict_batches
+
+    X = np.zeros((10, 3), np.float32)
+    assert predict_batches(lambda x: x * 2, X, batch_size=4).shape == (10, 3)
+    with pytest.raises(InputError, match="gave 1 answers for a batch of 4 rows"):
+        predict_batches(lambda x: x[:1], X, batch_size=4)

@@ -548,6 +548,8 @@ def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], X, *, batch_size
             chunk = X[start : start + batch_size]
             t = chunk if isinstance(chunk, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(chunk))
             answer = fn(t.to(device)).float().cpu().numpy()
+            if len(answer) != len(chunk):
+                raise InputError(f"the model gave {len(answer)} answers for a batch of {len(chunk)} rows")
             if out is None:
                 out = np.empty((len(X), *answer.shape[1:]), np.float32)
             # Every batch's answer goes into one array allocated at the start: a small answer kept from each

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from fewlabel import Autoencoder, ConvAutoencoder, datasets
+from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.tasks.deep_cluster import DeepClustering
 from fewlabel.tasks.cluster import (DEFAULT_ENCODER_EPOCHS, SELF_LABEL_EPOCHS, SELF_LABEL_MIN_STEPS, SELF_LABEL_ROUNDS,
                                     cluster, evaluate_clustering, reduce, self_label)
@@ -94,6 +95,9 @@ def main(argv=None):
     p.add_argument("--augment-rotate", type=float, default=10.0, help="largest rotation in degrees")
     p.add_argument("--idec-epochs", type=int, default=0,
                    help="then fine-tune the encoder for clustering (IDEC) this many epochs, from the GMM clusters")
+    p.add_argument("--n-init", type=int, default=CLUSTER_DEFAULTS["n_init"],
+                   help="starts of the mixture on the codes' map, the likeliest kept (default: fewlabel cluster's); "
+                        "the raw-pixel baseline keeps scikit-learn's one start")
     p.add_argument("--refine-rounds", type=int, default=SELF_LABEL_ROUNDS,
                    help="self-labelling rounds after UMAP + GMM, as fewlabel cluster does (0: none; the figures "
                         "then are UMAP + GMM's)")
@@ -140,7 +144,7 @@ def main(argv=None):
             _, s_ae, c_ae = timed(lambda: ae.fit(X))
             Z, s_enc, c_enc = timed(lambda: ae.transform(X))
             Zu, s_umap, c_umap = timed(lambda: reduce(Z, "umap", n_components=10, n_neighbors=20, random_state=None))
-            labels, s_gmm, c_gmm = timed(lambda: cluster(Zu, 10, method="gmm", random_state=seed))
+            labels, s_gmm, c_gmm = timed(lambda: cluster(Zu, 10, method="gmm", random_state=seed, n_init=args.n_init))
             r = evaluate_clustering(y, labels) | {"seed": seed, "model": args.model, "augment": args.augment,
                                                   "epochs": args.epochs,
                                                   "ae_seconds": round(s_ae, 1),

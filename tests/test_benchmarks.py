@@ -93,3 +93,29 @@ def test_scaling_reads_each_commands_phases_and_scores_classify_by_its_predictio
     (tmp_path / "predictions.csv").write_text("row,label,confidence\n2,7,0.9\n3,1,0.8\n5,4,0.7\n")
     y = np.array([0, 7, 2, 3, 9])
     assert scaling.classify_accuracy(tmp_path, y) == 1 / 3
+
+
+def test_cluster_starts_scores_single_starts_and_the_default_on_a_kept_map(tmp_path, load_script):
+    """The benchmark on a map already in its cache (the test map: no encoder to train): each single start's
+    likelihood and scores, best-of-n, and the command's mixture with one start and with its default starts."""
+    import numpy as np
+
+    from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
+
+    from pathlib import Path
+
+    with np.load(Path(__file__).parent / "data" / "fashion_mnist_map_5000.npz") as d:
+        E, y = d["E"].astype(np.float32), d["y"].astype(np.int64)
+    cache = tmp_path / "maps"
+    cache.mkdir()
+    np.savez(cache / "fashion-mnist-5000rows-0.npz", Z=E, E=E, y=y)
+    report = load_script("benchmarks", "cluster_starts").main(
+        ["--data", "fashion-mnist", "--rows", "5000", "--seeds", "0", "--cache", str(cache),
+         "--test-map", str(tmp_path / "again.npz"), "--out", str(tmp_path / "starts.json")])
+    r = report["results"]["fashion-mnist"]["0"]
+    assert report["n_init"] == CLUSTER_DEFAULTS["n_init"] and len(r["single_starts"]) == 50
+    assert r["best_of"]["10"]["nmi"] > r["best_of"]["1"]["nmi"] + 0.005 and r["best_of"]["50"]["nmi_std"] == 0
+    assert r["default_starts"]["nmi"] >= r["one_start"]["nmi"] - 0.02 and "refined" not in r["one_start"]
+    with np.load(tmp_path / "again.npz") as d:  # the test map of a test map: 5,000 of 5,000 rows, reordered
+        assert sorted(d["y"].tolist()) == sorted(y.tolist()) and d["E"].dtype == np.float16
+    assert json.loads((tmp_path / "starts.json").read_text())["summary"]["fashion-mnist"]["one_start"]["mixture"]

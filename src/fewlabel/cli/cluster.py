@@ -132,6 +132,9 @@ def add_parser(sub) -> None:
                    help=f"dimensions of the manifold step (default {CLUSTER_DEFAULTS['manifold_dim']})")
     p.add_argument("--n-neighbors", type=int, default=CLUSTER_DEFAULTS["n_neighbors"],
                    help=f"UMAP neighbours (default {CLUSTER_DEFAULTS['n_neighbors']})")
+    p.add_argument("--n-init", type=int, default=CLUSTER_DEFAULTS["n_init"],
+                   help="starts of the mixture; the one with the highest likelihood (k-means: the lowest inertia) is "
+                        f"kept (default {CLUSTER_DEFAULTS['n_init']})")
     p.add_argument("--refine", choices=["auto", "network", "none"], default=CLUSTER_DEFAULTS["refine"],
                    help="then self-label: a small conv network learns the clusters from shifted views of the images "
                         "and its answers become the clusters, twice. "
@@ -163,6 +166,7 @@ def check_row_count(n_rows: int, args, where: str) -> None:
 def check_options(args) -> None:
     positive(args.max_rows, "--max-rows")
     positive(args.manifold_dim, "--manifold-dim")
+    positive(args.n_init, "--n-init")
     if args.n_neighbors < 2:
         raise InputError(f"--n-neighbors must be at least 2, got {args.n_neighbors}")
     if args.k != "auto" and (not isinstance(args.k, int) or isinstance(args.k, bool)):
@@ -228,7 +232,8 @@ def run(args, out: Path) -> int:
     c0 = time.process_time()
     refine = None if args.refine == "none" else args.refine
     result = run_cluster(X, y, encoder=encoder, k=k, method=args.method, manifold=manifold,
-                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, out=out, seed=args.seed,
+                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, n_init=args.n_init, out=out,
+                         seed=args.seed,
                          refine=refine, device=args.device, progress=not args.quiet)
     result.pop("labels")
     model = result.pop("model")

@@ -379,8 +379,8 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
 
 def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["method"],
                 manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
-                n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], out=None, seed=0, max_plot_points=10_000,
-                refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
+                n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"], out=None, seed=0,
+                max_plot_points=10_000, refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
@@ -408,14 +408,15 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
         as_images(X[:1])
     t0 = time.perf_counter()
     model = ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
-                         n_neighbors=n_neighbors, refine=refine, random_state=seed, device=device,
+                         n_neighbors=n_neighbors, n_init=n_init, refine=refine, random_state=seed, device=device,
                          verbose=progress)
     Z = encode(X, encoder)
     check_k(k, len(Z), "k")
     labels = model.fit(X).labels_
     seconds = time.perf_counter() - t0
     refined = model.network_ is not None
-    result = {"k": int(k), "method": method, "manifold": manifold, "seed": None if seed is None else int(seed),
+    result = {"k": int(k), "method": method, "manifold": manifold, "n_init": int(n_init),
+              "seed": None if seed is None else int(seed),
               "n_rows": int(len(Z)), "n_features": int(Z.shape[1]),
               "encoder": type(encoder).__name__ if encoder is not None else None, "seconds": round(seconds, 3),
               "refine": {"method": "network", "rounds": model.refine_rounds_} if refined else None,

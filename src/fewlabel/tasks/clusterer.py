@@ -131,7 +131,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     ``n_clusters``; ``encoder`` ('auto': the default autoencoder trained
     on the rows, :func:`fewlabel.tasks.cluster.default_encoder`; None: the raw input; or a fitted pretrainer /
     the path of a saved one); ``method`` ('gmm' or 'kmeans'); ``manifold`` ('auto': UMAP when umap-learn is
-    installed, else PCA; 'umap', 'pca' or None) to ``manifold_dim`` dimensions with ``n_neighbors``;
+    installed, else PCA; 'umap', 'pca' or None) to ``manifold_dim`` dimensions with ``n_neighbors``; ``n_init``
+    (the mixture's starts: the one with the highest likelihood, or k-means' lowest inertia, is kept);
     ``refine`` ('auto': self-label images of at least 2,000 rows and 16 pixels a side; 'network': always; None);
     ``refine_params`` (None, or a dict of :func:`~fewlabel.tasks.cluster.self_label` settings: ``rounds`` (2),
     ``epochs`` (5) and ``min_steps`` (300) of each round's network); ``random_state``; ``device``; ``verbose``.
@@ -144,14 +145,15 @@ class ClusterModel(ClusterMixin, BaseEstimator):
 
     def __init__(self, n_clusters=10, encoder="auto", method=CLUSTER_DEFAULTS["method"],
                  manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
-                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], refine=CLUSTER_DEFAULTS["refine"], refine_params=None,
-                 random_state=0, device="auto", verbose=False):
+                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
+                 refine=CLUSTER_DEFAULTS["refine"], refine_params=None, random_state=0, device="auto", verbose=False):
         self.n_clusters = n_clusters
         self.encoder = encoder
         self.method = method
         self.manifold = manifold
         self.manifold_dim = manifold_dim
         self.n_neighbors = n_neighbors
+        self.n_init = n_init
         self.refine = refine
         self.refine_params = refine_params
         self.random_state = random_state
@@ -169,6 +171,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             raise InputError(f"unknown manifold {self.manifold!r}: choose one of ('auto', *{MANIFOLDS})")
         if self.refine not in REFINE:
             raise InputError(f"unknown refine {self.refine!r}: choose one of {REFINE}")
+        int_at_least("n_init", self.n_init, 1)
         self._refine_settings()
         return manifold
 
@@ -210,7 +213,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         t1 = time.process_time()
         clustering = CodeClustering(n_clusters=self.n_clusters, method=self.method, manifold=manifold,
                                     manifold_dim=self.manifold_dim, n_neighbors=self.n_neighbors,
-                                    random_state=self.random_state).fit(Z)
+                                    random_state=self.random_state, n_init=self.n_init).fit(Z)
         times["map and mixture"] = time.process_time() - t1
         self.labels_before_refine_ = clustering.labels_
         self.labels_, self.network_, self.refine_rounds_ = clustering.labels_, None, None

@@ -176,7 +176,7 @@ def test_hinge_ignores_examples_below_the_cutoff(fitted, digits):
     (dict(noise="speckle"), "unknown noise"),
     (dict(noise="mask", noise_level=1.5), "must be below 1"),
     (dict(noise="gaussian", noise_level=0), "noise_level must be a positive number"),
-    (dict(latent=0), "latent must be a positive integer"),
+    (dict(latent=0), "latent must be an integer of at least 1"),
     (dict(activation="swishy"), "unknown activation"),
     (dict(output_activation="swishy"), "unknown activation"),
 ])

@@ -153,7 +153,7 @@ def test_save_load_gives_identical_codes_and_keeps_the_level_histories(tmp_path,
     (dict(layer_epochs=0), "layer_epochs must be a positive integer"),
     (dict(layer_epochs=2.5), "layer_epochs must be a positive integer"),
     (dict(finetune_epochs=-1), "finetune_epochs must be an integer >= 0"),
-    (dict(latent=0), "latent must be a positive integer"),
+    (dict(latent=0), "latent must be an integer of at least 1"),
     (dict(loss="hinge"), "unknown loss"),
 ])
 def test_bad_parameters_are_named(params, message):

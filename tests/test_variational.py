@@ -208,7 +208,7 @@ def test_loss_auto_follows_the_data():
     (dict(beta=-1.0), "beta \\(the weight of the KL term\\) must be a finite number >= 0"),
     (dict(beta=float("nan")), "beta"),
     (dict(architecture="recurrent"), "unknown architecture 'recurrent'"),
-    (dict(latent=0), "latent must be a positive integer"),
+    (dict(latent=0), "latent must be an integer of at least 1"),
     (dict(loss="hinge"), "unknown loss"),
     (dict(activation="swishy"), "unknown activation"),
 ])

@@ -17,6 +17,16 @@ from fewlabel.train.config import check_training_settings, make_trainer
 from fewlabel.train.precision import inference_batch_size
 
 
+def as_array(X, name: str = "X") -> np.ndarray:
+    """``X`` (an array, a torch tensor, nested lists) as a NumPy array, or an error that names a ragged one."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        return np.asarray(X)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{name} is not a rectangular array ({e})") from None
+
+
 def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estimator: str = "the model",
                min_rows: int = 1) -> np.ndarray:
     """Turn ``X`` into a NumPy array of rows fewlabel can train on, or say exactly what is wrong with it.
@@ -28,12 +38,7 @@ def validate_X(X, *, name: str = "X", expected_shape: tuple | None = None, estim
         raise InputError(f"{name} is None: pass an array of shape (n_rows, n_features) or (n_rows, H, W[, C])")
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
         raise InputError(f"{name} is a sparse matrix; fewlabel needs dense input (call .toarray())")
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    try:
-        X = np.asarray(X)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{name} is not a rectangular array ({e})") from None
+    X = as_array(X, name)
     if X.dtype == object or X.dtype.kind in "USV":
         try:
             X = X.astype(np.float32)

@@ -30,7 +30,7 @@ from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.registry import register
 from fewlabel.train import History
 from fewlabel.train.data import MappedRows, is_mapped
-from fewlabel.checks import anything, fraction, one_of, optional_positive_int
+from fewlabel.checks import anything, fraction, int_at_least, one_of, optional_positive_int
 from fewlabel.train.config import Setting, check_settings, declare_settings, training_settings
 
 LOSSES = ("auto", "mse", "bce")
@@ -370,8 +370,7 @@ class Autoencoder(AutoencoderBase):
         self.dropout = dropout
 
     def _check_params(self) -> None:
-        if not isinstance(self.latent, (int, np.integer)) or isinstance(self.latent, bool) or self.latent < 1:
-            raise InputError(f"latent must be a positive integer, got {self.latent!r}")
+        int_at_least("latent", self.latent, 1)
 
     def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
         """The encoder (its dense layers down to the code) as an :class:`~fewlabel.nets.encoder.EncoderSpec`:

@@ -24,7 +24,8 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import to_float, validate_X
+from fewlabel._base import as_array, to_float, validate_X
+from fewlabel.checks import int_at_least
 from fewlabel.errors import InputError
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
@@ -79,8 +80,7 @@ class VariationalAutoencoder(AutoencoderBase):
 
     # -- hooks ---------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if not isinstance(self.latent, (int, np.integer)) or isinstance(self.latent, bool) or self.latent < 1:
-            raise InputError(f"latent must be a positive integer, got {self.latent!r}")
+        int_at_least("latent", self.latent, 1)
         if (not isinstance(self.beta, (int, float, np.integer, np.floating)) or isinstance(self.beta, bool)
                 or not math.isfinite(self.beta) or self.beta < 0):
             raise InputError(f"beta (the weight of the KL term) must be a finite number >= 0, got {self.beta!r}")
@@ -195,12 +195,7 @@ class VariationalAutoencoder(AutoencoderBase):
         return (images, Z) if return_codes else images
 
     def _one_example(self, x, name: str) -> np.ndarray:
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().numpy()
-        try:
-            arr = np.asarray(x)
-        except (ValueError, TypeError) as e:
-            raise InputError(f"{name} is not a rectangular array ({e})") from None
+        arr = as_array(x, name)
         shape = tuple(self.input_shape_)
         if arr.shape == shape:
             arr = arr[None]

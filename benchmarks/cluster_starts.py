@@ -158,10 +158,10 @@ def main(argv=None) -> int:
             one, r["one_start"] = command_mixture(E, y, seed, 1)
             default, r["default_starts"] = command_mixture(E, y, seed, n_init)
             if args.refine:
-                r["one_start"]["refined"] = refine(name, seed, 1, one, y, args.cache, args.root, args.rows)
-                r["default_starts"]["refined"] = (r["one_start"]["refined"] if np.array_equal(one, default) else
-                                                  refine(name, seed, n_init, default, y, args.cache, args.root,
-                                                         args.rows))
+                r["default_starts"]["refined"] = refine(name, seed, n_init, default, y, args.cache, args.root,
+                                                        args.rows)
+                r["one_start"]["refined"] = (r["default_starts"]["refined"] if np.array_equal(one, default) else
+                                             refine(name, seed, 1, one, y, args.cache, args.root, args.rows))
             report["results"].setdefault(name, {})[str(seed)] = r
             write_json_atomic(out, report)
             line = " ".join(f"best of {n}: {v['nmi']:.3f} ± {v['nmi_std']:.3f}" for n, v in r["best_of"].items())

@@ -253,7 +253,8 @@ def test_route_params_reach_the_route_and_come_back_with_the_model(tmp_path):
         "map and mixture", "route", "first network", "final network"}, clf.times_
     spent = sum(t["seconds"] for t in clf.times_.values())
     assert all(t["seconds"] > 0 and t["cpu_seconds"] >= 0 for t in clf.times_.values()), clf.times_
-    assert 0.5 * wall < spent <= wall, (spent, wall, clf.times_)
+    # each phase is recorded to 0.01 s, so their sum may pass the wall time by half of that per phase
+    assert 0.5 * wall < spent <= wall + 0.005 * len(phases), (spent, wall, clf.times_)
     fewlabel.save(clf, tmp_path / "m")
     back = fewlabel.load(tmp_path / "m")
     assert back.route_params == params and back.route_ == record and back.times_ == clf.times_

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (add_data_options, add_output_options, add_training_options, check_encoder_path,
-                                 encode_for, is_path, json_number, k_value, load_data, load_encoder, positive,
-                                 refuse_file_options, training_settings_of)
+                                 encode_for, is_path, json_number, k_value, load_data, load_data_source, load_encoder,
+                                 positive, refuse_file_options, remember_source, training_settings_of)
 from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 
@@ -78,9 +78,10 @@ def build_encoder(args, n_rows: int | None = None):
                            **training_settings_of(args))
 
 
-def train_or_load_encoder(args, X, out: Path | None = None):
+def train_or_load_encoder(args, X, out: Path | None = None, source: dict | None = None):
     """``(encoder or None, info)``: the saved encoder of ``--encoder DIR``, None for ``raw``, or (``auto``)
-    the default autoencoder trained on ``X`` (and saved to ``out / 'model'`` when ``out`` is given)."""
+    the default autoencoder trained on ``X`` (and saved to ``out / 'model'`` when ``out`` is given, with how
+    the rows were read, ``source``)."""
     if args.encoder == "raw":
         return None, {"encoder": None, "encoder_path": None}
     if args.encoder != "auto":
@@ -102,6 +103,7 @@ def train_or_load_encoder(args, X, out: Path | None = None):
         "hidden": list(ae.hidden), "latent": int(ae.latent), "loss": float(ae.history_.history["loss"][-1]),
         "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2)}}
     if out is not None:
+        remember_source(ae, source or {})
         save(ae, out / "model")
         info["encoder_path"] = str(args.out / "model")
     return ae, info
@@ -180,14 +182,16 @@ def check_options(args) -> None:
 
 
 def load_split(args, split: str):
-    """``(X, y)`` of ``--data``; ``--split all`` joins a named dataset's train and test splits."""
+    """``(X, y, source)`` of ``--data`` (source: how the rows were read, for :func:`remember_source`);
+    ``--split all`` joins a named dataset's train and test splits."""
     import numpy as np
 
     if split != "all" or is_path(args.data) or args.data.strip().lower() == "digits":
-        return load_data(args.data, split, args.root)
-    X, y = load_data(args.data, "train", args.root)
+        return load_data_source(args.data, split, args.root, args.label_column)
+    X, y, source = load_data_source(args.data, "train", args.root, args.label_column)
     Xt, yt = load_data(args.data, "test", args.root)
-    return np.concatenate([X, Xt]), (None if y is None or yt is None else np.concatenate([y, yt]))
+    return (np.concatenate([X, Xt]), (None if y is None or yt is None else np.concatenate([y, yt])),
+            {**source, "split": "all"})
 
 
 def run(args, out: Path) -> int:
@@ -199,7 +203,7 @@ def run(args, out: Path) -> int:
 
     check_options(args)
     split = args.split or "train"
-    X, y = load_split(args, split)
+    X, y, source = load_split(args, split)
     n_total = len(X)
     if args.max_rows is not None and args.max_rows < n_total:
         idx = subsample(n_total, args.max_rows, y, args.seed)
@@ -243,6 +247,7 @@ def run(args, out: Path) -> int:
                    "max_rows": args.max_rows, **encoder_info, "encode_seconds": round(encode_seconds, 3),
                    "cluster_cpu_seconds": round(time.process_time() - c0, 2), "k_selection": selection})
     # the whole clusterer (encoder, map, mixture, self-labelling network): fewlabel predict places new rows
+    remember_source(model, source)
     save(model, out / "model")
     result["files"] = [*result["files"], "model"]
     write_json_atomic(out / "metrics.json", result)

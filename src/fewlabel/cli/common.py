@@ -75,14 +75,19 @@ def k_value(text: str):
 FILE_NOTE = "a file or folder of your own has no splits"
 
 
-def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None) -> None:
-    """``--data``, ``--split`` and ``--root``. ``--split`` defaults to None (read as train) so that one given
-    with a file, which has no splits, is refused rather than ignored (see :func:`refuse_file_options`)."""
+def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, label_column: bool = True) -> None:
+    """``--data``, ``--split``, ``--root`` and (unless the command has its own) ``--label-column``. ``--split``
+    defaults to None (read as train) so that one given with a file, which has no splits, is refused rather than
+    ignored (see :func:`refuse_file_options`)."""
     p.add_argument("--data", required=True, type=data_source,
                    help=data_help or "dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.npz/.csv file "
                                      "or image folder of your own")
     p.add_argument("--split", help=f"which split of a named dataset (default train; {FILE_NOTE})")
     p.add_argument("--root", type=Path, help="folder holding a named dataset's files")
+    if label_column:
+        p.add_argument("--label-column",
+                       help="a table's column of labels (name, or 0-based index): never a feature, used only to "
+                            "score; the saved model remembers it, so fewlabel predict leaves it out of new files")
 
 
 def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
@@ -198,17 +203,46 @@ def column(text):
 
 def load_data(name: str, split: str, root, label_column=None):
     """``(X, y)`` of a named dataset's split, or of a table file / image folder (``y`` None without labels)."""
+    X, y, _ = load_data_source(name, split, root, label_column)
+    return X, y
+
+
+def load_data_source(name: str, split: str, root, label_column=None):
+    """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
+    (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
+    matches in new files by name and leaves out."""
     from fewlabel import datasets
+    from fewlabel.datasets.tables import read_table_parts
 
     path = Path(name)
-    if is_path(name):
-        if path.is_dir():
-            X, y, _ = datasets.read_image_folder(path)
-            return X, y
-        # mapped: a command's data lives only while it runs, and may be larger than memory
-        X, y, _ = datasets.read_table(path, label_column=column(label_column), mmap=True)
-        return X, y
-    return datasets.load(name, split=split, root=root)
+    if not is_path(name):
+        if label_column is not None:
+            raise InputError(f"--label-column applies to a table of your own; the dataset {name} has its labels")
+        X, y = datasets.load(name, split=split, root=root)
+        return X, y, {"source": name, "kind": "dataset", "split": split}
+    if path.is_dir():
+        if label_column is not None:
+            raise InputError(f"--label-column applies to a table; {name} is an image folder, whose classes are its "
+                             "sub-folders")
+        X, y, _ = datasets.read_image_folder(path)
+        return X, y, {"source": str(path), "kind": "images"}
+    try:  # mapped: a command's data lives only while it runs, and may be larger than memory
+        parts = read_table_parts(path, label_column=column(label_column), mmap=True)
+    except InputError as e:
+        if label_column is None and "is not a number" in str(e):  # most often the labels, read as a feature
+            raise InputError(f"{e} (a column of labels: name it with --label-column)") from None
+        raise
+    source = {"source": str(path), "kind": "table"}
+    if parts["feature_names"] is not None:
+        source.update(columns=list(parts["feature_names"]), label_column=parts.get("label_name"))
+    return parts["X"], parts["y"], source
+
+
+def remember_source(model, source: dict) -> None:
+    """Record on a fitted model how its rows were read (saved with it; ``fewlabel predict`` and ``fewlabel info``
+    read it). Only a file's reading matters to new rows: a named dataset adds nothing."""
+    if source.get("kind") in ("table", "images") and getattr(model, "training_data_", None) is not None:
+        model.training_data_.update(source)
 
 
 def check_encoder_path(path) -> None:

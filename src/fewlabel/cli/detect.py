@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (FILE_NOTE, add_data_options, add_output_options, add_training_options, is_path,
-                                 labels, load_data, positive, refuse_file_options, sizes, training_settings_of)
+                                 labels, load_data, load_data_source, positive, refuse_file_options, remember_source,
+                                 sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("model", "metrics.json", "errors.png")
@@ -35,9 +36,9 @@ def add_parser(sub) -> None:
                                    "(--score), and flags those above a cut-off set on held-out rows (--contamination: "
                                    "'auto' flags only clear outliers); with --per-class, one "
                                    "autoencoder per class, a row going to the class that reconstructs it best, or "
-                                   "'unknown' (-1) when none does within its --unknown quantile. Scores the "
-                                   "--test-split and, with --outliers, rows known to be outliers (AUROC). Writes "
-                                   "model/, metrics.json and errors.png.")
+                                   "'unknown' (-1, or the word unknown when the labels are words) when none does "
+                                   "within its --unknown quantile. Scores the --test-split and, with --outliers, rows "
+                                   "known to be outliers (AUROC). Writes model/, metrics.json and errors.png.")
     add_data_options(p)
     p.add_argument("--test-split", help="split of a named dataset scored as new normal rows (default test; never "
                                         "the split trained on); 'none' to skip. A file given as --data has no test "
@@ -143,7 +144,7 @@ def run(args, out: Path) -> int:
     check_options(args)
     split = args.split or "train"
     test_split = args.test_split or "test"
-    X, y = load_data(args.data, split, args.root)
+    X, y, source = load_data_source(args.data, split, args.root, args.label_column)
     if (args.per_class or args.classes) and y is None:
         raise InputError(f"{args.data} has no labels: --per-class and --classes need them")
     if args.classes is not None:
@@ -169,7 +170,10 @@ def run(args, out: Path) -> int:
     ae = build_autoencoder(args, args.per_class)
     t0 = time.perf_counter()
     if args.per_class:
-        model = ClassAutoencoderClassifier(ae, unknown=args.unknown, random_state=args.seed).fit(X, y)
+        # a table's labels may be words: its 'unknown' answer is then a word too
+        unknown_label = "unknown" if np.asarray(y).dtype.kind in "US" else -1
+        model = ClassAutoencoderClassifier(ae, unknown=args.unknown, unknown_label=unknown_label,
+                                           random_state=args.seed).fit(X, y)
     else:
         model = ReconstructionDetector(ae, score_by=args.score, contamination=args.contamination,
                                        random_state=args.seed).fit(X)
@@ -207,6 +211,7 @@ def run(args, out: Path) -> int:
     for key, name in (("unseen_classes", f"{test_split} (other classes)"), ("outlier_rows", f"{args.outliers} (outliers)")):
         if key in result and normal is not None:  # how well the error tells the test split's normal rows from these
             result[key]["auroc"] = auroc(normal, groups[name])
+    remember_source(model, source)
     save(model, out / "model")
     if groups:
         error_histogram(groups, threshold=None if args.per_class else model.threshold_, path=out / "errors.png",

@@ -45,12 +45,12 @@ def run(args, out: Path) -> int:
     check_map_rows(args.max_points, method, f"--max-points {args.max_points}")
     if args.max_rows is not None:
         check_map_rows(args.max_rows, method, f"--max-rows {args.max_rows}")
-    X, y = load_split(args, args.split or "train")
+    X, y, source = load_split(args, args.split or "train")
     if args.max_rows is not None and args.max_rows < len(X):
         idx = subsample(len(X), args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
     check_map_rows(min(len(X), args.max_points), method, args.data)
-    encoder, encoder_info = train_or_load_encoder(args, X, out)
+    encoder, encoder_info = train_or_load_encoder(args, X, out, source)
     result = run_map(X, y, encoder=encoder, method=method, out=out, seed=args.seed, max_points=args.max_points)
     if out is not None:
         info = {k: v for k, v in result.items() if k not in ("raw", "codes", "indices", "labels")}

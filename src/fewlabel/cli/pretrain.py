@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 is_path, load_data, pair, refuse_file_options, sizes, training_settings_of)
+                                 is_path, load_data, load_data_source, pair, refuse_file_options, remember_source,
+                                 sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("model", "history.json", "loss.png", "reconstructions.png", "latent.png", "samples.png",
@@ -161,13 +162,14 @@ def run(args, out: Path) -> int:
     check_options(args)
     split = args.split or "train"
     ae = build_autoencoder(args)  # options refused here cost no data loading
-    X, y = load_data(args.data, split, args.root)
+    X, y, source = load_data_source(args.data, split, args.root, args.label_column)
     val = None
     if args.validation_split:
         val, _ = load_data(args.data, args.validation_split, args.root)
     t0 = time.perf_counter()
     ae.fit(X, validation_data=val)
     seconds = time.perf_counter() - t0
+    remember_source(ae, source)
     save(ae, out / "model")
     h = ae.history_.history
     summary = {"model": args.model, "data": args.data, "split": None if is_path(args.data) else split,

@@ -50,7 +50,8 @@ def add_parser(sub) -> None:
                                    f"--test-fraction of a file, default {TEST_FRACTION}); writes metrics.json, "
                                    "learning_curves.png, confusion_matrix.png and training.png.")
     add_data_options(p, data_help="an image folder, table or .npz of your own (partly labeled), or, with --labels, a "
-                                  "dataset name (mnist, fashion-mnist, digits, ...) or a labeled file", label_column=False)
+                                  "dataset name (mnist, fashion-mnist, digits, ...) or a labeled file",
+                     own_options=False)
     own = p.add_argument_group("your own data (without --labels)")
     own.add_argument("--label-column", help="the table's column of labels (name, or 0-based index); its empty cells "
                                             "mark the unlabeled rows")

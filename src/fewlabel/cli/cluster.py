@@ -187,8 +187,8 @@ def load_split(args, split: str):
     import numpy as np
 
     if split != "all" or is_path(args.data) or args.data.strip().lower() == "digits":
-        return load_data_source(args.data, split, args.root, args.label_column)
-    X, y, source = load_data_source(args.data, "train", args.root, args.label_column)
+        return load_data_source(args.data, split, args.root, args.label_column, args.size, args.color)
+    X, y, source = load_data_source(args.data, "train", args.root, args.label_column, args.size, args.color)
     Xt, yt = load_data(args.data, "test", args.root)
     return (np.concatenate([X, Xt]), (None if y is None or yt is None else np.concatenate([y, yt])),
             {**source, "split": "all"})

@@ -75,19 +75,26 @@ def k_value(text: str):
 FILE_NOTE = "a file or folder of your own has no splits"
 
 
-def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, label_column: bool = True) -> None:
-    """``--data``, ``--split``, ``--root`` and (unless the command has its own) ``--label-column``. ``--split``
-    defaults to None (read as train) so that one given with a file, which has no splits, is refused rather than
-    ignored (see :func:`refuse_file_options`)."""
+def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, own_options: bool = True) -> None:
+    """``--data``, ``--split``, ``--root`` and (unless the command has its own) how a file of the user's is read:
+    ``--label-column``, ``--size``, ``--color``. ``--split`` defaults to None (read as train) so that one given
+    with a file, which has no splits, is refused rather than ignored (see :func:`refuse_file_options`)."""
     p.add_argument("--data", required=True, type=data_source,
                    help=data_help or "dataset name (digits, mnist, fashion-mnist, ...) or a .npy/.npz/.csv file "
                                      "or image folder of your own")
     p.add_argument("--split", help=f"which split of a named dataset (default train; {FILE_NOTE})")
     p.add_argument("--root", type=Path, help="folder holding a named dataset's files")
-    if label_column:
-        p.add_argument("--label-column",
-                       help="a table's column of labels (name, or 0-based index): never a feature, used only to "
-                            "score; the saved model remembers it, so fewlabel predict leaves it out of new files")
+    if own_options:
+        own = p.add_argument_group("a table or image folder of your own")
+        own.add_argument("--label-column",
+                         help="a table's column of labels (name, or 0-based index): never a feature, used only to "
+                              "score; the saved model remembers it, so fewlabel predict leaves it out of new files")
+        own.add_argument("--size", type=image_size,
+                         help="resize every image of a folder to HxW (e.g. 64x64); without it images of different "
+                              "sizes are refused. The saved model remembers it: fewlabel predict resizes new images")
+        own.add_argument("--color", choices=["L", "RGB"],
+                         help="read a folder's images as grayscale (L) or colour (RGB); default: grayscale when every "
+                              "image is")
 
 
 def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
@@ -201,31 +208,38 @@ def column(text):
     return int(text) if text is not None and text.lstrip("-").isdigit() else text
 
 
-def load_data(name: str, split: str, root, label_column=None):
+def load_data(name: str, split: str, root, label_column=None, size=None, color=None):
     """``(X, y)`` of a named dataset's split, or of a table file / image folder (``y`` None without labels)."""
-    X, y, _ = load_data_source(name, split, root, label_column)
+    X, y, _ = load_data_source(name, split, root, label_column, size, color)
     return X, y
 
 
-def load_data_source(name: str, split: str, root, label_column=None):
+def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
-    matches in new files by name and leaves out."""
+    matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
+    images."""
     from fewlabel import datasets
     from fewlabel.datasets.tables import read_table_parts
 
     path = Path(name)
+    folder = is_path(name) and path.is_dir()
+    given = [o for o, v in (("--label-column", label_column), ("--size", size), ("--color", color)) if v is not None]
+    if not is_path(name) and given:
+        raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
+                         "own labels and is read as it is")
+    if folder and label_column is not None:
+        raise InputError(f"--label-column applies to a table; {name} is an image folder, whose classes are its "
+                         "sub-folders")
+    if is_path(name) and not folder and (size is not None or color is not None):
+        raise InputError(f"{_apply([o for o in given if o != '--label-column'])} to an image folder; {name} is a file")
     if not is_path(name):
-        if label_column is not None:
-            raise InputError(f"--label-column applies to a table of your own; the dataset {name} has its labels")
         X, y = datasets.load(name, split=split, root=root)
         return X, y, {"source": name, "kind": "dataset", "split": split}
-    if path.is_dir():
-        if label_column is not None:
-            raise InputError(f"--label-column applies to a table; {name} is an image folder, whose classes are its "
-                             "sub-folders")
-        X, y, _ = datasets.read_image_folder(path)
-        return X, y, {"source": str(path), "kind": "images"}
+    if folder:
+        X, y, _ = datasets.read_image_folder(path, size=size, color=color)
+        return X, y, {"source": str(path), "kind": "images",
+                      "read": {"size": None if size is None else list(size), "color": color}}
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
         parts = read_table_parts(path, label_column=column(label_column), mmap=True)
     except InputError as e:
@@ -236,6 +250,10 @@ def load_data_source(name: str, split: str, root, label_column=None):
     if parts["feature_names"] is not None:
         source.update(columns=list(parts["feature_names"]), label_column=parts.get("label_name"))
     return parts["X"], parts["y"], source
+
+
+def _apply(options) -> str:
+    return " and ".join(options) + (" apply" if len(options) > 1 else " applies")
 
 
 def remember_source(model, source: dict) -> None:

@@ -144,7 +144,8 @@ def run(args, out: Path) -> int:
     check_options(args)
     split = args.split or "train"
     test_split = args.test_split or "test"
-    X, y, source = load_data_source(args.data, split, args.root, args.label_column)
+    X, y, source = load_data_source(args.data, split, args.root, args.label_column, args.size,
+                                       args.color)
     if (args.per_class or args.classes) and y is None:
         raise InputError(f"{args.data} has no labels: --per-class and --classes need them")
     if args.classes is not None:
@@ -159,7 +160,10 @@ def run(args, out: Path) -> int:
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
     # a file has no test split: scoring its own training rows again would flatter the detector
     test = None if test_split == "none" or is_path(args.data) else load_data(args.data, test_split, args.root)
-    outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root)[0]
+    # a folder of outliers is read as the rows are (a dataset or table of them has its own size)
+    like_data = {"size": args.size, "color": args.color} if args.outliers and Path(args.outliers).is_dir() else {}
+    outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root,
+                                                            **like_data)[0]
     # rows of another shape are named with their option now, not after the autoencoder has trained
     for option, name, rows in (("--test-split", f"{args.data} ({test_split})", None if test is None else test[0]),
                                ("--outliers", args.outliers, outliers)):

@@ -162,7 +162,8 @@ def run(args, out: Path) -> int:
     check_options(args)
     split = args.split or "train"
     ae = build_autoencoder(args)  # options refused here cost no data loading
-    X, y, source = load_data_source(args.data, split, args.root, args.label_column)
+    X, y, source = load_data_source(args.data, split, args.root, args.label_column, args.size,
+                                         args.color)
     val = None
     if args.validation_split:
         val, _ = load_data(args.data, args.validation_split, args.root)

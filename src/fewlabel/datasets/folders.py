@@ -156,7 +156,8 @@ def read_image_folder(path, size=None, color=None):
             if a.shape[:2] != first:
                 raise InputError(
                     f"images differ in size: {files[0]} is {first[1]}x{first[0]} (width x height) but {f} is "
-                    f"{a.shape[1]}x{a.shape[0]}; pass size=(height, width) to resize them all"
+                    f"{a.shape[1]}x{a.shape[0]}; resize them all with size=(height, width) (--size HxW on the command "
+                    "line)"
                 )
     if color is None and any(a.ndim == 3 for a in arrays):
         # Some images are colour: give the grayscale ones three equal channels, as PIL's convert does.

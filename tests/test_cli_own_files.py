@@ -1,6 +1,7 @@
-"""``--label-column`` in ``fewlabel cluster``, ``detect``, ``pretrain`` and ``map``: a table's labels score the
-result and are never a feature, and the saved model reads next week's file by its column names (scikit-learn's
-iris measurements, a CSV with a header and a column of species names)."""
+"""Reading the user's own files in ``fewlabel cluster``, ``detect``, ``pretrain`` and ``map``: a table's
+``--label-column`` scores the result and is never a feature (scikit-learn's iris measurements, a CSV with a header
+and a column of species names); a folder of photos of two sizes is read at ``--size``; the saved model reads next
+week's file the same way (its columns by name, its images at that size)."""
 
 import csv
 import json
@@ -109,7 +110,7 @@ def test_pretrain_and_map_leave_the_labels_out_of_the_encoder(iris, tmp_path, co
     assert model.input_shape_ == (4,) and model.training_data_["columns"] == COLUMNS
 
 
-@pytest.mark.parametrize("data, words", [("digits", ["digits has its labels"]),
+@pytest.mark.parametrize("data, words", [("digits", ["digits has its own labels"]),
                                          ("FOLDER", ["is an image folder", "sub-folders"])])
 def test_a_label_column_where_there_is_no_table(tmp_path, capsys, data, words):
     if data == "FOLDER":
@@ -123,4 +124,50 @@ def test_a_label_column_where_there_is_no_table(tmp_path, capsys, data, words):
     assert main(["cluster", "--data", data, "--label-column", "y", "--encoder", "raw", "--out",
                  str(tmp_path / "o")]) == 2
     _error(capsys, "--label-column", *words)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path, capsys):
+    """Real photographs (scikit-learn's two sample images) cut into tiles of two sizes: refused without --size,
+    clustered with it; the saved clusterer reads new images, of yet another size, at that size."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    folder, new = tmp_path / "tiles", tmp_path / "next_week"
+    folder.mkdir()
+    new.mkdir()
+    for p, photo in enumerate(load_sample_images().images):
+        for i in range(12):
+            side = 40 if i % 2 else 32
+            top, left = 30 * i, 40 * i
+            Image.fromarray(photo[top:top + side, left:left + side]).save(folder / f"{p}-{i}.png")
+            Image.fromarray(photo[top:top + 50, left:left + 50]).save(new / f"{p}-{i}.png")
+    argv = ["cluster", "--data", str(folder), "--encoder", "raw", "--manifold", "pca", "--k", "2", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "images differ in size", "--size HxW")
+    assert main([*argv, "--size", "16x16", "--out", str(tmp_path / "o")]) == 0
+    model = fewlabel.load(tmp_path / "o" / "model")
+    assert model.training_data_["read"] == {"size": [16, 16], "color": None}
+    assert model.training_data_["shape"] == [16, 16, 3]
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["n_rows"] == 24 and m["n_features"] == 16 * 16 * 3
+    target = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(tmp_path / "o" / "model"), "--data", str(new), "--out", str(target),
+                 "--quiet"]) == 0
+    with open(target) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 24 and {r["cluster"] for r in rows} <= {"0", "1"}
+    # the same answers as the model gives the new images resized to 16x16 by the library's own reader
+    from fewlabel.datasets import read_image_folder
+
+    X, _, _ = read_image_folder(new, size=(16, 16))
+    assert [r["cluster"] for r in rows] == [str(c) for c in model.predict(X)]
+
+
+@pytest.mark.parametrize("argv, words", [(["--data", "digits", "--size", "8x8"], ["--size applies", "digits"]),
+                                         (["--data", "IRIS", "--color", "L"], ["--color applies to an image folder"])])
+def test_image_options_where_there_are_no_images(iris, tmp_path, capsys, argv, words):
+    argv = [str(iris["path"]) if a == "IRIS" else a for a in argv]
+    assert main(["pretrain", *argv, "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, *words)
     assert not (tmp_path / "o").exists()

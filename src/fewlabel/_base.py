@@ -80,6 +80,47 @@ def row_slices(X, rows: int = 65_536):
         yield X[start:start + rows]
 
 
+STANDARDIZE = (True, False, "auto")
+
+
+def check_standardize(value) -> None:
+    if not any(value is v or (isinstance(value, str) and value == v) for v in STANDARDIZE):
+        raise InputError(f"standardize must be True, False or 'auto', got {value!r}")
+
+
+def scales_columns(standardize, X, own_scale: bool) -> bool:
+    """Whether ``standardize`` (True, False or 'auto') centres and scales the columns of ``X``: 'auto' does for a
+    table of floats (2-D, not uint8 pixels) unless the rows go to an encoder that has its own scale
+    (``own_scale``: a given pretrained one)."""
+    return standardize is True or (isinstance(standardize, str) and standardize == "auto" and X.ndim == 2
+                                   and X.dtype != np.uint8 and not own_scale)
+
+
+def column_scaling(X) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, spread)`` of each column over the rows (float32; a constant column's spread is 1). A table's
+    columns come in their own units (an area in the thousands beside a ratio below 1); centred and scaled by
+    these, each weighs alike in a distance, a mixture or a network's input. Two passes over row blocks in
+    float64, so a memory-mapped table is not copied whole."""
+    flat = X.reshape(len(X), -1)
+    total = np.zeros(flat.shape[1])
+    for part in row_slices(flat):
+        total += part.sum(axis=0, dtype=np.float64)
+    mean = total / max(len(flat), 1)
+    squares = np.zeros(flat.shape[1])
+    for part in row_slices(flat):
+        squares += ((part.astype(np.float64) - mean) ** 2).sum(axis=0)
+    spread = np.sqrt(squares / max(len(flat), 1))
+    return mean.astype(np.float32), np.where(spread > 0, spread, 1.0).astype(np.float32)
+
+
+def scaled_columns(X, scaling) -> np.ndarray:
+    """``X`` centred and scaled by :func:`column_scaling`'s ``(mean, spread)``; ``X`` itself when None."""
+    if scaling is None:
+        return X
+    mean, spread = scaling
+    return ((X.reshape(len(X), -1) - mean) / spread).astype(np.float32).reshape(X.shape)
+
+
 def fingerprint(X) -> str:
     """A short hash of the rows' bytes, shape and dtype: the same data gives the same fingerprint."""
     X = np.asarray(X)

@@ -10,6 +10,8 @@ here, so that the command line reads it for its options without loading scikit-l
 #: with ``n_neighbors`` neighbours, a Gaussian mixture with full covariances there, fitted from ``n_init`` starts
 #: of which the one with the highest likelihood is kept (a mixture on a map has several local optima, and one
 #: start lands in a poor one often enough to move a seed's score by points), then (``refine='auto'``) images
-#: self-labelled by a small conv network that learns the clusters.
+#: self-labelled by a small conv network that learns the clusters. ``standardize='auto'``: a table's columns
+#: are centred and scaled first (unless a given encoder has its own scale), so that no column weighs more for
+#: being written in smaller units.
 CLUSTER_DEFAULTS = {"method": "gmm", "manifold": "auto", "manifold_dim": 10, "n_neighbors": 20, "n_init": 10,
-                    "refine": "auto"}
+                    "refine": "auto", "standardize": "auto"}

@@ -222,7 +222,8 @@ class Runner:
             folder = self.figures("cluster") / ("codes" if encoder is not None else "raw")
             r = run_cluster(X, y, encoder=encoder, k=c["k"], method=c["method"],
                             manifold=None if c["manifold"] == "none" else c["manifold"],
-                            manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], n_init=c["n_init"], out=folder,
+                            manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], n_init=c["n_init"],
+                            standardize=c["standardize"], out=folder,
                             seed=self.exp.seed,
                             refine=None if c["refine"] == "none" else c["refine"], device=self.exp.device,
                             progress=self.verbose)

@@ -90,7 +90,10 @@ def train_or_load_encoder(args, X, out: Path | None = None, source: dict | None 
             if encoder.encoder_ is None:
                 raise InputError(f"--encoder {args.encoder} is a clusterer of the raw input: it has no encoder to "
                                  "give (use --encoder raw)")
-            encoder = encoder.encoder_
+            try:
+                encoder = encoder.lend_encoder()
+            except InputError as e:
+                raise InputError(f"--encoder {args.encoder}: {e}") from None
         encode_for(encoder, X[:1], args)  # another input shape is named before any work
         return encoder, {"encoder": type(encoder).__name__, "encoder_path": str(args.encoder)}
     from fewlabel import save
@@ -137,6 +140,10 @@ def add_parser(sub) -> None:
     p.add_argument("--n-init", type=int, default=CLUSTER_DEFAULTS["n_init"],
                    help="starts of the mixture; the one with the highest likelihood (k-means: the lowest inertia) is "
                         f"kept (default {CLUSTER_DEFAULTS['n_init']})")
+    p.add_argument("--standardize", choices=["auto", "yes", "no"], default=CLUSTER_DEFAULTS["standardize"],
+                   help="centre and scale each column of a table by its mean and spread first, so that no column "
+                        "weighs more for its units; auto (default): for a table of numbers (not images), unless "
+                        "--encoder is a saved encoder, which has its own scale")
     p.add_argument("--refine", choices=["auto", "network", "none"], default=CLUSTER_DEFAULTS["refine"],
                    help="then self-label: a small conv network learns the clusters from shifted views of the images "
                         "and its answers become the clusters, twice. "
@@ -198,6 +205,7 @@ def run(args, out: Path) -> int:
     import numpy as np
 
     from fewlabel import save
+    from fewlabel._base import column_scaling, scaled_columns, scales_columns
     from fewlabel.tasks.cluster import choose_k, default_manifold, run_cluster, subsample
     from fewlabel.train.state import write_json_atomic
 
@@ -217,9 +225,13 @@ def run(args, out: Path) -> int:
             as_images(X[:1])
         except InputError as e:
             raise InputError(f"--refine network on {args.data}: {e}; use --refine none (or auto) for tables") from None
-    encoder, encoder_info = train_or_load_encoder(args, X)
+    # the clusterer scales the columns again from the same rows; the encoder trained here must see them so too
+    standardize = {"yes": True, "no": False}.get(args.standardize, args.standardize)
+    scaling = column_scaling(X) if scales_columns(standardize, X, own_scale=args.encoder not in ("auto", "raw")) else None
+    X_in = scaled_columns(X, scaling)
+    encoder, encoder_info = train_or_load_encoder(args, X_in)
     t0 = time.perf_counter()
-    Z = encode_for(encoder, X, args)
+    Z = encode_for(encoder, X_in, args)
     encode_seconds = time.perf_counter() - t0
     selection = None
     if args.k == "auto":
@@ -236,7 +248,8 @@ def run(args, out: Path) -> int:
     c0 = time.process_time()
     refine = None if args.refine == "none" else args.refine
     result = run_cluster(X, y, encoder=encoder, k=k, method=args.method, manifold=manifold,
-                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, n_init=args.n_init, out=out,
+                         manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, n_init=args.n_init,
+                         standardize=scaling is not None, out=out,
                          seed=args.seed,
                          refine=refine, device=args.device, progress=not args.quiet)
     result.pop("labels")

@@ -13,7 +13,7 @@ import torch
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import to_float, validate_X
+from fewlabel._base import scaled_columns, to_float, validate_X
 from fewlabel.checks import labels_match_rows
 from fewlabel.errors import InputError, TooLittleDataWarning
 
@@ -57,10 +57,7 @@ class Answers:
         return self._standardized(validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__))
 
     def _standardized(self, X) -> np.ndarray:
-        if getattr(self, "standardize_", None) is None:
-            return X
-        mean, spread = self.standardize_
-        return ((X.reshape(len(X), -1) - mean) / spread).astype(np.float32).reshape(X.shape)
+        return scaled_columns(X, getattr(self, "standardize_", None))
 
     def _logits(self, X) -> np.ndarray:
         X = self._validated(X)

@@ -27,7 +27,8 @@ import warnings
 import numpy as np
 from sklearn.base import ClassifierMixin, TransformerMixin
 
-from fewlabel._base import TorchEstimator, data_record, validate_X
+from fewlabel._base import (TorchEstimator, check_standardize, column_scaling, data_record, scales_columns,
+                            validate_X)
 from fewlabel.checks import check_semi_supervised_y, is_int, positive_int
 from fewlabel.datasets.subsets import stratified_split
 from fewlabel.errors import InputError, TooLittleDataWarning
@@ -243,8 +244,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         if self.early_stopping is not None:
             positive_int("early_stopping", self.early_stopping)
         make_activation(self.activation)
-        if not any(self.standardize is v or (isinstance(v, str) and self.standardize == v) for v in (True, False, "auto")):
-            raise InputError(f"standardize must be True, False or 'auto', got {self.standardize!r}")
+        check_standardize(self.standardize)
         if self.route != "auto" and self.route not in ROUTES:
             raise InputError(f"unknown route {self.route!r}: choose 'auto' (measured on the labeled rows) or one of "
                              f"{ROUTES}")
@@ -351,14 +351,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.standardize_ = None
         X_given = X  # the rows as given: what the model records, and what predict and features take
         named_encoder = isinstance(self.encoder, str) and self.encoder in ENCODERS
-        if self.standardize is True or (self.standardize == "auto" and X.dtype != np.uint8 and X.ndim == 2
-                                         and named_encoder):
-            # columns of a table come in their own units (an area in the thousands beside a ratio below 1): each
-            # is centred and scaled by its mean and spread over every row, labeled or not
-            flat = X.reshape(len(X), -1).astype(np.float64)
-            spread = flat.std(axis=0)
-            self.standardize_ = (flat.mean(axis=0).astype(np.float32),
-                                 np.where(spread > 0, spread, 1.0).astype(np.float32))
+        if scales_columns(self.standardize, X, own_scale=not named_encoder):
+            self.standardize_ = column_scaling(X)  # over every row, labeled or not
             X = self._standardized(X)
         self.input_shape_ = input_shape
         self.n_features_in_ = int(np.prod(input_shape))

@@ -379,13 +379,16 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
 
 def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["method"],
                 manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
-                n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"], out=None, seed=0,
-                max_plot_points=10_000, refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
+                n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
+                standardize=CLUSTER_DEFAULTS["standardize"], out=None, seed=0, max_plot_points=10_000,
+                refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
     Its defaults are ``fewlabel cluster``'s (:data:`~fewlabel.cluster_defaults.CLUSTER_DEFAULTS`); ``manifold``
-    ``'auto'`` is :func:`default_manifold`. ``refine``: ``None``, ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
+    ``'auto'`` is :func:`default_manifold`; ``standardize`` as :class:`~fewlabel.tasks.clusterer.ClusterModel`
+    takes it (the result's ``standardized`` says whether the columns were scaled). ``refine``: ``None``,
+    ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
     (``'network'`` where :func:`self_label_applies` to ``X``, else nothing); the result then also holds the
     clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds).
 
@@ -408,14 +411,15 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
         as_images(X[:1])
     t0 = time.perf_counter()
     model = ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
-                         n_neighbors=n_neighbors, n_init=n_init, refine=refine, random_state=seed, device=device,
-                         verbose=progress)
-    Z = encode(X, encoder)
-    check_k(k, len(Z), "k")
+                         n_neighbors=n_neighbors, n_init=n_init, refine=refine, standardize=standardize,
+                         random_state=seed, device=device, verbose=progress)
+    check_k(k, len(X), "k")
     labels = model.fit(X).labels_
+    Z = model.transform(X)  # the codes, of the rows scaled as the clusterer scaled them
     seconds = time.perf_counter() - t0
     refined = model.network_ is not None
     result = {"k": int(k), "method": method, "manifold": manifold, "n_init": int(n_init),
+              "standardized": model.standardize_ is not None,
               "seed": None if seed is None else int(seed),
               "n_rows": int(len(Z)), "n_features": int(Z.shape[1]),
               "encoder": type(encoder).__name__ if encoder is not None else None, "seconds": round(seconds, 3),

@@ -21,7 +21,8 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, validate_X
+from fewlabel._base import (check_standardize, column_scaling, data_record, scaled_columns, scales_columns,
+                            validate_X)
 from fewlabel.checks import int_at_least
 from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
@@ -133,6 +134,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     the path of a saved one); ``method`` ('gmm' or 'kmeans'); ``manifold`` ('auto': UMAP when umap-learn is
     installed, else PCA; 'umap', 'pca' or None) to ``manifold_dim`` dimensions with ``n_neighbors``; ``n_init``
     (the mixture's starts: the one with the highest likelihood, or k-means' lowest inertia, is kept);
+    ``standardize`` ('auto': the columns of a table of floats are centred and scaled by their mean and spread
+    before anything else, unless a given encoder has its own scale; True; False);
     ``refine`` ('auto': self-label images of at least 2,000 rows and 16 pixels a side; 'network': always; None);
     ``refine_params`` (None, or a dict of :func:`~fewlabel.tasks.cluster.self_label` settings: ``rounds`` (2),
     ``epochs`` (5) and ``min_steps`` (300) of each round's network); ``random_state``; ``device``; ``verbose``.
@@ -140,13 +143,15 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     Fitted: ``labels_`` (each training row's cluster), ``labels_before_refine_``, ``encoder_`` (or None),
     ``clustering_`` (a fitted :class:`~fewlabel.tasks.cluster.CodeClustering`: ``reducer_`` and ``model_``),
     ``network_`` (the self-labelling network, or None), ``cluster_names_`` (the cluster each network output
-    stands for), ``refine_rounds_``, ``times_`` (seconds of each phase), ``training_data_``.
+    stands for), ``refine_rounds_``, ``times_`` (seconds of each phase), ``standardize_`` (each column's mean
+    and spread, or None), ``training_data_``.
     """
 
     def __init__(self, n_clusters=10, encoder="auto", method=CLUSTER_DEFAULTS["method"],
                  manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
                  n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
-                 refine=CLUSTER_DEFAULTS["refine"], refine_params=None, random_state=0, device="auto", verbose=False):
+                 refine=CLUSTER_DEFAULTS["refine"], refine_params=None, standardize=CLUSTER_DEFAULTS["standardize"],
+                 random_state=0, device="auto", verbose=False):
         self.n_clusters = n_clusters
         self.encoder = encoder
         self.method = method
@@ -156,6 +161,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.refine = refine
         self.refine_params = refine_params
+        self.standardize = standardize
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -172,6 +178,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         if self.refine not in REFINE:
             raise InputError(f"unknown refine {self.refine!r}: choose one of {REFINE}")
         int_at_least("n_init", self.n_init, 1)
+        check_standardize(self.standardize)
         self._refine_settings()
         return manifold
 
@@ -201,6 +208,9 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             as_images(X[:1])  # named before any training
         times = {}
         t0 = time.process_time()
+        given = not (self.encoder is None or (isinstance(self.encoder, str) and self.encoder == "auto"))
+        self.standardize_ = column_scaling(X) if scales_columns(self.standardize, X, own_scale=given) else None
+        X_given, X = X, scaled_columns(X, self.standardize_)
         if isinstance(self.encoder, str) and self.encoder == "auto":
             encoder = default_encoder(len(X), random_state=self.random_state, device=self.device,
                                       verbose=self.verbose).fit(X)
@@ -208,7 +218,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         else:
             encoder = None if self.encoder is None else resolve_model(self.encoder, "encoder")
             if isinstance(encoder, ClusterModel):  # a saved clusterer lends its encoder, not itself
-                encoder = encoder.encoder_
+                encoder = encoder.lend_encoder()
         Z = encode(X, encoder)
         t1 = time.process_time()
         clustering = CodeClustering(n_clusters=self.n_clusters, method=self.method, manifold=manifold,
@@ -230,8 +240,24 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.times_ = {k: round(v, 2) for k, v in times.items()}
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.training_data_ = data_record(X)
+        self.training_data_ = data_record(X_given)
         return self
+
+    def _rows(self, X) -> np.ndarray:
+        """New rows checked against the training rows' shape, and scaled as they were."""
+        check_is_fitted(self, "clustering_")
+        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        return scaled_columns(X, getattr(self, "standardize_", None))
+
+    def lend_encoder(self):
+        """The encoder, for another clusterer (``fewlabel cluster --encoder OUT/model``); refused when it reads
+        standardized columns, which the other would give it in their own units."""
+        check_is_fitted(self, "clustering_")
+        if getattr(self, "standardize_", None) is not None and self.encoder_ is not None:
+            raise InputError("this clusterer's encoder reads the table's columns centred and scaled by the clusterer: "
+                             "alone it would read them in their own units; cluster the table with its own encoder "
+                             "(encoder='auto', fewlabel cluster --encoder auto)")
+        return self.encoder_
 
     # -- using -------------------------------------------------------------------------------------------
     def predict_proba(self, X) -> np.ndarray:
@@ -240,8 +266,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         from fewlabel.tasks.cluster import as_images, encode
         from fewlabel.tasks.propagate import predict_proba_network
 
-        check_is_fitted(self, "clustering_")
-        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        X = self._rows(X)
         k = int(self.n_clusters)
         out = np.zeros((len(X), k))
         if self.network_ is not None:
@@ -266,17 +291,15 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         """The encoder's codes of ``X`` (the raw rows, flattened, when it clusters the raw input)."""
         from fewlabel.tasks.cluster import encode
 
-        check_is_fitted(self, "clustering_")
-        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
-        return encode(X, self.encoder_)
+        return encode(self._rows(X), self.encoder_)
 
     def export_encoder(self, pooling: str = "auto"):
         """The encoder's :class:`~fewlabel.nets.encoder.EncoderSpec`, so that a saved clusterer serves as the
         encoder of other tasks (``fewlabel cluster --encoder OUT/model``)."""
-        check_is_fitted(self, "clustering_")
-        if self.encoder_ is None or not callable(getattr(self.encoder_, "export_encoder", None)):
+        encoder = self.lend_encoder()
+        if encoder is None or not callable(getattr(encoder, "export_encoder", None)):
             raise InputError("this ClusterModel clusters the raw input: it has no encoder to give")
-        return self.encoder_.export_encoder(pooling)
+        return encoder.export_encoder(pooling)
 
     # -- saving --------------------------------------------------------------------------------------------
     def get_state(self):
@@ -300,6 +323,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         if self.network_ is not None:
             network = _network_config(self.network_)
             tensors.update({f"network.{k}": v for k, v in self.network_.state_dict().items()})
+        if self.standardize_ is not None:
+            tensors["standardize.mean"], tensors["standardize.spread"] = (torch.from_numpy(v) for v in self.standardize_)
         tensors["labels"] = torch.from_numpy(np.asarray(self.labels_, np.int64))
         tensors["cluster_names"] = torch.from_numpy(np.asarray(self.cluster_names_, np.int64))
         config = {"params": json_safe(params), "encoder": encoder, "map": reducer, "mixture": mixture,
@@ -334,6 +359,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             net = SmallConvNet(**config["network"])
             net.load_state_dict(part("network"))
             est.network_ = net.eval()
+        scaling = part("standardize")  # none in a clusterer saved before it standardized tables
+        est.standardize_ = (scaling["mean"].numpy(), scaling["spread"].numpy()) if scaling else None
         est.labels_ = tensors["labels"].numpy().astype(np.int64)
         est.labels_before_refine_ = None
         est.cluster_names_ = tensors["cluster_names"].numpy().astype(np.int64)

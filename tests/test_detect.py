@@ -84,6 +84,33 @@ def test_auto_contamination_on_a_table_without_outliers():
     assert np.mean(det.predict(new * 6) == -1) > 0.8
 
 
+def test_a_tables_columns_are_scaled_so_the_largest_unit_does_not_decide(tmp_path):
+    """scikit-learn's wine table: fitted on 60% of one cultivar, the other two are outliers. Unscaled, proline
+    (hundreds to thousands) decides the autoencoder's loss and the score, and the outliers score as normal
+    (AUROC 0.470 / 0.014 / 0.108 over three draws); scaled by default 0.986 / 0.986 / 0.992, where
+    IsolationForest gives 0.941 / 0.989 / 0.986 and PyOD's AutoEncoder (which scales too) 0.974 / 0.999 / 0.999."""
+    from sklearn.datasets import load_wine
+
+    d = load_wine()
+    X = d.data.astype(np.float32)
+    normal = np.flatnonzero(d.target == 0)
+    order = np.random.default_rng(0).permutation(normal)
+    train, test = order[:35], np.concatenate([order[35:], np.flatnonzero(d.target != 0)])
+    outlier = d.target[test] != 0
+    scaled = ReconstructionDetector(random_state=0).fit(X[train])
+    unscaled = ReconstructionDetector(standardize=False, random_state=0).fit(X[train])
+    assert unscaled.standardize_ is None
+    np.testing.assert_allclose(scaled.standardize_[0], X[train].mean(axis=0), rtol=1e-5)
+    assert roc_auc_score(outlier, scaled.anomaly_score(X[test])) > 0.95
+    assert roc_auc_score(outlier, unscaled.anomaly_score(X[test])) < 0.7
+    save(scaled, tmp_path / "wine")
+    again = load(tmp_path / "wine")
+    np.testing.assert_allclose(again.anomaly_score(X[test]), scaled.anomaly_score(X[test]), rtol=1e-5)
+    np.testing.assert_allclose(again.reconstruction_error(X[test]), scaled.reconstruction_error(X[test]), rtol=1e-5)
+    with pytest.raises(InputError, match="standardize must be True, False or 'auto'"):
+        ReconstructionDetector(standardize="yes").fit(X[train])
+
+
 def test_each_score_saves_and_loads(mnist_small, tmp_path):
     X, _, Xt, _ = mnist_small
     ae = Autoencoder(hidden=(64,), latent=8, epochs=3, device="cpu").fit(X[:2000])

@@ -48,7 +48,9 @@ class Answers:
             return self
         autoencoder = Autoencoder(**DETECTOR_DEFAULT, device=self.device, precision=self.precision,
                                   random_state=self.random_state, verbose=self.verbose)
-        self.detector_ = ReconstructionDetector(autoencoder, random_state=self.random_state or 0).fit(X)
+        # the rows are already as the classifier sees them (its own scaling of a table's columns)
+        self.detector_ = ReconstructionDetector(autoencoder, standardize=False,
+                                                random_state=self.random_state or 0).fit(X)
         return self
 
 

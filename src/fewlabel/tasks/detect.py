@@ -25,7 +25,8 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, validate_X
+from fewlabel._base import (check_standardize, column_scaling, data_record, scaled_columns, scales_columns,
+                            validate_X)
 from fewlabel.checks import number_in
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
@@ -122,22 +123,28 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         ``prefit=True``: every row of ``X`` calibrates (and, for the latent score, is a reference code: each
         row's own code is left out of its neighbours).
     prefit : the autoencoder is already fitted: ``fit`` only calibrates.
+    standardize : ``'auto'`` (default): the columns of a table of floats (2-D, not uint8 images) are centred and
+        scaled by their mean and spread over ``X`` before anything else, unless ``prefit`` (the autoencoder was
+        fitted on the rows in their own units); new rows are scaled the same way. Unscaled, the column in the
+        largest units decides both the autoencoder's loss and the score. True; False.
     random_state : seed of the held-out draw, of the reference codes kept, and of the autoencoder.
 
     Fitted attributes: ``autoencoder_``, ``threshold_`` (the cut-off on ``anomaly_score``), ``offset_``
-    (``-threshold_``, scikit-learn's name), ``calibration_scores_``, ``calibration_errors_`` (the
+    (``-threshold_``, scikit-learn's name), ``standardize_`` (each column's mean and spread, or None),
+    ``calibration_scores_``, ``calibration_errors_`` (the
     reconstruction errors of the calibration rows), ``feature_spread_`` ('normalized', 'combined'),
     ``reference_codes_`` ('latent', 'combined'), ``score_center_`` / ``score_scale_`` ('combined': the
     median and scaled MAD of the log error, log normalised error and log code distance).
     """
 
     def __init__(self, autoencoder=None, score_by="combined", contamination="auto", calibration_fraction=0.1,
-                 prefit=False, random_state=0):
+                 prefit=False, standardize="auto", random_state=0):
         self.autoencoder = autoencoder
         self.score_by = score_by
         self.contamination = contamination
         self.calibration_fraction = calibration_fraction
         self.prefit = prefit
+        self.standardize = standardize
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -149,6 +156,10 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         fraction = number_in("calibration_fraction", self.calibration_fraction, high_open=True)
         if not isinstance(self.prefit, (bool, np.bool_)):
             raise InputError(f"prefit must be True or False, got {self.prefit!r}")
+        check_standardize(self.standardize)
+        X_given = X = validate_X(X, estimator=type(self).__name__)
+        self.standardize_ = column_scaling(X) if scales_columns(self.standardize, X, own_scale=self.prefit) else None
+        X = scaled_columns(X, self.standardize_)
         if self.prefit:
             try:
                 check_is_fitted(template, "module_")
@@ -161,7 +172,6 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
                 raise InputError(f"score_by={self.score_by!r} with prefit=True needs at least 2 rows: each row's code is "
                                  "compared with the codes of the others")
         else:
-            X = validate_X(X, estimator=type(self).__name__)
             self.autoencoder_, train, cal = fit_on_training_rows(template, X, fraction, self.random_state, "X")
             if not len(cal):  # nothing held out: the training rows calibrate (and are their own reference codes)
                 cal, train = train, None
@@ -174,8 +184,14 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         self.threshold_ = self._cut_off(self.calibration_scores_, contamination)
         self.offset_ = -self.threshold_
         self.n_features_in_ = self.autoencoder_.n_features_in_
-        self.training_data_ = data_record(X)
+        self.training_data_ = data_record(X_given)
         return self
+
+    def _rows(self, X) -> np.ndarray:
+        """New rows checked against the autoencoder's input, and scaled as the training rows were."""
+        check_is_fitted(self, "threshold_")
+        X = validate_X(X, expected_shape=self.autoencoder_.input_shape_, estimator=type(self).__name__)
+        return scaled_columns(X, getattr(self, "standardize_", None))
 
     def _calibrate(self, X, train, Xc) -> dict:
         """Fit what the score needs (spread, reference codes, z-scores) and return the calibration rows'
@@ -265,15 +281,13 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
     # -- scoring --------------------------------------------------------------------------------
     def reconstruction_error(self, X) -> np.ndarray:
         """Per-row reconstruction error of the autoencoder (its loss): high for rows unlike the training data."""
-        check_is_fitted(self, "threshold_")
-        return self.autoencoder_.reconstruction_error(X)
+        return self.autoencoder_.reconstruction_error(self._rows(X))
 
     def anomaly_score(self, X) -> np.ndarray:
         """The detector's score (``score_by``) of each row: the higher, the more unlike the training data (PyOD's
         ``decision_function`` convention); ``predict`` flags rows above ``threshold_``."""
-        check_is_fitted(self, "threshold_")
+        X = self._rows(X)
         ae, score = self.autoencoder_, self.score_by
-        X = validate_X(X, expected_shape=ae.input_shape_, estimator=type(self).__name__)
         parts = {}
         if score in ("normalized", "combined"):
             parts["squared"], parts["normalized"] = self._residual_parts(X)
@@ -309,6 +323,8 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
             tensors["calibration_scores"] = float64_tensor(self.calibration_scores_)  # only those)
         for name in _NEEDS[self.score_by]:
             tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name + "_")))
+        if self.standardize_ is not None:
+            tensors["standardize.mean"], tensors["standardize.spread"] = (torch.from_numpy(v) for v in self.standardize_)
         return config, tensors
 
     @classmethod
@@ -328,6 +344,9 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         for name in _NEEDS[est.score_by]:
             setattr(est, name + "_", tensors.get(name, empty).numpy())
         est.n_features_in_ = est.autoencoder_.n_features_in_
+        # none in a detector saved before it scaled tables
+        est.standardize_ = ((tensors["standardize.mean"].numpy(), tensors["standardize.spread"].numpy())
+                            if "standardize.mean" in tensors else None)
         return est
 
 

@@ -18,13 +18,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel._base import data_record, validate_X
+from fewlabel._base import (check_standardize, column_scaling, data_record, scaled_columns, scales_columns,
+                            validate_X)
 from fewlabel.checks import labels_match_rows, number_in
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
@@ -60,20 +62,25 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         of their type (e.g. ``'unknown'`` for string classes).
     calibration_fraction : the share of each class's rows held out of its autoencoder's training to
         calibrate (temperature, unknown cut-offs); 0 calibrates on the training rows.
+    standardize : ``'auto'`` (default): the columns of a table of floats (2-D, not uint8 images) are centred and
+        scaled by their mean and spread over every row of ``X``, labeled or not, and new rows the same way
+        (``standardize_``); unscaled, the column in the largest units decides every error. True; False.
     random_state : seed of the held-out draws and of the autoencoders (class i gets ``random_state + i``).
 
     ``fit(X, y)``: ``y == -1`` marks unlabeled rows, which are ignored (one autoencoder needs the rows of
     its own class). Fitted attributes: ``classes_``, ``autoencoders_`` (one per class, in ``classes_``
-    order), ``temperature_``, ``thresholds_`` (with ``unknown``).
+    order), ``temperature_``, ``thresholds_`` (with ``unknown``), ``standardize_`` (each column's mean and
+    spread, or None).
     """
 
     def __init__(self, autoencoder=None, temperature="auto", unknown=None, unknown_label=-1, calibration_fraction=0.2,
-                 random_state=0):
+                 standardize="auto", random_state=0):
         self.autoencoder = autoencoder
         self.temperature = temperature
         self.unknown = unknown
         self.unknown_label = unknown_label
         self.calibration_fraction = calibration_fraction
+        self.standardize = standardize
         self.random_state = random_state
 
     # -- checks ---------------------------------------------------------------------------------
@@ -87,6 +94,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             raise InputError(f"temperature must be 'auto' or a number > 0, got {t!r}")
         if self.unknown is not None:
             number_in("unknown", self.unknown, low_open=True)
+        check_standardize(self.standardize)
         return template, fraction
 
     def _check_unknown_label(self, classes):
@@ -104,9 +112,11 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train one autoencoder per class on the labeled rows of ``X`` and calibrate on held-out rows."""
         template, fraction = self._check_params()
-        X = validate_X(X, estimator=type(self).__name__)
+        X_given = X = validate_X(X, estimator=type(self).__name__)
         y, classes, labeled = check_semi_supervised_y(y, len(X))
         self._check_unknown_label(classes)
+        self.standardize_ = column_scaling(X) if scales_columns(self.standardize, X, own_scale=False) else None
+        X = scaled_columns(X, self.standardize_)
         aes, own, cal_rows = [], [], []
         for i, c in enumerate(classes.tolist()):  # Python values: messages say 5, not np.int64(5)
             rows = np.flatnonzero(y == c)
@@ -123,11 +133,11 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, self.autoencoders_ = classes, aes
         self.n_features_in_ = aes[0].n_features_in_
         self.input_shape_ = aes[0].input_shape_
-        self.training_data_ = data_record(X, np.searchsorted(classes, np.asarray(y[labeled].tolist(), classes.dtype)),
+        self.training_data_ = data_record(X_given, np.searchsorted(classes, np.asarray(y[labeled].tolist(), classes.dtype)),
                                           classes.tolist())
         # every calibration row under every autoencoder: the temperature that fits their labels best
         rows = np.concatenate(cal_rows)
-        E = self.reconstruction_errors(X[rows])
+        E = self._errors(X[rows])
         target = np.searchsorted(classes, y[rows])
         self.temperature_ = self._fit_temperature(E, target) if self.temperature == "auto" else float(self.temperature)
         self.thresholds_ = self._thresholds(own)
@@ -152,7 +162,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         an existing one replaced; the other classes and the temperature are kept."""
         check_is_fitted(self, "autoencoders_")
         template, fraction = self._check_params()
-        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        X = self._rows(X)  # scaled as the other classes' rows were
         if fraction and len(X) < 2:
             raise InputError(f"class {label!r} has {len(X)} row: at least 2 are needed (one to train, one to calibrate)")
         label = label.item() if isinstance(label, np.generic) else label
@@ -179,10 +189,18 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # -- predicting -----------------------------------------------------------------------------
+    def _rows(self, X) -> np.ndarray:
+        """New rows checked against the training rows' shape, and scaled as they were."""
+        check_is_fitted(self, "autoencoders_")
+        X = validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
+        return scaled_columns(X, getattr(self, "standardize_", None))
+
+    def _errors(self, X) -> np.ndarray:
+        return np.stack([ae.reconstruction_error(X) for ae in self.autoencoders_], axis=1)
+
     def reconstruction_errors(self, X) -> np.ndarray:
         """(n_rows, n_classes): each row's reconstruction error under each class's autoencoder."""
-        check_is_fitted(self, "autoencoders_")
-        return np.stack([ae.reconstruction_error(X) for ae in self.autoencoders_], axis=1)
+        return self._errors(self._rows(X))
 
     def decision_function(self, X) -> np.ndarray:
         """Minus the errors: one column per class, the highest wins; with two classes, scikit-learn's
@@ -233,6 +251,8 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         tensors = {f"template.{k}": v for k, v in t_tensors.items()}
         if self.thresholds_ is not None:
             tensors["thresholds"] = float64_tensor(self.thresholds_)
+        if self.standardize_ is not None:
+            tensors["standardize.mean"], tensors["standardize.spread"] = (torch.from_numpy(v) for v in self.standardize_)
         for i, ae in enumerate(self.autoencoders_):
             entry, ae_tensors = autoencoder_state(ae)
             config["autoencoders"].append(entry)
@@ -248,6 +268,9 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         est.thresholds_ = tensors["thresholds"].numpy().astype(np.float64) if "thresholds" in tensors else None
         est.temperature_ = float(config["temperature"])
         est.training_data_ = config.get("data")
+        # none in a classifier saved before it scaled tables
+        est.standardize_ = ((tensors["standardize.mean"].numpy(), tensors["standardize.spread"].numpy())
+                            if "standardize.mean" in tensors else None)
         est.n_features_in_ = est.autoencoders_[0].n_features_in_
         est.input_shape_ = est.autoencoders_[0].input_shape_
         return est

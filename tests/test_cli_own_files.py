@@ -63,7 +63,8 @@ def test_cluster_scores_against_the_label_column_and_predict_reads_new_files_by_
     folder = iris["folder"]
     order = [4, 3, 0, 2, 1]
     header = [*COLUMNS, "species"]
-    reordered = _write(folder / "reordered.csv", [[r[i] for i in order] for r in iris["rows"]], [header[i] for i in order])
+    reordered = _write(folder / "reordered.csv", [[r[i] for i in order] for r in iris["rows"]],
+                       [header[i] for i in order])
     unlabeled = _write(folder / "unlabeled.csv", [r[:4] for r in iris["rows"]], COLUMNS)
     answers = []
     for i, path in enumerate((iris["path"], reordered, unlabeled)):
@@ -193,7 +194,8 @@ def test_a_tables_columns_are_scaled_before_they_are_clustered(wine, tmp_path):
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
     scores = {}
-    for name, options in (("scaled", ["--max-steps", "200"]), ("unscaled", ["--encoder", "raw", "--standardize", "no"])):
+    for name, options in (("scaled", ["--max-steps", "200"]),
+                          ("unscaled", ["--encoder", "raw", "--standardize", "no"])):
         out = tmp_path / name
         assert main(["cluster", "--data", str(wine["path"]), "--label-column", "cultivar", "--k", "3", *options,
                      "--quiet", "--out", str(out)]) == 0

@@ -121,6 +121,21 @@ def scaled_columns(X, scaling) -> np.ndarray:
     return ((X.reshape(len(X), -1) - mean) / spread).astype(np.float32).reshape(X.shape)
 
 
+def scaling_tensors(scaling) -> dict:
+    """:func:`column_scaling`'s ``(mean, spread)`` as the tensors a saved model keeps (none for None)."""
+    if scaling is None:
+        return {}
+    return {"standardize.mean": torch.from_numpy(scaling[0]), "standardize.spread": torch.from_numpy(scaling[1])}
+
+
+def scaling_from_tensors(tensors) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``(mean, spread)`` a saved model kept (:func:`scaling_tensors`); None for a model saved without (one
+    that did not scale its columns, or was saved before fewlabel scaled them)."""
+    if "standardize.mean" not in tensors:
+        return None
+    return tensors["standardize.mean"].numpy(), tensors["standardize.spread"].numpy()
+
+
 def fingerprint(X) -> str:
     """A short hash of the rows' bytes, shape and dtype: the same data gives the same fingerprint."""
     X = np.asarray(X)

@@ -227,7 +227,8 @@ def run(args, out: Path) -> int:
             raise InputError(f"--refine network on {args.data}: {e}; use --refine none (or auto) for tables") from None
     # the clusterer scales the columns again from the same rows; the encoder trained here must see them so too
     standardize = {"yes": True, "no": False}.get(args.standardize, args.standardize)
-    scaling = column_scaling(X) if scales_columns(standardize, X, own_scale=args.encoder not in ("auto", "raw")) else None
+    given_encoder = args.encoder not in ("auto", "raw")
+    scaling = column_scaling(X) if scales_columns(standardize, X, own_scale=given_encoder) else None
     X_in = scaled_columns(X, scaling)
     encoder, encoder_info = train_or_load_encoder(args, X_in)
     t0 = time.perf_counter()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -26,7 +25,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import (check_standardize, column_scaling, data_record, scaled_columns, scales_columns,
-                            validate_X)
+                            scaling_from_tensors, scaling_tensors, validate_X)
 from fewlabel.checks import labels_match_rows, number_in
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
@@ -251,8 +250,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         tensors = {f"template.{k}": v for k, v in t_tensors.items()}
         if self.thresholds_ is not None:
             tensors["thresholds"] = float64_tensor(self.thresholds_)
-        if self.standardize_ is not None:
-            tensors["standardize.mean"], tensors["standardize.spread"] = (torch.from_numpy(v) for v in self.standardize_)
+        tensors.update(scaling_tensors(self.standardize_))
         for i, ae in enumerate(self.autoencoders_):
             entry, ae_tensors = autoencoder_state(ae)
             config["autoencoders"].append(entry)
@@ -268,9 +266,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         est.thresholds_ = tensors["thresholds"].numpy().astype(np.float64) if "thresholds" in tensors else None
         est.temperature_ = float(config["temperature"])
         est.training_data_ = config.get("data")
-        # none in a classifier saved before it scaled tables
-        est.standardize_ = ((tensors["standardize.mean"].numpy(), tensors["standardize.spread"].numpy())
-                            if "standardize.mean" in tensors else None)
+        est.standardize_ = scaling_from_tensors(tensors)
         est.n_features_in_ = est.autoencoders_[0].n_features_in_
         est.input_shape_ = est.autoencoders_[0].input_shape_
         return est

@@ -22,7 +22,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import (check_standardize, column_scaling, data_record, scaled_columns, scales_columns,
-                            validate_X)
+                            scaling_from_tensors, scaling_tensors, validate_X)
 from fewlabel.checks import int_at_least
 from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
@@ -323,8 +323,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         if self.network_ is not None:
             network = _network_config(self.network_)
             tensors.update({f"network.{k}": v for k, v in self.network_.state_dict().items()})
-        if self.standardize_ is not None:
-            tensors["standardize.mean"], tensors["standardize.spread"] = (torch.from_numpy(v) for v in self.standardize_)
+        tensors.update(scaling_tensors(self.standardize_))
         tensors["labels"] = torch.from_numpy(np.asarray(self.labels_, np.int64))
         tensors["cluster_names"] = torch.from_numpy(np.asarray(self.cluster_names_, np.int64))
         config = {"params": json_safe(params), "encoder": encoder, "map": reducer, "mixture": mixture,
@@ -359,8 +358,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             net = SmallConvNet(**config["network"])
             net.load_state_dict(part("network"))
             est.network_ = net.eval()
-        scaling = part("standardize")  # none in a clusterer saved before it standardized tables
-        est.standardize_ = (scaling["mean"].numpy(), scaling["spread"].numpy()) if scaling else None
+        est.standardize_ = scaling_from_tensors(tensors)
         est.labels_ = tensors["labels"].numpy().astype(np.int64)
         est.labels_before_refine_ = None
         est.cluster_names_ = tensors["cluster_names"].numpy().astype(np.int64)

@@ -26,7 +26,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel._base import (check_standardize, column_scaling, data_record, scaled_columns, scales_columns,
-                            validate_X)
+                            scaling_from_tensors, scaling_tensors, validate_X)
 from fewlabel.checks import number_in
 from fewlabel.errors import InputError
 from fewlabel.jsonsafe import json_safe
@@ -323,8 +323,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
             tensors["calibration_scores"] = float64_tensor(self.calibration_scores_)  # only those)
         for name in _NEEDS[self.score_by]:
             tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name + "_")))
-        if self.standardize_ is not None:
-            tensors["standardize.mean"], tensors["standardize.spread"] = (torch.from_numpy(v) for v in self.standardize_)
+        tensors.update(scaling_tensors(self.standardize_))
         return config, tensors
 
     @classmethod
@@ -344,9 +343,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         for name in _NEEDS[est.score_by]:
             setattr(est, name + "_", tensors.get(name, empty).numpy())
         est.n_features_in_ = est.autoencoder_.n_features_in_
-        # none in a detector saved before it scaled tables
-        est.standardize_ = ((tensors["standardize.mean"].numpy(), tensors["standardize.spread"].numpy())
-                            if "standardize.mean" in tensors else None)
+        est.standardize_ = scaling_from_tensors(tensors)
         return est
 
 

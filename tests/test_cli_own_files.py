@@ -186,7 +186,7 @@ def wine(tmp_path_factory):
     return {"path": path, "X": d.data.astype(np.float32), "y": d.target}
 
 
-def test_a_tables_columns_are_scaled_before_they_are_clustered(wine, tmp_path):
+def test_a_tables_columns_are_scaled_before_they_are_clustered(wine, tmp_path, capsys):
     """Unscaled, proline alone decides the clusters (the raw columns through the default map and mixture: NMI
     0.395, like k-means on them, 0.429); scaled by default, 0.79-0.83 over seeds 0-2 (the encoder cut to 200 steps
     here). The saved clusterer scales new rows the same way."""
@@ -211,6 +211,12 @@ def test_a_tables_columns_are_scaled_before_they_are_clustered(wine, tmp_path):
     # the codes of the raw rows are those of the scaled rows through the encoder alone
     np.testing.assert_allclose(model.transform(wine["X"]),
                                model.encoder_.transform((wine["X"] - mean) / spread), rtol=1e-4, atol=1e-5)
+    # fewlabel info says so, beside the label column left out
+    assert main(["info", str(tmp_path / "scaled" / "model")]) == 0
+    shown = capsys.readouterr().out
+    assert "label column: cultivar" in shown and "centred and scaled" in shown
+    assert main(["info", str(tmp_path / "unscaled" / "model")]) == 0
+    assert "centred and scaled" not in capsys.readouterr().out
     # its encoder alone reads scaled columns: lending it to another clusterer is refused, not silently wrong
     assert main(["cluster", "--data", str(wine["path"]), "--label-column", "cultivar", "--encoder",
                  str(tmp_path / "scaled" / "model"), "--out", str(tmp_path / "lent"), "--quiet"]) == 2

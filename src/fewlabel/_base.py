@@ -146,12 +146,15 @@ def fingerprint(X) -> str:
     return "blake2b:" + h.hexdigest()
 
 
-def data_record(X, y_index=None, class_names=None) -> dict:
+def data_record(X, y_index=None, class_names=None, scaling=None) -> dict:
     """What a model was trained on, saved with it (``training_data_``, shown by ``fewlabel info``): the rows,
-    their shape and dtype, a fingerprint of the data, and for a classifier the labeled rows of each class
-    (``y_index``: the class of each labeled row, indexing ``class_names``)."""
+    their shape and dtype, a fingerprint of the data, for a classifier the labeled rows of each class
+    (``y_index``: the class of each labeled row, indexing ``class_names``), and whether the model centres and
+    scales the columns (``scaling``: :func:`column_scaling`'s, or None)."""
     record = {"rows": int(len(X)), "shape": [int(d) for d in X.shape[1:]], "dtype": str(X.dtype),
               "fingerprint": fingerprint(X)}
+    if scaling is not None:
+        record["scaled_columns"] = True
     if class_names is not None:
         counts = np.bincount(np.asarray(y_index, np.int64), minlength=len(class_names))
         record["labeled"] = int(counts.sum())

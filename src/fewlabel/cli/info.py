@@ -38,6 +38,10 @@ def describe(header: dict) -> list[str]:
         if data.get("columns"):
             cols = data["columns"]
             lines.append(f"columns: {', '.join(cols[:12])}{' ...' if len(cols) > 12 else ''}")
+        if data.get("label_column") is not None:
+            lines.append(f"label column: {data['label_column']} (not a feature; left out of new files)")
+        if data.get("scaled_columns"):
+            lines.append("columns centred and scaled by their mean and spread over the training rows, new rows too")
         if data.get("read"):
             lines.append(f"images read as: {data['read']}")
     estimates = fitted.get("estimates")

@@ -133,7 +133,7 @@ class ClassAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = aes[0].n_features_in_
         self.input_shape_ = aes[0].input_shape_
         self.training_data_ = data_record(X_given, np.searchsorted(classes, np.asarray(y[labeled].tolist(), classes.dtype)),
-                                          classes.tolist())
+                                          classes.tolist(), self.standardize_)
         # every calibration row under every autoencoder: the temperature that fits their labels best
         rows = np.concatenate(cal_rows)
         E = self._errors(X[rows])

@@ -395,7 +395,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.module_ = net
         self.history_: History = history
         self.times_ = self._clock.record()
-        self.training_data_ = data_record(X_given, y_index, classes.tolist())
+        self.training_data_ = data_record(X_given, y_index, classes.tolist(), self.standardize_)
         self.detector_ = None
         return self
 

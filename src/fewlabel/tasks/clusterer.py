@@ -240,7 +240,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.times_ = {k: round(v, 2) for k, v in times.items()}
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.training_data_ = data_record(X_given)
+        self.training_data_ = data_record(X_given, scaling=self.standardize_)
         return self
 
     def _rows(self, X) -> np.ndarray:

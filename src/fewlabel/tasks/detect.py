@@ -184,7 +184,7 @@ class ReconstructionDetector(OutlierMixin, BaseEstimator):
         self.threshold_ = self._cut_off(self.calibration_scores_, contamination)
         self.offset_ = -self.threshold_
         self.n_features_in_ = self.autoencoder_.n_features_in_
-        self.training_data_ = data_record(X_given)
+        self.training_data_ = data_record(X_given, scaling=self.standardize_)
         return self
 
     def _rows(self, X) -> np.ndarray:

@@ -194,7 +194,8 @@ def load_split(args, split: str):
     import numpy as np
 
     if split != "all" or is_path(args.data) or args.data.strip().lower() == "digits":
-        return load_data_source(args.data, split, args.root, args.label_column, args.size, args.color)
+        return load_data_source(args.data, split, args.root, args.label_column, args.size, args.color,
+                                partly_labeled=True)
     X, y, source = load_data_source(args.data, "train", args.root, args.label_column, args.size, args.color)
     Xt, yt = load_data(args.data, "test", args.root)
     return (np.concatenate([X, Xt]), (None if y is None or yt is None else np.concatenate([y, yt])),
@@ -206,7 +207,7 @@ def run(args, out: Path) -> int:
 
     from fewlabel import save
     from fewlabel._base import column_scaling, scaled_columns, scales_columns
-    from fewlabel.tasks.cluster import choose_k, default_manifold, run_cluster, subsample
+    from fewlabel.tasks.cluster import choose_k, default_manifold, evaluate_clustering, run_cluster, subsample
     from fewlabel.train.state import write_json_atomic
 
     check_options(args)
@@ -248,12 +249,18 @@ def run(args, out: Path) -> int:
         k = args.k
     c0 = time.process_time()
     refine = None if args.refine == "none" else args.refine
-    result = run_cluster(X, y, encoder=encoder, k=k, method=args.method, manifold=manifold,
+    # a partly labeled table: every row is clustered, the labeled ones score it
+    scored = np.asarray(y) != -1 if source.get("unlabeled_rows") else None
+    result = run_cluster(X, y if scored is None else None, encoder=encoder, k=k, method=args.method, manifold=manifold,
                          manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, n_init=args.n_init,
                          standardize=scaling is not None, out=out,
                          seed=args.seed,
                          refine=refine, device=args.device, progress=not args.quiet)
-    result.pop("labels")
+    labels = result.pop("labels")
+    if scored is not None:
+        if not scored.any():
+            raise InputError(f"{args.data}: no row left to score has a label (--max-rows drew only unlabeled rows)")
+        result.update(evaluate_clustering(np.asarray(y)[scored], labels[scored]), scored_rows=int(scored.sum()))
     model = result.pop("model")
     if args.encoder == "auto":
         encoder_info["encoder_path"] = str(args.out / "model")
@@ -274,6 +281,8 @@ def run(args, out: Path) -> int:
         how += f", self-labelled by a conv network ({len(result['refine']['rounds'])} rounds)"
     scores_text = (f": NMI {result['nmi']:.3f}, ARI {result['ari']:.3f}, ACC {result['accuracy']:.3f}"
                    if "nmi" in result else " (no labels to score against)")
+    if "scored_rows" in result:
+        scores_text += f" on its {result['scored_rows']:,} labeled rows"
     if "before_refine" in result:
         scores_text += f" (before self-labelling: NMI {result['before_refine']['nmi']:.3f})"
     print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "

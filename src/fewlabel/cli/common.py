@@ -214,11 +214,13 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
     return X, y
 
 
-def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None):
+def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
+                     partly_labeled: bool = False):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
-    images."""
+    images. With ``partly_labeled``, a label column may leave rows unlabeled (an empty cell, NaN, ``?``, -1):
+    ``y`` is then class codes with -1 for those rows and ``source["unlabeled_rows"]`` counts them."""
     from fewlabel import datasets
     from fewlabel.datasets.tables import read_table_parts
 
@@ -240,8 +242,9 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
         X, y, _ = datasets.read_image_folder(path, size=size, color=color)
         return X, y, {"source": str(path), "kind": "images",
                       "read": {"size": None if size is None else list(size), "color": color}}
+    partial = partly_labeled and label_column is not None
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
-        parts = read_table_parts(path, label_column=column(label_column), mmap=True)
+        parts = read_table_parts(path, label_column=column(label_column), mmap=True, partial_labels=partial)
     except InputError as e:
         if label_column is None and "is not a number" in str(e):  # most often the labels, read as a feature
             raise InputError(f"{e} (a column of labels: name it with --label-column)") from None
@@ -249,7 +252,14 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     source = {"source": str(path), "kind": "table"}
     if parts["feature_names"] is not None:
         source.update(columns=list(parts["feature_names"]), label_column=parts.get("label_name"))
-    return parts["X"], parts["y"], source
+    y = parts["y"]
+    if partial and y is not None:
+        from fewlabel.datasets.partial import encode_labels
+
+        codes, _ = encode_labels(y, f"{path}, label column {parts.get('label_name')!r}")
+        if (codes == -1).any():
+            y, source["unlabeled_rows"] = codes, int((codes == -1).sum())
+    return parts["X"], y, source
 
 
 def _apply(options) -> str:

@@ -131,7 +131,7 @@ FORCED = {  # command: (arguments of a short real run, what it writes, a stale o
     "map": (["map", "--data", "digits", "--encoder", "raw", "--method", "pca", "--max-points", "200"],
             {"map.json", "map.png"}, None),
     "detect": (["detect", "--data", "TABLE", "--epochs", "2", "--contamination", "0.1", "--device", "cpu", "--quiet"],
-               {"model", "metrics.json"}, "errors.png"),
+               {"model", "metrics.json", "scores.csv"}, "errors.png"),
     "classify": (["classify", "--data", "digits", "--labels", "50", "--seeds", "1", "--max-steps", "20",
                   "--propagate", "pca", "--encoder", "dense", "--hidden", "16", "--latent", "4", "--batch-size", "128",
                   "--device", "cpu", "--quiet"], {"metrics.json", "learning_curves.png", "confusion_matrix.png", "training.png"},

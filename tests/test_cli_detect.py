@@ -1,5 +1,6 @@
 """``fewlabel detect`` on real MNIST, with Fashion-MNIST images as the known outliers (CPU)."""
 
+import csv
 import json
 
 import numpy as np
@@ -72,7 +73,14 @@ def test_detect_on_a_table_file_scores_no_test_split(tmp_path, capsys):
     model = load(out / "model")
     far = rows[:50] * 6  # the same rows blown far out of the training distribution
     assert np.mean(model.predict(far) == -1) > 0.8 and np.mean(model.predict(rows) == -1) < 0.3
-    assert {p.name for p in out.iterdir()} == {"model", "metrics.json"}
+    assert {p.name for p in out.iterdir()} == {"model", "metrics.json", "scores.csv"}
+    # the file's own rows, each answered as fewlabel predict answers it: named by number, scored, flagged
+    with open(out / "scores.csv", newline="") as f:
+        answered = list(csv.DictReader(f))
+    assert [r["row"] for r in answered] == [str(i + 1) for i in range(400)]
+    assert np.allclose([float(r["score"]) for r in answered], model.anomaly_score(rows), rtol=1e-4)
+    assert [r["outlier"] == "yes" for r in answered] == list(model.predict(rows) == -1)
+    assert m["rows_scored"] == {"file": "scores.csv", "rows": 400, "outlier": int(np.sum(model.predict(rows) == -1))}
 
 
 @pytest.mark.parametrize(("model", "autoencoder"), [("conv", "ConvAutoencoder"), ("vae", "VariationalAutoencoder")])

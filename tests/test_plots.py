@@ -107,3 +107,23 @@ def test_classification_report_names_classes_by_value_not_position():
     assert sparse["per_class"]["twenty"]["recall"] == 0.5
     with pytest.raises(InputError, match="class names"):
         classification_report(np.array([10, 20, 30]), np.array([10, 20, 30]), class_names=["a", "b"])
+
+
+def test_latent_scatter_draws_unlabeled_rows_grey_and_names_the_classes_present():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    codes = np.array([0, 2, -1, 2, -1, 0, 0, -1])  # class 1 absent from these rows
+    Z = rng.normal(size=(len(codes), 2))
+    names = plots.present_names(codes, ["cat", "dog", "eel"])
+    assert names == ["cat", "eel"]
+    fig = plots.latent_scatter(Z, codes, class_names=names)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["unlabeled", "cat", "eel"]
+    grey = fig.axes[0].collections[0]
+    assert len(grey.get_offsets()) == 3 and tuple(grey.get_facecolor()[0][:3]) == (0.75, 0.75, 0.75)
+    plt.close(fig)
+    # words are labels as they are: none of them is taken for unlabeled
+    fig = plots.latent_scatter(Z, np.array(["a", "b"] * 4))
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b"]
+    plt.close(fig)

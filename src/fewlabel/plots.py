@@ -100,7 +100,9 @@ def reconstructions(originals, reconstructed, n=8, path=None, title=None):
 
 
 def latent_scatter(codes, labels=None, path=None, title=None, class_names=None, ax=None):
-    """2-D codes as a scatter plot, coloured by label (or cluster) when given."""
+    """2-D codes as a scatter plot, coloured by label (or cluster) when given. Integer labels of -1 mark
+    unlabeled rows (scikit-learn's convention), drawn in grey beneath the others; ``class_names`` name the
+    other labels present, in sorted order."""
     Z = np.asarray(codes, dtype=np.float32)
     if Z.ndim != 2 or Z.shape[1] != 2:
         raise InputError(f"latent_scatter needs 2-D codes of shape (N, 2), got {Z.shape}; map them to 2-D first")
@@ -113,13 +115,16 @@ def latent_scatter(codes, labels=None, path=None, title=None, class_names=None, 
         ax.scatter(Z[:, 0], Z[:, 1], s=3, color=OKABE_ITO[4], alpha=0.6)
     else:
         labels = np.asarray(labels)
-        classes = np.unique(labels)
+        unlabeled = labels == -1 if labels.dtype.kind in "iu" else np.zeros(len(labels), bool)
+        if unlabeled.any():
+            ax.scatter(Z[unlabeled, 0], Z[unlabeled, 1], s=2, color="0.75", alpha=0.4, label="unlabeled")
+        classes = np.unique(labels[~unlabeled])
         for i, (c, (colour, marker)) in enumerate(zip(classes, class_styles(len(classes)))):
             name = class_names[i] if class_names is not None else str(c)
             m = labels == c
             ax.scatter(Z[m, 0], Z[m, 1], s=3 if marker == "o" else 5, color=colour, marker=marker, alpha=0.6,
                        label=name)
-        if len(classes) <= 12:
+        if len(classes) + unlabeled.any() <= 12:
             ax.legend(markerscale=4, fontsize=7, loc="best")
         else:  # many classes: the legend beside the map, not over it
             ax.legend(markerscale=3, fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0),
@@ -190,6 +195,17 @@ def interpolation_grid(vae, pairs, steps=8, path=None):
         rows.append(vae.interpolate(pair[0], pair[1], steps=steps))
     return image_grid(np.concatenate(rows), ncols=steps, path=path, title="interpolation between codes",
                       row_labels=[f"pair {i + 1}" for i in range(len(rows))])
+
+
+def present_names(codes, class_names):
+    """The names of the classes present in ``codes`` (codes into ``class_names``; -1 unlabeled), in the order
+    :func:`latent_scatter` draws them; None without names."""
+    if class_names is None or codes is None:
+        return None
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":  # labels that are not codes: the names as given
+        return list(class_names)
+    return [str(class_names[int(c)]) for c in np.unique(codes[codes != -1])]
 
 
 def side_by_side_maps(left, right, labels=None, titles=("raw input", "learned codes"), path=None, title=None,
@@ -303,9 +319,10 @@ def error_histogram(errors: dict, threshold=None, path=None, title=None, xlabel=
     return _finish(fig, path)
 
 
-def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[str]:
+def write_autoencoder_figures(ae, X, y, out: Path, title: str, class_names=None) -> list[str]:
     """A fitted pretrainer's figures: loss curves, reconstructions, a 2-D map of the codes (PCA when wider
-    than 2), VAE samples and interpolations; the names of the files written into the folder ``out``."""
+    than 2) coloured by ``y`` (codes into ``class_names`` when given, -1 for unlabeled rows), VAE samples and
+    interpolations; the names of the files written into the folder ``out``."""
     written = []
     rng = np.random.default_rng(0)
     idx = np.sort(rng.choice(len(X), min(len(X), 5000), replace=False))
@@ -322,7 +339,8 @@ def write_autoencoder_figures(ae, X, y, out: Path, title: str) -> list[str]:
         from sklearn.decomposition import PCA
 
         codes, how = PCA(2, random_state=0).fit_transform(codes), f"PCA of the {codes.shape[1]}-d codes"
-    latent_scatter(codes, ys, path=out / "latent.png", title=f"{title}: {how}")
+    latent_scatter(codes, ys, path=out / "latent.png", title=f"{title}: {how}",
+                   class_names=present_names(ys, class_names))
     written.append("latent.png")
     if hasattr(ae, "sample") and images:
         vae_samples(ae, n=64, path=out / "samples.png")

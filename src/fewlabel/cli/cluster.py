@@ -9,11 +9,12 @@ from pathlib import Path
 
 from fewlabel.cli.common import (add_data_options, add_output_options, add_training_options, check_encoder_path,
                                  encode_for, is_path, json_number, k_value, load_data, load_data_source, load_encoder,
-                                 positive, refuse_file_options, remember_source, training_settings_of)
+                                 own_file_options, positive, refuse_file_options, remember_source, rows_drawn,
+                                 training_settings_of)
 from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 from fewlabel.errors import InputError
 
-WRITES = ("metrics.json", "clusters.png", "labels.png", "model")
+WRITES = ("metrics.json", "clusters.png", "labels.png", "model", "clusters.csv")
 #: UMAP to d dimensions needs at least d + 2 rows (umap-learn's spectral start)
 UMAP_EXTRA_ROWS = 2
 
@@ -120,9 +121,12 @@ def add_parser(sub) -> None:
                                    "on them (saved as OUT/model), maps its codes with UMAP to 10 dimensions and "
                                    "fits a Gaussian mixture there (N2D), then self-labels images (--refine); "
                                    "--encoder takes a saved encoder instead, or 'raw' for the raw input. --split "
-                                   "all joins a named dataset's train and test splits. Scores the clusters against the labels (NMI, ARI, cluster accuracy) "
-                                   "when there are labels. Writes metrics.json, clusters.png, labels.png and "
-                                   "model/.")
+                                   "all joins a named dataset's train and test splits. Scores the clusters against "
+                                   "the labels (NMI, ARI, cluster accuracy) when there are labels (on a partly "
+                                   "labeled table, against its labeled rows). Writes metrics.json, clusters.png, "
+                                   "labels.png and model/; for a table or image folder of your own, clusters.csv "
+                                   "too: each row's cluster and its probability, rows named as fewlabel predict "
+                                   "names them.")
     add_data_options(p)
     add_encoder_options(p)
     p.add_argument("--k", type=k_value, default=10,
@@ -194,9 +198,8 @@ def load_split(args, split: str):
     import numpy as np
 
     if split != "all" or is_path(args.data) or args.data.strip().lower() == "digits":
-        return load_data_source(args.data, split, args.root, args.label_column, args.size, args.color,
-                                partly_labeled=True)
-    X, y, source = load_data_source(args.data, "train", args.root, args.label_column, args.size, args.color)
+        return load_data_source(args.data, split, args.root, **own_file_options(args), partly_labeled=True)
+    X, y, source = load_data_source(args.data, "train", args.root, **own_file_options(args))
     Xt, yt = load_data(args.data, "test", args.root)
     return (np.concatenate([X, Xt]), (None if y is None or yt is None else np.concatenate([y, yt])),
             {**source, "split": "all"})
@@ -207,6 +210,7 @@ def run(args, out: Path) -> int:
 
     from fewlabel import save
     from fewlabel._base import column_scaling, scaled_columns, scales_columns
+    from fewlabel.apply import write_table
     from fewlabel.tasks.cluster import choose_k, default_manifold, evaluate_clustering, run_cluster, subsample
     from fewlabel.train.state import write_json_atomic
 
@@ -216,7 +220,7 @@ def run(args, out: Path) -> int:
     n_total = len(X)
     if args.max_rows is not None and args.max_rows < n_total:
         idx = subsample(n_total, args.max_rows, y, args.seed)
-        X, y = X[idx], (None if y is None else np.asarray(y)[idx])
+        X, y, source = X[idx], (None if y is None else np.asarray(y)[idx]), rows_drawn(source, idx)
     manifold = default_manifold() if args.manifold == "auto" else (None if args.manifold == "none" else args.manifold)
     check_row_count(len(X), args, args.data)
     if args.refine == "network":  # named before the encoder trains
@@ -271,6 +275,10 @@ def run(args, out: Path) -> int:
     remember_source(model, source)
     save(model, out / "model")
     result["files"] = [*result["files"], "model"]
+    if "row_names" in source:  # the user's own rows: each one's cluster, named as fewlabel predict names them
+        write_table(out / "clusters.csv", source["row_name_column"], source["row_names"],
+                    {"cluster": labels, "probability": model.probability_})
+        result["files"].append("clusters.csv")
     write_json_atomic(out / "metrics.json", result)
     what = f"{type(encoder).__name__} codes ({Z.shape[1]}-d)" if encoder is not None else f"raw input ({Z.shape[1]} features)"
     if args.encoder == "auto":
@@ -285,7 +293,8 @@ def run(args, out: Path) -> int:
         scores_text += f" on its {result['scored_rows']:,} labeled rows"
     if "before_refine" in result:
         scores_text += f" (before self-labelling: NMI {result['before_refine']['nmi']:.3f})"
+    each = f"each row's cluster in {args.out / 'clusters.csv'}, " if "clusters.csv" in result["files"] else ""
     print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "
-          f"wrote {args.out / 'metrics.json'} and the clusterer {args.out / 'model'} (fewlabel predict places new "
-          "rows in its clusters)")
+          f"wrote {each}{args.out / 'metrics.json'} and the clusterer {args.out / 'model'} (fewlabel predict places "
+          "new rows in its clusters)")
     return 0

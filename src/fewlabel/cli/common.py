@@ -87,8 +87,12 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, o
     if own_options:
         own = p.add_argument_group("a table or image folder of your own")
         own.add_argument("--label-column",
-                         help="a table's column of labels (name, or 0-based index): never a feature, used only to "
-                              "score; the saved model remembers it, so fewlabel predict leaves it out of new files")
+                         help="a table's column of labels (name, or 0-based index): never a feature; cells left "
+                              "empty (or NaN, ?, -1) mark unlabeled rows. The saved model remembers it, so "
+                              "fewlabel predict leaves it out of new files")
+        own.add_argument("--id-column",
+                         help="a table's column naming each row (name, or 0-based index): never a feature; it names "
+                              "the rows in what the command writes (default: the row's number from 1)")
         own.add_argument("--size", type=image_size,
                          help="resize every image of a folder to HxW (e.g. 64x64); without it images of different "
                               "sizes are refused. The saved model remembers it: fewlabel predict resizes new images")
@@ -214,63 +218,111 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
     return X, y
 
 
+def own_file_options(args) -> dict:
+    """How the command's ``--data`` is read when it is the user's own file (:func:`add_data_options`)."""
+    return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column")}
+
+
 def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
-                     partly_labeled: bool = False):
+                     partly_labeled: bool = False, id_column=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
     images. With ``partly_labeled``, a label column may leave rows unlabeled (an empty cell, NaN, ``?``, -1):
-    ``y`` is then class codes with -1 for those rows and ``source["unlabeled_rows"]`` counts them."""
+    ``y`` is then class codes with -1 for those rows, ``source["class_names"]`` names the codes and
+    ``source["unlabeled_rows"]`` counts the unlabeled rows. A file's ``source["row_names"]`` name its rows as
+    ``fewlabel predict`` does (a folder's images by their path under it, a table's rows by ``id_column`` or
+    their number), under the heading ``source["row_name_column"]``; a folder's ``source["class_names"]`` are
+    its sub-folders, which ``y`` indexes."""
     from fewlabel import datasets
+    from fewlabel.datasets.folders import image_folder_files
+    from fewlabel.datasets.partial import table_row_names
     from fewlabel.datasets.tables import read_table_parts
 
     path = Path(name)
     folder = is_path(name) and path.is_dir()
-    given = [o for o, v in (("--label-column", label_column), ("--size", size), ("--color", color)) if v is not None]
+    given = [o for o, v in (("--label-column", label_column), ("--id-column", id_column), ("--size", size),
+                            ("--color", color)) if v is not None]
     if not is_path(name) and given:
         raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
                          "own labels and is read as it is")
-    if folder and label_column is not None:
-        raise InputError(f"--label-column applies to a table; {name} is an image folder, whose classes are its "
-                         "sub-folders")
+    table_options = [o for o in given if o in ("--label-column", "--id-column")]
+    if folder and table_options:
+        raise InputError(f"{_apply(table_options)} to a table; {name} is an image folder, whose classes are its "
+                         "sub-folders and whose images are named by their files")
     if is_path(name) and not folder and (size is not None or color is not None):
-        raise InputError(f"{_apply([o for o in given if o != '--label-column'])} to an image folder; {name} is a file")
+        raise InputError(f"{_apply([o for o in given if o in ('--size', '--color')])} to an image folder; {name} "
+                         "is a file")
     if not is_path(name):
         X, y = datasets.load(name, split=split, root=root)
         return X, y, {"source": name, "kind": "dataset", "split": split}
     if folder:
-        X, y, _ = datasets.read_image_folder(path, size=size, color=color)
+        X, y, class_names = datasets.read_image_folder(path, size=size, color=color)
+        files = image_folder_files(path)[0]
         return X, y, {"source": str(path), "kind": "images",
-                      "read": {"size": None if size is None else list(size), "color": color}}
+                      "read": {"size": None if size is None else list(size), "color": color},
+                      "row_names": [str(f.relative_to(path.expanduser())) for f in files],
+                      "row_name_column": "file", "class_names": class_names}
     partial = partly_labeled and label_column is not None
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
-        parts = read_table_parts(path, label_column=column(label_column), mmap=True, partial_labels=partial)
+        parts = read_table_parts(path, label_column=column(label_column), id_column=column(id_column), mmap=True,
+                                 partial_labels=partial)
     except InputError as e:
-        if label_column is None and "is not a number" in str(e):  # most often the labels, read as a feature
-            raise InputError(f"{e} (a column of labels: name it with --label-column)") from None
+        if "is not a number" in str(e):  # most often the labels or the rows' names, read as a feature
+            named = [o for o, v in (("--label-column", label_column), ("--id-column", id_column)) if v is None]
+            if named:
+                raise InputError(f"{e} (a column of labels or of row names is not a feature: name it with "
+                                 f"{' or '.join(named)})") from None
         raise
-    source = {"source": str(path), "kind": "table"}
+    source = {"source": str(path), "kind": "table",
+              "row_names": table_row_names(parts.get("ids"), len(parts["X"]), path, id_column),
+              "row_name_column": "row" if id_column is None else str(id_column)}
     if parts["feature_names"] is not None:
         source.update(columns=list(parts["feature_names"]), label_column=parts.get("label_name"))
     y = parts["y"]
     if partial and y is not None:
         from fewlabel.datasets.partial import encode_labels
 
-        codes, _ = encode_labels(y, f"{path}, label column {parts.get('label_name')!r}")
+        codes, names = encode_labels(y, f"{path}, label column {parts.get('label_name')!r}")
         if (codes == -1).any():
-            y, source["unlabeled_rows"] = codes, int((codes == -1).sum())
+            y, source["unlabeled_rows"], source["class_names"] = codes, int((codes == -1).sum()), names
     return parts["X"], y, source
+
+
+def named_labels(y, source: dict):
+    """``y`` as the user named the classes where it holds codes (a folder's sub-folders, a partly labeled
+    table's labels; None for an unlabeled row), so that a model trained on it answers in those names."""
+    import numpy as np
+
+    names = source.get("class_names")
+    if y is None or names is None:
+        return y
+    codes = np.asarray(y)
+    out = np.asarray(names, dtype=object)[np.clip(codes, 0, None)]
+    out[codes == -1] = None
+    return out if (codes == -1).any() else out.astype(str)
+
+
+def rows_drawn(source: dict, idx) -> dict:
+    """``source`` for the rows ``idx`` of the rows it describes (a command's ``--max-rows`` draw)."""
+    if "row_names" not in source:
+        return source
+    return {**source, "row_names": [source["row_names"][int(i)] for i in idx]}
 
 
 def _apply(options) -> str:
     return " and ".join(options) + (" apply" if len(options) > 1 else " applies")
 
 
+#: What :func:`load_data_source` says of this file's rows only: not saved with a model.
+ROWS_ONLY = ("row_names", "row_name_column", "class_names")
+
+
 def remember_source(model, source: dict) -> None:
     """Record on a fitted model how its rows were read (saved with it; ``fewlabel predict`` and ``fewlabel info``
     read it). Only a file's reading matters to new rows: a named dataset adds nothing."""
     if source.get("kind") in ("table", "images") and getattr(model, "training_data_", None) is not None:
-        model.training_data_.update(source)
+        model.training_data_.update({k: v for k, v in source.items() if k not in ROWS_ONLY})
 
 
 def check_encoder_path(path) -> None:

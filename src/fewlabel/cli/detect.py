@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (FILE_NOTE, add_data_options, add_output_options, add_training_options, is_path,
-                                 labels, load_data, load_data_source, positive, refuse_file_options, remember_source,
-                                 sizes, training_settings_of)
+                                 labels, load_data, load_data_source, named_labels, own_file_options, positive,
+                                 refuse_file_options, remember_source, rows_drawn, sizes, training_settings_of)
 from fewlabel.errors import InputError
 
-WRITES = ("model", "metrics.json", "errors.png")
+WRITES = ("model", "metrics.json", "errors.png", "scores.csv")
 SCORES = ("combined", "error", "normalized", "latent")  # fewlabel.tasks.detect.SCORES, without importing torch
 #: --model conv and vae (dense: fewlabel.tasks.detect's DETECTOR_DEFAULT, or CLASS_DEFAULT with --per-class)
 MODELS = {
@@ -135,6 +135,7 @@ def run(args, out: Path) -> int:
     import numpy as np
 
     from fewlabel import save
+    from fewlabel.apply import answers, write_table
     from fewlabel.metrics import auroc
     from fewlabel.plots import error_histogram
     from fewlabel.tasks.cluster import subsample
@@ -144,17 +145,26 @@ def run(args, out: Path) -> int:
     check_options(args)
     split = args.split or "train"
     test_split = args.test_split or "test"
-    X, y, source = load_data_source(args.data, split, args.root, args.label_column, args.size,
-                                       args.color)
+    X, y, source = load_data_source(args.data, split, args.root, **own_file_options(args), partly_labeled=True)
+    # a file's every row is answered in scores.csv, whichever rows the detector learns from
+    all_rows, all_names = X, source.get("row_names")
+    y = named_labels(y, source)
     if (args.per_class or args.classes) and y is None:
         raise InputError(f"{args.data} has no labels: --per-class and --classes need them")
+    if y is not None and source.get("unlabeled_rows"):
+        if not (args.per_class or args.classes):
+            y = None  # a detector learns from every row; the labels only pick rows
+        else:  # the classes' autoencoders learn from the labeled rows; every row is answered
+            keep = np.flatnonzero(np.asarray([v is not None for v in y]))
+            X, y, source = X[keep], np.asarray(y[keep]).astype(str), rows_drawn(source, keep)
     if args.classes is not None:
-        missing = [c for c in args.classes if not (np.asarray(y) == c).any()]
+        wanted = [str(c) for c in args.classes] if np.asarray(y).dtype.kind in "US" else args.classes
+        missing = [c for c, w in zip(args.classes, wanted, strict=True) if not (np.asarray(y) == w).any()]
         if missing:
             where = args.data if is_path(args.data) else f"{args.data} ({split})"
             raise InputError(f"--classes: no rows of class {missing} in {where}")
-        keep = np.isin(y, args.classes)
-        X, y = X[keep], np.asarray(y)[keep]
+        keep = np.flatnonzero(np.isin(y, wanted))
+        X, y, source = X[keep], np.asarray(y)[keep], rows_drawn(source, keep)
     if args.max_rows is not None and args.max_rows < len(X):
         idx = subsample(len(X), args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
@@ -217,6 +227,11 @@ def run(args, out: Path) -> int:
             result[key]["auroc"] = auroc(normal, groups[name])
     remember_source(model, source)
     save(model, out / "model")
+    if all_names is not None:  # the user's own rows, every one answered as fewlabel predict answers it
+        columns = answers(model, all_rows)
+        write_table(out / "scores.csv", source["row_name_column"], all_names, columns)
+        result["rows_scored"] = {"file": "scores.csv", "rows": len(all_names),
+                                 **{k: int(np.sum(columns[k])) for k in ("outlier", "unknown") if k in columns}}
     if groups:
         error_histogram(groups, threshold=None if args.per_class else model.threshold_, path=out / "errors.png",
                         title=f"{type(model).__name__} on {args.data}",
@@ -224,6 +239,10 @@ def run(args, out: Path) -> int:
     write_json_atomic(out / "metrics.json", result)
     parts = [f"{k}: " + ", ".join(f"{m} {v:.3f}" for m, v in result[k].items() if m != "rows")
              for k in ("test", "unseen_classes", "outlier_rows") if k in result]
+    if "rows_scored" in result:
+        scored = result["rows_scored"]
+        found = ", ".join(f"{v:,} {k}" for k, v in scored.items() if k in ("outlier", "unknown"))
+        parts.append(f"{scored['rows']:,} rows of {args.data} answered ({found}) in {args.out / 'scores.csv'}")
     print(f"{type(model).__name__} trained on {len(X)} rows of {args.data} in {seconds:.1f} s; "
           + ("; ".join(parts) + "; " if parts else "") + f"wrote {args.out / 'metrics.json'}")
     return 0

@@ -51,7 +51,8 @@ def run(args, out: Path) -> int:
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])
     check_map_rows(min(len(X), args.max_points), method, args.data)
     encoder, encoder_info = train_or_load_encoder(args, X, out, source)
-    result = run_map(X, y, encoder=encoder, method=method, out=out, seed=args.seed, max_points=args.max_points)
+    result = run_map(X, y, encoder=encoder, method=method, out=out, seed=args.seed, max_points=args.max_points,
+                     class_names=source.get("class_names"))
     if out is not None:
         info = {k: v for k, v in result.items() if k not in ("raw", "codes", "indices", "labels")}
         info.update(encoder_info)

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 is_path, load_data, load_data_source, pair, refuse_file_options, remember_source,
-                                 sizes, training_settings_of)
+                                 is_path, load_data, load_data_source, own_file_options, pair, refuse_file_options,
+                                 remember_source, sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("model", "history.json", "loss.png", "reconstructions.png", "latent.png", "samples.png",
@@ -162,8 +162,8 @@ def run(args, out: Path) -> int:
     check_options(args)
     split = args.split or "train"
     ae = build_autoencoder(args)  # options refused here cost no data loading
-    X, y, source = load_data_source(args.data, split, args.root, args.label_column, args.size,
-                                         args.color)
+    # labels only colour the map of the codes: a partly labeled table's unlabeled rows are drawn in grey
+    X, y, source = load_data_source(args.data, split, args.root, **own_file_options(args), partly_labeled=True)
     val = None
     if args.validation_split:
         val, _ = load_data(args.data, args.validation_split, args.root)
@@ -182,7 +182,8 @@ def run(args, out: Path) -> int:
     text = json.dumps(summary, indent=2)
     atomic_write(out / "history.json", lambda tmp: tmp.write_text(text))
     what = "BYOL encoder" if args.model == "byol" else f"{args.model} autoencoder"
-    figures = [] if args.no_plots else write_autoencoder_figures(ae, X, y, out, what)
+    figures = [] if args.no_plots else write_autoencoder_figures(ae, X, y, out, what,
+                                                                   class_names=source.get("class_names"))
     last = f"loss {h['loss'][-1]:.4f}" + (f", val_loss {h['val_loss'][-1]:.4f}" if "val_loss" in h else "")
     print(f"trained a {what} on {len(X)} rows of {args.data} in {seconds:.1f} s: {last}")
     print(f"saved to {args.out / 'model'} (load with fewlabel.load)")

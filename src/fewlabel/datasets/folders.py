@@ -86,36 +86,10 @@ def read_image(path: Path, color, size):
         raise CorruptFileError(f"cannot read image {path}: {type(e).__name__}: {e}") from e
 
 
-def read_image_folder(path, size=None, color=None):
-    """Read every image under ``path`` into one uint8 array.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Either a folder of class sub-folders (``path/cat/*.png``, ``path/dog/*.png``: sub-folder names are
-        the classes), or a flat folder of images (unlabeled). Extensions png, jpg, jpeg, bmp, gif, tif,
-        tiff, webp, in any case; other files are ignored.
-    size : (height, width) or int, optional
-        Resize every image to this size (bilinear). Without it all images must already share one size.
-    color : None, "L" or "RGB"
-        "L" gives grayscale (N, H, W), "RGB" gives (N, H, W, 3). None keeps grayscale when every image is
-        grayscale, else gives RGB.
-
-    An image that cannot be decoded, or whose header claims more pixels than its file could hold
-    (``MAX_EXPANSION`` times its bytes: a damaged header), raises CorruptFileError naming the file;
-    Pillow's decompression-bomb limit applies too.
-
-    Returns
-    -------
-    X : numpy.ndarray, uint8, (N, H, W) or (N, H, W, 3)
-    y : numpy.ndarray of int64 indexing ``class_names``, or None for a flat folder
-    class_names : list of str (sorted sub-folder names), or None for a flat folder
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
-    if color not in (None, "L", "RGB"):
-        raise InputError(f"color must be None, 'L' or 'RGB', got {color!r}")
-    size = check_size(size)
+def image_folder_files(path) -> tuple[list[Path], np.ndarray | None, list[str] | None]:
+    """``(files, y, class_names)`` of an image folder, in the order :func:`read_image_folder` reads them:
+    the class sub-folders sorted, each one's images sorted (``y`` and ``class_names`` None for a flat folder).
+    Commands name each row by its file's path under the folder from this list."""
     root = Path(path).expanduser()
     if not root.exists():
         raise DataNotFoundError(f"image folder not found: {root}")
@@ -147,6 +121,42 @@ def read_image_folder(path, size=None, color=None):
         if not files:
             raise InputError(f"no images in {root} (looked for {', '.join(IMAGE_EXTENSIONS)}, any case)")
         class_names, y = None, None
+
+    return files, y, class_names
+
+
+def read_image_folder(path, size=None, color=None):
+    """Read every image under ``path`` into one uint8 array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Either a folder of class sub-folders (``path/cat/*.png``, ``path/dog/*.png``: sub-folder names are
+        the classes), or a flat folder of images (unlabeled). Extensions png, jpg, jpeg, bmp, gif, tif,
+        tiff, webp, in any case; other files are ignored.
+    size : (height, width) or int, optional
+        Resize every image to this size (bilinear). Without it all images must already share one size.
+    color : None, "L" or "RGB"
+        "L" gives grayscale (N, H, W), "RGB" gives (N, H, W, 3). None keeps grayscale when every image is
+        grayscale, else gives RGB.
+
+    An image that cannot be decoded, or whose header claims more pixels than its file could hold
+    (``MAX_EXPANSION`` times its bytes: a damaged header), raises CorruptFileError naming the file;
+    Pillow's decompression-bomb limit applies too.
+
+    Returns
+    -------
+    X : numpy.ndarray, uint8, (N, H, W) or (N, H, W, 3)
+    y : numpy.ndarray of int64 indexing ``class_names``, or None for a flat folder
+    class_names : list of str (sorted sub-folder names), or None for a flat folder
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
+    if color not in (None, "L", "RGB"):
+        raise InputError(f"color must be None, 'L' or 'RGB', got {color!r}")
+    size = check_size(size)
+    root = Path(path).expanduser()
+    files, y, class_names = image_folder_files(root)
 
     arrays = [read_image(f, color, size) for f in files]
 

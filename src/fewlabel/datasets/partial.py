@@ -341,6 +341,20 @@ def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, s
 
 
 # -- tables and arrays -------------------------------------------------------------------------------------
+def table_row_names(ids, n_rows: int, path, id_column=None) -> list[str]:
+    """What names each row of a table in the files fewlabel writes: its ``id_column`` value (refused when
+    one value names two rows), else its number from 1, as ``fewlabel predict`` numbers rows."""
+    if ids is None:
+        return [str(i + 1) for i in range(n_rows)]
+    row_names = [str(v) for v in ids]
+    values, counts = np.unique(np.asarray(row_names, dtype=str), return_counts=True)
+    if (counts > 1).any():
+        repeated = ", ".join(repr(str(v)) for v in values[counts > 1][:3])
+        raise InputError(f"{path}, id column {id_column!r}: {int((counts > 1).sum())} value(s) name more than one "
+                         f"row ({repeated}); an id must name one row")
+    return row_names
+
+
 def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5) -> PartlyLabeled:
     """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``)."""
     from fewlabel.datasets.tables import read_table_parts
@@ -361,16 +375,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
                          "with a label column")
     where = f"{path}, label column {parts['label_name']!r}" if parts.get("label_name") else f"{path} (array y)"
     codes, names = encode_labels(y, where)
-    ids = parts.get("ids")
-    if ids is not None:
-        row_names = [str(v) for v in ids]
-        values, counts = np.unique(np.asarray(row_names, dtype=str), return_counts=True)
-        if (counts > 1).any():
-            repeated = ", ".join(repr(str(v)) for v in values[counts > 1][:3])
-            raise InputError(f"{path}, id column {id_column!r}: {int((counts > 1).sum())} value(s) name more than one "
-                             f"row ({repeated}); an id must name one row")
-    else:
-        row_names = [str(i + 1) for i in range(len(X))]
+    row_names = table_row_names(parts.get("ids"), len(X), path, id_column)
     kind = "arrays" if suffix in (".npz", ".npy") else "table"
     data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=row_names, source=str(path), kind=kind,
                          row_name_column=str(id_column) if id_column is not None else "row",

@@ -132,7 +132,8 @@ class CodeClustering(ClusterMixin, BaseEstimator):
     (a pipeline's scaled columns as well as codes), where a full-covariance mixture without a map overfits and a
     default that depended on an optional package would change its answers from one installation to the next.
     :class:`~fewlabel.tasks.clusterer.ClusterModel` is the command line's route as an estimator.
-    Fitted attributes: ``labels_``, ``model_`` (the KMeans / GaussianMixture), ``reducer_`` (or None),
+    Fitted attributes: ``labels_``, ``probability_`` (each row's probability of its cluster; 1 with
+    k-means), ``model_`` (the KMeans / GaussianMixture), ``reducer_`` (or None),
     ``n_features_in_``.
     """
 
@@ -173,9 +174,12 @@ class CodeClustering(ClusterMixin, BaseEstimator):
             if self.method == "kmeans":
                 self.model_.fit(E)
                 labels = self.model_.labels_
+                probability = np.ones(len(E))
             else:
                 labels = self.model_.fit_predict(E)
+                probability = self.model_.predict_proba(E).max(axis=1)
         self.labels_ = np.asarray(labels, dtype=np.int64)
+        self.probability_ = np.asarray(probability, dtype=np.float64)
         return self
 
     def predict(self, Z) -> np.ndarray:

@@ -140,11 +140,12 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     ``refine_params`` (None, or a dict of :func:`~fewlabel.tasks.cluster.self_label` settings: ``rounds`` (2),
     ``epochs`` (5) and ``min_steps`` (300) of each round's network); ``random_state``; ``device``; ``verbose``.
 
-    Fitted: ``labels_`` (each training row's cluster), ``labels_before_refine_``, ``encoder_`` (or None),
-    ``clustering_`` (a fitted :class:`~fewlabel.tasks.cluster.CodeClustering`: ``reducer_`` and ``model_``),
-    ``network_`` (the self-labelling network, or None), ``cluster_names_`` (the cluster each network output
-    stands for), ``refine_rounds_``, ``times_`` (seconds of each phase), ``standardize_`` (each column's mean
-    and spread, or None), ``training_data_``.
+    Fitted: ``labels_`` (each training row's cluster), ``probability_`` (each training row's probability of
+    its cluster: the self-labelling network's, else the mixture's; 1 with k-means), ``labels_before_refine_``,
+    ``encoder_`` (or None), ``clustering_`` (a fitted :class:`~fewlabel.tasks.cluster.CodeClustering`:
+    ``reducer_`` and ``model_``), ``network_`` (the self-labelling network, or None), ``cluster_names_`` (the
+    cluster each network output stands for), ``refine_rounds_``, ``times_`` (seconds of each phase),
+    ``standardize_`` (each column's mean and spread, or None), ``training_data_``.
     """
 
     def __init__(self, n_clusters=10, encoder="auto", method=CLUSTER_DEFAULTS["method"],
@@ -227,12 +228,14 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         times["map and mixture"] = time.process_time() - t1
         self.labels_before_refine_ = clustering.labels_
         self.labels_, self.network_, self.refine_rounds_ = clustering.labels_, None, None
+        self.probability_ = clustering.probability_
         self.cluster_names_ = np.arange(int(self.n_clusters), dtype=np.int64)
         if refine == "network":
             t2 = time.process_time()
             refined = self_label(X, clustering.labels_, **self._refine_settings(), random_state=self.random_state,
                                  device=self.device, progress=self.verbose)
             self.labels_, self.network_ = np.asarray(refined["labels"], np.int64), refined["network"]
+            self.probability_ = np.asarray(refined["proba"], np.float64).max(axis=1)
             self.cluster_names_ = np.asarray(refined["names"], np.int64)
             self.refine_rounds_ = refined["rounds"]
             times["self-labelling"] = time.process_time() - t2
@@ -325,6 +328,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             tensors.update({f"network.{k}": v for k, v in self.network_.state_dict().items()})
         tensors.update(scaling_tensors(self.standardize_))
         tensors["labels"] = torch.from_numpy(np.asarray(self.labels_, np.int64))
+        tensors["probability"] = torch.from_numpy(np.asarray(self.probability_, np.float32))
         tensors["cluster_names"] = torch.from_numpy(np.asarray(self.cluster_names_, np.int64))
         config = {"params": json_safe(params), "encoder": encoder, "map": reducer, "mixture": mixture,
                   "network": network, "manifold": self.clustering_.manifold,
@@ -360,6 +364,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             est.network_ = net.eval()
         est.standardize_ = scaling_from_tensors(tensors)
         est.labels_ = tensors["labels"].numpy().astype(np.int64)
+        # files saved before it was kept have none
+        est.probability_ = tensors["probability"].numpy().astype(np.float64) if "probability" in tensors else None
         est.labels_before_refine_ = None
         est.cluster_names_ = tensors["cluster_names"].numpy().astype(np.int64)
         est.refine_rounds_, est.times_ = config.get("refine_rounds"), config.get("times")

@@ -73,8 +73,9 @@ def run_map(X, y=None, *, encoder=None, method="umap", out=None, seed=0, max_poi
 
     At most ``max_points`` rows are used (drawn by ``seed``; stratified by ``y`` when given, so every class
     keeps its share). Codes are ``encoder.transform`` of those rows; without an encoder both maps show the
-    raw input (flattened, uint8 scaled to [0, 1]). With ``out`` (a folder): ``map.png`` and ``map.json``
-    (method, point count, timings; written atomically). Extra keyword arguments go to :func:`embed_2d`.
+    raw input (flattened, uint8 scaled to [0, 1]). ``class_names`` name the integer labels 0, 1, ... of ``y``
+    in the legend (a label of -1 marks an unlabeled row, drawn in grey). With ``out`` (a folder): ``map.png``
+    and ``map.json`` (method, point count, timings; written atomically). Extra keyword arguments go to :func:`embed_2d`.
 
     Returns ``{"raw": (n, 2), "codes": (n, 2), "indices", "labels", "method", "n_points", "seconds"}``.
     """
@@ -112,7 +113,8 @@ def run_map(X, y=None, *, encoder=None, method="umap", out=None, seed=0, max_poi
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         fig = plots.side_by_side_maps(raw, codes, labels=ys, titles=titles, path=out / "map.png",
-                                      title=f"{name} map of {len(idx)} points", class_names=class_names)
+                                      title=f"{name} map of {len(idx)} points",
+                                      class_names=plots.present_names(ys, class_names))
         plt.close(fig)
         result["files"] = ["map.png", "map.json"]
         write_json_atomic(out / "map.json", result)

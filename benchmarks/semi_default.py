@@ -97,6 +97,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default=None)
     ap.add_argument("--route-params", default=None,
                     help="route_params of fewlabel_default, as JSON (e.g. '{\"pool\": true}'; with --out)")
+    ap.add_argument("--params", default=None,
+                    help="training settings of both fewlabel_default and its baseline, as JSON (e.g. "
+                         "'{\"epochs\": 10, \"schedule\": \"cosine\"}'; with --out): a recipe measured against the "
+                         "same network trained the same way on the labels alone")
     args = ap.parse_args(argv)
 
     from fewlabel import SemiSupervisedClassifier
@@ -133,8 +137,9 @@ def main(argv=None) -> dict:
             row = {"seed": seed, **earlier.get(seed, {})}
         else:
             row = {"seed": seed} if args.skip_peers else {"seed": seed, **peers(F, Ft, y, yt, y_few, umap_embedding)}
-        default = {"route_params": json.loads(args.route_params)} if args.route_params else {}
-        methods = (("fewlabel_default", default), ("supervised_baseline", {"propagate": None}))
+        shared = json.loads(args.params) if args.params else {}
+        default = {**shared, "route_params": json.loads(args.route_params)} if args.route_params else dict(shared)
+        methods = (("fewlabel_default", default), ("supervised_baseline", {**shared, "propagate": None}))
         for name, params in methods[:1] if args.default_only else methods:
             c = Clock()
             clf = SemiSupervisedClassifier(random_state=seed, **params).fit(X, y_few)
@@ -143,7 +148,7 @@ def main(argv=None) -> dict:
                 row[name]["propagation"] = {k: v for k, v in clf.propagation_.items() if k != "first_history"}
         print(json.dumps(row), flush=True)
         runs.append(row)
-        result = {"data": args.data, "labels": args.labels, "runs": runs, "summary": summarize(runs),
+        result = {"data": args.data, "labels": args.labels, "params": shared, "runs": runs, "summary": summarize(runs),
                   "complete": len(runs) == len(args.seeds), "machine": machine, "cpu": cpu_record()}
         out.write_text(json.dumps(result, indent=1))  # after every draw: a stopped run keeps what finished
     print(json.dumps(result["summary"], indent=1))

@@ -135,6 +135,7 @@ def run(args, out: Path) -> int:
     import numpy as np
 
     from fewlabel import save
+    from fewlabel._base import row_slices
     from fewlabel.apply import answers, write_table
     from fewlabel.metrics import auroc
     from fewlabel.plots import error_histogram
@@ -228,7 +229,9 @@ def run(args, out: Path) -> int:
     remember_source(model, source)
     save(model, out / "model")
     if all_names is not None:  # the user's own rows, every one answered as fewlabel predict answers it
-        columns = answers(model, all_rows)
+        # a block at a time: the model's scaled copy of a block, never of a whole (memory-mapped) table
+        blocks = [answers(model, part) for part in row_slices(all_rows, 8192)]
+        columns = {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
         write_table(out / "scores.csv", source["row_name_column"], all_names, columns)
         result["rows_scored"] = {"file": "scores.csv", "rows": len(all_names),
                                  **{k: int(np.sum(columns[k])) for k in ("outlier", "unknown") if k in columns}}

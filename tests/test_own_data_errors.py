@@ -79,6 +79,14 @@ def test_a_label_column_mixing_blanks_nan_and_question_marks(tmp_path, capsys, n
     assert "row 11" in err  # the first blank is the 11th data row
 
 
+def test_a_column_of_row_names_not_named_as_such(tmp_path, capsys, no_training):
+    path = tmp_path / "t.csv"
+    rows = ["sample,a,b,label"] + [f"s{i:02d},{i},{i % 3},{'x' if i % 2 else ''}" for i in range(12)]
+    path.write_text("\n".join(rows) + "\n")
+    _refused(capsys, ["classify", "--data", path, "--label-column", "label", "--out", tmp_path / "out"],
+             tmp_path / "out", "'sample'", "'s00' is not a number", "--id-column")
+
+
 def test_one_spelling_of_unlabeled_is_read_the_same_way_everywhere(tmp_path):
     from fewlabel.datasets.partial import read_partly_labeled
 

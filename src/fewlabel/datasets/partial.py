@@ -368,7 +368,13 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
     elif label_column is None:
         raise InputError(f"{path}: name the column that holds the labels (--label-column NAME, label_column= in "
                          "Python); its empty cells mark the unlabeled rows")
-    parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
+    try:
+        parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
+    except InputError as e:
+        if id_column is None and "is not a number" in str(e):  # most often the rows' names, read as a feature
+            raise InputError(f"{e} (a column of row names is not a feature: name it with --id-column, id_column= "
+                             "in Python)") from None
+        raise
     X, y = parts["X"], parts["y"]
     if y is None:
         raise InputError(f"{path} holds no labels: save X and y in an .npz (y = -1 for unlabeled rows), or use a table "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fewlabel.cli.common import (FILE_NOTE, add_data_options, add_output_options, add_training_options, is_path,
                                  labels, load_data, load_data_source, named_labels, own_file_options, positive,
-                                 refuse_file_options, remember_source, rows_drawn, sizes, training_settings_of)
+                                 refuse_file_options, remember_source, sizes, training_settings_of)
 from fewlabel.errors import InputError
 
 WRITES = ("model", "metrics.json", "errors.png", "scores.csv")
@@ -157,7 +157,7 @@ def run(args, out: Path) -> int:
             y = None  # a detector learns from every row; the labels only pick rows
         else:  # the classes' autoencoders learn from the labeled rows; every row is answered
             keep = np.flatnonzero(np.asarray([v is not None for v in y]))
-            X, y, source = X[keep], np.asarray(y[keep]).astype(str), rows_drawn(source, keep)
+            X, y = X[keep], np.asarray(y[keep]).astype(str)
     if args.classes is not None:
         wanted = [str(c) for c in args.classes] if np.asarray(y).dtype.kind in "US" else args.classes
         missing = [c for c, w in zip(args.classes, wanted, strict=True) if not (np.asarray(y) == w).any()]
@@ -165,7 +165,7 @@ def run(args, out: Path) -> int:
             where = args.data if is_path(args.data) else f"{args.data} ({split})"
             raise InputError(f"--classes: no rows of class {missing} in {where}")
         keep = np.flatnonzero(np.isin(y, wanted))
-        X, y, source = X[keep], np.asarray(y)[keep], rows_drawn(source, keep)
+        X, y = X[keep], np.asarray(y)[keep]
     if args.max_rows is not None and args.max_rows < len(X):
         idx = subsample(len(X), args.max_rows, y, args.seed)
         X, y = X[idx], (None if y is None else np.asarray(y)[idx])

@@ -9,7 +9,13 @@ For each of scikit-learn's wine, breast-cancer and iris tables and each seed:
   ``ReconstructionDetector()`` and with ``standardize=False``, IsolationForest, and PyOD's AutoEncoder when pyod
   is installed (AUROC);
 - one autoencoder per class, 40% of each table held out (stratified by the seed): ``ClassAutoencoderClassifier()``
-  and with ``standardize=False``, StandardScaler + LogisticRegression (accuracy).
+  and with ``standardize=False``, StandardScaler + LogisticRegression (accuracy);
+- codes: the default encoder of ``fewlabel pretrain``, ``map`` and ``cluster``
+  (``tasks.cluster.default_encoder(len(X), random_state=seed)``: ``Autoencoder()`` trained at least 600 steps), the
+  same with ``standardize=False``, and ``Autoencoder(random_state=seed)`` as the Python API fits it (30 epochs),
+  beside the raw columns, StandardScaler's, and PCA's first 10 components (at most the
+  columns) of StandardScaler's: each scored by 5-fold 5-nearest-neighbour accuracy and k-means NMI (k = the
+  classes, 10 starts).
 
 Writes ``benchmarks/results/own_tables-<cpu>.json``.
 
@@ -101,12 +107,35 @@ def per_class_scores(X, y, seed: int) -> dict:
             .score(Xte, yte)}
 
 
+def code_scores(X, y, seed: int) -> dict:
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from fewlabel import Autoencoder
+    from fewlabel.tasks.cluster import default_encoder
+
+    k = len(np.unique(y))
+    scaled = StandardScaler().fit_transform(X)
+    pca = PCA(min(10, X.shape[1]), random_state=seed).fit_transform(scaled)
+    codes = {"raw": X, "scaled": scaled, "pca10_scaled": pca,
+             "fewlabel_default": default_encoder(len(X), random_state=seed).fit(X).transform(X),
+             "fewlabel_unscaled": default_encoder(len(X), standardize=False, random_state=seed).fit(X).transform(X),
+             "autoencoder_30_epochs": Autoencoder(random_state=seed).fit(X).transform(X)}
+    return {name: {"knn_accuracy": float(cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean()),
+                   "kmeans_nmi": float(nmi(y, KMeans(k, n_init=10, random_state=seed).fit_predict(Z)))}
+            for name, Z in codes.items()}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--parts", nargs="+", choices=["cluster", "fewlabel", "detect", "per_class"],
-                   default=["cluster", "fewlabel", "detect", "per_class"],
+    p.add_argument("--parts", nargs="+", choices=["cluster", "fewlabel", "detect", "per_class", "codes"],
+                   default=["cluster", "fewlabel", "detect", "per_class", "codes"],
                    help="what to run ('fewlabel': the clusterer itself, the slow part; 'cluster': its peers)")
     p.add_argument("--out", type=Path, help="results file (default benchmarks/results/own_tables-<cpu>.json)")
     args = p.parse_args(argv)
@@ -127,6 +156,8 @@ def main(argv=None) -> int:
                 r["detect_auroc"] = detect_scores(X, y, NORMAL[name], seed)
             if "per_class" in args.parts:
                 r["per_class_accuracy"] = per_class_scores(X, y, seed)
+            if "codes" in args.parts:
+                r["codes"] = code_scores(X, y, seed)
             print(name, seed, json.dumps(r), flush=True)
     out = args.out or HERE / "results" / f"own_tables-{cpu_slug()}.json"
     out.write_text(json.dumps(results, indent=1))

@@ -337,12 +337,22 @@ def test_detect_on_a_partly_labeled_table_answers_every_row(wine, tmp_path):
 
 
 def test_pretrain_and_map_take_a_partly_labeled_table(wine, tmp_path):
-    """Labels only colour the figures: the unlabeled rows of a partly labeled table are drawn in grey."""
+    """Labels only colour the figures: the unlabeled rows of a partly labeled table are drawn in grey. The
+    autoencoder learns the columns centred and scaled (unscaled, proline alone decides its codes: 5-NN accuracy
+    about 0.68 against 0.94-0.96), and so does the map's raw panel."""
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
     path, _, _ = _partly_labeled_wine(wine, tmp_path)
     own = ["--label-column", "cultivar", "--id-column", "id", "--quiet"]
-    assert main(["pretrain", "--data", str(path), *own, "--epochs", "5", "--out", str(tmp_path / "p")]) == 0
+    assert main(["pretrain", "--data", str(path), *own, "--out", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p" / "latent.png").exists()
-    assert fewlabel.load(tmp_path / "p" / "model").training_data_["columns"] == [f"c{j}" for j in range(13)]
+    ae = fewlabel.load(tmp_path / "p" / "model")
+    assert ae.training_data_["columns"] == [f"c{j}" for j in range(13)]
+    np.testing.assert_allclose(ae.standardize_[1], wine["X"].std(axis=0), rtol=1e-4)
+    codes = ae.transform(wine["X"])
+    assert cross_val_score(KNeighborsClassifier(5), codes, wine["y"], cv=5).mean() > 0.9
     assert main(["map", "--data", str(path), *own, "--encoder", "raw", "--method", "pca",
                  "--out", str(tmp_path / "m")]) == 0
-    assert json.loads((tmp_path / "m" / "map.json").read_text())["n_points"] == 178
+    m = json.loads((tmp_path / "m" / "map.json").read_text())
+    assert m["n_points"] == 178 and m["raw_columns_scaled"] is True

@@ -70,19 +70,20 @@ def _training_defaults() -> dict:
     return {k: v for k, v in vars(p.parse_args([])).items() if k != "encoder"}
 
 
-def build_encoder(args, n_rows: int | None = None):
+def build_encoder(args, n_rows: int | None = None, standardize="auto"):
     """The unfitted default autoencoder with the training options (its epochs chosen for ``n_rows`` rows
-    unless ``--epochs`` gives them)."""
+    unless ``--epochs`` gives them); ``standardize`` as :class:`fewlabel.Autoencoder` takes it."""
     from fewlabel.tasks.cluster import default_encoder
 
     return default_encoder(n_rows, augment=None if args.augment == "none" else args.augment,
-                           **training_settings_of(args))
+                           standardize=standardize, **training_settings_of(args))
 
 
-def train_or_load_encoder(args, X, out: Path | None = None, source: dict | None = None):
+def train_or_load_encoder(args, X, out: Path | None = None, source: dict | None = None, standardize="auto"):
     """``(encoder or None, info)``: the saved encoder of ``--encoder DIR``, None for ``raw``, or (``auto``)
     the default autoencoder trained on ``X`` (and saved to ``out / 'model'`` when ``out`` is given, with how
-    the rows were read, ``source``)."""
+    the rows were read, ``source``); ``standardize`` as :class:`fewlabel.Autoencoder` takes it (False where the
+    caller has already decided how ``X``'s columns are scaled)."""
     if args.encoder == "raw":
         return None, {"encoder": None, "encoder_path": None}
     if args.encoder != "auto":
@@ -99,7 +100,7 @@ def train_or_load_encoder(args, X, out: Path | None = None, source: dict | None 
         return encoder, {"encoder": type(encoder).__name__, "encoder_path": str(args.encoder)}
     from fewlabel import save
 
-    ae = build_encoder(args, len(X))
+    ae = build_encoder(args, len(X), standardize=standardize)
     t0, c0 = time.perf_counter(), time.process_time()
     ae.fit(X)
     info = {"encoder": type(ae).__name__, "encoder_path": None, "encoder_trained": {
@@ -235,7 +236,7 @@ def run(args, out: Path) -> int:
     given_encoder = args.encoder not in ("auto", "raw")
     scaling = column_scaling(X) if scales_columns(standardize, X, own_scale=given_encoder) else None
     X_in = scaled_columns(X, scaling)
-    encoder, encoder_info = train_or_load_encoder(args, X_in)
+    encoder, encoder_info = train_or_load_encoder(args, X_in, standardize=False)  # scaled above, or as asked
     t0 = time.perf_counter()
     Z = encode_for(encoder, X_in, args)
     encode_seconds = time.perf_counter() - t0

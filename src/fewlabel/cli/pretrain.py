@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from fewlabel.cli.cluster import ENCODER_EPOCHS, ENCODER_MIN_STEPS
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
                                  is_path, load_data, load_data_source, own_file_options, pair, refuse_file_options,
                                  remember_source, sizes, training_settings_of)
@@ -82,7 +83,12 @@ def add_parser(sub) -> None:
     g.add_argument("--validation-split", help="validate on this split of a named dataset instead (e.g. test; not the "
                                               "split trained on; a file has no splits)")
     g.add_argument("--no-plots", action="store_true", help="write no figures")
-    add_training_options(p, epochs=20, lr=None, lr_help="learning rate (default 1e-3; byol 3e-4)")
+    add_training_options(p, epochs=ENCODER_EPOCHS, lr=None, lr_help="learning rate (default 1e-3; byol 3e-4)")
+    epochs = next(a for a in p._actions if a.dest == "epochs")
+    epochs.default = None  # None: chosen from the number of rows (see fit_epochs)
+    epochs.help = (f"passes over the rows (default {ENCODER_EPOCHS}; the dense, conv and vae autoencoders more on "
+                   f"small data: at least {ENCODER_MIN_STEPS} optimizer steps, as fewlabel cluster's and map's "
+                   "encoder)")
 
 
 def check_options(args) -> None:
@@ -103,6 +109,18 @@ def check_options(args) -> None:
 
 def _fraction(args) -> float:
     return VALIDATION_FRACTION if args.validation_fraction is None else args.validation_fraction
+
+
+def fit_epochs(n_rows: int, ae) -> int:
+    """The epochs of the default encoder (:func:`fewlabel.tasks.cluster.default_epochs`) for the rows ``ae``
+    trains on (``n_rows`` less those it holds out for validation): on a table of a few hundred rows twenty
+    epochs are twenty optimizer steps, and its codes are then no better than its columns."""
+    import math
+
+    from fewlabel.tasks.cluster import default_epochs
+
+    train_rows = max(1, n_rows - math.ceil(n_rows * float(ae.validation_fraction or 0.0)))
+    return default_epochs(train_rows, int(ae.batch_size))
 
 
 def build_autoencoder(args):
@@ -161,12 +179,17 @@ def run(args, out: Path) -> int:
 
     check_options(args)
     split = args.split or "train"
+    rows_decide_epochs = args.epochs is None
+    if rows_decide_epochs:
+        args.epochs = ENCODER_EPOCHS
     ae = build_autoencoder(args)  # options refused here cost no data loading
     # labels only colour the map of the codes: a partly labeled table's unlabeled rows are drawn in grey
     X, y, source = load_data_source(args.data, split, args.root, **own_file_options(args), partly_labeled=True)
     val = None
     if args.validation_split:
         val, _ = load_data(args.data, args.validation_split, args.root)
+    if rows_decide_epochs and args.model in ("dense", "conv", "vae"):
+        ae.set_params(epochs=fit_epochs(len(X), ae))
     t0 = time.perf_counter()
     ae.fit(X, validation_data=val)
     seconds = time.perf_counter() - t0

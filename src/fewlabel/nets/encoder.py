@@ -43,11 +43,21 @@ class CodeEncoder(nn.Module):
     (the first half of a vector output: the mean of a variational encoder's Gaussian; a convolutional body
     then ends in a dense ``latent`` layer giving mean and log-variance).
     ``image_shape``: flat rows are folded into images of this shape first (an encoder taken from a
-    ``ConvAutoencoder`` fitted with ``image_shape``).
+    ``ConvAutoencoder`` fitted with ``image_shape``). ``standardize``: None, or the number of values in a row;
+    then each value is first centred and scaled by the buffers ``input_mean`` and ``input_spread`` (an
+    autoencoder that learnt a table's columns centred and scaled hands its encoder over with that scaling, so
+    whoever uses the encoder gives it the columns in their own units).
     """
 
-    def __init__(self, body: dict, code: str = "flatten", image_shape=None):
+    def __init__(self, body: dict, code: str = "flatten", image_shape=None, standardize=None):
         super().__init__()
+        if standardize is not None:
+            if not isinstance(standardize, int) or isinstance(standardize, bool) or standardize < 1:
+                raise InputError(f"an encoder's standardize is None or the number of values in a row, "
+                                 f"got {standardize!r}")
+            self.register_buffer("input_mean", torch.zeros(standardize))
+            self.register_buffer("input_spread", torch.ones(standardize))
+        self.standardize = standardize
         if not isinstance(body, dict) or body.get("type") not in BODIES or not isinstance(body.get("config"), dict):
             raise InputError(f"an encoder body is {{'type': one of {sorted(BODIES)}, 'config': {{...}}}}, "
                              f"got {body!r}")
@@ -76,9 +86,14 @@ class CodeEncoder(nn.Module):
         self.code_size = out // 2 if code == "mean" else out
 
     def config(self) -> dict:
-        return {"body": self.body_spec, "code": self.code, "image_shape": self.image_shape}
+        config = {"body": self.body_spec, "code": self.code, "image_shape": self.image_shape}
+        if self.standardize is not None:  # written only when set: older saved configs stay as they were
+            config["standardize"] = self.standardize
+        return config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.standardize is not None:
+            x = ((x.reshape(len(x), -1) - self.input_mean) / self.input_spread).reshape(x.shape)
         if self.image_shape is not None:
             x = x.reshape(len(x), *self.image_shape)
         h = self.body(x)
@@ -89,14 +104,16 @@ class CodeEncoder(nn.Module):
 
 
 def build_encoder(config: dict) -> CodeEncoder:
-    """The :class:`CodeEncoder` a config describes (``{"body": ..., "code": ..., "image_shape": ...}``, as
-    :meth:`CodeEncoder.config` and :attr:`EncoderSpec.config` give it), with fresh weights."""
+    """The :class:`CodeEncoder` a config describes (``{"body": ..., "code": ..., "image_shape": ...}`` and
+    optionally ``"standardize"``, as :meth:`CodeEncoder.config` and :attr:`EncoderSpec.config` give it), with
+    fresh weights."""
     if not isinstance(config, dict) or "body" not in config:
         raise InputError(f"an encoder config is {{'body': {{'type': ..., 'config': ...}}, 'code': ..., "
                          f"'image_shape': ...}}, got {config!r}")
-    unknown = sorted(set(config) - {"body", "code", "image_shape"})
+    unknown = sorted(set(config) - {"body", "code", "image_shape", "standardize"})
     if unknown:
-        raise InputError(f"an encoder config has the keys 'body', 'code' and 'image_shape', not {unknown}")
+        raise InputError(f"an encoder config has the keys 'body', 'code', 'image_shape' and 'standardize', "
+                         f"not {unknown}")
     return CodeEncoder(**config)
 
 
@@ -108,7 +125,8 @@ class EncoderSpec:
     its weights (copies, on the CPU); ``input_shape``: the rows it takes (as the pretrainer was fitted on);
     ``scale``: the factor raw values are multiplied by first (1/255 when fitted on uint8 images, else 1);
     ``source``: the pretrainer's class name (for messages); ``precision``: the arithmetic its ``transform``
-    computes codes in ('fp32', or 'bf16' when it was trained in bf16).
+    computes codes in ('fp32', or 'bf16' when it was trained in bf16). A pretrainer that centred and scaled a
+    table's columns puts that scaling in the encoder itself (:class:`CodeEncoder`'s ``standardize``).
     """
 
     config: dict
@@ -120,14 +138,19 @@ class EncoderSpec:
 
     @classmethod
     def of(cls, body: nn.Module, code: str, *, input_shape, scale: float, image_shape=None, state_dict=None,
-           source: str = "encoder", precision: str = "fp32") -> "EncoderSpec":
+           source: str = "encoder", precision: str = "fp32", standardize=None) -> "EncoderSpec":
         """The spec of ``body`` (a module with ``config()``, of a type :class:`CodeEncoder` takes) read as
-        ``code``; ``state_dict``: the body's weights when they are not ``body``'s own (renamed ones)."""
+        ``code``; ``state_dict``: the body's weights when they are not ``body``'s own (renamed ones);
+        ``standardize``: None, or the ``(mean, spread)`` of each input value the encoder centres and scales by."""
         state = body.state_dict() if state_dict is None else state_dict
         config = {"body": {"type": type(body).__name__, "config": body.config()}, "code": code,
                   "image_shape": None if image_shape is None else [int(s) for s in image_shape]}
-        spec = cls(config, {f"body.{k}": v.detach().cpu().clone() for k, v in state.items()},
-                   tuple(int(s) for s in input_shape), float(scale), source, precision)
+        weights = {f"body.{k}": v.detach().cpu().clone() for k, v in state.items()}
+        if standardize is not None:
+            mean, spread = (torch.as_tensor(v, dtype=torch.float32).reshape(-1) for v in standardize)
+            config["standardize"] = int(mean.numel())
+            weights.update({"input_mean": mean.clone(), "input_spread": spread.clone()})
+        spec = cls(config, weights, tuple(int(s) for s in input_shape), float(scale), source, precision)
         spec.build()  # a code the body cannot give, or weights that do not fit, fail here, at the export
         return spec
 
@@ -158,4 +181,4 @@ def check_exportable(estimator, pooling) -> dict:
     history = getattr(estimator, "history_", None)
     info = getattr(history, "info", None) or {}
     return {"input_shape": estimator.input_shape_, "scale": estimator.scale_, "source": type(estimator).__name__,
-            "precision": info.get("precision", "fp32")}
+            "precision": info.get("precision", "fp32"), "standardize": getattr(estimator, "standardize_", None)}

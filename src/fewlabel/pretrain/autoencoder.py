@@ -19,7 +19,8 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from fewlabel._base import TorchEstimator, data_record, to_float, validate_X
+from fewlabel._base import (STANDARDIZE, TorchEstimator, column_scaling, data_record, scaled_columns,
+                            scaling_from_tensors, scaling_tensors, to_float, validate_X)
 from fewlabel.augment import check_noise, corrupt, image_shape, nchw_to_rows, random_affine, salt_pepper_noise
 from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError
@@ -43,6 +44,19 @@ def _hinge(name, v):
         raise InputError(f"{name} must be None or a cut-off >= 0 on the per-example loss, got {v!r}")
 
 
+def _standardize(name, v):
+    if not any(v is s or (isinstance(v, str) and v == s) for s in STANDARDIZE):
+        raise InputError(f"{name} must be True, False or 'auto', got {v!r}")
+
+
+def unscaled_columns(X: np.ndarray, scaling) -> np.ndarray:
+    """The inverse of :func:`fewlabel._base.scaled_columns`: rows back in their columns' own units."""
+    if scaling is None:
+        return X
+    mean, spread = scaling
+    return (X.reshape(len(X), -1) * spread + mean).astype(np.float32).reshape(X.shape)
+
+
 #: What every autoencoder (dense, conv, variational, stacked) takes besides its architecture: how it
 #: reconstructs (output, loss, hinge), from what (noise, augmentation), and how it is validated. Declared
 #: once; the checks that need X's shape (noise level, augmentation) run in ``fit``.
@@ -59,6 +73,9 @@ RECONSTRUCTION: dict[str, Setting] = {
                                                "each its own target (DEC-DA)"),
     "augment_shift": Setting(0.1, anything, "with augment='shift': the largest shift, a fraction of the size"),
     "augment_rotate": Setting(10.0, anything, "with augment='shift': the largest rotation in degrees"),
+    "standardize": Setting("auto", _standardize, "centre and scale each column by its mean and spread over X "
+                                                 "first: 'auto' for a table of floats (2-D, not uint8) whose "
+                                                 "values leave [0, 1], True, or False"),
     "validation_fraction": Setting(0.0, fraction, "the fraction of X held out for val_loss (0: none)"),
     "early_stopping": Setting(None, optional_positive_int, "None, or a patience in epochs on val_loss (loss without "
                                                "validation rows); the best weights are kept"),
@@ -158,6 +175,16 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     autoencoder, trained to map corrupted inputs back to the clean ones) with ``noise_level``,
     ``output_activation`` ('auto': sigmoid when the scaled data lies in [0, 1], else linear).
 
+    ``standardize`` ('auto', True, False): a table's columns come in their own units (an amount in the
+    thousands beside a ratio below 1), and a reconstruction loss over them is the largest column's alone. With
+    'auto', a 2-D table of floats whose values leave [0, 1] is centred and scaled column by column (each
+    column's mean and spread over ``X``, kept as ``standardize_``) before anything else; the network learns
+    and is scored (``reconstruction_error``) in those units, ``reconstruct`` and ``inverse_transform`` answer
+    in the columns' own units, and the exported encoder carries the scaling, so every user of it gives it the
+    rows as they are. Rows within [0, 1] (pixels, fractions) are left as they are: that is the range the
+    sigmoid output and binary cross-entropy work in, and a pixel that is almost always 0 would otherwise be
+    blown up by its tiny spread.
+
     ``augment`` (None, or 'shift'): train on randomly moved images, as DEC-DA does (Guo et al., "Deep
     Embedded Clustering with Data Augmentation", ACML 2018). Each image of each training batch gets its
     own random translation of up to ``augment_shift`` of its size in each direction (default 0.1: about
@@ -231,11 +258,20 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         self._check_training_settings()
         check_settings(self, RECONSTRUCTION)
         self._check_params()
-        X = validate_X(X)
+        X = X_given = validate_X(X)
         check_noise(self.noise, self.noise_level, X.shape[1:])
         self._check_augment(X.shape[1:])
         self.scale_ = 1 / 255 if X.dtype == np.uint8 else 1.0
         lo, hi = float(X.min()) * self.scale_, float(X.max()) * self.scale_
+        self.standardize_ = None
+        if self.standardize is True and X.dtype == np.uint8:
+            raise InputError("standardize=True centres and scales a table's columns, but these rows are uint8 images, "
+                             "which are read on [0, 1]: leave standardize at 'auto' or False")
+        if self.standardize is True or (isinstance(self.standardize, str) and X.ndim == 2 and X.dtype != np.uint8
+                                        and (lo < 0.0 or hi > 1.0)):
+            self.standardize_ = column_scaling(X)
+            X = scaled_columns(X, self.standardize_)
+            lo, hi = float(X.min()), float(X.max())
         self.data_range_ = (lo, hi)
         in_unit = lo >= 0.0 and hi <= 1.0
         self.loss_ = self.loss if self.loss != "auto" else ("bce" if in_unit else "mse")
@@ -249,7 +285,7 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         self.output_activation_ = out_act
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.training_data_ = data_record(X)
+        self.training_data_ = data_record(X_given, scaling=self.standardize_)
         return X
 
     def _train_val(self, X, validation_data):
@@ -260,6 +296,7 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
             raise InputError("give either validation_data or validation_fraction, not both")
         V = validate_X(validation_data, name="validation_data", expected_shape=X.shape[1:],
                        estimator=type(self).__name__)
+        V = scaled_columns(V, self.standardize_)
         return X, (V if V.dtype == X.dtype else V.astype(np.float32))
 
     def fit(self, X, y=None, validation_data=None):
@@ -283,13 +320,18 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         check_is_fitted(self, "module_")
         return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
 
+    def network_rows(self, X) -> np.ndarray:
+        """``X`` checked (:meth:`validate_rows`) and, when this autoencoder centres and scales the columns
+        (``standardize_``), scaled: the rows as its network takes them (uint8 images stay uint8)."""
+        return scaled_columns(self.validate_rows(X), getattr(self, "standardize_", None))
+
     @property
     def _n_features_out(self) -> int:
         return int(self.transform(np.zeros((1, *self.input_shape_), np.float32)).shape[1])
 
     def transform(self, X) -> np.ndarray:
         """The codes, one row per example."""
-        X = self.validate_rows(X)
+        X = self.network_rows(X)
         self.module_.eval()
         return self._apply(lambda x: self.code_batch(self.module_, to_float(x, self.scale_)), X)
 
@@ -298,18 +340,34 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         check_is_fitted(self, "module_")
         Z = validate_X(Z, name="Z", expected_shape=(math.prod(self.code_shape()),), estimator=type(self).__name__)
         self.module_.eval()
-        return self._apply(lambda z: self._decode(self.module_, z.float()), Z) / self.scale_
+        out = self._apply(lambda z: self._decode(self.module_, z.float()), Z)
+        return unscaled_columns(out, getattr(self, "standardize_", None)) / self.scale_
 
     def reconstruct(self, X) -> np.ndarray:
-        """The clean reconstruction of ``X`` (no noise), in the input's scale."""
-        X = self.validate_rows(X)
+        """The clean reconstruction of ``X`` (no noise), in the input's scale (its columns' own units)."""
+        X = self.network_rows(X)
         self.module_.eval()
-        return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X) / self.scale_
+        out = self._apply(lambda x: self.module_(to_float(x, self.scale_)), X)
+        return unscaled_columns(out, getattr(self, "standardize_", None)) / self.scale_
+
+    def squared_residuals(self, X) -> np.ndarray:
+        """(rows, values): the squared error of every value of the clean reconstruction, in the units the
+        network learns in ([0, 1] for uint8 images, centred and scaled columns with ``standardize_``).
+        Computed a block of rows at a time."""
+        X = self.network_rows(X)
+        self.module_.eval()
+        out = np.empty((len(X), self.n_features_in_), np.float32)
+        for start in range(0, len(X), 4096):
+            x = X[start:start + 4096]
+            rec = self._apply(lambda b: self.module_(to_float(b, self.scale_)), x).reshape(len(x), -1)
+            out[start:start + len(x)] = (rec - np.asarray(x, np.float32).reshape(len(x), -1) * self.scale_) ** 2
+        return out
 
     def reconstruction_error(self, X) -> np.ndarray:
         """Per-row reconstruction loss of the clean input (the training loss without noise or cut-off,
-        on the [0, 1] scale for images): high for inputs unlike the training data."""
-        X = self.validate_rows(X)
+        on the [0, 1] scale for images, on the centred and scaled columns with ``standardize_``): high for
+        inputs unlike the training data."""
+        X = self.network_rows(X)
         self.module_.eval()
         kind = self.loss_
         return self._apply(lambda x: reconstruction_loss(self.module_, to_float(x, self.scale_), kind,
@@ -328,6 +386,17 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
         self.data_range_ = tuple(fitted["data_range"])
         self.loss_ = fitted["loss"]
         self.module_ = self._build(self.input_shape_, self.output_activation_)
+
+    def get_state(self):
+        config, tensors = super().get_state()
+        tensors.update(scaling_tensors(getattr(self, "standardize_", None)))
+        return config, tensors
+
+    @classmethod
+    def from_state(cls, config, tensors):
+        est = super().from_state(config, tensors)
+        est.standardize_ = scaling_from_tensors(tensors)  # None: unscaled, or saved before autoencoders scaled
+        return est
 
 
 def corrupt_input(x, noise, level, input_shape, lo, hi):

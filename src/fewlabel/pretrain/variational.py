@@ -151,7 +151,7 @@ class VariationalAutoencoder(AutoencoderBase):
         features, of the mean code (deterministic, no noise), plus ``beta`` times the KL divergence of the
         encoder's Gaussian from the prior. With ``beta=1`` and ``loss='bce'`` it is (the mean-code
         estimate of) an upper bound on ``-log p(x)`` in nats, for inputs scaled to [0, 1]."""
-        X = self.validate_rows(X)
+        X = self.network_rows(X)
         self.module_.eval()
         net, kind, beta, scale = self.module_, self.loss_, float(self.beta), self.scale_
 

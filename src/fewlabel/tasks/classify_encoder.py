@@ -210,6 +210,7 @@ def pretrainer_defaults(est):
         raise InputError(f"pretrain={est.pretrain!r} trains an autoencoder, which fewlabel builds with a dense "
                          "or conv encoder: use encoder='conv' or 'dense', or pretrain='byol' for a ResNet-18")
     noise = DENOISING if est.pretrain == "denoising" else {}
+    common["standardize"] = False  # the classifier hands it the columns already centred and scaled, or as asked
     if est.pretrain == "vae":
         if est.encoder_kind_ == "dense":
             return VariationalAutoencoder(hidden=tuple(est.hidden), latent=int(est.latent),

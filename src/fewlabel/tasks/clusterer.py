@@ -214,7 +214,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         X_given, X = X, scaled_columns(X, self.standardize_)
         if isinstance(self.encoder, str) and self.encoder == "auto":
             encoder = default_encoder(len(X), random_state=self.random_state, device=self.device,
-                                      verbose=self.verbose).fit(X)
+                                      verbose=self.verbose, standardize=False).fit(X)  # X is scaled as asked
             times["encoder"] = time.process_time() - t0
         else:
             encoder = None if self.encoder is None else resolve_model(self.encoder, "encoder")

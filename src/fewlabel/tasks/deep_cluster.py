@@ -181,11 +181,12 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         source = self._source()
         self._ae = None if isinstance(source, EncoderSpec) else source
         if self._ae is not None:
-            X = source.validate_rows(X)  # shape, NaN, emptiness: as the autoencoder was fitted
+            X_given = source.validate_rows(X)  # shape, NaN, emptiness: as the autoencoder was fitted
+            X = source.network_rows(X_given)  # scaled as the autoencoder scales them (its standardize_)
             input_shape, scale = source.input_shape_, source.scale_
         else:
             input_shape, scale = tuple(source.input_shape), source.scale
-            X = validate_X(X, expected_shape=input_shape, estimator=type(self).__name__)
+            X = X_given = validate_X(X, expected_shape=input_shape, estimator=type(self).__name__)
         self._check_augment(input_shape)
         k = check_k(self.n_clusters, len(X), "n_clusters")
         device = resolve_device(self.device)
@@ -194,7 +195,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
             ae = copy.deepcopy(source)
             ae.module_.to(device)
             network, encode, encoder = ae.module_, ae.code_batch, None
-            Z = ae.transform(X)
+            Z = ae.transform(X_given)
         else:
             ae, encoder = None, source.build().to(device)
             network, encode = encoder, None
@@ -205,7 +206,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
         self.encoder_spec_ = None if ae is not None else source
         self.input_shape_, self.scale_ = tuple(input_shape), scale
         self.n_features_in_ = int(np.prod(input_shape))
-        self.training_data_ = data_record(X)
+        self.training_data_ = data_record(X_given)
         alpha = float(self.alpha)
         gamma, use_rec = float(self.gamma), bool(self.reconstruction)
         kind = ae.loss_ if use_rec else None
@@ -284,7 +285,7 @@ class DeepClustering(MovedImagesMixin, ClusterMixin, BaseEstimator):
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "module_")
         if self.autoencoder_ is not None:
-            return self.autoencoder_.validate_rows(X)
+            return self.autoencoder_.network_rows(X)
         return validate_X(X, expected_shape=self.input_shape_, estimator=type(self).__name__)
 
     def soft_assign(self, X) -> np.ndarray:

@@ -73,11 +73,10 @@ def _batches(n: int, size: int = 4096):
 
 def _squared_residuals(ae, X) -> np.ndarray:
     """(rows, features): the squared residual of every feature, on the scale the autoencoder works in
-    ([0, 1] for uint8 images)."""
+    ([0, 1] for uint8 images; its centred and scaled columns when it scales them), a block of rows at a time."""
     out = np.empty((len(X), ae.n_features_in_), np.float32)
     for s in _batches(len(X)):
-        x = np.asarray(X[s], np.float32).reshape(s.stop - s.start, -1) * ae.scale_
-        out[s] = (ae.reconstruct(X[s]).reshape(len(x), -1) * ae.scale_ - x) ** 2
+        out[s] = ae.squared_residuals(X[s])
     return out
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from fewlabel._base import validate_X
+from fewlabel._base import column_scaling, scaled_columns, validate_X
 from fewlabel.errors import InputError
 from fewlabel.tasks.cluster import check_y, encode, subsample
 from fewlabel.tasks.manifold import UMAPReducer, check_codes
@@ -73,7 +73,9 @@ def run_map(X, y=None, *, encoder=None, method="umap", out=None, seed=0, max_poi
 
     At most ``max_points`` rows are used (drawn by ``seed``; stratified by ``y`` when given, so every class
     keeps its share). Codes are ``encoder.transform`` of those rows; without an encoder both maps show the
-    raw input (flattened, uint8 scaled to [0, 1]). ``class_names`` name the integer labels 0, 1, ... of ``y``
+    raw input (flattened, uint8 scaled to [0, 1]; a table of floats whose values leave [0, 1] centred and
+    scaled column by column, as the default autoencoder scales it, else the column in the largest units
+    would draw the map alone). ``class_names`` name the integer labels 0, 1, ... of ``y``
     in the legend (a label of -1 marks an unlabeled row, drawn in grey). With ``out`` (a folder): ``map.png``
     and ``map.json`` (method, point count, timings; written atomically). Extra keyword arguments go to :func:`embed_2d`.
 
@@ -87,23 +89,25 @@ def run_map(X, y=None, *, encoder=None, method="umap", out=None, seed=0, max_poi
     Xs = X[idx]
     ys = y[idx] if y is not None else None
     t0 = time.perf_counter()
-    raw = embed_2d(Xs, method, random_state=seed, **kw)
+    scaled = bool(Xs.ndim == 2 and Xs.dtype != np.uint8 and (Xs.min() < 0 or Xs.max() > 1))
+    raw = embed_2d(scaled_columns(Xs, column_scaling(Xs)) if scaled else Xs, method, random_state=seed, **kw)
     t_raw = time.perf_counter() - t0
+    raw_title = "raw input (columns scaled)" if scaled else "raw input"
     if encoder is None:
         codes, t_codes, code_dim = raw, 0.0, int(np.prod(Xs.shape[1:]))
-        titles = ("raw input", "codes: raw input (no encoder given)")
+        titles = (raw_title, "codes: raw input (no encoder given)")
     else:
         t1 = time.perf_counter()
         Z = encode(Xs, encoder)
         codes = embed_2d(Z, method, random_state=seed, **kw)
         t_codes, code_dim = time.perf_counter() - t1, int(Z.shape[1])
-        titles = ("raw input", "learned codes")
+        titles = (raw_title, "learned codes")
     name = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[method]
     result = {"method": method, "n_points": int(len(idx)), "n_rows": int(len(X)),
               "seed": None if seed is None else int(seed),
               "max_points": max_points, "stratified": ys is not None,
               "encoder": type(encoder).__name__ if encoder is not None else None,
-              "input_dim": int(np.prod(Xs.shape[1:])), "code_dim": code_dim,
+              "input_dim": int(np.prod(Xs.shape[1:])), "code_dim": code_dim, "raw_columns_scaled": scaled,
               "seconds": {"raw": round(t_raw, 3), "codes": round(t_codes, 3)}}
     if out is not None:
         import matplotlib.pyplot as plt  # noqa: PLC0415

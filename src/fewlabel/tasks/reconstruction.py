@@ -20,11 +20,12 @@ from fewlabel.pretrain.autoencoder import Autoencoder, AutoencoderBase
 from fewlabel.registry import REGISTRY
 from fewlabel.tasks.encoders import autoencoder_of
 
-# One autoencoder per class: 784-128-8, 30 epochs of batch 32; small batches give a class's few rows enough steps
-CLASS_DEFAULT = dict(hidden=(128,), latent=8, epochs=30, batch_size=32)
+# One autoencoder per class: 784-128-8, 30 epochs of batch 32; small batches give a class's few rows enough steps.
+# standardize=False in both: the estimators that train them centre and scale a table's columns themselves.
+CLASS_DEFAULT = dict(hidden=(128,), latent=8, epochs=30, batch_size=32, standardize=False)
 # The outlier detector: 784-512-256-16, 20 epochs of batch 128; on full-size training splits it separates
 # outliers better than the per-class default for the same training time
-DETECTOR_DEFAULT = dict(hidden=(512, 256), latent=16, epochs=20, batch_size=128)
+DETECTOR_DEFAULT = dict(hidden=(512, 256), latent=16, epochs=20, batch_size=128, standardize=False)
 DEFAULT = CLASS_DEFAULT  # the name before the detector had its own
 
 # Fewer calibration rows than this make a quantile cut-off a guess (20 rows: the 0.95 quantile is the largest

@@ -221,9 +221,13 @@ def test_a_tables_columns_are_scaled_before_they_are_clustered(wine, tmp_path, c
     assert "label column: cultivar" in shown and "centred and scaled" in shown
     assert main(["info", str(tmp_path / "unscaled" / "model")]) == 0
     assert "centred and scaled" not in capsys.readouterr().out
-    # its encoder alone reads scaled columns: lending it to another clusterer is refused, not silently wrong
-    assert main(["cluster", "--data", str(wine["path"]), "--label-column", "cultivar", "--encoder",
-                 str(tmp_path / "scaled" / "model"), "--out", str(tmp_path / "lent"), "--quiet"]) == 2
+    # its encoder is lent with the clusterer's scaling: another clusterer gives it the columns as they are
+    assert main(["cluster", "--data", str(wine["path"]), "--label-column", "cultivar", "--k", "3", "--encoder",
+                 str(tmp_path / "scaled" / "model"), "--out", str(tmp_path / "lent"), "--quiet"]) == 0
+    lent = json.loads((tmp_path / "lent" / "metrics.json").read_text())
+    assert not lent["standardized"] and lent["nmi"] > 0.6, lent["nmi"]
+    np.testing.assert_allclose(model.lend_encoder().transform(wine["X"]),
+                               model.encoder_.transform((wine["X"] - mean) / spread), rtol=1e-4, atol=1e-5)
 
 
 def test_cluster_model_scales_a_float_table_but_not_images_or_a_given_encoders_rows(wine):

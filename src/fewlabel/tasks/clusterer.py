@@ -253,14 +253,27 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         return scaled_columns(X, getattr(self, "standardize_", None))
 
     def lend_encoder(self):
-        """The encoder, for another clusterer (``fewlabel cluster --encoder OUT/model``); refused when it reads
-        standardized columns, which the other would give it in their own units."""
+        """The encoder, for another clusterer or task (``fewlabel cluster --encoder OUT/model``). When this
+        clusterer centred and scaled a table's columns for its autoencoder, the autoencoder lent is a copy that
+        scales them itself (its ``standardize_`` is the clusterer's), so whoever borrows it gives it the columns
+        in their own units. Another encoder that reads scaled columns cannot carry the scaling: refused."""
+        import copy
+
+        from fewlabel.pretrain.autoencoder import AutoencoderBase
+
         check_is_fitted(self, "clustering_")
-        if getattr(self, "standardize_", None) is not None and self.encoder_ is not None:
-            raise InputError("this clusterer's encoder reads the table's columns centred and scaled by the clusterer: "
-                             "alone it would read them in their own units; cluster the table with its own encoder "
-                             "(encoder='auto', fewlabel cluster --encoder auto)")
-        return self.encoder_
+        scaling = getattr(self, "standardize_", None)
+        if scaling is None or self.encoder_ is None:
+            return self.encoder_
+        if isinstance(self.encoder_, AutoencoderBase) and getattr(self.encoder_, "standardize_", None) is None:
+            lent = copy.deepcopy(self.encoder_)
+            lent.standardize_ = scaling
+            if isinstance(lent.training_data_, dict):
+                lent.training_data_ = {**lent.training_data_, "scaled_columns": True}
+            return lent
+        raise InputError("this clusterer's encoder reads the table's columns centred and scaled by the clusterer: "
+                         "alone it would read them in their own units; cluster the table with its own encoder "
+                         "(encoder='auto', fewlabel cluster --encoder auto)")
 
     # -- using -------------------------------------------------------------------------------------------
     def predict_proba(self, X) -> np.ndarray:

@@ -108,11 +108,11 @@ def add_parser(sub) -> None:
     g.add_argument("--threshold", type=float, default=0.95, help="fixmatch confidence threshold (default 0.95)")
     g.add_argument("--ema", type=float, help="keep a moving average of the weights with this decay (e.g. 0.999) "
                                              "and predict with it (default: off)")
-    g.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                   help="learning rate over the training (default constant)")
+    g.add_argument("--schedule", choices=["constant", "cosine"], default="cosine",
+                   help="learning rate over the training (default cosine: decaying to 0)")
     g.add_argument("--validation-fraction", type=float, default=0.0,
                    help="hold out this fraction of the labeled rows for val_loss (never the test rows)")
-    add_training_options(p, epochs=5)
+    add_training_options(p, epochs=10)
 
 
 def classifier_params(args) -> dict:

@@ -74,7 +74,7 @@ def propagation_record(info):
 
 # -- the estimator -----------------------------------------------------------------------------------------
 @register
-@training_settings(epochs=5)
+@training_settings(epochs=10)
 class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, TorchEstimator):
     """A network (encoder + head) that learns from the labeled rows and, through them, from the rest.
 
@@ -141,8 +141,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     the propagated labels trained.
 
     Training the classifier: ``optimizer`` ('adam', 'adamw', 'sgd' with momentum 0.9), ``lr``,
-    ``weight_decay``, ``schedule`` (None: constant; 'cosine' decays to 0 per step; see
-    :class:`~fewlabel.train.Trainer`), ``ema`` (None, or a decay such as 0.999: the weights kept, validated
+    ``weight_decay``, ``schedule`` ('cosine', the default: the rate decays to 0 along a cosine, step by step;
+    None: constant; see :class:`~fewlabel.train.Trainer`), ``ema`` (None, or a decay such as 0.999: the weights kept, validated
     and used for prediction are an exponential moving average of the trained ones, as FixMatch evaluates).
 
     ``augment=True``: weak augmentation (random shifts) of the images in supervised training too (a fair
@@ -175,7 +175,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                  latent_activation="linear", channels=(32, 64, 128), pooling="auto", batch_norm=True, stem="auto",
                  width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5,
                  consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
-                 pretrain_epochs=20, pretrain_params=None, schedule=None, ema=None, validation_fraction=0.0,
+                 pretrain_epochs=20, pretrain_params=None, schedule="cosine", ema=None, validation_fraction=0.0,
                  early_stopping=None, pseudo_threshold=0.5, standardize="auto", route="auto", route_folds=3,
                  propagate_params=None, min_steps=200, route_params=None):
         self.encoder = encoder

@@ -121,6 +121,14 @@ def scaled_columns(X, scaling) -> np.ndarray:
     return ((X.reshape(len(X), -1) - mean) / spread).astype(np.float32).reshape(X.shape)
 
 
+def unscaled_columns(X, scaling) -> np.ndarray:
+    """The inverse of :func:`scaled_columns`: rows back in their columns' own units; ``X`` itself when None."""
+    if scaling is None:
+        return X
+    mean, spread = scaling
+    return (X.reshape(len(X), -1) * spread + mean).astype(np.float32).reshape(X.shape)
+
+
 def scaling_tensors(scaling) -> dict:
     """:func:`column_scaling`'s ``(mean, spread)`` as the tensors a saved model keeps (none for None)."""
     if scaling is None:

@@ -19,8 +19,8 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from fewlabel._base import (STANDARDIZE, TorchEstimator, column_scaling, data_record, scaled_columns,
-                            scaling_from_tensors, scaling_tensors, to_float, validate_X)
+from fewlabel._base import (TorchEstimator, check_standardize, column_scaling, data_record, scaled_columns,
+                            scaling_from_tensors, scaling_tensors, to_float, unscaled_columns, validate_X)
 from fewlabel.augment import check_noise, corrupt, image_shape, nchw_to_rows, random_affine, salt_pepper_noise
 from fewlabel.datasets.subsets import holdout
 from fewlabel.errors import InputError
@@ -45,16 +45,7 @@ def _hinge(name, v):
 
 
 def _standardize(name, v):
-    if not any(v is s or (isinstance(v, str) and v == s) for s in STANDARDIZE):
-        raise InputError(f"{name} must be True, False or 'auto', got {v!r}")
-
-
-def unscaled_columns(X: np.ndarray, scaling) -> np.ndarray:
-    """The inverse of :func:`fewlabel._base.scaled_columns`: rows back in their columns' own units."""
-    if scaling is None:
-        return X
-    mean, spread = scaling
-    return (X.reshape(len(X), -1) * spread + mean).astype(np.float32).reshape(X.shape)
+    check_standardize(v)
 
 
 #: What every autoencoder (dense, conv, variational, stacked) takes besides its architecture: how it

@@ -132,3 +132,30 @@ def test_own_tables_benchmark_scores_the_detectors_beside_their_peers(tmp_path, 
     assert r["per_class_accuracy"]["fewlabel_default"] > 0.9 > r["per_class_accuracy"]["fewlabel_unscaled"]
     assert r["cluster_nmi"]["kmeans_scaled"] > r["cluster_nmi"]["kmeans_raw"] + 0.3
     assert "fewlabel_default" not in r["cluster_nmi"]
+
+
+def test_semi_curve_takes_newer_draws_of_the_default_and_keeps_the_peers(tmp_path, load_script):
+    """After a change to the default only fewlabel's two networks are re-measured: their draws replace the same
+    draws of the first runs, the peers stay, and a draw the newer file lacks keeps its first figure."""
+    def run(seed, **methods):
+        return {"seed": seed, **{k: {"accuracy": v} for k, v in methods.items()}}
+
+    first = {"data": "fashion-mnist", "labels": 1000,
+             "runs": [run(0, fewlabel_default=0.85, supervised_baseline=0.84, logistic_regression=0.75),
+                      run(1, fewlabel_default=0.84, supervised_baseline=0.83, logistic_regression=0.74)]}
+    (tmp_path / "semi_default-fashion-mnist-1000.json").write_text(json.dumps(first))
+    newer = tmp_path / "semi_recipe-new.json"
+    newer.write_text(json.dumps({"data": "fashion-mnist", "labels": 1000,
+                                 "runs": [run(1, fewlabel_default=0.87, supervised_baseline=0.85)]}))
+    curve = load_script("benchmarks", "semi_curve")
+    table = curve.main(["--results", str(tmp_path), "--newer", str(newer)])
+    assert table["SemiSupervisedClassifier() (default)"] == {1000: [0.85, 0.87]}
+    assert table["same network, labels only"] == {1000: [0.84, 0.85]}
+    assert table["LogisticRegression (pixels)"] == {1000: [0.75, 0.74]}
+    saved = json.loads((tmp_path / "semi_curve-fashion-mnist.json").read_text())
+    assert saved["newer_runs_from"] == ["semi_recipe-new.json"]
+    assert (tmp_path / "semi_curve-fashion-mnist.png").stat().st_size > 5000
+    mnist = tmp_path / "mnist.json"
+    mnist.write_text(json.dumps({"data": "mnist", "labels": 100, "runs": []}))
+    with pytest.raises(SystemExit, match="'mnist' runs"):
+        curve.main(["--results", str(tmp_path), "--newer", str(mnist)])

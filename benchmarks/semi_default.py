@@ -3,6 +3,11 @@
     python benchmarks/semi_default.py --data mnist --labels 100 --seeds 0 1 2
     python benchmarks/semi_default.py --data fashion-mnist --labels 1000
     python benchmarks/semi_default.py --data digits --labels 50
+    python benchmarks/semi_default.py --data fashion-mnist --labels 300 --rows 3000 --test-rows 2000 --skip-peers
+
+``--rows N``: each draw trains on N training rows drawn at random (``default_rng(seed)``), of which
+``labeled_subset(y, labels, seed)`` are labeled, the size of a user's folder; ``--test-rows M`` scores on the
+first M test rows.
 
 All training rows are unlabeled data except the ``labeled_subset(y, labels, seed)`` ones; accuracy is on
 the official test split (digits: a stratified 25% split, seed 0). Nothing is chosen on the test split.
@@ -93,6 +98,8 @@ def main(argv=None) -> dict:
                     help="only fewlabel's default; the baseline and the peers are taken from the results file's run "
                          "of the same draw, where it has one (they do not depend on the default's route), e.g. "
                          "after a change to the route")
+    ap.add_argument("--rows", type=int, default=None, help="train on this many training rows, drawn per seed")
+    ap.add_argument("--test-rows", type=int, default=None, help="score on the first this many test rows")
     ap.add_argument("--root", default=None, help="folder holding <data>/ (default: fewlabel's search order)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--route-params", default=None,
@@ -106,23 +113,31 @@ def main(argv=None) -> dict:
     from fewlabel import SemiSupervisedClassifier
     from fewlabel.datasets import labeled_subset
 
-    X, y, Xt, yt = load(args.data, args.root)
-    F, Ft = flat(X), flat(Xt)
+    X_all, y_all, Xt, yt = load(args.data, args.root)
+    if args.rows is not None and not 0 < args.rows <= len(X_all):
+        raise SystemExit(f"--rows must be in 1..{len(X_all)}, got {args.rows}")
+    Xt, yt = Xt[:args.test_rows], yt[:args.test_rows]
+    Ft = flat(Xt)
     umap_embedding = None
-    out = Path(args.out) if args.out else RESULTS / f"semi_default-{args.data}-{args.labels}.json"
+    subset = "" if args.rows is None else f"-rows{args.rows}"
+    out = Path(args.out) if args.out else RESULTS / f"semi_default-{args.data}-{args.labels}{subset}.json"
     earlier = {}
     if args.default_only and out.exists():
         earlier = {r["seed"]: {k: v for k, v in r.items() if k != "fewlabel_default"}
                    for r in json.loads(out.read_text())["runs"]}
-    if not args.skip_peers and not args.default_only:
+    def peers_umap(F):
         try:
             import umap
-
-            c = Clock()  # fitted once on train + test pixels; every label draw reuses it (it never sees labels)
-            E = umap.UMAP(n_components=10, n_neighbors=15, min_dist=0.0, random_state=0).fit_transform(np.vstack([F, Ft]))
-            umap_embedding = (E, c.read())
         except ImportError:
             print("umap-learn is not installed: the UMAP peer is skipped")
+            return None
+        c = Clock()  # fitted on train + test pixels; it never sees labels
+        E = umap.UMAP(n_components=10, n_neighbors=15, min_dist=0.0, random_state=0).fit_transform(np.vstack([F, Ft]))
+        return E, c.read()
+
+    with_peers = not args.skip_peers and not args.default_only
+    if with_peers and args.rows is None:  # the same rows in every draw: one map serves them all
+        umap_embedding = peers_umap(flat(X_all))
     import platform
 
     import torch
@@ -132,11 +147,19 @@ def main(argv=None) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in args.seeds:
+        X, y = X_all, y_all
+        if args.rows is not None:
+            pick = np.random.default_rng(seed).choice(len(X_all), args.rows, replace=False)
+            X, y = X_all[pick], y_all[pick]
         y_few = labeled_subset(y, args.labels, seed=seed)
         if args.default_only:
             row = {"seed": seed, **earlier.get(seed, {})}
+        elif with_peers:
+            F = flat(X)
+            draw_map = umap_embedding if args.rows is None else peers_umap(F)
+            row = {"seed": seed, **peers(F, Ft, y, yt, y_few, draw_map)}
         else:
-            row = {"seed": seed} if args.skip_peers else {"seed": seed, **peers(F, Ft, y, yt, y_few, umap_embedding)}
+            row = {"seed": seed}
         shared = json.loads(args.params) if args.params else {}
         default = {**shared, "route_params": json.loads(args.route_params)} if args.route_params else dict(shared)
         methods = (("fewlabel_default", default), ("supervised_baseline", {**shared, "propagate": None}))
@@ -148,7 +171,8 @@ def main(argv=None) -> dict:
                 row[name]["propagation"] = {k: v for k, v in clf.propagation_.items() if k != "first_history"}
         print(json.dumps(row), flush=True)
         runs.append(row)
-        result = {"data": args.data, "labels": args.labels, "params": shared, "runs": runs, "summary": summarize(runs),
+        result = {"data": args.data, "labels": args.labels, "rows": args.rows, "test_rows": args.test_rows,
+                  "params": shared, "runs": runs, "summary": summarize(runs),
                   "complete": len(runs) == len(args.seeds), "machine": machine, "cpu": cpu_record()}
         out.write_text(json.dumps(result, indent=1))  # after every draw: a stopped run keeps what finished
     print(json.dumps(result["summary"], indent=1))

@@ -159,3 +159,21 @@ def test_semi_curve_takes_newer_draws_of_the_default_and_keeps_the_peers(tmp_pat
     mnist.write_text(json.dumps({"data": "mnist", "labels": 100, "runs": []}))
     with pytest.raises(SystemExit, match="'mnist' runs"):
         curve.main(["--results", str(tmp_path), "--newer", str(mnist)])
+
+
+def test_semi_default_trains_on_a_drawn_subset_of_the_rows(tmp_path, load_script):
+    """``--rows``: each draw trains on its own random rows (a folder's size), ``--test-rows`` scores on the first
+    test rows; the default and its twin see the same rows and labels, and the file records the subset."""
+    out = tmp_path / "sub.json"
+    result = load_script("benchmarks", "semi_default").main(
+        ["--data", "digits", "--labels", "40", "--rows", "600", "--test-rows", "200", "--seeds", "1",
+         "--skip-peers", "--params", '{"propagate": "pca"}', "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["rows"] == 600 and saved["test_rows"] == 200 and saved["complete"]
+    for run in result["runs"]:
+        assert set(run) == {"seed", "fewlabel_default", "supervised_baseline"}
+        # the tests' floor of 40 steps a network (conftest) on 40 labeled digits: far above chance (0.1)
+        assert 0.4 < run["fewlabel_default"]["accuracy"] <= 1 and 0.3 < run["supervised_baseline"]["accuracy"] <= 1
+        assert run["fewlabel_default"]["propagation"]["unlabeled"] == 560
+    with pytest.raises(SystemExit, match="--rows must be in 1..1347"):
+        load_script("benchmarks", "semi_default").main(["--data", "digits", "--rows", "5000", "--out", str(out)])

@@ -98,6 +98,9 @@ def main(argv=None) -> dict:
                     help="only fewlabel's default; the baseline and the peers are taken from the results file's run "
                          "of the same draw, where it has one (they do not depend on the default's route), e.g. "
                          "after a change to the route")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="only the same network on the labels alone (with --params: trained the same way), e.g. "
+                         "to pair draws of the default measured with --default-only")
     ap.add_argument("--rows", type=int, default=None, help="train on this many training rows, drawn per seed")
     ap.add_argument("--test-rows", type=int, default=None, help="score on the first this many test rows")
     ap.add_argument("--root", default=None, help="folder holding <data>/ (default: fewlabel's search order)")
@@ -113,6 +116,8 @@ def main(argv=None) -> dict:
     from fewlabel import SemiSupervisedClassifier
     from fewlabel.datasets import labeled_subset
 
+    if args.default_only and args.baseline_only:
+        raise SystemExit("--default-only and --baseline-only exclude each other")
     X_all, y_all, Xt, yt = load(args.data, args.root)
     if args.rows is not None and not 0 < args.rows <= len(X_all):
         raise SystemExit(f"--rows must be in 1..{len(X_all)}, got {args.rows}")
@@ -135,7 +140,7 @@ def main(argv=None) -> dict:
         E = umap.UMAP(n_components=10, n_neighbors=15, min_dist=0.0, random_state=0).fit_transform(np.vstack([F, Ft]))
         return E, c.read()
 
-    with_peers = not args.skip_peers and not args.default_only
+    with_peers = not (args.skip_peers or args.default_only or args.baseline_only)
     if with_peers and args.rows is None:  # the same rows in every draw: one map serves them all
         umap_embedding = peers_umap(flat(X_all))
     import platform
@@ -163,7 +168,7 @@ def main(argv=None) -> dict:
         shared = json.loads(args.params) if args.params else {}
         default = {**shared, "route_params": json.loads(args.route_params)} if args.route_params else dict(shared)
         methods = (("fewlabel_default", default), ("supervised_baseline", {**shared, "propagate": None}))
-        for name, params in methods[:1] if args.default_only else methods:
+        for name, params in methods[:1] if args.default_only else methods[1:] if args.baseline_only else methods:
             c = Clock()
             clf = SemiSupervisedClassifier(random_state=seed, **params).fit(X, y_few)
             row[name] = {"accuracy": float(clf.score(Xt, yt)), **c.read()}

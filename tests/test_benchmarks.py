@@ -175,5 +175,11 @@ def test_semi_default_trains_on_a_drawn_subset_of_the_rows(tmp_path, load_script
         # the tests' floor of 40 steps a network (conftest) on 40 labeled digits: far above chance (0.1)
         assert 0.4 < run["fewlabel_default"]["accuracy"] <= 1 and 0.3 < run["supervised_baseline"]["accuracy"] <= 1
         assert run["fewlabel_default"]["propagation"]["unlabeled"] == 560
+    twin = load_script("benchmarks", "semi_default").main(
+        ["--data", "digits", "--labels", "40", "--rows", "600", "--test-rows", "200", "--seeds", "1",
+         "--baseline-only", "--params", '{"propagate": "pca"}', "--out", str(tmp_path / "twin.json")])
+    # the same draw's twin alone: the same rows and labels give the same network
+    assert set(twin["runs"][0]) == {"seed", "supervised_baseline"}
+    assert twin["runs"][0]["supervised_baseline"]["accuracy"] == result["runs"][0]["supervised_baseline"]["accuracy"]
     with pytest.raises(SystemExit, match="--rows must be in 1..1347"):
         load_script("benchmarks", "semi_default").main(["--data", "digits", "--rows", "5000", "--out", str(out)])

@@ -23,7 +23,8 @@ Methods, each on the same labels:
                         four-line umap-learn route; transductive: the test rows are in the UMAP fit, which
                         favours it)
 Every method records wall and CPU seconds (time.process_time; the peers' UMAP is fitted once and its cost
-is added to every draw). Writes benchmarks/results/semi_default-<data>-<labels>.json.
+is added to every draw). Writes benchmarks/results/semi_default-<data>-<labels>.json (with ``--rows``:
+semi_default-<data>-<labels>-rows<N>.json), or ``--out``.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def main(argv=None) -> dict:
     X_all, y_all, Xt, yt = load(args.data, args.root)
     if args.rows is not None and not 0 < args.rows <= len(X_all):
         raise SystemExit(f"--rows must be in 1..{len(X_all)}, got {args.rows}")
+    if args.test_rows is not None and args.test_rows < 1:
+        raise SystemExit(f"--test-rows must be at least 1, got {args.test_rows}")
     Xt, yt = Xt[:args.test_rows], yt[:args.test_rows]
     Ft = flat(Xt)
     umap_embedding = None
@@ -130,6 +133,7 @@ def main(argv=None) -> dict:
     if args.default_only and out.exists():
         earlier = {r["seed"]: {k: v for k, v in r.items() if k != "fewlabel_default"}
                    for r in json.loads(out.read_text())["runs"]}
+
     def peers_umap(F):
         try:
             import umap

@@ -183,3 +183,5 @@ def test_semi_default_trains_on_a_drawn_subset_of_the_rows(tmp_path, load_script
     assert twin["runs"][0]["supervised_baseline"]["accuracy"] == result["runs"][0]["supervised_baseline"]["accuracy"]
     with pytest.raises(SystemExit, match="--rows must be in 1..1347"):
         load_script("benchmarks", "semi_default").main(["--data", "digits", "--rows", "5000", "--out", str(out)])
+    with pytest.raises(SystemExit, match="--test-rows must be at least 1"):
+        load_script("benchmarks", "semi_default").main(["--data", "digits", "--test-rows", "0", "--out", str(out)])

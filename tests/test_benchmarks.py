@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow(rank=3)  # runs early: see tests/conftest.py
@@ -185,3 +186,27 @@ def test_semi_default_trains_on_a_drawn_subset_of_the_rows(tmp_path, load_script
         load_script("benchmarks", "semi_default").main(["--data", "digits", "--rows", "5000", "--out", str(out)])
     with pytest.raises(SystemExit, match="--test-rows must be at least 1"):
         load_script("benchmarks", "semi_default").main(["--data", "digits", "--test-rows", "0", "--out", str(out)])
+
+
+def test_cluster_merge_joins_the_components_the_network_confuses(load_script):
+    """Over-cluster and merge: components whose rows give each other probability are joined first, until k
+    groups remain; a component the network tells apart stays alone."""
+    merge = load_script("benchmarks", "cluster_merge").merge_by_confusion
+    rng = np.random.default_rng(0)
+    rows = []
+    # components 0 and 1 look alike (their rows split 0.6 / 0.4 between them), 2 and 3 likewise, 4 stands apart
+    for owner, other in ((0, 1), (1, 0), (2, 3), (3, 2), (4, 4)):
+        for _ in range(20):
+            p = np.full(5, 0.01)
+            p[owner] += 0.6 + 0.05 * rng.random()
+            p[other] += 0.35 if other != owner else 0.0
+            rows.append(p / p.sum())
+    proba = np.array(rows)
+    merged = merge(proba, 3)
+    owner = proba.argmax(axis=1)
+    assert len(np.unique(merged)) == 3
+    assert len(np.unique(merged[np.isin(owner, [0, 1])])) == 1 and len(np.unique(merged[np.isin(owner, [2, 3])])) == 1
+    assert set(merged[owner == 4]).isdisjoint(merged[owner != 4])
+    assert len(np.unique(merge(proba, 5))) == 5  # nothing to merge
+    with pytest.raises(SystemExit, match="at least --k"):
+        load_script("benchmarks", "cluster_merge").main(["--components", "5", "30"])

@@ -15,7 +15,8 @@ by ``benchmarks/cluster_starts.py --test-map``) and draws the same 5,000 images 
 
     OMP_NUM_THREADS=1 FEWLABEL_DATA=../shared/data python benchmarks/cluster_merge.py --components 10 30 --seeds 0 1
 
-Writes ``benchmarks/results/cluster_merge-<cpu>.json`` (or ``--out``).
+With ``--all CACHE`` it runs on all 70,000 images and the seed-0 map built as ``cluster_starts.py`` builds it (kept in
+CACHE). Writes ``benchmarks/results/cluster_merge-<cpu>.json`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def main(argv=None) -> dict:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="self-labelling seeds")
     p.add_argument("--rows", type=int, default=0, help="the first this many rows of the map (default all 5,000)")
+    p.add_argument("--all", type=Path, metavar="CACHE",
+                   help="on all 70,000 images instead: the seed-0 map as benchmarks/cluster_starts.py builds it, kept in "
+                        "this folder (several minutes of one core the first time)")
     p.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"), help="folder holding fashion-mnist/")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
@@ -96,13 +100,20 @@ def main(argv=None) -> dict:
     from cluster_codes import load_all
     from cpu_speed import cpu_slug
 
-    with np.load(MAP, allow_pickle=False) as d:
-        E, y = d["E"].astype(np.float32), d["y"].astype(np.int64)
     X, y_all = load_all("fashion-mnist", None if args.root is None else Path(args.root) / "fashion-mnist", 0)
-    pick = np.sort(np.random.default_rng(0).choice(len(X), len(E), replace=False))
-    images = X[pick]
-    if not np.array_equal(y_all[pick], y):
-        raise SystemExit(f"{MAP} does not match the images drawn from the 70,000: was it written from other data?")
+    if args.all is not None:
+        from cluster_starts import build_map
+
+        args.all.mkdir(parents=True, exist_ok=True)
+        built = build_map("fashion-mnist", 0, args.all, args.root)
+        E, y, images, source = built["E"], built["y"].astype(np.int64), X, "all 70,000 images, seed-0 map"
+    else:
+        with np.load(MAP, allow_pickle=False) as d:
+            E, y = d["E"].astype(np.float32), d["y"].astype(np.int64)
+        pick = np.sort(np.random.default_rng(0).choice(len(X), len(E), replace=False))
+        images, source = X[pick], MAP.name
+    if not np.array_equal(y_all if args.all is not None else y_all[pick], y):
+        raise SystemExit("the map's labels do not match the images: was it written from other data?")
     if args.rows:
         images, E, y = images[:args.rows], E[:args.rows], y[:args.rows]
     runs = []
@@ -110,7 +121,7 @@ def main(argv=None) -> dict:
         for components in args.components:
             runs.append(run(images, E, y, components, args.k, seed))
             print(json.dumps(runs[-1]), flush=True)
-    result = {"map": MAP.name, "rows": len(E), "k": args.k, "runs": runs, "cpu": cpu_record()}
+    result = {"map": source, "rows": len(E), "k": args.k, "runs": runs, "cpu": cpu_record()}
     out = args.out or HERE / "results" / f"cluster_merge-{cpu_slug()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -62,14 +62,16 @@ def run(images, E, y, components: int, k: int, seed: int) -> dict:
     """One route on one map: ``components == k`` is the command's (two rounds), more is over-cluster and merge."""
     from sklearn.mixture import GaussianMixture
 
+    from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
     from fewlabel.metrics import cluster_accuracy, nmi
-    from fewlabel.tasks.cluster import self_label
+    from fewlabel.tasks.cluster import SELF_LABEL_ROUNDS, self_label
 
     c0 = time.process_time()
-    labels = GaussianMixture(components, n_init=10 if components == k else 3, random_state=0).fit_predict(E)
+    starts = CLUSTER_DEFAULTS["n_init"] if components == k else 3
+    labels = GaussianMixture(components, n_init=starts, random_state=0).fit_predict(E)
     row = {"components": components, "seed": seed, "mixture_nmi": round(nmi(y, labels), 4)}
     if components == k:
-        final = self_label(images, labels, rounds=2, random_state=seed, device="cpu")["labels"]
+        final = self_label(images, labels, rounds=SELF_LABEL_ROUNDS, random_state=seed, device="cpu")["labels"]
     else:
         first = self_label(images, labels, rounds=1, random_state=seed, device="cpu")
         merged = merge_by_confusion(first["proba"], k)
@@ -106,13 +108,15 @@ def main(argv=None) -> dict:
 
         args.all.mkdir(parents=True, exist_ok=True)
         built = build_map("fashion-mnist", 0, args.all, args.root)
-        E, y, images, source = built["E"], built["y"].astype(np.int64), X, "all 70,000 images, seed-0 map"
+        E, y, source = built["E"], built["y"].astype(np.int64), "all 70,000 images, seed-0 map"
+        pick = np.arange(len(X))
     else:
         with np.load(MAP, allow_pickle=False) as d:
             E, y = d["E"].astype(np.float32), d["y"].astype(np.int64)
         pick = np.sort(np.random.default_rng(0).choice(len(X), len(E), replace=False))
-        images, source = X[pick], MAP.name
-    if not np.array_equal(y_all if args.all is not None else y_all[pick], y):
+        source = MAP.name
+    images = X[pick]
+    if not np.array_equal(y_all[pick], y):
         raise SystemExit("the map's labels do not match the images: was it written from other data?")
     if args.rows:
         images, E, y = images[:args.rows], E[:args.rows], y[:args.rows]

@@ -59,16 +59,36 @@ def _start(ck, out, epochs, pause_at=0):
 
 
 def _run(ck, out, epochs, kill_after=None):
-    """Run TRAIN; return (finished, seconds from 'ready' to the end). kill_after: SIGKILL that long after."""
+    """Run TRAIN; return (finished, seconds from 'ready' to the end).
+
+    kill_after: (epoch, delay): SIGKILL ``delay`` seconds after the checkpoint on disk first holds ``epoch``
+    finished epochs. Counting epochs, not seconds since the start, keeps the kill inside the run however fast
+    or slow this machine is at the moment (another test may share the cores)."""
     p = _start(ck, out, epochs)
     t0 = time.perf_counter()
     try:
-        assert p.wait(timeout=kill_after if kill_after is not None else 300) == 0
-        return True, time.perf_counter() - t0
-    except subprocess.TimeoutExpired:
+        if kill_after is not None:
+            epoch, delay = kill_after
+            while p.poll() is None and _checkpoint_epoch(ck) < epoch:
+                time.sleep(0.002)
+            time.sleep(delay)
+        if kill_after is None or p.poll() is not None:
+            assert p.wait(timeout=300) == 0
+            return True, time.perf_counter() - t0
         p.send_signal(signal.SIGKILL)
         p.wait()
         return False, time.perf_counter() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _checkpoint_epoch(ck):
+    """Finished epochs in the checkpoint on disk (0 when there is none yet)."""
+    if not ck.exists():
+        return 0
+    return int(load_state_file(ck, "checkpoint")["epoch"])
 
 
 def _kill_inside_write(ck, out, pause_at):
@@ -105,13 +125,19 @@ def test_kill_9_and_resume_ends_with_the_uninterrupted_weights(tmp_path, referen
     rng = random.Random(seed)
     ck, out = tmp_path / "run.ck", tmp_path / "run.safetensors"
     landed = 0
-    for _ in range(trials):  # each kill at a random moment of what is left of the run
-        finished, _ = _run(ck, out, epochs, kill_after=rng.uniform(0.0, duration * 0.8))
+    for _ in range(trials):  # each kill at a random moment of a random epoch of what is left of the run
+        done = _checkpoint_epoch(ck)
+        if done >= epochs - 3:
+            break
+        # A random epoch to reach, then up to half of an epoch's time more: the kill falls inside an epoch or
+        # inside a checkpoint write, with at least two epochs still to run.
+        kill_after = (rng.randint(done + 1, epochs - 3), rng.uniform(0.0, 0.5) * duration / epochs)
+        finished, _ = _run(ck, out, epochs, kill_after=kill_after)
         if finished:
             break
         landed += 1
         if ck.exists():  # whatever moment the kill came, the checkpoint on disk loads
-            assert 1 <= load_state_file(ck, "checkpoint")["epoch"] <= epochs
+            assert kill_after[0] <= load_state_file(ck, "checkpoint")["epoch"] <= epochs
     if not out.exists():
         assert _run(ck, out, epochs)[0]
     assert landed >= 1

@@ -63,6 +63,36 @@ def _table(header, rows, numeric_from: int = 1) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+#: The pretraining section's figures (those the run wrote), in order, with their captions.
+PRETRAIN_FIGURES = {
+    "pretrain/loss.png":
+        "Loss per epoch: training and, where rows were held out, validation. Curves that still fall at the end "
+        "mean more epochs would help; a validation curve rising while training falls means overfitting.",
+    "pretrain/reconstructions.png":
+        "Reconstructions: top row the inputs, bottom row what the autoencoder rebuilds from their codes. Blurry "
+        "but recognisable is typical; unrecognisable means the code is too small or training too short.",
+    "pretrain/latent.png":
+        "The codes of up to 5,000 training rows in 2-D (PCA when the code is wider), coloured by their label, "
+        "which the encoder never saw: classes that form their own regions are what makes few labels enough.",
+    "pretrain/samples.png": "Images decoded from random codes of the VAE's prior.",
+    "pretrain/interpolation.png": "Decoded images along straight lines between the codes of two inputs.",
+}
+
+#: The classification section's figures (those the run wrote), in order, with their captions.
+CLASSIFY_FIGURES = {
+    "learning_curves.png":
+        "Learning curve: test accuracy against the number of labeled examples (mean, band of ± one standard "
+        "deviation over draws). The gap between the semi-supervised classifier and the supervised baseline is "
+        "what the unlabeled data bought.",
+    "confusion_matrix.png":
+        "Confusion matrix of the semi-supervised classifier (largest label count, draw 0): rows are the true "
+        "classes, columns the predicted ones, each row as fractions. Bright cells off the diagonal are the "
+        "classes it mixes up.",
+    "classifier_training.png":
+        "The classifier's training loss and accuracy per epoch (largest label count, draw 0).",
+}
+
+
 def _figure(figures: Path, name: str, caption: str) -> str:
     path = figures / name
     if not path.is_file():
@@ -119,21 +149,7 @@ def render(metrics: dict, figures: Path) -> str:
                 ["epochs", len(pre["history"]["epochs"])], ["wall seconds", _seconds(pre["wall_seconds"])],
                 ["CPU seconds", _seconds(pre["cpu_seconds"])]]
         parts.append(_table(["", "value"], rows))
-        parts.append(_figure(figures, "pretrain/loss.png", "Loss per epoch: training and, where rows were held "
-                                                           "out, validation. Curves that still fall at the end "
-                                                           "mean more epochs would help; a validation curve rising "
-                                                           "while training falls means overfitting."))
-        parts.append(_figure(figures, "pretrain/reconstructions.png",
-                             "Reconstructions: top row the inputs, bottom row what the autoencoder rebuilds from "
-                             "their codes. Blurry but recognisable is typical; unrecognisable means the code is "
-                             "too small or training too short."))
-        parts.append(_figure(figures, "pretrain/latent.png",
-                             "The codes of up to 5,000 training rows in 2-D (PCA when the code is wider), coloured "
-                             "by their label, which the encoder never saw: classes that form their own regions are "
-                             "what makes few labels enough."))
-        parts.append(_figure(figures, "pretrain/samples.png", "Images decoded from random codes of the VAE's prior."))
-        parts.append(_figure(figures, "pretrain/interpolation.png",
-                             "Decoded images along straight lines between the codes of two inputs."))
+        parts += [_figure(figures, name, caption) for name, caption in PRETRAIN_FIGURES.items()]
 
     # -- classification ------------------------------------------------------------------------------------
     cls = metrics.get("classify")
@@ -154,16 +170,7 @@ def render(metrics: dict, figures: Path) -> str:
         if full:
             parts.append(_note(f"Ceiling: the same network trained on all {full['n_labels']} labels scores "
                                f"{full['accuracy']:.4f} on the test rows."))
-        parts.append(_figure(figures, "learning_curves.png",
-                             "Learning curve: test accuracy against the number of labeled examples (mean, band of "
-                             "± one standard deviation over draws). The gap between the semi-supervised classifier "
-                             "and the supervised baseline is what the unlabeled data bought."))
-        parts.append(_figure(figures, "confusion_matrix.png",
-                             "Confusion matrix of the semi-supervised classifier (largest label count, draw 0): rows are "
-                             "the true classes, columns the predicted ones, each row as fractions. Bright cells off "
-                             "the diagonal are the classes it mixes up."))
-        parts.append(_figure(figures, "classifier_training.png",
-                             "The classifier's training loss and accuracy per epoch (largest label count, draw 0)."))
+        parts += [_figure(figures, name, caption) for name, caption in CLASSIFY_FIGURES.items()]
         report = cls.get("report_draw_0")
         if report:
             rows = [[name, v["precision"], v["recall"], v["f1"], v["support"]] for name, v in report["per_class"].items()]

@@ -78,6 +78,29 @@ def reconstruction_settings(**defaults):
     return declare_settings(RECONSTRUCTION, "Reconstruction settings (shared by every autoencoder)", **defaults)
 
 
+def _latent(name, v):
+    int_at_least(name, v, 1)
+
+
+#: The dense autoencoders' layers (:class:`Autoencoder`, and the stacked one, which trains the same network
+#: another way): declared once. The checks that need the data (layer and activation counts) run in ``fit``.
+DENSE_LAYERS: dict[str, Setting] = {
+    "hidden": Setting((500, 500, 2000), anything, "the encoder's hidden layer sizes, down to the code"),
+    "latent": Setting(10, _latent, "the code's size (an integer >= 1)"),
+    "activation": Setting("relu", anything, "the hidden layers' activation: one name, or one per hidden layer"),
+    "latent_activation": Setting("linear", anything, "the code layer's activation"),
+    "decoder_hidden": Setting(None, anything, "the decoder's hidden layer sizes (None: the encoder's, mirrored)"),
+    "decoder_activation": Setting(None, anything, "the decoder's activations (None: the encoder's, mirrored)"),
+    "tied": Setting(False, anything, "decode with the encoder's transposed weights"),
+    "dropout": Setting(0.0, anything, "the fraction of each hidden layer's outputs dropped while training"),
+}
+
+
+def dense_layer_settings(**defaults):
+    """Class decorator: the :data:`DENSE_LAYERS` parameters on a dense autoencoder estimator."""
+    return declare_settings(DENSE_LAYERS, "Layers (shared by the dense autoencoders)", **defaults)
+
+
 def image_mover(hwc, shift: float, rotate: float):
     """``x -> x`` with each image (rows of (H, W, C) = ``hwc`` values, flat or not) moved by its own random
     shift of up to ``shift`` of the size and rotation of up to ``rotate`` degrees (bilinear, 0 outside)."""
@@ -214,19 +237,29 @@ class AutoencoderBase(MovedImagesMixin, TransformerMixin, TorchEstimator):
     def _decode(self, net, z: torch.Tensor) -> torch.Tensor:
         return net.decode(z.reshape(len(z), *self.code_shape()))
 
-    def _make_loss(self):
-        """``loss_fn(net, batch)`` for the training loop: the (augmented, then corrupted) input in, the clean
-        (augmented) input as target. Augmentation acts in training mode only, never on validation batches."""
-        scale, kind, hinge = self.scale_, self.loss_, self.hinge
-        noise, level, shape = self.noise, self.noise_level, self.input_shape_
+    def _training_inputs(self):
+        """``inputs(net, batch) -> (x, x_in)``: the batch scaled, moved when training with ``augment`` (the
+        moved image is then the input and the target, DEC-DA), and ``x_in``, ``x`` corrupted by ``noise``."""
+        scale, noise, level, shape = self.scale_, self.noise, self.noise_level, self.input_shape_
         lo, hi = self.data_range_
         augment = self._augmenter()
 
-        def loss_fn(net, batch):
+        def inputs(net, batch):
             x = to_float(batch[0], scale)
             if augment is not None and net.training:
-                x = augment(x)  # DEC-DA: the moved image is the input and the target
-            x_in = corrupt_input(x, noise, level, shape, lo, hi)
+                x = augment(x)
+            return x, corrupt_input(x, noise, level, shape, lo, hi)
+
+        return inputs
+
+    def _make_loss(self):
+        """``loss_fn(net, batch)`` for the training loop: the (augmented, then corrupted) input in, the clean
+        (augmented) input as target. Augmentation acts in training mode only, never on validation batches."""
+        kind, hinge = self.loss_, self.hinge
+        inputs = self._training_inputs()
+
+        def loss_fn(net, batch):
+            x, x_in = inputs(net, batch)
             per = per_example_error(net, net.decode_logits(net.encode(x_in)), x, kind)
             if hinge is None:
                 return per.mean()
@@ -401,6 +434,7 @@ def corrupt_input(x, noise, level, input_shape, lo, hi):
 @register
 @training_settings()
 @reconstruction_settings()
+@dense_layer_settings()
 class Autoencoder(AutoencoderBase):
     """A dense autoencoder as a scikit-learn transformer: ``fit(X)``, ``transform(X)`` gives the codes.
 
@@ -418,19 +452,11 @@ class Autoencoder(AutoencoderBase):
     encoder (128-64-16) gives MNIST codes that cluster worse than the pixels.
     """
 
-    def __init__(self, hidden=(500, 500, 2000), latent=10, activation="relu", latent_activation="linear",
-                 decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0):
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.latent_activation = latent_activation
-        self.decoder_hidden = decoder_hidden
-        self.decoder_activation = decoder_activation
-        self.tied = tied
-        self.dropout = dropout
+    def __init__(self):
+        """Every parameter is a declared setting (layers, reconstruction, training), listed below."""
 
     def _check_params(self) -> None:
-        int_at_least("latent", self.latent, 1)
+        check_settings(self, DENSE_LAYERS)
 
     def export_encoder(self, pooling: str = "auto") -> EncoderSpec:
         """The encoder (its dense layers down to the code) as an :class:`~fewlabel.nets.encoder.EncoderSpec`:

@@ -19,7 +19,7 @@ from torch import nn
 from fewlabel._base import to_float
 from fewlabel.errors import InputError
 from fewlabel.nets.autoencoder import DenseAutoencoderNet, LayerPair, linear_blocks
-from fewlabel.pretrain.autoencoder import Autoencoder, reconstruction_settings
+from fewlabel.pretrain.autoencoder import Autoencoder, dense_layer_settings, reconstruction_settings
 from fewlabel.registry import register
 from fewlabel.train import History, predict_batches
 from fewlabel.train.config import split_budget, training_settings
@@ -35,6 +35,7 @@ def _code_loss(pair: LayerPair, batch) -> torch.Tensor:
 @register
 @training_settings()
 @reconstruction_settings()
+@dense_layer_settings()
 class StackedAutoencoder(Autoencoder):
     """A dense autoencoder trained greedily, one layer at a time, then fine-tuned end to end.
 
@@ -75,17 +76,7 @@ class StackedAutoencoder(Autoencoder):
     ``module_.decoder.linears``, then ``"all"`` for fine-tuning).
     """
 
-    def __init__(self, hidden=(500, 500, 2000), latent=10, activation="relu", latent_activation="linear",
-                 decoder_hidden=None, decoder_activation=None, tied=False, dropout=0.0, layer_epochs=10,
-                 finetune_epochs=10):
-        self.hidden = hidden
-        self.latent = latent
-        self.activation = activation
-        self.latent_activation = latent_activation
-        self.decoder_hidden = decoder_hidden
-        self.decoder_activation = decoder_activation
-        self.tied = tied
-        self.dropout = dropout
+    def __init__(self, layer_epochs=10, finetune_epochs=10):
         self.layer_epochs = layer_epochs
         self.finetune_epochs = finetune_epochs
 

@@ -30,7 +30,7 @@ from fewlabel.errors import InputError
 from fewlabel.nets.conv import ConvEncoder
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.nets.variational import ARCHITECTURES, VariationalAutoencoderNet
-from fewlabel.pretrain.autoencoder import AutoencoderBase, corrupt_input, per_example_error, reconstruction_settings
+from fewlabel.pretrain.autoencoder import AutoencoderBase, per_example_error, reconstruction_settings
 from fewlabel.registry import register
 from fewlabel.train.config import training_settings
 
@@ -126,16 +126,11 @@ class VariationalAutoencoder(AutoencoderBase):
     def _make_loss(self):
         """``loss_fn(net, batch)``: the beta-weighted negative ELBO of the (corrupted) input against the
         clean one, with ``z`` drawn by the reparameterisation trick in training (the mean code in eval)."""
-        scale, kind, beta = self.scale_, self.loss_, float(self.beta)
-        noise, level, shape = self.noise, self.noise_level, self.input_shape_
-        lo, hi = self.data_range_
-        augment = self._augmenter()
+        kind, beta = self.loss_, float(self.beta)
+        inputs = self._training_inputs()
 
         def loss_fn(net, batch):
-            x = to_float(batch[0], scale)
-            if augment is not None and net.training:
-                x = augment(x)  # the moved image is the input and the target (see AutoencoderBase)
-            x_in = corrupt_input(x, noise, level, shape, lo, hi)
+            x, x_in = inputs(net, batch)
             mean, logvar = net.encode_distribution(x_in)
             mean, logvar = mean.float(), logvar.float()
             z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if net.training else mean

@@ -7,6 +7,7 @@ epoch's permutation, averages the metrics over processes, and lets only rank 0 w
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -37,7 +38,17 @@ def setup() -> DistInfo:
         backend = "gloo"
     if not tdist.is_initialized():
         tdist.init_process_group(backend=backend)
+        atexit.register(_leave)
     return DistInfo(rank=tdist.get_rank(), world=tdist.get_world_size(), device=device)
+
+
+def _leave() -> None:
+    """Leave the process group :func:`setup` joined, at exit, while the interpreter is still whole. A process that
+    ends without leaving it tears Gloo's worker threads down during the interpreter's finalisation, which now and
+    then aborts it (SIGABRT, "terminate called without an active exception") after its work is done; a group the
+    caller joined itself is the caller's to leave."""
+    if tdist.is_initialized():
+        tdist.destroy_process_group()
 
 
 def wrap(module: nn.Module, device: torch.device) -> nn.Module:

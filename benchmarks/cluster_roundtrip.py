@@ -18,8 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _timing import Clock  # benchmarks/_timing.py (the script's folder is on sys.path)
-from own_data import cpu_name
+from _timing import Clock, cpu_record  # benchmarks/_timing.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -52,7 +51,7 @@ def main(argv=None):
         with Clock() as train_clock:
             again = np.concatenate([model.predict(X[i:i + 1024]) for i in range(0, len(X), 1024)])
     result = {
-        "data": args.data, "cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "data": args.data, "cpu": cpu_record(), "threads": torch.get_num_threads(), "torch": torch.__version__,
         "train": {"rows": int(len(X)), "nmi": metrics["nmi"], "ari": metrics["ari"], "accuracy": metrics["accuracy"],
                   "before_refine_nmi": metrics.get("before_refine", {}).get("nmi")},
         "test": {"rows": int(len(Xt)), "nmi": nmi(yt, test), "ari": ari(yt, test),

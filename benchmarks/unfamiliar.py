@@ -20,8 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _timing import Clock
-from own_data import cpu_name
+from _timing import Clock, cpu_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -72,7 +71,7 @@ def main(argv=None):
         "flagged_outliers": float(np.mean(forest.predict(pca.transform(Xo.reshape(len(Xo), -1) / 255.0)) == -1)),
         "fit": c.read()}
     out = {"data": args.data, "outliers": args.outliers, "rows": args.rows, "labels": args.labels,
-           "test_rows": args.test_rows, "cpu": cpu_name(), "results": results}
+           "test_rows": args.test_rows, "cpu": cpu_record(), "results": results}
     path = RESULTS / f"unfamiliar-{args.data}-{args.outliers}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

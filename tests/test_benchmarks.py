@@ -210,3 +210,16 @@ def test_cluster_merge_joins_the_components_the_network_confuses(load_script):
     assert len(np.unique(merge(proba, 5))) == 5  # nothing to merge
     with pytest.raises(SystemExit, match="at least --k"):
         load_script("benchmarks", "cluster_merge").main(["--components", "5", "30"])
+
+
+def test_every_benchmark_script_imports(load_script):
+    """A benchmark is run on demand, often sessions after its last change: each one's imports (of fewlabel and of the
+    other scripts' helpers) resolve, so a rename elsewhere cannot leave one broken until someone runs it."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    scripts = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+    assert len(scripts) >= 20
+    for name in scripts:
+        module = load_script("benchmarks", name)
+        assert callable(getattr(module, "main", None)), name

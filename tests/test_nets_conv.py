@@ -171,3 +171,24 @@ def test_trains_on_real_mnist(mnist_small):
             opt.step()
     after = test_loss()
     assert after < 0.5 * before, (before, after)
+
+
+def test_transposed_convolution_leaves_a_cpu_bf16_autocast_and_is_torchs_layer_otherwise():
+    """fewlabel's ConvTranspose2d is torch's layer (same parameters, same answer) computed in float32 where a CPU bf16
+    autocast is on; torch's own layer, as the reference, answers in bf16 there."""
+    import torch
+    from torch import nn
+
+    from fewlabel.nets.conv import ConvTranspose2d
+
+    torch.manual_seed(0)
+    ours = ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+    ref = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 8, 7, 7)
+    torch.testing.assert_close(ours(x), ref(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, y_ref = ours(x.bfloat16()), ref(x)
+    assert y.dtype == torch.float32 and y_ref.dtype == torch.bfloat16
+    torch.testing.assert_close(y, ref(x.bfloat16().float()))  # its bf16 input, in float32
+    torch.testing.assert_close(y_ref.float(), y, atol=0.05, rtol=0.05)

@@ -162,6 +162,19 @@ class ConvEncoder(nn.Module):
         return code.mean(dim=(2, 3))
 
 
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` that runs in float32 under a CPU bf16 autocast. On CPUs the transposed convolution is
+    slower in bf16 than in float32 (oneDNN; README, "Benchmarks"), unlike the ordinary convolutions around it, so
+    only this layer leaves the autocast. Same parameters and
+    state dict as ``nn.ConvTranspose2d``; on other devices it is that layer."""
+
+    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float(), output_size)
+        return super().forward(x, output_size)
+
+
 @register
 class ConvDecoder(nn.Module):
     """Codes back to images ``(N, *output_shape)`` (logits), mirroring a :class:`ConvEncoder`.
@@ -195,8 +208,8 @@ class ConvDecoder(nn.Module):
             target = self.sizes[i]
             padding = tuple(1 if s % 2 == 0 else 0 for s in target)  # even: 2*s_in; odd: 2*s_in + 1
             out_ch = self.channels[i - 1] if i > 0 else self.channels[0]
-            layers: list[nn.Module] = [nn.ConvTranspose2d(self.channels[i], out_ch, 3, stride=2, padding=padding,
-                                                          output_padding=padding)]
+            layers: list[nn.Module] = [ConvTranspose2d(self.channels[i], out_ch, 3, stride=2, padding=padding,
+                                                       output_padding=padding)]
             if self.batch_norm:
                 layers.append(nn.BatchNorm2d(out_ch))
             layers.append(make_activation(activation))

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 
 def one(data: str, pca: int, seed: int, labels: int, root) -> dict:
@@ -31,13 +32,12 @@ def one(data: str, pca: int, seed: int, labels: int, root) -> dict:
     import numpy as np
     from sklearn.decomposition import PCA
 
+    from cluster_codes import load_all
+
     from fewlabel import datasets
     from fewlabel.tasks.propagator import ClusterPropagator
 
-    folder = None if root is None else Path(root) / data
-    X, y = datasets.load(data, split="train", root=folder)
-    Xt, yt = datasets.load(data, split="test", root=folder)
-    X, y = np.concatenate([X, Xt]), np.concatenate([y, yt])
+    X, y = load_all(data, None if root is None else Path(root) / data, 0)
     few = datasets.labeled_subset(y, labels, seed=seed)
     t0, c0 = time.perf_counter(), time.process_time()
     Z = X.reshape(len(X), -1).astype(np.float32) * np.float32(1 / 255)
@@ -72,7 +72,9 @@ def main(argv=None) -> int:
             for pca in [0, *args.pca]:
                 done = subprocess.run([sys.executable, __file__, "--one", data, str(pca), str(seed), "--labels",
                                        str(args.labels), *(["--root", str(args.root)] if args.root else [])],
-                                      capture_output=True, text=True, check=True)
+                                      capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{data}, pca {pca}, seed {seed} failed:\n{done.stderr[-3000:]}")
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(json.dumps(runs[-1]), flush=True)
     out = args.out or HERE / "results" / f"map_pca-{cpu_slug()}.json"

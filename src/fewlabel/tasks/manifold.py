@@ -144,8 +144,56 @@ class ExactNeighbors:
         return ind.astype(np.int32), dist.astype(np.float32)
 
 
+def approximate_neighbors(Z: np.ndarray, n_neighbors: int, random_state, n_jobs: int = -1,
+                          low_memory: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``n_neighbors`` nearest rows (euclidean) and their distances, found as umap-learn finds them
+    above ``EXACT_KNN_MAX_ROWS`` rows: pynndescent's ``NNDescent`` with umap-learn's own settings.
+
+    Only the graph is kept. Left to umap-learn, the search index (its random-projection trees and a copy of the
+    rows) stays in memory through the whole layout, to serve a ``transform`` that fewlabel answers from exact
+    neighbours anyway.
+    """
+    from pynndescent import NNDescent
+
+    n = len(Z)
+    index = NNDescent(Z, n_neighbors=n_neighbors, metric="euclidean", random_state=random_state,
+                      n_trees=min(64, 5 + int(round(n ** 0.5 / 20.0))), n_iters=max(5, int(round(np.log2(n)))),
+                      max_candidates=60, low_memory=low_memory, n_jobs=n_jobs, compressed=False)
+    ind, dist = index.neighbor_graph
+    return np.ascontiguousarray(ind, dtype=np.int32), np.ascontiguousarray(dist, dtype=np.float32)
+
+
+def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_components: int, random_state,
+                   umap_kwargs: dict) -> np.ndarray | None:
+    """UMAP's spectral starting layout, its eigenvectors found by LOBPCG instead of ARPACK; None if it fails.
+
+    umap-learn solves for the graph Laplacian's eigenvectors with ARPACK and ``sqrt(n)`` Lanczos vectors of
+    ``n`` float64 values each: memory and time that grow as ``n**1.5`` (1.2 GB of vectors at 280,000 rows).
+    LOBPCG, started from a truncated SVD of the Laplacian (umap-learn's ``tswspectral_layout``), keeps a few
+    vectors per dimension. The graph is the fuzzy union umap-learn builds from the same neighbours, without the
+    weakest edges' pruning (a start, not the layout). Where LOBPCG does not converge umap-learn would fall
+    back to a random start; this returns None, and umap-learn's own spectral start is used.
+    """
+    from sklearn.utils import check_random_state
+    from umap.spectral import tswspectral_layout
+    from umap.umap_ import fuzzy_simplicial_set, noisy_scale_coords
+
+    rs = check_random_state(random_state)
+    graph, _, _ = fuzzy_simplicial_set(Z, ind.shape[1], rs, "euclidean", knn_indices=ind, knn_dists=dist,
+                                       set_op_mix_ratio=umap_kwargs.get("set_op_mix_ratio", 1.0),
+                                       local_connectivity=umap_kwargs.get("local_connectivity", 1.0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = tswspectral_layout(Z, graph, n_components, rs, method="lobpcg")
+    if any("initialisation failed" in str(w.message) for w in caught):
+        return None
+    return noisy_scale_coords(np.asarray(start), rs)
+
+
 class UMAPReducer(TransformerMixin, BaseEstimator):
-    """``umap.UMAP`` with scikit-learn's exact neighbours for up to ``EXACT_KNN_MAX_ROWS`` rows.
+    """``umap.UMAP`` with scikit-learn's exact neighbours for up to ``EXACT_KNN_MAX_ROWS`` rows; above, the
+    neighbours as umap-learn finds them without its search index kept (:func:`approximate_neighbors`) and the
+    spectral start found by LOBPCG (:func:`spectral_start`), so that the map's memory grows linearly in the rows.
 
     ``fit_transform`` and ``transform`` (new rows placed into the fitted map, as ``umap.UMAP.transform``
     does). ``random_state`` makes it deterministic (and single-threaded); ``None`` lets UMAP use all cores.
@@ -173,10 +221,20 @@ class UMAPReducer(TransformerMixin, BaseEstimator):
         if self.random_state is not None:
             kw.setdefault("n_jobs", 1)  # what UMAP does anyway with a seed; said here to silence its warning
         metric = kw.get("metric", "euclidean")
-        if n <= EXACT_KNN_MAX_ROWS and metric == "euclidean" and "precomputed_knn" not in kw:
-            index = ExactNeighbors(Z)
-            dist, ind = index.nn.kneighbors(Z, n_neighbors=n_neighbors)  # each row is its own first neighbour
-            kw["precomputed_knn"] = (ind.astype(np.int32), dist.astype(np.float32), index)
+        if metric == "euclidean" and "precomputed_knn" not in kw:
+            if n <= EXACT_KNN_MAX_ROWS:
+                index = ExactNeighbors(Z)
+                dist, ind = index.nn.kneighbors(Z, n_neighbors=n_neighbors)  # each row is its own first neighbour
+                kw["precomputed_knn"] = (ind.astype(np.int32), dist.astype(np.float32), index)
+            else:
+                ind, dist = approximate_neighbors(Z, n_neighbors, self.random_state, kw.get("n_jobs", -1),
+                                                  kw.get("low_memory", True))
+                # no search index: new rows are placed by ExactNeighbors (below) in any case
+                kw["precomputed_knn"] = (ind, dist)
+                if isinstance(kw.get("init", "spectral"), str) and kw.get("init", "spectral") == "spectral":
+                    start = spectral_start(Z, ind, dist, n_components, self.random_state, kw)
+                    if start is not None:
+                        kw["init"] = start
         self.umap_ = umap.UMAP(**kw)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(NNDescent|n_jobs|precomputed_knn).*")

@@ -1,0 +1,130 @@
+"""The classifier's default map (``ClusterPropagator``: UMAP of the rows, 784 pixel values) as the rows grow: its
+working memory and time, and the propagated labels' accuracy, for this checkout and optionally an earlier one.
+
+Memory: each row count in a fresh process, the scaling benchmark's rows (``scaling.rows_of_mnist``: MNIST, then
+shifted copies) as float32 in [0, 1]; the resident memory sampled every 20 ms around
+``ClusterPropagator(random_state=0).embed``, and the working memory is its peak above what the process held just
+before (the rows included). Scores: ``map_pca``'s measurement with the rows as they are (all 70,000 images of a
+data set, ``--labels`` labeled, the propagated labels' accuracy on the unlabeled rows, the process's peak).
+
+``--before DIR`` runs the same processes again on DIR's ``src`` (a checkout of an earlier commit, e.g.
+``git worktree add /tmp/before HEAD~1``), so that both codes are measured in one run on one machine.
+
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/map_memory.py --rows 35000 70000 140000 280000 \\
+        --data mnist fashion-mnist --seeds 0 1 2 --before /tmp/before
+
+Writes ``benchmarks/results/map_memory-<cpu>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def memory(rows: int, root) -> dict:
+    """One row count in this process: the map's working memory and time."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from scaling import rows_of_mnist
+
+    from fewlabel.tasks.propagator import ClusterPropagator
+
+    X, _ = rows_of_mnist(rows, root)
+    Z = X.reshape(len(X), -1).astype(np.float32) * np.float32(1 / 255)
+    del X
+
+    def resident_mb() -> float:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
+
+    peak, done = [0.0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_mb())
+            done.wait(0.02)
+
+    before = resident_mb()
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    ClusterPropagator(random_state=0).embed(Z)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    done.set()
+    watcher.join()
+    peak[0] = max(peak[0], resident_mb())
+    return {"rows": rows, "float32_rows_mb": round(Z.nbytes / 2**20), "rss_before_mb": round(before),
+            "peak_mb": round(peak[0]), "working_mb": round(peak[0] - before),
+            "working_bytes_per_row": round((peak[0] - before) * 2**20 / rows), "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1)}
+
+
+def run(args: list[str], src: Path | None) -> dict:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} ({src or 'this checkout'}) failed:\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["code"] = "before" if src is not None else "now"
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, nargs="*", default=[35000, 70000, 140000])
+    p.add_argument("--data", nargs="*", default=[], help="data sets to score (mnist, fashion-mnist)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--labels", type=int, default=100)
+    p.add_argument("--before", type=Path, help="a checkout of an earlier commit, measured the same way")
+    p.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"), help="folder holding <data>/")
+    p.add_argument("--one-memory", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--one-score", nargs=2, metavar=("DATA", "SEED"), help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.one_memory:
+        print(json.dumps(memory(args.one_memory, args.root)))
+        return 0
+    if args.one_score:
+        from map_pca import one
+
+        print(json.dumps(one(args.one_score[0], 0, int(args.one_score[1]), args.labels, args.root)))
+        return 0
+    from _timing import cpu_record
+    from cpu_speed import cpu_slug
+
+    root = ["--root", str(args.root)] if args.root else []
+    codes = [None] + ([args.before.resolve()] if args.before else [])
+    memory_runs = [run(["--one-memory", str(n), *root], src) for n in args.rows for src in codes]
+    score_runs = [run(["--one-score", data, str(seed), "--labels", str(args.labels), *root], src)
+                  for data in args.data for seed in args.seeds for src in codes]
+    out = args.out or HERE / "results" / f"map_memory-{cpu_slug()}.json"
+    before = None
+    if args.before:
+        before = subprocess.run(["git", "-C", str(args.before), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip() or str(args.before)
+    now = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    out.write_text(json.dumps({"what": __doc__.split("\n\n")[0].replace("\n", " "), "cpu": cpu_record(),
+                               "threads": os.environ.get("OMP_NUM_THREADS", "all cores"),
+                               "code": {"now": now, "before": before}, "memory": memory_runs,
+                               "scores": score_runs}, indent=1))
+    print("wrote", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -172,11 +172,16 @@ def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_component
     LOBPCG, started from a truncated SVD of the Laplacian (umap-learn's ``tswspectral_layout``), keeps a few
     vectors per dimension. The graph is the fuzzy union umap-learn builds from the same neighbours, without the
     weakest edges' pruning (a start, not the layout). Where LOBPCG does not converge umap-learn would fall
-    back to a random start; this returns None, and umap-learn's own spectral start is used.
+    back to a random start; this returns None, and umap-learn's own spectral start is used (as with an
+    umap-learn too old to have these functions).
     """
     from sklearn.utils import check_random_state
-    from umap.spectral import tswspectral_layout
-    from umap.umap_ import fuzzy_simplicial_set, noisy_scale_coords
+
+    try:
+        from umap.spectral import tswspectral_layout
+        from umap.umap_ import fuzzy_simplicial_set, noisy_scale_coords
+    except ImportError:  # an umap-learn older than 0.5.4
+        return None
 
     rs = check_random_state(random_state)
     graph, _, _ = fuzzy_simplicial_set(Z, ind.shape[1], rs, "euclidean", knn_indices=ind, knn_dists=dist,
@@ -230,7 +235,7 @@ class UMAPReducer(TransformerMixin, BaseEstimator):
                 ind, dist = approximate_neighbors(Z, n_neighbors, self.random_state, kw.get("n_jobs", -1),
                                                   kw.get("low_memory", True))
                 # no search index: new rows are placed by ExactNeighbors (below) in any case
-                kw["precomputed_knn"] = (ind, dist)
+                kw["precomputed_knn"] = (ind, dist, None)
                 if isinstance(kw.get("init", "spectral"), str) and kw.get("init", "spectral") == "spectral":
                     start = spectral_start(Z, ind, dist, n_components, self.random_state, kw)
                     if start is not None:

@@ -121,6 +121,8 @@ def run(args: list[str], src: Path | None) -> dict:
         raise SystemExit(f"{' '.join(args)} ({src or 'this checkout'}) failed:\n{done.stderr[-3000:]}")
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["code"] = "before" if src is not None else "now"
+    if "--start" in args and src is None:
+        out["start"] = args[args.index("--start") + 1]
     print(json.dumps(out), flush=True)
     return out
 
@@ -137,6 +139,8 @@ def main(argv=None) -> int:
     p.add_argument("--before", type=Path, help="a checkout of an earlier commit, measured the same way")
     p.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"), help="folder holding <data>/")
     p.add_argument("--one-memory", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--start", choices=["lobpcg", "arpack"], default="lobpcg",
+                   help="scores: the map's spectral start as this checkout finds it, or as umap-learn does")
     p.add_argument("--one-score", nargs=2, metavar=("DATA", "SEED"), help=argparse.SUPPRESS)
     p.add_argument("--one-codes", nargs=2, metavar=("DATA", "PATH"), help=argparse.SUPPRESS)
     p.add_argument("--one-cluster", nargs=2, metavar=("PATH", "SEED"), help=argparse.SUPPRESS)
@@ -148,6 +152,10 @@ def main(argv=None) -> int:
     if args.one_score:
         from map_pca import one
 
+        if args.start == "arpack":  # the neighbours without the index kept, and umap-learn's own start
+            import fewlabel.tasks.manifold
+
+            fewlabel.tasks.manifold.spectral_start = lambda *a, **k: None
         print(json.dumps(one(args.one_score[0], 0, int(args.one_score[1]), args.labels, args.root)))
         return 0
     if args.one_codes:
@@ -162,7 +170,8 @@ def main(argv=None) -> int:
     root = ["--root", str(args.root)] if args.root else []
     codes = [None] + ([args.before.resolve()] if args.before else [])
     memory_runs = [run(["--one-memory", str(n), *root], src) for n in args.rows for src in codes]
-    score_runs = [run(["--one-score", data, str(seed), "--labels", str(args.labels), *root], src)
+    start = ["--start", args.start]
+    score_runs = [run(["--one-score", data, str(seed), "--labels", str(args.labels), *start, *root], src)
                   for data in args.data for seed in args.seeds for src in codes]
     cluster_runs = []
     for data in args.cluster:

@@ -170,8 +170,8 @@ def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_component
     umap-learn solves for the graph Laplacian's eigenvectors with ARPACK and ``sqrt(n)`` Lanczos vectors of
     ``n`` float64 values each: memory and time that grow as ``n**1.5`` (1.2 GB of vectors at 280,000 rows).
     LOBPCG, started from a truncated SVD of the Laplacian (umap-learn's ``tswspectral_layout``), keeps a few
-    vectors per dimension. The graph is the fuzzy union umap-learn builds from the same neighbours, without the
-    weakest edges' pruning (a start, not the layout). Where LOBPCG does not converge umap-learn would fall
+    vectors per dimension. The graph is the one umap-learn lays out: the fuzzy union of the same neighbours, its
+    weakest edges dropped as umap-learn drops them. Where LOBPCG does not converge umap-learn would fall
     back to a random start; this returns None, and umap-learn's own spectral start is used (as with an
     umap-learn too old to have these functions).
     """
@@ -187,6 +187,12 @@ def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_component
     graph, _, _ = fuzzy_simplicial_set(Z, ind.shape[1], rs, "euclidean", knn_indices=ind, knn_dists=dist,
                                        set_op_mix_ratio=umap_kwargs.get("set_op_mix_ratio", 1.0),
                                        local_connectivity=umap_kwargs.get("local_connectivity", 1.0))
+    # umap-learn's start reads the graph its layout will use: edges too weak to be sampled once in the layout's
+    # epochs are dropped
+    epochs = umap_kwargs.get("n_epochs") or (500 if len(Z) <= 10_000 else 200)
+    epochs = max(epochs) if isinstance(epochs, list) else epochs
+    graph.data[graph.data < graph.data.max() / float(epochs if epochs > 10 else 200)] = 0.0
+    graph.eliminate_zeros()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = tswspectral_layout(Z, graph, n_components, rs, method="lobpcg")

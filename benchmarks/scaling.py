@@ -100,6 +100,7 @@ def draw(results: dict, path: Path) -> None:
     rows = np.array([r["rows"] for r in runs])
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     a.plot(rows, [1e3 * r["wall_s"] / r["rows"] for r in runs], "o-", label="whole command (wall)")
+    a.plot(rows, [1e3 * r["cpu_s"] / r["rows"] for r in runs], "o-", label="whole command (CPU)")
     for phase in runs[0]["phases"]:
         a.plot(rows, [1e3 * r["phases"].get(phase, np.nan) / r["rows"] for r in runs], "o--", label=phase)
     a.set(xscale="log", xlabel="rows", ylabel="ms per row", title="time per row")

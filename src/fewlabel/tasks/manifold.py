@@ -189,9 +189,10 @@ def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_component
                                        local_connectivity=umap_kwargs.get("local_connectivity", 1.0))
     # umap-learn's start reads the graph its layout will use: edges too weak to be sampled once in the layout's
     # epochs are dropped
-    epochs = umap_kwargs.get("n_epochs") or (500 if len(Z) <= 10_000 else 200)
+    default_epochs = 500 if len(Z) <= 10_000 else 200
+    epochs = umap_kwargs.get("n_epochs") or default_epochs
     epochs = max(epochs) if isinstance(epochs, list) else epochs
-    graph.data[graph.data < graph.data.max() / float(epochs if epochs > 10 else 200)] = 0.0
+    graph.data[graph.data < graph.data.max() / float(epochs if epochs > 10 else default_epochs)] = 0.0
     graph.eliminate_zeros()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -262,6 +262,8 @@ def _bad_fits():
         ("unknown encoder 'resnet'", dict(encoder="resnet"), X, y),
         ("unknown head 'deep'", dict(head="deep"), X, y),
         ("unknown pooling 'max'", dict(pooling="max"), images, y),
+        ("convs must be a positive integer", dict(convs=0), images, y),
+        ("list of 3 positive integers, one per stage", dict(convs=[2, 2]), images, y),
         ("freeze_encoder must be", dict(freeze_encoder="sometimes"), X, y),
         ("unknown consistency 'mixmatch'", dict(consistency="mixmatch"), images, y),
         ("threshold .* must be in \\[0, 1\\]", dict(consistency="fixmatch", threshold=1.5), images, y),
@@ -344,6 +346,9 @@ def test_architecture_parameters_the_encoder_does_not_use_are_named(mnist_small,
     with pytest.warns(UserWarning, match=r"hidden, latent do\(es\) not apply to encoder='conv'"):
         SemiSupervisedClassifier(encoder="conv", channels=(4,), pretrain=None, hidden=(8,), latent=2, max_steps=1,
                                  **CPU).fit(X, y)
+    with pytest.warns(UserWarning, match=r"convs do\(es\) not apply to encoder='conv'"):  # the pretrainer's has 1
+        SemiSupervisedClassifier(encoder="conv", channels=(4,), convs=2, pretrain="autoencoder", pretrain_epochs=1,
+                                 max_steps=1, **CPU).fit(X, y)
     with pytest.warns(UserWarning, match="pretrain_epochs do.es. not apply to a given pretrained encoder"):
         SemiSupervisedClassifier(encoder=small_ae, pretrain_epochs=3, max_steps=1, **CPU).fit(X, y)
     import warnings
@@ -374,3 +379,16 @@ def test_fixmatch_pseudo_labels_come_without_dropout_and_leave_batch_norm_averag
         c, d = net(x), net(x)
     assert not torch.allclose(c, d)  # training mode again: dropout is back
     assert not torch.allclose(bn.running_mean, mean)
+
+
+def test_a_deeper_conv_encoder_trains_saves_and_loads_as_it_was_built(mnist_small, tmp_path):
+    """``convs=2``: two convolutions before each pool. The saved model rebuilds the same layers (whatever the
+    defaults are when it is loaded) and answers as before."""
+    X, y = mnist_small[0][:400], datasets.labeled_subset(mnist_small[1][:400], 40, seed=0)
+    clf = SemiSupervisedClassifier(channels=(8, 16), convs=2, propagate=None, max_steps=30, **CPU).fit(X, y)
+    convs = [m for m in clf.module_.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 8), (8, 8), (8, 16), (16, 16)]
+    fewlabel.save(clf, tmp_path / "m")
+    back = fewlabel.load(tmp_path / "m")
+    assert back.convs == 2 and back.module_.config() == clf.module_.config()
+    np.testing.assert_array_equal(back.predict_proba(X[:50]), clf.predict_proba(X[:50]))

@@ -17,10 +17,29 @@ def test_baseline_is_the_same_network_without_the_unlabeled_data():
     semi = dict(encoder="conv", channels=(8, 16), pretrain="autoencoder", consistency="fixmatch",
                 freeze_encoder="then_unfreeze", epochs=5)
     base = baseline_params(semi)
-    assert base == dict(encoder="conv", channels=(8, 16), pretrain=None, propagate=None, consistency=None, augment=True,
-                        freeze_encoder=False, epochs=5)
+    # a pretrainer's conv encoder has one convolution per stage, whatever convs asks of the classifier's own
+    assert base == dict(encoder="conv", channels=(8, 16), convs=1, pretrain=None, propagate=None, consistency=None,
+                        augment=True, freeze_encoder=False, epochs=5)
     with pytest.raises(InputError, match="same architecture from scratch"):
         baseline_params(dict(encoder="runs/ae/model"))
+
+
+@pytest.mark.parametrize("pretrain", ["autoencoder", "byol"])
+def test_twin_of_a_pretrained_conv_encoder_is_built_with_its_architecture(pretrain):
+    """The supervised twin must be the pretrained network from scratch: the same encoder, layer for layer
+    (the classifier's own conv encoder may have several convolutions a stage, a pretrainer's has one)."""
+    from fewlabel.tasks.classify_encoder import fresh_spec
+
+    X = np.random.default_rng(0).integers(0, 256, (64, 8, 8), dtype=np.uint8)
+    semi = dict(encoder="conv", channels=(4, 8), convs=2, pretrain=pretrain, pretrain_epochs=1, batch_size=32,
+                device="cpu")
+    spec = SemiSupervisedClassifier(**semi).pretrainer_for(X.shape[1:]).fit(X).export_encoder("auto")
+    twin = SemiSupervisedClassifier(**baseline_params(semi))
+    twin.encoder_kind_ = "conv"
+    built = fresh_spec(twin, X.shape[1:])["body"]
+    assert built == spec.config["body"]
+    twin.convs = 2  # the architecture asked for, without the pretrainer: two a stage
+    assert fresh_spec(twin, X.shape[1:])["body"]["config"]["convs"] == [2, 2]
 
 
 @pytest.mark.real_step_floor
@@ -113,6 +132,12 @@ def test_cli_classify_passes_the_weight_average_and_schedule_on():
                                                                                             "epochs": 10}
     tuned = classifier_params(build_parser().parse_args(base + ["--ema", "0.999", "--schedule", "constant"]))
     assert tuned["ema"] == 0.999 and tuned["schedule"] is None
+    # the conv encoder's architecture, as the classifier's own defaults and as asked (one depth or one a stage)
+    assert (default["channels"], default["convs"]) == (SemiSupervisedClassifier().channels,
+                                                       SemiSupervisedClassifier().convs) == ((32, 64, 128), 1)
+    deep = classifier_params(build_parser().parse_args(base + ["--convs", "2"]))
+    assert deep["convs"] == 2 and classifier_params(build_parser().parse_args(base + ["--convs", "1,2,2"]))["convs"] \
+        == (1, 2, 2)
     SemiSupervisedClassifier(**tuned).set_params()  # every key is a parameter of the classifier
 
 

@@ -192,3 +192,26 @@ def test_transposed_convolution_leaves_a_cpu_bf16_autocast_and_is_torchs_layer_o
     assert y.dtype == torch.float32 and y_ref.dtype == torch.bfloat16
     torch.testing.assert_close(y, ref(x.bfloat16().float()))  # its bf16 input, in float32
     torch.testing.assert_close(y_ref.float(), y, atol=0.05, rtol=0.05)
+
+
+def test_convs_per_stage_stack_convolutions_before_each_pool():
+    enc = ConvEncoder((28, 28), channels=(4, 8, 16), batch_norm=True, convs=[1, 2, 3])
+    per_stage = [sum(isinstance(m, torch.nn.Conv2d) for m in stage) for stage in enc.stages]
+    assert per_stage == [1, 2, 3]
+    assert [stage[-1].__class__ for stage in enc.stages] == [torch.nn.MaxPool2d] * 3
+    assert enc(torch.rand(5, 28, 28)).shape == (5, 16, 3, 3)
+    assert ConvEncoder((28, 28), channels=(4, 8), convs=2).convs == [2, 2]
+    # the config names the depth only where a stage has more than one convolution, and rebuilds it
+    assert ConvEncoder(**enc.config()).config() == enc.config() and enc.config()["convs"] == [1, 2, 3]
+    assert "convs" not in ConvEncoder((28, 28), channels=(4, 8)).config()
+    for bad in (0, [1, 2], [1, 0, 1], "2", 1.5, True):
+        with pytest.raises(InputError, match="convs"):
+            ConvEncoder((28, 28), channels=(4, 8, 16), convs=bad)
+
+
+def test_one_convolution_a_stage_keeps_the_weight_names_models_were_saved_with():
+    """A model saved before ``convs`` existed has weights named stages.<i>.0 (conv) and .1 (batch norm):
+    the same names one convolution a stage gives now, so it loads."""
+    enc = ConvEncoder((28, 28), channels=(4, 8), batch_norm=True)
+    assert sorted(k for k in enc.state_dict() if k.endswith("weight")) == [
+        "stages.0.0.weight", "stages.0.1.weight", "stages.1.0.weight", "stages.1.1.weight"]

@@ -372,7 +372,8 @@ def baseline_architecture(exp: Experiment) -> dict:
         return {"encoder": "dense", "hidden": p["hidden"], "latent": p["latent"], "activation": p["activation"],
                 **({"latent_activation": p["latent_activation"]} if "latent_activation" in p else {})}
     if method in ("conv", "vae"):
-        out = {"encoder": "conv", "channels": p["channels"], "activation": p["activation"]}
+        # the pretrainers' conv encoders have one convolution per stage; the twin must have the same
+        out = {"encoder": "conv", "channels": p["channels"], "convs": 1, "activation": p["activation"]}
         if "batch_norm" in p:
             out["batch_norm"] = p["batch_norm"]
         if method == "vae":
@@ -383,7 +384,8 @@ def baseline_architecture(exp: Experiment) -> dict:
     if p["encoder"] == "resnet18":
         return {"encoder": "resnet18", "width": p["width"], "stem": p["stem"]}
     # BYOL's code is its pooling ('global' by default): the twin reads the same code, not the flattened map
-    return {"encoder": "conv", "channels": p["channels"], "batch_norm": p["batch_norm"], "pooling": p["pooling"]}
+    return {"encoder": "conv", "channels": p["channels"], "convs": 1, "batch_norm": p["batch_norm"],
+            "pooling": p["pooling"]}
 
 
 def classifier_params(exp: Experiment, encoder=None) -> tuple[dict, dict]:

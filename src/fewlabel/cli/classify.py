@@ -98,6 +98,9 @@ def add_parser(sub) -> None:
     g.add_argument("--hidden", type=sizes, default=(128, 64), help="dense encoder layer sizes")
     g.add_argument("--latent", type=int, default=16, help="dense encoder code size")
     g.add_argument("--channels", type=sizes, default=(32, 64, 128), help="conv encoder channels per stage")
+    g.add_argument("--convs", type=sizes, default=(1,),
+                   help="conv encoder: 3x3 convolutions per stage, one number for every stage or one per stage "
+                        "(default 1; 2 with every row labeled: README, 'Few labels')")
     g.add_argument("--head", choices=["mlp", "linear"], default="mlp")
     g.add_argument("--freeze-encoder", choices=["no", "yes", "then_unfreeze"], default="no")
     g.add_argument("--augment", choices=["auto", "yes", "no"], default="auto",
@@ -121,7 +124,8 @@ def classifier_params(args) -> dict:
                 propagate=None if args.propagate == "none" else args.propagate,
                 pseudo_threshold=args.pseudo_threshold,
                 consistency=None if args.consistency == "none" else args.consistency, hidden=args.hidden,
-                latent=args.latent, channels=args.channels, width=args.width, head=args.head,
+                latent=args.latent, channels=args.channels,
+                convs=args.convs[0] if len(args.convs) == 1 else args.convs, width=args.width, head=args.head,
                 freeze_encoder={"no": False, "yes": True}.get(args.freeze_encoder, args.freeze_encoder),
                 augment={"yes": True, "no": False}.get(args.augment, args.augment), threshold=args.threshold, pretrain_epochs=args.pretrain_epochs, ema=args.ema,
                 schedule=None if args.schedule == "constant" else args.schedule,

@@ -48,6 +48,20 @@ def _channels(channels) -> list[int]:
     return chans
 
 
+def check_convs(convs, n_stages: int) -> list[int]:
+    """Convolutions per stage: one integer for every stage, or one per stage."""
+    per_stage = [convs] * n_stages if isinstance(convs, int) and not isinstance(convs, bool) else convs
+    try:
+        per_stage = list(per_stage)
+    except TypeError:
+        raise InputError(f"convs must be a positive integer (convolutions in every stage) or a list of them, one "
+                         f"per stage, got {convs!r}") from None
+    if len(per_stage) != n_stages or any(not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in per_stage):
+        raise InputError(f"convs must be a positive integer (convolutions in every stage) or a list of {n_stages} "
+                         f"positive integers, one per stage (channels has {n_stages}), got {convs!r}")
+    return per_stage
+
+
 def _kernel(kernel_size) -> int:
     if not isinstance(kernel_size, int) or isinstance(kernel_size, bool) or kernel_size < 1 or kernel_size % 2 == 0:
         raise InputError(f"kernel_size must be a positive odd integer (so padding kernel_size // 2 keeps the size), "
@@ -101,8 +115,9 @@ def _from_nchw(y: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
 class ConvEncoder(nn.Module):
     """Images ``(N, *input_shape)`` to codes: convolutional stages, then optionally a dense layer.
 
-    For each entry ``c`` of ``channels``: ``Conv2d(prev, c, kernel_size, padding=kernel_size // 2)``,
-    optional ``BatchNorm2d``, ``activation``, ``MaxPool2d(2)``. With ``latent=None`` the code is the
+    For each entry ``c`` of ``channels``: ``convs`` times (an integer for every stage, or one per stage)
+    ``Conv2d(prev, c, kernel_size, padding=kernel_size // 2)``, optional ``BatchNorm2d``, ``activation``; then
+    ``MaxPool2d(2)``. With ``latent=None`` the code is the
     final feature map ``(N, *feature_map_shape)``; with an integer ``latent`` the map is flattened and
     ``Linear(.., latent)`` + ``latent_activation`` gives the code ``(N, latent)``.
 
@@ -111,20 +126,25 @@ class ConvEncoder(nn.Module):
     """
 
     def __init__(self, input_shape, channels=(16, 32, 64), kernel_size=3, activation="relu", batch_norm=False,
-                 latent=None, latent_activation="linear"):
+                 latent=None, latent_activation="linear", convs=1):
         super().__init__()
         self.input_shape = check_image_shape(input_shape, "input_shape")
         self.channels, self.kernel_size = _channels(channels), _kernel(kernel_size)
+        self.convs = check_convs(convs, len(self.channels))
         self.activation, self.batch_norm = activation, bool(batch_norm)
         self.latent, self.latent_activation = _latent(latent), latent_activation
         self.sizes = stage_sizes(self.input_shape, len(self.channels))
         in_ch = self.input_shape[2] if len(self.input_shape) == 3 else 1
         stages = []
-        for c in self.channels:
-            layers: list[nn.Module] = [nn.Conv2d(in_ch, c, self.kernel_size, padding=self.kernel_size // 2)]
-            if self.batch_norm:
-                layers.append(nn.BatchNorm2d(c))
-            layers += [make_activation(activation), nn.MaxPool2d(2)]
+        for c, depth in zip(self.channels, self.convs):
+            layers: list[nn.Module] = []
+            for _ in range(depth):
+                layers.append(nn.Conv2d(in_ch, c, self.kernel_size, padding=self.kernel_size // 2))
+                if self.batch_norm:
+                    layers.append(nn.BatchNorm2d(c))
+                layers.append(make_activation(activation))
+                in_ch = c
+            layers.append(nn.MaxPool2d(2))
             stages.append(nn.Sequential(*layers))
             in_ch = c
         self.stages = nn.Sequential(*stages)
@@ -141,7 +161,9 @@ class ConvEncoder(nn.Module):
     def config(self) -> dict:
         return {"input_shape": list(self.input_shape), "channels": self.channels, "kernel_size": self.kernel_size,
                 "activation": self.activation, "batch_norm": self.batch_norm, "latent": self.latent,
-                "latent_activation": self.latent_activation}
+                "latent_activation": self.latent_activation,
+                # written only when a stage has more than one convolution: older saved configs stay as they were
+                **({"convs": self.convs} if set(self.convs) != {1} else {})}
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The final feature map ``(N, C_last, h, w)``, before any dense layer."""

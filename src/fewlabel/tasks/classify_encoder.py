@@ -3,9 +3,10 @@ every row, or a fitted or saved pretrainer given by the user. Functions of the c
 
 The encoder (``encoder``; 'auto': 'conv' for image rows, 'dense' for vectors):
     'dense': an MLP ``input -> hidden... -> latent`` (``activation``, ``latent_activation``);
-    'conv': a :class:`~fewlabel.nets.conv.ConvEncoder` (``channels``, 3x3 convolutions, ``batch_norm``,
-    2x2 max-pooling per stage) whose last feature map is flattened (``pooling='flatten'``, or 'auto':
-    3x3x128 on 28x28 images) or averaged per channel (``pooling='global'``), image rows only;
+    'conv': a :class:`~fewlabel.nets.conv.ConvEncoder` (``channels``; ``convs`` 3x3 convolutions a stage, one number or one a stage,
+    each with ``batch_norm``, then 2x2 max-pooling) whose last feature map is flattened (``pooling='flatten'``,
+    or 'auto': 3x3x128 on 28x28 images) or averaged per channel (``pooling='global'``), image rows only;
+    pretrained (``pretrain``), it is the pretrainer's encoder, one convolution per stage (``convs`` unused);
     'resnet18': :func:`~fewlabel.nets.resnet.resnet18` (``stem``, ``width`` channels in its first stage),
     its last feature map averaged per channel (``pooling='auto'`` or 'global': 8 * ``width`` values) or
     flattened, image rows only;
@@ -41,7 +42,7 @@ import numpy as np
 from fewlabel._base import to_float
 from fewlabel.checks import positive_int
 from fewlabel.errors import InputError
-from fewlabel.nets.conv import ConvEncoder
+from fewlabel.nets.conv import ConvEncoder, check_convs
 from fewlabel.nets.encoder import POOLINGS, build_encoder
 from fewlabel.nets.dense import MLP
 from fewlabel.nets.resnet import ResNet
@@ -53,9 +54,9 @@ ENCODERS = ("auto", "dense", "conv", "resnet18")
 PRETRAIN = (None, "autoencoder", "denoising", "vae", "byol")
 
 #: Architecture parameters each named encoder does not use (set away from their defaults: a warning).
-UNUSED_BY = {"dense": ("channels", "batch_norm", "stem", "width"),
+UNUSED_BY = {"dense": ("channels", "convs", "batch_norm", "stem", "width"),
              "conv": ("hidden", "latent", "latent_activation", "stem", "width"),
-             "resnet18": ("hidden", "latent", "latent_activation", "channels", "batch_norm")}
+             "resnet18": ("hidden", "latent", "latent_activation", "channels", "convs", "batch_norm")}
 
 
 #: What a classifier given a pretrained encoder does not use.
@@ -88,6 +89,11 @@ def check_encoder_params(est) -> None:
     if est.pooling not in POOLINGS:
         raise InputError(f"unknown pooling {est.pooling!r}: choose one of {POOLINGS}")
     positive_int("pretrain_epochs", est.pretrain_epochs)
+    try:
+        stages = len(list(est.channels))
+    except TypeError:
+        return  # channels itself is refused where the conv encoder is built, by name
+    check_convs(est.convs, stages)
 
 
 def is_images(shape) -> bool:
@@ -105,6 +111,8 @@ def warn_unused_architecture(est) -> None:
         unused = set(UNUSED_BY[est.encoder])
         if est.encoder == "conv" and est.pretrain == "vae":
             unused.discard("latent")  # a conv VAE's code has ``latent`` values
+        if est.encoder == "conv" and est.pretrain is not None:
+            unused.add("convs")  # the pretrainers' conv encoders have one convolution per stage
         what = f"encoder={est.encoder!r}"
     else:
         unused = set(PRETRAINED_IGNORES)
@@ -165,7 +173,7 @@ def fresh_spec(est, input_shape) -> dict:
         body = ResNet(input_shape, blocks=(2, 2, 2, 2), base=int(est.width), stem=est.stem)
     else:
         body = ConvEncoder(input_shape, channels=tuple(est.channels), activation=est.activation,
-                           batch_norm=est.batch_norm, latent=None)
+                           batch_norm=est.batch_norm, latent=None, convs=est.convs)
     return {"body": {"type": type(body).__name__, "config": body.config()}, "code": code_mode(est),
             "image_shape": None}
 

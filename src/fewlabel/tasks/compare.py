@@ -44,6 +44,8 @@ def baseline_params(params: dict) -> dict:
     if not isinstance(out.get("encoder", "auto"), str) or out.get("encoder", "auto") not in ENCODERS:
         raise InputError(f"compare needs encoder= one of {ENCODERS} (pretrained here), so that its supervised "
                          "baseline can be the same architecture from scratch; a ready-made encoder has no such twin")
+    if out.get("pretrain") is not None and out.get("encoder", "auto") in ("auto", "conv"):
+        out["convs"] = 1  # a pretrainer's conv encoder has one convolution per stage: so has its twin
     out["pretrain"] = None
     out["propagate"] = None
     out.pop("pretrain_params", None)

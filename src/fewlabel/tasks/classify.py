@@ -119,8 +119,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     The encoder (``encoder``: 'auto', 'dense', 'conv', 'resnet18', or a fitted or saved fewlabel pretrainer)
     and its pretraining on every row (``pretrain``: None, 'autoencoder', 'denoising', 'vae', 'byol';
     ``pretrain_epochs``, ``pretrain_params``) with their architecture parameters (``hidden``, ``latent``,
-    ``activation``, ``latent_activation``, ``channels``, ``convs``, ``pooling``, ``batch_norm``, ``stem``, ``width``) are
-    described in :mod:`fewlabel.tasks.classify_encoder`.
+    ``activation``, ``latent_activation``, ``channels``, ``convs``, ``pooling``, ``batch_norm``, ``stem``,
+    ``width``) are described in :mod:`fewlabel.tasks.classify_encoder`.
 
     The head: ``head='mlp'`` (``head_hidden`` layers) or 'linear'; ``dropout`` on the code and after each
     hidden layer of the head.
@@ -172,9 +172,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     """
 
     def __init__(self, encoder="auto", pretrain=None, propagate="auto", hidden=(128, 64), latent=16, activation="relu",
-                 latent_activation="linear", channels=(32, 64, 128), convs=1, pooling="auto", batch_norm=True, stem="auto",
-                 width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False, freeze_epochs=5,
-                 consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
+                 latent_activation="linear", channels=(32, 64, 128), convs=1, pooling="auto", batch_norm=True,
+                 stem="auto", width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False,
+                 freeze_epochs=5, consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7, augment="auto",
                  pretrain_epochs=20, pretrain_params=None, schedule="cosine", ema=None, validation_fraction=0.0,
                  early_stopping=None, pseudo_threshold=0.5, standardize="auto", route="auto", route_folds=3,
                  propagate_params=None, min_steps=200, route_params=None):

@@ -4,9 +4,10 @@ every row, or a fitted or saved pretrainer given by the user. Functions of the c
 The encoder (``encoder``; 'auto': 'conv' for image rows, 'dense' for vectors):
     'dense': an MLP ``input -> hidden... -> latent`` (``activation``, ``latent_activation``);
     'conv': a :class:`~fewlabel.nets.conv.ConvEncoder` (``channels``; ``convs`` 3x3 convolutions a stage, one
-    number or one a stage, each with ``batch_norm``, then 2x2 max-pooling) whose last feature map is flattened (``pooling='flatten'``,
-    or 'auto': 3x3x128 on 28x28 images) or averaged per channel (``pooling='global'``), image rows only;
-    pretrained (``pretrain``), it is the pretrainer's encoder, one convolution per stage (``convs`` unused);
+    number or one a stage, each with ``batch_norm``, then 2x2 max-pooling) whose last feature map is flattened
+    (``pooling='flatten'``, or 'auto': 3x3x128 on 28x28 images) or averaged per channel (``pooling='global'``),
+    image rows only; pretrained (``pretrain``), it is the pretrainer's encoder, one convolution a stage
+    (``convs`` unused);
     'resnet18': :func:`~fewlabel.nets.resnet.resnet18` (``stem``, ``width`` channels in its first stage),
     its last feature map averaged per channel (``pooling='auto'`` or 'global': 8 * ``width`` values) or
     flattened, image rows only;

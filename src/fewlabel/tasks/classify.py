@@ -175,9 +175,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                  latent_activation="linear", channels=(32, 64, 128), convs=1, pooling="auto", batch_norm=True,
                  stem="auto", width=64, head="mlp", head_hidden=(128,), dropout=0.3, freeze_encoder=False,
                  freeze_epochs=5, consistency=None, threshold=0.95, unlabeled_weight=1.0, unlabeled_ratio=7,
-                 augment="auto", pretrain_epochs=20, pretrain_params=None, schedule="cosine", ema=None, validation_fraction=0.0,
-                 early_stopping=None, pseudo_threshold=0.5, standardize="auto", route="auto", route_folds=3,
-                 propagate_params=None, min_steps=200, route_params=None):
+                 augment="auto", pretrain_epochs=20, pretrain_params=None, schedule="cosine", ema=None,
+                 validation_fraction=0.0, early_stopping=None, pseudo_threshold=0.5, standardize="auto", route="auto",
+                 route_folds=3, propagate_params=None, min_steps=200, route_params=None):
         self.encoder = encoder
         self.pretrain = pretrain
         self.propagate = propagate

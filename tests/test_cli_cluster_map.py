@@ -108,6 +108,7 @@ def test_map_without_encoder_shows_raw_input(tmp_path):
     (["--k", "10", "--encoder", "NOWHERE"], ["--encoder", "no such folder"]),
     (["--k", "10", "--max-rows", "0"], ["--max-rows"]),
     (["--k", "10", "--n-init", "0"], ["--n-init must be at least 1"]),
+    (["--k", "10", "--n-maps", "0"], ["--n-maps must be at least 1"]),
 ])
 def test_cluster_errors_are_one_line_and_write_nothing(tmp_path, capsys, argv, words):
     argv = [str(tmp_path / "nowhere") if a == "NOWHERE" else a for a in argv]

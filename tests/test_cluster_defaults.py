@@ -10,6 +10,7 @@ import pytest
 import fewlabel
 from fewlabel import datasets
 from fewlabel.cli import main
+from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 
 pytestmark = pytest.mark.slow(rank=1)  # runs early: see tests/conftest.py
 
@@ -43,6 +44,7 @@ def _metrics(out):
 def test_cluster_with_defaults_trains_saves_and_beats_the_pixels(tmp_path, mnist_args, default_run, capsys):
     out, m = default_run
     assert m["encoder"] == "Autoencoder" and m["method"] == "gmm" and m["manifold"] == "umap" and m["k"] == 10
+    assert m["n_maps"] == CLUSTER_DEFAULTS["n_maps"] == 1
     trained = m["encoder_trained"]
     # 3,000 rows are 12 steps an epoch: the default trains 50 epochs, 600 steps (20 epochs on all 70,000 rows)
     assert trained["rows"] == 3000 and trained["epochs"] == 50 and trained["hidden"] == [500, 500, 2000]

@@ -82,7 +82,8 @@ PRETRAIN_METHODS = ("autoencoder", "conv", "vae", "stacked", "byol", "none")
 TASKS = ("classify", "cluster", "map", "detect")
 TOP_KEYS = ("title", "seed", "device", "data", "pretrain", "tasks")
 CLASSIFY_KEYS = ("labels", "seeds", "all_labels", "logistic_regression")
-CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "n_init", "refine", "standardize", "raw")
+CLUSTER_KEYS = ("k", "method", "manifold", "manifold_dim", "n_neighbors", "n_init", "n_maps", "refine", "standardize",
+                "raw")
 MAP_KEYS = ("method", "max_points")
 DETECT_KEYS = ("mode", "contamination", "score_by", "unknown", "classes", "outliers", "outliers_split",
                "calibration_fraction")
@@ -276,6 +277,7 @@ def _check_cluster(w, c, key, base, method) -> dict:
             "manifold_dim": w.integer(c.get("manifold_dim", defaults["manifold_dim"]), f"{key}.manifold_dim", 1),
             "n_neighbors": w.integer(c.get("n_neighbors", defaults["n_neighbors"]), f"{key}.n_neighbors", 2),
             "n_init": w.integer(c.get("n_init", defaults["n_init"]), f"{key}.n_init", 1),
+            "n_maps": w.integer(c.get("n_maps", defaults["n_maps"]), f"{key}.n_maps", 1),
             "refine": w.string(c.get("refine", defaults["refine"]), f"{key}.refine", ("auto", "network", "none")),
             "standardize": _standardize(w, c.get("standardize", defaults["standardize"]), f"{key}.standardize"),
             "raw": w.boolean(c.get("raw", True), f"{key}.raw"), "encoder": True}

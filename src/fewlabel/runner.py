@@ -223,6 +223,7 @@ class Runner:
             r = run_cluster(X, y, encoder=encoder, k=c["k"], method=c["method"],
                             manifold=None if c["manifold"] == "none" else c["manifold"],
                             manifold_dim=c["manifold_dim"], n_neighbors=c["n_neighbors"], n_init=c["n_init"],
+                            n_maps=c["n_maps"],
                             standardize=c["standardize"], out=folder,
                             seed=self.exp.seed,
                             refine=None if c["refine"] == "none" else c["refine"], device=self.exp.device,

@@ -145,6 +145,9 @@ def add_parser(sub) -> None:
     p.add_argument("--n-init", type=int, default=CLUSTER_DEFAULTS["n_init"],
                    help="starts of the mixture; the one with the highest likelihood (k-means: the lowest inertia) is "
                         f"kept (default {CLUSTER_DEFAULTS['n_init']})")
+    p.add_argument("--n-maps", type=int, default=CLUSTER_DEFAULTS["n_maps"],
+                   help="UMAP maps drawn (seeds --seed and up), each clustered; above 1 the clusters are their "
+                        f"consensus, what the maps agree on (default {CLUSTER_DEFAULTS['n_maps']}; PCA draws one)")
     p.add_argument("--standardize", choices=["auto", "yes", "no"], default=CLUSTER_DEFAULTS["standardize"],
                    help="centre and scale each column of a table by its mean and spread first, so that no column "
                         "weighs more for its units; auto (default): for a table of numbers (not images), unless "
@@ -181,6 +184,7 @@ def check_options(args) -> None:
     positive(args.max_rows, "--max-rows")
     positive(args.manifold_dim, "--manifold-dim")
     positive(args.n_init, "--n-init")
+    positive(args.n_maps, "--n-maps")
     if args.n_neighbors < 2:
         raise InputError(f"--n-neighbors must be at least 2, got {args.n_neighbors}")
     if args.k != "auto" and (not isinstance(args.k, int) or isinstance(args.k, bool)):
@@ -258,7 +262,7 @@ def run(args, out: Path) -> int:
     scored = np.asarray(y) != -1 if source.get("unlabeled_rows") else None
     result = run_cluster(X, y if scored is None else None, encoder=encoder, k=k, method=args.method, manifold=manifold,
                          manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, n_init=args.n_init,
-                         standardize=scaling is not None, out=out,
+                         n_maps=args.n_maps, standardize=scaling is not None, out=out,
                          seed=args.seed,
                          refine=refine, device=args.device, progress=not args.quiet)
     labels = result.pop("labels")

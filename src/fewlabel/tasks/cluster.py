@@ -132,13 +132,23 @@ class CodeClustering(ClusterMixin, BaseEstimator):
     (a pipeline's scaled columns as well as codes), where a full-covariance mixture without a map overfits and a
     default that depended on an optional package would change its answers from one installation to the next.
     :class:`~fewlabel.tasks.clusterer.ClusterModel` is the command line's route as an estimator.
+
+    ``n_maps`` (UMAP only; PCA and no manifold draw one map): UMAP's layout is random, and on data whose clusters
+    touch (Fashion-MNIST) one map's clusters differ from another's by points of NMI. With ``n_maps`` above 1,
+    that many maps are drawn (seeds ``random_state``, ``random_state + 1``, ...), each clustered by the method,
+    and the clusters are their consensus: k-means (``n_init`` starts, 10 when None) on each row's clusters in
+    every map, one-hot: rows that the maps keep together end together. ``n_maps=1`` is the single map.
+
     Fitted attributes: ``labels_``, ``probability_`` (each row's probability of its cluster; 1 with
-    k-means), ``model_`` (the KMeans / GaussianMixture), ``reducer_`` (or None),
-    ``n_features_in_``.
+    k-means; with several maps, the maps' probabilities of it averaged), ``model_`` (the KMeans /
+    GaussianMixture), ``reducer_`` (or None), ``n_features_in_``; ``n_maps_`` (the maps drawn), ``reducers_``
+    and ``models_`` (one per map; ``reducer_`` and ``model_`` are the first), ``consensus_`` (None for one map,
+    else the k-means of the consensus) and ``component_clusters_`` (for each map, the consensus cluster each of
+    its clusters mostly went to: how a map's probabilities are read as the consensus's).
     """
 
     def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
-                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], random_state=0, n_init=None):
+                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], random_state=0, n_init=None, n_maps=1):
         self.n_clusters = n_clusters
         self.method = method
         self.manifold = manifold
@@ -146,50 +156,107 @@ class CodeClustering(ClusterMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.random_state = random_state
         self.n_init = n_init
+        self.n_maps = n_maps
 
-    def _embed(self, Z, fit: bool) -> np.ndarray:
-        if fit:
-            self.reducer_ = None
-            if self.manifold is None:
-                return Z
-            self.reducer_ = make_reducer(self.manifold, self.manifold_dim, self.n_neighbors, self.random_state,
-                                         n_rows=len(Z), n_features=Z.shape[1])
-            return np.asarray(self.reducer_.fit_transform(Z), dtype=np.float32)
-        if self.reducer_ is None:
-            return Z
-        return np.asarray(self.reducer_.transform(Z), dtype=np.float32)
+    def _map_seeds(self) -> list:
+        """The seed of each map: ``random_state``, ``random_state + 1``, ... (None: unseeded)."""
+        n = int_at_least("n_maps", self.n_maps, 1) if self.manifold == "umap" else 1
+        return [None if self.random_state is None else int(self.random_state) + i for i in range(n)]
+
+    def _fit_mixture(self, E, k):
+        """(model, labels, each row's probability of each cluster) of the method on one map."""
+        model = _model(self.method, k, self.random_state, self.n_init)
+        with warnings.catch_warnings():
+            # k-means on fewer distinct points than k: sklearn warns and still returns a valid answer
+            warnings.filterwarnings("ignore", message=".*Number of distinct clusters.*")
+            if self.method == "kmeans":
+                labels = model.fit(E).labels_
+                return model, labels, np.eye(k)[labels]
+            labels = model.fit_predict(E)
+            return model, labels, model.predict_proba(E)
 
     def fit(self, Z, y=None):
         """Cluster the rows of ``Z`` (``y`` is ignored; it is here for scikit-learn pipelines)."""
         one_of(METHODS)("method", self.method)
         one_of(MANIFOLDS)("manifold", self.manifold)
+        int_at_least("n_maps", self.n_maps, 1)
         Z = check_codes(Z)
         k = check_k(self.n_clusters, len(Z), "n_clusters")
         self.n_features_in_ = Z.shape[1]
-        E = self._embed(Z, fit=True)
-        self.model_ = _model(self.method, k, self.random_state, self.n_init)
-        with warnings.catch_warnings():
-            # k-means on fewer distinct points than k: sklearn warns and still returns a valid answer
-            warnings.filterwarnings("ignore", message=".*Number of distinct clusters.*")
-            if self.method == "kmeans":
-                self.model_.fit(E)
-                labels = self.model_.labels_
-                probability = np.ones(len(E))
+        self.reducers_, self.models_, labels, posteriors = [], [], [], []
+        for seed in self._map_seeds():
+            if self.manifold is None:
+                E = Z
             else:
-                labels = self.model_.fit_predict(E)
-                probability = self.model_.predict_proba(E).max(axis=1)
-        self.labels_ = np.asarray(labels, dtype=np.int64)
-        self.probability_ = np.asarray(probability, dtype=np.float64)
+                reducer = make_reducer(self.manifold, self.manifold_dim, self.n_neighbors, seed,
+                                       n_rows=len(Z), n_features=Z.shape[1])
+                E = np.asarray(reducer.fit_transform(Z), dtype=np.float32)
+                self.reducers_.append(reducer)
+            model, map_labels, posterior = self._fit_mixture(E, k)
+            self.models_.append(model)
+            labels.append(np.asarray(map_labels, dtype=np.int64))
+            posteriors.append(posterior)
+        self.n_maps_ = len(self.models_)
+        self.reducer_ = self.reducers_[0] if self.reducers_ else None
+        self.model_ = self.models_[0]
+        if self.n_maps_ == 1:
+            self.consensus_, self.component_clusters_ = None, None
+            self.labels_ = labels[0]
+            self.probability_ = np.asarray(posteriors[0].max(axis=1), dtype=np.float64)
+            return self
+        votes = np.concatenate([np.eye(k, dtype=np.float32)[lab] for lab in labels], axis=1)
+        n_init = 10 if self.n_init is None else int_at_least("n_init", self.n_init, 1)
+        self.consensus_ = KMeans(n_clusters=k, n_init=n_init, random_state=self.random_state).fit(votes)
+        self.labels_ = np.asarray(self.consensus_.labels_, dtype=np.int64)
+        # each map's cluster stands for the consensus cluster its rows (weighted by their probability) went to
+        final = np.eye(k)[self.labels_]
+        self.component_clusters_ = np.stack([(post.T @ final).argmax(axis=1) for post in posteriors])
+        p = self._consensus_proba(posteriors)
+        self.probability_ = np.asarray(p[np.arange(len(p)), self.labels_], dtype=np.float64)
         return self
 
-    def predict(self, Z) -> np.ndarray:
-        """The cluster (int64) of each row of ``Z``."""
+    def _consensus_proba(self, posteriors) -> np.ndarray:
+        """Each map's probabilities of its clusters, read as the consensus clusters they stand for, averaged."""
+        k = int(self.n_clusters)
+        out = np.zeros((len(posteriors[0]), k))
+        for post, to in zip(posteriors, self.component_clusters_):
+            out += post @ np.eye(k)[to]
+        return out / len(posteriors)
+
+    def _per_map(self, Z):
+        """(labels, probabilities) of ``Z``'s rows in each map."""
         check_is_fitted(self, "model_")
         Z = check_codes(Z)
         if Z.shape[1] != self.n_features_in_:
             raise InputError(f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
-        return np.asarray(self.model_.predict(self._embed(Z, fit=False)), dtype=np.int64)
+        reducers = getattr(self, "reducers_", None) or [self.reducer_]
+        models = getattr(self, "models_", None) or [self.model_]
+        k = int(self.n_clusters)
+        out = []
+        for reducer, model in zip(reducers, models):
+            E = Z if reducer is None else np.asarray(reducer.transform(Z), dtype=np.float32)
+            labels = np.asarray(model.predict(E), dtype=np.int64)
+            proba = model.predict_proba(E) if hasattr(model, "predict_proba") else np.eye(k)[labels]
+            out.append((labels, proba))
+        return out
+
+    def predict(self, Z) -> np.ndarray:
+        """The cluster (int64) of each row of ``Z``."""
+        per_map = self._per_map(Z)
+        if getattr(self, "consensus_", None) is None:
+            return per_map[0][0]
+        k = int(self.n_clusters)
+        votes = np.concatenate([np.eye(k, dtype=np.float32)[labels] for labels, _ in per_map], axis=1)
+        return np.asarray(self.consensus_.predict(votes), dtype=np.int64)
+
+    def predict_proba(self, Z) -> np.ndarray:
+        """Each row's probability of each cluster: the mixture's (1 for the nearest k-means centre); with several
+        maps, each map's read as the consensus clusters and averaged."""
+        per_map = self._per_map(Z)
+        if getattr(self, "consensus_", None) is None:
+            return np.asarray(per_map[0][1], dtype=np.float64)
+        return self._consensus_proba([proba for _, proba in per_map])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -384,8 +451,8 @@ def subsample(n_rows: int, max_points: int | None, y=None, seed: int = 0) -> np.
 def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["method"],
                 manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
-                standardize=CLUSTER_DEFAULTS["standardize"], out=None, seed=0, max_plot_points=10_000,
-                refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
+                n_maps=CLUSTER_DEFAULTS["n_maps"], standardize=CLUSTER_DEFAULTS["standardize"], out=None, seed=0,
+                max_plot_points=10_000, refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
@@ -415,7 +482,8 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
         as_images(X[:1])
     t0 = time.perf_counter()
     model = ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
-                         n_neighbors=n_neighbors, n_init=n_init, refine=refine, standardize=standardize,
+                         n_neighbors=n_neighbors, n_init=n_init, n_maps=n_maps, refine=refine,
+                         standardize=standardize,
                          random_state=seed, device=device, verbose=progress)
     check_k(k, len(X), "k")
     labels = model.fit(X).labels_
@@ -423,6 +491,7 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
     seconds = time.perf_counter() - t0
     refined = model.network_ is not None
     result = {"k": int(k), "method": method, "manifold": manifold, "n_init": int(n_init),
+              "n_maps": int(model.clustering_.n_maps_),
               "standardized": model.standardize_ is not None,
               "seed": None if seed is None else int(seed),
               "n_rows": int(len(Z)), "n_features": int(Z.shape[1]),

@@ -118,6 +118,16 @@ def _mixture_from_state(config, arrays):
     return g
 
 
+def _code_width(reducer, model) -> int:
+    """How many values a code has, read off a loaded map (or, without one, the mixture it feeds)."""
+    if reducer is None:
+        centres = model.means_ if isinstance(model, GaussianMixture) else model.cluster_centers_
+        return int(centres.shape[1])
+    if isinstance(reducer, PCA):
+        return int(reducer.components_.shape[1])
+    return int(reducer.umap_._raw_data.shape[1])
+
+
 def _network_config(net) -> dict:
     convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
     return {"in_channels": int(convs[0].in_channels), "n_classes": int(net.head.out_features),
@@ -133,7 +143,9 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     on the rows, :func:`fewlabel.tasks.cluster.default_encoder`; None: the raw input; or a fitted pretrainer /
     the path of a saved one); ``method`` ('gmm' or 'kmeans'); ``manifold`` ('auto': UMAP when umap-learn is
     installed, else PCA; 'umap', 'pca' or None) to ``manifold_dim`` dimensions with ``n_neighbors``; ``n_init``
-    (the mixture's starts: the one with the highest likelihood, or k-means' lowest inertia, is kept);
+    (the mixture's starts: the one with the highest likelihood, or k-means' lowest inertia, is kept); ``n_maps``
+    (UMAP maps drawn, each clustered, the clusters their consensus:
+    :class:`~fewlabel.tasks.cluster.CodeClustering`; PCA draws one);
     ``standardize`` ('auto': the columns of a table of floats are centred and scaled by their mean and spread
     before anything else, unless a given encoder has its own scale; True; False);
     ``refine`` ('auto': self-label images of at least 2,000 rows and 16 pixels a side; 'network': always; None);
@@ -151,8 +163,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     def __init__(self, n_clusters=10, encoder="auto", method=CLUSTER_DEFAULTS["method"],
                  manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
                  n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
-                 refine=CLUSTER_DEFAULTS["refine"], refine_params=None, standardize=CLUSTER_DEFAULTS["standardize"],
-                 random_state=0, device="auto", verbose=False):
+                 n_maps=CLUSTER_DEFAULTS["n_maps"], refine=CLUSTER_DEFAULTS["refine"], refine_params=None,
+                 standardize=CLUSTER_DEFAULTS["standardize"], random_state=0, device="auto", verbose=False):
         self.n_clusters = n_clusters
         self.encoder = encoder
         self.method = method
@@ -160,6 +172,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         self.manifold_dim = manifold_dim
         self.n_neighbors = n_neighbors
         self.n_init = n_init
+        self.n_maps = n_maps
         self.refine = refine
         self.refine_params = refine_params
         self.standardize = standardize
@@ -179,6 +192,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         if self.refine not in REFINE:
             raise InputError(f"unknown refine {self.refine!r}: choose one of {REFINE}")
         int_at_least("n_init", self.n_init, 1)
+        int_at_least("n_maps", self.n_maps, 1)
         check_standardize(self.standardize)
         self._refine_settings()
         return manifold
@@ -224,7 +238,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         t1 = time.process_time()
         clustering = CodeClustering(n_clusters=self.n_clusters, method=self.method, manifold=manifold,
                                     manifold_dim=self.manifold_dim, n_neighbors=self.n_neighbors,
-                                    random_state=self.random_state, n_init=self.n_init).fit(Z)
+                                    random_state=self.random_state, n_init=self.n_init, n_maps=self.n_maps).fit(Z)
         times["map and mixture"] = time.process_time() - t1
         self.labels_before_refine_ = clustering.labels_
         self.labels_, self.network_, self.refine_rounds_ = clustering.labels_, None, None
@@ -288,17 +302,15 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         if self.network_ is not None:
             out[:, self.cluster_names_] = predict_proba_network(self.network_, as_images(X))
             return out
-        Z = encode(X, self.encoder_)
-        reducer, model = self.clustering_.reducer_, self.clustering_.model_
-        E = Z if reducer is None else np.asarray(reducer.transform(Z), np.float32)
-        if isinstance(model, GaussianMixture):
-            return model.predict_proba(E)
-        out[np.arange(len(X)), model.predict(E)] = 1.0
-        return out
+        return self.clustering_.predict_proba(encode(X, self.encoder_))
 
     def predict(self, X) -> np.ndarray:
         """The cluster of each row."""
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+        from fewlabel.tasks.cluster import encode
+
+        if self.network_ is not None:
+            return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+        return self.clustering_.predict(encode(self._rows(X), self.encoder_))
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
@@ -331,8 +343,23 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             e_config, e_tensors = self.encoder_.get_state()
             encoder = {"type": type(self.encoder_).__name__, "config": e_config}
             tensors.update({f"encoder.{k}": v for k, v in e_tensors.items()})
-        reducer, r_arrays = _reducer_state(self.clustering_.reducer_)
-        mixture, m_arrays = _mixture_state(self.clustering_.model_)
+        c = self.clustering_
+        consensus = None
+        if getattr(c, "consensus_", None) is None:
+            reducer, r_arrays = _reducer_state(c.reducer_)
+            mixture, m_arrays = _mixture_state(c.model_)
+        else:  # several maps: each map and its mixture under its number, and the consensus
+            reducer, mixture, r_arrays, m_arrays = [], [], {}, {}
+            for i, (r, m) in enumerate(zip(c.reducers_, c.models_)):
+                config_i, arrays = _reducer_state(r)
+                reducer.append(config_i)
+                r_arrays.update({f"{i}.{k}": v for k, v in arrays.items()})
+                config_i, arrays = _mixture_state(m)
+                mixture.append(config_i)
+                m_arrays.update({f"{i}.{k}": v for k, v in arrays.items()})
+            consensus = {"type": "kmeans", "n_maps": len(c.models_)}
+            tensors["consensus.centers"] = torch.from_numpy(np.asarray(c.consensus_.cluster_centers_, np.float64))
+            tensors["consensus.component_clusters"] = torch.from_numpy(np.asarray(c.component_clusters_, np.int64))
         tensors.update({f"map.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in r_arrays.items()})
         tensors.update({f"mixture.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in m_arrays.items()})
         network = None
@@ -344,7 +371,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         tensors["probability"] = torch.from_numpy(np.asarray(self.probability_, np.float32))
         tensors["cluster_names"] = torch.from_numpy(np.asarray(self.cluster_names_, np.int64))
         config = {"params": json_safe(params), "encoder": encoder, "map": reducer, "mixture": mixture,
-                  "network": network, "manifold": self.clustering_.manifold,
+                  "consensus": consensus, "network": network, "manifold": self.clustering_.manifold,
                   "input_shape": list(self.input_shape_), "n_clusters": int(self.n_clusters),
                   "refine_rounds": self.refine_rounds_, "times": self.times_,
                   "data": getattr(self, "training_data_", None)}
@@ -358,17 +385,34 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         def part(prefix):
             return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 
-        est = cls(**config["params"])
+        est = cls(**{"n_maps": 1, **config["params"]})  # files from before n_maps drew one map
         est.encoder_ = None
         if config["encoder"] is not None:
             est.encoder_ = REGISTRY[config["encoder"]["type"]].from_state(config["encoder"]["config"], part("encoder"))
-        clustering = CodeClustering(n_clusters=config["n_clusters"], method=config["mixture"]["type"]
-                                    if config["mixture"]["type"] == "kmeans" else "gmm",
-                                    manifold=config["manifold"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clustering.reducer_ = _reducer_from_state(config["map"], {k: v.numpy() for k, v in part("map").items()})
-        clustering.model_ = _mixture_from_state(config["mixture"], {k: v.numpy() for k, v in part("mixture").items()})
+        consensus = config.get("consensus")
+        maps = [config["map"]] if consensus is None else config["map"]
+        mixtures = [config["mixture"]] if consensus is None else config["mixture"]
+        clustering = CodeClustering(n_clusters=config["n_clusters"], method=mixtures[0]["type"]
+                                    if mixtures[0]["type"] == "kmeans" else "gmm",
+                                    manifold=config["manifold"], n_maps=len(mixtures))
+        clustering.reducers_, clustering.models_ = [], []
+        for i, (map_config, mixture_config) in enumerate(zip(maps, mixtures)):
+            suffix = "" if consensus is None else f".{i}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reducer = _reducer_from_state(map_config, {k: v.numpy() for k, v in part("map" + suffix).items()})
+            if reducer is not None:
+                clustering.reducers_.append(reducer)
+            clustering.models_.append(_mixture_from_state(
+                mixture_config, {k: v.numpy() for k, v in part("mixture" + suffix).items()}))
+        clustering.reducer_ = clustering.reducers_[0] if clustering.reducers_ else None
+        clustering.model_ = clustering.models_[0]
+        clustering.n_maps_ = len(clustering.models_)
+        clustering.consensus_, clustering.component_clusters_ = None, None
+        if consensus is not None:
+            clustering.consensus_ = _Centres(tensors["consensus.centers"].numpy())
+            clustering.component_clusters_ = tensors["consensus.component_clusters"].numpy().astype(np.int64)
+        clustering.n_features_in_ = _code_width(clustering.reducer_, clustering.model_)
         est.clustering_ = clustering
         est.network_ = None
         if config["network"] is not None:

@@ -142,9 +142,10 @@ class CodeClustering(ClusterMixin, BaseEstimator):
     Fitted attributes: ``labels_``, ``probability_`` (each row's probability of its cluster; 1 with
     k-means; with several maps, the maps' probabilities of it averaged), ``model_`` (the KMeans /
     GaussianMixture), ``reducer_`` (or None), ``n_features_in_``; ``n_maps_`` (the maps drawn), ``reducers_``
-    and ``models_`` (one per map; ``reducer_`` and ``model_`` are the first), ``consensus_`` (None for one map,
-    else the k-means of the consensus) and ``component_clusters_`` (for each map, the consensus cluster each of
-    its clusters mostly went to: how a map's probabilities are read as the consensus's).
+    and ``models_`` (one per map, a reducer None without a manifold; ``reducer_`` and ``model_`` are the first),
+    ``consensus_`` (None for one map, else the k-means of the consensus) and ``component_clusters_`` (for each
+    map, the consensus cluster each of its clusters mostly went to: how a map's probabilities are read as the
+    consensus's).
     """
 
     def __init__(self, n_clusters=10, method="kmeans", manifold=None, manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
@@ -185,20 +186,16 @@ class CodeClustering(ClusterMixin, BaseEstimator):
         self.n_features_in_ = Z.shape[1]
         self.reducers_, self.models_, labels, posteriors = [], [], [], []
         for seed in self._map_seeds():
-            if self.manifold is None:
-                E = Z
-            else:
-                reducer = make_reducer(self.manifold, self.manifold_dim, self.n_neighbors, seed,
-                                       n_rows=len(Z), n_features=Z.shape[1])
-                E = np.asarray(reducer.fit_transform(Z), dtype=np.float32)
-                self.reducers_.append(reducer)
+            reducer = None if self.manifold is None else make_reducer(
+                self.manifold, self.manifold_dim, self.n_neighbors, seed, n_rows=len(Z), n_features=Z.shape[1])
+            E = Z if reducer is None else np.asarray(reducer.fit_transform(Z), dtype=np.float32)
+            self.reducers_.append(reducer)
             model, map_labels, posterior = self._fit_mixture(E, k)
             self.models_.append(model)
             labels.append(np.asarray(map_labels, dtype=np.int64))
             posteriors.append(posterior)
         self.n_maps_ = len(self.models_)
-        self.reducer_ = self.reducers_[0] if self.reducers_ else None
-        self.model_ = self.models_[0]
+        self.reducer_, self.model_ = self.reducers_[0], self.models_[0]
         if self.n_maps_ == 1:
             self.consensus_, self.component_clusters_ = None, None
             self.labels_ = labels[0]
@@ -230,11 +227,9 @@ class CodeClustering(ClusterMixin, BaseEstimator):
         if Z.shape[1] != self.n_features_in_:
             raise InputError(f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
-        reducers = getattr(self, "reducers_", None) or [self.reducer_]
-        models = getattr(self, "models_", None) or [self.model_]
         k = int(self.n_clusters)
         out = []
-        for reducer, model in zip(reducers, models):
+        for reducer, model in zip(self.reducers_, self.models_):
             E = Z if reducer is None else np.asarray(reducer.transform(Z), dtype=np.float32)
             labels = np.asarray(model.predict(E), dtype=np.int64)
             proba = model.predict_proba(E) if hasattr(model, "predict_proba") else np.eye(k)[labels]
@@ -244,7 +239,7 @@ class CodeClustering(ClusterMixin, BaseEstimator):
     def predict(self, Z) -> np.ndarray:
         """The cluster (int64) of each row of ``Z``."""
         per_map = self._per_map(Z)
-        if getattr(self, "consensus_", None) is None:
+        if self.consensus_ is None:
             return per_map[0][0]
         k = int(self.n_clusters)
         votes = np.concatenate([np.eye(k, dtype=np.float32)[labels] for labels, _ in per_map], axis=1)
@@ -254,7 +249,7 @@ class CodeClustering(ClusterMixin, BaseEstimator):
         """Each row's probability of each cluster: the mixture's (1 for the nearest k-means centre); with several
         maps, each map's read as the consensus clusters and averaged."""
         per_map = self._per_map(Z)
-        if getattr(self, "consensus_", None) is None:
+        if self.consensus_ is None:
             return np.asarray(per_map[0][1], dtype=np.float64)
         return self._consensus_proba([proba for _, proba in per_map])
 

@@ -345,7 +345,7 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             tensors.update({f"encoder.{k}": v for k, v in e_tensors.items()})
         c = self.clustering_
         consensus = None
-        if getattr(c, "consensus_", None) is None:
+        if c.consensus_ is None:
             reducer, r_arrays = _reducer_state(c.reducer_)
             mixture, m_arrays = _mixture_state(c.model_)
         else:  # several maps: each map and its mixture under its number, and the consensus
@@ -400,13 +400,11 @@ class ClusterModel(ClusterMixin, BaseEstimator):
             suffix = "" if consensus is None else f".{i}"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                reducer = _reducer_from_state(map_config, {k: v.numpy() for k, v in part("map" + suffix).items()})
-            if reducer is not None:
-                clustering.reducers_.append(reducer)
+                clustering.reducers_.append(
+                    _reducer_from_state(map_config, {k: v.numpy() for k, v in part("map" + suffix).items()}))
             clustering.models_.append(_mixture_from_state(
                 mixture_config, {k: v.numpy() for k, v in part("mixture" + suffix).items()}))
-        clustering.reducer_ = clustering.reducers_[0] if clustering.reducers_ else None
-        clustering.model_ = clustering.models_[0]
+        clustering.reducer_, clustering.model_ = clustering.reducers_[0], clustering.models_[0]
         clustering.n_maps_ = len(clustering.models_)
         clustering.consensus_, clustering.component_clusters_ = None, None
         if consensus is not None:

@@ -147,8 +147,9 @@ def test_cli_demo_runs_and_beats_nothing_silently(tmp_path):
     result = json.loads((tmp_path / "demo.json").read_text())
     acc = result["accuracy"]
     # 50 labels, label draw 0: measured 0.95 for the default, 0.92 for the same network alone, 0.85 for
-    # logistic regression on the pixels
+    # logistic regression on the pixels (Zen 4); 0.971, 0.933, 0.853 (a first-generation Zen)
     assert acc["default"][0] > acc["logreg"][0] + 0.03 and acc["default"][0] > 0.9
+    assert acc["default"][0] > acc["baseline"][0] + 0.01
     assert 0.6 < acc["baseline"][0] <= 1
     assert result["ceiling_all_labels"] > 0.93
     assert any(w in result["verdict"] for w in ("helped", "did NOT help", "no clear difference"))

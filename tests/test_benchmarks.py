@@ -13,10 +13,11 @@ def test_cluster_benchmark_reports_codes_beside_raw_baselines_and_idec(tmp_path,
     out = tmp_path / "cluster.json"
     report = bench.main(["--data", "mnist", "--root", str(real_data_root), "--rows", "2000", "--epochs", "8",
                          "--seeds", "1", "--model", "conv", "--idec-epochs", "2", "--refine-rounds", "1",
-                         "--refine-min-steps", "100", "--device", "cpu", "--out", str(out)])
+                         "--refine-min-steps", "60", "--device", "cpu", "--out", str(out)])
     res = report["results"]["mnist"]
     assert res["rows"] == 2000
-    # measured: raw k-means NMI 0.49, raw UMAP + GMM 0.69, conv codes (8 epochs) + UMAP + GMM 0.68, then IDEC 0.61
+    # measured: raw k-means NMI 0.49, raw UMAP + GMM 0.69, conv codes (8 epochs) + UMAP + GMM 0.68, then IDEC 0.61;
+    # self-labelled for 60 steps 0.71 (10.7% of the rows moved)
     assert 0.4 < res["raw_kmeans"]["nmi"] < 0.6
     assert res["raw_umap_gmm"]["nmi"] > res["raw_kmeans"]["nmi"]
     ae = res["autoencoder_umap_gmm"]

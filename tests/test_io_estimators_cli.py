@@ -204,3 +204,19 @@ def test_cli_errors_exit_2_without_traceback(tmp_path):
                         "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "nosuchset" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_missing_file_is_named_before_torch_is_loaded(tmp_path):
+    """A mistyped --data or --test-data file is refused on one line before the command imports torch (which
+    alone takes seconds on a slow CPU)."""
+    code = ("import sys; from fewlabel.cli import main; "
+            f"rc = main(['classify', '--data', {str(tmp_path / 'rows.csv')!r}, '--out', {str(tmp_path / 'o')!r}]); "
+            f"rc2 = main(['classify', '--data', 'digits', '--labels', '20', "
+            f"'--test-data', {str(tmp_path / 'test.npz')!r}, '--out', {str(tmp_path / 'o')!r}]); "
+            "print(rc, rc2, 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.split() == ["2", "2", "False"], (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert lines == [f"fewlabel classify: error: --data: file not found: {tmp_path / 'rows.csv'}",
+                     f"fewlabel classify: error: --test-data: file not found: {tmp_path / 'test.npz'}"], lines
+    assert not (tmp_path / "o").exists()

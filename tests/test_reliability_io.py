@@ -105,8 +105,11 @@ def saved_models(tmp_path_factory):
                                                           finetune_epochs=1, device="cpu").fit(X),
         "BYOL": fewlabel.BYOL(encoder="conv", channels=(4, 8), projection_dim=8, hidden_dim=16, batch_size=32,
                               **s).fit(X),
+        # 20 steps: the default's floor of 200 a network (its route, first and final networks: 380 steps) is 20 s
+        # of a model whose weights only need to exist
         "SemiSupervisedClassifier": fewlabel.SemiSupervisedClassifier(pretrain=None, hidden=(16,), latent=4,
-                                                                      head_hidden=(8,), **s).fit(X, y_few),
+                                                                      head_hidden=(8,), max_steps=20,
+                                                                      **s).fit(X, y_few),
         "ReconstructionDetector": fewlabel.ReconstructionDetector(autoencoder=ae()).fit(X),
         "ClassAutoencoderClassifier": fewlabel.ClassAutoencoderClassifier(autoencoder=ae()).fit(X, y % 3),
     }

@@ -20,7 +20,7 @@ from fewlabel.cli import classify, cluster, datasets, demo, detect, info, predic
 from fewlabel.cli import map as map_command
 from fewlabel.cli import run as run_experiment_command
 from fewlabel.cli.classify import classifier_params
-from fewlabel.cli.common import apply_config
+from fewlabel.cli.common import apply_config, check_input_files
 from fewlabel.cli.output import OutputFolder
 from fewlabel.cli.pretrain import build_autoencoder
 from fewlabel import interrupt
@@ -83,6 +83,7 @@ def main(argv=None) -> int:
         return 2
     try:
         apply_config(args, argv)
+        check_input_files(args)
         with interrupt.catching():
             return run_command(args)
     except FewlabelError as e:

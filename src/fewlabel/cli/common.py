@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from fewlabel.errors import InputError
+from fewlabel.errors import DataNotFoundError, InputError
 
 # -- option types -------------------------------------------------------------------------------------
 
@@ -53,12 +53,24 @@ def image_size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+FILE_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt")  # what --data reads as a file of the user's
+
+
 def data_source(text: str) -> str:
     """``--data``: a dataset name or a path; an empty value (an unset shell variable) is refused, not read as the
     current folder."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty (an unset shell variable?): give a dataset name, a file or a folder")
     return text
+
+
+def check_input_files(args) -> None:
+    """Refuse a ``--data`` / ``--test-data`` file that is not there before the command loads torch and
+    scikit-learn (seconds on a slow CPU) only to find that out; its loader would say the same."""
+    for option in ("data", "test_data"):
+        name = getattr(args, option, None)
+        if isinstance(name, str) and Path(name).suffix.lower() in FILE_SUFFIXES and not Path(name).exists():
+            raise DataNotFoundError(f"--{option.replace('_', '-')}: file not found: {name}")
 
 
 def k_value(text: str):
@@ -190,7 +202,7 @@ def json_number(v):
 def is_path(name) -> bool:
     """A file or folder of the user's, not a catalogue dataset name (files have no splits)."""
     path = Path(name)
-    return path.suffix.lower() in (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt") or path.exists()
+    return path.suffix.lower() in FILE_SUFFIXES or path.exists()
 
 
 def refuse_file_options(data: str, given: dict, option: str = "--data") -> None:

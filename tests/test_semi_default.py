@@ -136,13 +136,14 @@ def test_where_clusters_mix_classes_the_second_network_continues_the_first(real_
     X, y, Xt, yt = X[:2000], y[:2000], Xt[:1000], yt[:1000]
     y_few = datasets.labeled_subset(y, 300, seed=0)
     clf = SemiSupervisedClassifier(device="cpu", propagate="pca", route="clusters x network",
-                                   max_steps=120).fit(X, y_few)
+                                   max_steps=160).fit(X, y_few)
     info = clf.propagation_
     assert info["led_by"] == "clusters x network" and info["cluster_accuracy"] < 0.8
     assert info["second"].startswith("fine-tuned from the first network")
     first_losses, second_losses = info["first_history"].history["loss"], clf.history_.history["loss"]
-    # measured at 60 + 60 steps (fp32, a first-generation Zen): the second network's first epoch at 0.31 of the
-    # first's; test accuracy 0.772 against 0.748 for logistic regression on the labeled rows (0.784 at 100 + 100)
+    # measured at 80 + 80 steps (fp32, a first-generation Zen): the second network's first epoch at 0.32 of the
+    # first's; test accuracy 0.784 (0.771 with random_state=1) against 0.748 for logistic regression on the
+    # labeled rows. At 60 + 60 steps 0.772 and 0.760: too near it for a CPU whose bf16 moves the result
     assert second_losses[0] < 0.7 * first_losses[0], (first_losses, second_losses)
     keep = y_few >= 0
     logreg = LogisticRegression(max_iter=1000).fit(X[keep].reshape(keep.sum(), -1) / 255, y_few[keep])

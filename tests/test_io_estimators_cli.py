@@ -206,17 +206,38 @@ def test_cli_errors_exit_2_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_missing_file_is_named_before_torch_is_loaded(tmp_path):
-    """A mistyped --data or --test-data file is refused on one line before the command imports torch (which
-    alone takes seconds on a slow CPU)."""
-    code = ("import sys; from fewlabel.cli import main; "
-            f"rc = main(['classify', '--data', {str(tmp_path / 'rows.csv')!r}, '--out', {str(tmp_path / 'o')!r}]); "
-            f"rc2 = main(['classify', '--data', 'digits', '--labels', '20', "
-            f"'--test-data', {str(tmp_path / 'test.npz')!r}, '--out', {str(tmp_path / 'o')!r}]); "
-            "print(rc, rc2, 'torch' in sys.modules)")
+def test_a_missing_file_or_a_mistyped_name_is_named_before_torch_is_loaded(tmp_path):
+    """A mistyped --data, --test-data or --outliers file or dataset name, and a saved model's folder that is not
+    there, are refused on one line before the command imports torch (which alone takes seconds on a slow CPU)."""
+    out = str(tmp_path / "o")
+    calls = [["classify", "--data", str(tmp_path / "rows.csv"), "--out", out],
+             ["classify", "--data", "digits", "--labels", "20", "--test-data", str(tmp_path / "test.npz"),
+              "--out", out],
+             ["cluster", "--data", "fashon-mnist", "--out", out],
+             ["pretrain", "--data", str(tmp_path / "photos"), "--out", out],
+             ["detect", "--data", "digits", "--outliers", "fmnist2", "--out", out],
+             ["classify", "--data", "mnist", "--out", out],
+             ["predict", "--model", str(tmp_path / "model"), "--data", str(tmp_path), "--out", str(tmp_path / "p.csv")],
+             ["predict", "--model", str(tmp_path), "--data", "mnist", "--out", str(tmp_path / "p.csv")]]
+    code = (f"import sys; from fewlabel.cli import main; codes = [main(a) for a in {calls!r}]; "
+            "print(*codes, 'torch' in sys.modules, 'sklearn' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.stdout.split() == ["2", "2", "False"], (r.stdout, r.stderr)
+    assert r.stdout.split() == ["2"] * len(calls) + ["False", "False"], (r.stdout, r.stderr)
+    known = "(cifar10, digits, fashion-mnist, mnist, stl10)"
     lines = r.stderr.strip().splitlines()
-    assert lines == [f"fewlabel classify: error: --data: file not found: {tmp_path / 'rows.csv'}",
-                     f"fewlabel classify: error: --test-data: file not found: {tmp_path / 'test.npz'}"], lines
-    assert not (tmp_path / "o").exists()
+    assert lines[:5] == [
+        f"fewlabel classify: error: --data: file not found: {tmp_path / 'rows.csv'}",
+        f"fewlabel classify: error: --test-data: file not found: {tmp_path / 'test.npz'}",
+        f"fewlabel cluster: error: --data: fashon-mnist is not a file or folder, nor a dataset fewlabel knows {known}. "
+        "Did you mean 'fashion-mnist'?",
+        f"fewlabel pretrain: error: --data: {tmp_path / 'photos'} is not a file or folder, nor a dataset fewlabel "
+        f"knows {known}.",
+        f"fewlabel detect: error: --outliers: fmnist2 is not a file or folder, nor a dataset fewlabel knows {known}. "
+        "Did you mean 'fashion-mnist'?"], lines
+    # without --labels a dataset name is not data of the user's own: classify says so, and how to use one
+    assert lines[5].startswith("fewlabel classify: error: mnist is not a file or folder: without --labels") \
+        and lines[5].endswith("add --labels N"), lines[5]
+    assert lines[6:] == [f"fewlabel predict: error: --model: no fewlabel model at {tmp_path / 'model'}: the path "
+                         "does not exist",
+                         "fewlabel predict: error: --data: no such file or folder: mnist"], lines
+    assert not (tmp_path / "o").exists() and not (tmp_path / "p.csv").exists()

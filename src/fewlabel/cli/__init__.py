@@ -20,7 +20,7 @@ from fewlabel.cli import classify, cluster, datasets, demo, detect, info, predic
 from fewlabel.cli import map as map_command
 from fewlabel.cli import run as run_experiment_command
 from fewlabel.cli.classify import classifier_params
-from fewlabel.cli.common import apply_config, check_input_files
+from fewlabel.cli.common import apply_config, check_inputs
 from fewlabel.cli.output import OutputFolder
 from fewlabel.cli.pretrain import build_autoencoder
 from fewlabel import interrupt
@@ -83,7 +83,10 @@ def main(argv=None) -> int:
         return 2
     try:
         apply_config(args, argv)
-        check_input_files(args)
+        check_early = getattr(COMMANDS[args.command], "check_early", None)
+        if check_early is not None:
+            check_early(args)
+        check_inputs(args)
         with interrupt.catching():
             return run_command(args)
     except FewlabelError as e:

@@ -199,6 +199,12 @@ def check_own_data_options(args) -> None:
         raise InputError(f"--folds must be 0 (no estimate) or at least 2, got {folds}")
 
 
+def check_early(args) -> None:
+    """Without --labels, the own-data mode's options and data path, checked before torch loads."""
+    if args.labels is None:
+        check_own_data_options(args)
+
+
 def run_own_data(args, out: Path) -> int:
     import warnings
 

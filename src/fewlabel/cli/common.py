@@ -64,13 +64,23 @@ def data_source(text: str) -> str:
     return text
 
 
-def check_input_files(args) -> None:
-    """Refuse a ``--data`` / ``--test-data`` file that is not there before the command loads torch and
-    scikit-learn (seconds on a slow CPU) only to find that out; its loader would say the same."""
-    for option in ("data", "test_data"):
+def check_inputs(args) -> None:
+    """Refuse what the inputs' names alone show to be wrong before the command loads torch and scikit-learn
+    (seconds on a slow CPU) only to find it out; the loaders would say the same later: a ``--data``,
+    ``--test-data`` or ``--outliers`` file that is not there, and a name that is neither a file or folder nor a
+    dataset fewlabel knows. A command's own checks of this kind are its module's ``check_early``."""
+    from fewlabel.datasets import registry
+
+    for option in ("data", "test_data", "outliers"):
         name = getattr(args, option, None)
-        if isinstance(name, str) and Path(name).suffix.lower() in FILE_SUFFIXES and not Path(name).exists():
-            raise DataNotFoundError(f"--{option.replace('_', '-')}: file not found: {name}")
+        if not isinstance(name, str) or Path(name).exists():
+            continue
+        flag = f"--{option.replace('_', '-')}"
+        if Path(name).suffix.lower() in FILE_SUFFIXES:
+            raise DataNotFoundError(f"{flag}: file not found: {name}")
+        if not registry.known(name):
+            raise DataNotFoundError(f"{flag}: {name} is not a file or folder, nor a dataset fewlabel knows "
+                                    f"({', '.join(sorted(registry.DATASETS))}).{registry.did_you_mean(name)}")
 
 
 def k_value(text: str):

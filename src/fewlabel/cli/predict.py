@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fewlabel.cli.common import column, data_source, image_size
-from fewlabel.errors import InputError
+from fewlabel.errors import DataNotFoundError, InputError
 
 WRITES = ()  # writes the one file --out names, not a folder
 
@@ -31,6 +31,15 @@ def add_parser(sub) -> None:
                                                    "on, when it resized its images)")
     p.add_argument("--batch-size", type=int, default=1024, help="rows read and answered at a time (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def check_early(args) -> None:
+    """The model folder and the new rows, named when they are not there before torch loads (the new rows are
+    files or a folder, never a dataset name)."""
+    if not args.model.exists():
+        raise DataNotFoundError(f"--model: no fewlabel model at {args.model}: the path does not exist")
+    if not Path(args.data).exists():
+        raise DataNotFoundError(f"--data: no such file or folder: {args.data}")
 
 
 def run(args, out) -> int:

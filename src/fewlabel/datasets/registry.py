@@ -143,11 +143,21 @@ def lookup(name) -> DatasetInfo:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in DATASETS:
-        known = sorted(DATASETS)
-        hint = difflib.get_close_matches(key, known + sorted(ALIASES), n=1)
-        did_you_mean = f" Did you mean {ALIASES.get(hint[0], hint[0])!r}?" if hint else ""
-        raise InputError(f"unknown dataset {name!r}; known datasets: {', '.join(known)}.{did_you_mean}")
+        raise InputError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}."
+                         f"{did_you_mean(name)}")
     return DATASETS[key]
+
+
+def known(name) -> bool:
+    """Whether ``name`` is a dataset fewlabel knows (case-insensitive, aliases accepted)."""
+    key = str(name).strip().lower()
+    return ALIASES.get(key, key) in DATASETS
+
+
+def did_you_mean(name) -> str:
+    """' Did you mean 'mnist'?' for the known dataset ``name`` looks most like a misspelling of, else ''."""
+    hint = difflib.get_close_matches(str(name).strip().lower(), sorted(DATASETS) + sorted(ALIASES), n=1)
+    return f" Did you mean {ALIASES.get(hint[0], hint[0])!r}?" if hint else ""
 
 
 # Sub-folder names a data root may use for a dataset besides its canonical name.

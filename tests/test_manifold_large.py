@@ -74,16 +74,35 @@ def test_map_of_many_rows_takes_the_lean_path_and_separates_digits(digits, monke
 
 
 def test_a_failed_lobpcg_falls_back_to_umap_learns_start(digits, monkeypatch):
-    import umap.spectral
+    import scipy.sparse.linalg
 
     Z, _ = digits
     ind, dist = approximate_neighbors(Z[:1500], 15, random_state=0, n_jobs=1)
+    assert spectral_start(Z[:1500], ind, dist, 5, 0, {}) is not None
 
-    def fails(*args, **kwargs):
+    def fails(operator, X, **kwargs):
         import warnings
 
-        warnings.warn("Spectral initialisation failed! The eigenvector solver\nfailed.")
-        return np.zeros((1500, 5))
+        warnings.warn("Exited at iteration 20 with accuracies not reaching the requested tolerance 1e-4.")
+        return np.ones(X.shape[1]), X
 
-    monkeypatch.setattr(umap.spectral, "tswspectral_layout", fails)
+    monkeypatch.setattr(scipy.sparse.linalg, "lobpcg", fails)
     assert spectral_start(Z[:1500], ind, dist, 5, 0, {}) is None
+
+
+def test_the_eigenvectors_are_umap_learns_own_on_the_same_graph(digits):
+    """The float32 LOBPCG on the normalized adjacency finds the eigenvectors umap-learn's own LOBPCG finds on
+    the float64 Laplacian it builds (``tswspectral_layout``, the reference), each up to its sign."""
+    from sklearn.utils import check_random_state
+    from umap.spectral import tswspectral_layout
+    from umap.umap_ import fuzzy_simplicial_set
+
+    Z, _ = digits
+    ind, dist = approximate_neighbors(Z, 15, random_state=0, n_jobs=1)
+    graph, _, _ = fuzzy_simplicial_set(Z, 15, check_random_state(0), "euclidean", knn_indices=ind, knn_dists=dist)
+    vectors = manifold.laplacian_eigenvectors(graph, 5, 0)
+    reference = tswspectral_layout(Z, graph, 5, check_random_state(0), method="lobpcg")
+    assert vectors.shape == reference.shape == (len(Z), 5) and vectors.dtype == np.float32
+    cosines = np.abs(np.sum(vectors * reference, axis=0)) / (
+        np.linalg.norm(vectors, axis=0) * np.linalg.norm(reference, axis=0))
+    assert np.all(cosines > 0.99), cosines

@@ -165,16 +165,18 @@ def approximate_neighbors(Z: np.ndarray, n_neighbors: int, random_state, n_jobs:
 
 def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_components: int, random_state,
                    umap_kwargs: dict) -> np.ndarray | None:
-    """UMAP's spectral starting layout, its eigenvectors found by LOBPCG instead of ARPACK; None if it fails.
+    """UMAP's spectral starting layout, its eigenvectors found by :func:`laplacian_eigenvectors` instead of
+    ARPACK; None if that fails.
 
     umap-learn solves for the graph Laplacian's eigenvectors with ARPACK and ``sqrt(n)`` Lanczos vectors of
     ``n`` float64 values each: memory and time that grow as ``n**1.5`` (1.2 GB of vectors at 280,000 rows).
-    LOBPCG, started from a truncated SVD of the Laplacian (umap-learn's ``tswspectral_layout``), keeps a few
-    vectors per dimension. The graph is the one umap-learn lays out: the fuzzy union of the same neighbours, its
-    weakest edges dropped as umap-learn drops them. Where LOBPCG does not converge umap-learn would fall
-    back to a random start; this returns None, and umap-learn's own spectral start is used (as with an
-    umap-learn too old to have these functions).
+    The graph is the one umap-learn lays out: the fuzzy union of the same neighbours, its weakest edges
+    dropped as umap-learn drops them. A graph of several connected parts is laid out part by part as
+    umap-learn does it (its ``tswspectral_layout``). Where the eigenvectors are not found to their tolerance
+    umap-learn would fall back to a random start; this returns None, and umap-learn's own spectral start is
+    used (as with an umap-learn too old to have these functions).
     """
+    import scipy.sparse.csgraph
     from sklearn.utils import check_random_state
 
     try:
@@ -194,12 +196,55 @@ def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_component
     epochs = max(epochs) if isinstance(epochs, list) else epochs
     graph.data[graph.data < graph.data.max() / float(epochs if epochs > 10 else default_epochs)] = 0.0
     graph.eliminate_zeros()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = tswspectral_layout(Z, graph, n_components, rs, method="lobpcg")
-    if any("initialisation failed" in str(w.message) for w in caught):
-        return None
+    if scipy.sparse.csgraph.connected_components(graph, directed=False)[0] > 1:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = tswspectral_layout(Z, graph, n_components, rs, method="lobpcg")
+        if any("initialisation failed" in str(w.message) for w in caught):
+            return None
+    else:
+        start = laplacian_eigenvectors(graph, n_components, rs)
+        if start is None:
+            return None
     return noisy_scale_coords(np.asarray(start), rs)
+
+
+def laplacian_eigenvectors(graph, n_components: int, random_state) -> np.ndarray | None:
+    """The ``n_components`` eigenvectors of a connected graph's normalized Laplacian ``I - D^-1/2 G D^-1/2``
+    with the smallest eigenvalues but the first (the one that follows the degrees), as umap-learn's spectral
+    layout defines them; None if LOBPCG does not reach its tolerance (umap-learn's ``1e-4``).
+
+    They are the largest of ``D^-1/2 G D^-1/2``, found by LOBPCG in float32 on that product applied to a
+    block of vectors, the Laplacian never built. umap-learn builds it in float64 (several sparse copies of the
+    graph) and starts from its truncated SVD: more memory and time for the same vectors (a test holds this one
+    to umap-learn's). The start is random, with the first vector the square roots of the degrees, as
+    umap-learn's.
+    """
+    import scipy.sparse.linalg
+    from scipy.sparse.linalg import LinearOperator
+    from sklearn.utils import check_random_state
+
+    graph = graph.tocsr().astype(np.float32)
+    n, k = graph.shape[0], int(n_components) + 1
+    sqrt_degree = np.sqrt(np.asarray(graph.sum(axis=0), dtype=np.float64).ravel())
+    scale = (1.0 / sqrt_degree).astype(np.float32)[:, None]
+
+    def product(X):
+        X = np.asarray(X, dtype=np.float32)
+        Y = scale * (graph @ (scale * X.reshape(n, -1)))
+        return Y.ravel() if X.ndim == 1 else Y
+
+    operator = LinearOperator((n, n), matvec=product, matmat=product, dtype=np.float32)
+    X = check_random_state(random_state).normal(size=(n, k)).astype(np.float32)
+    X[:, 0] = sqrt_degree / np.linalg.norm(sqrt_degree)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=UserWarning, message=r"(?ms).*not reaching the requested tolerance")
+        try:
+            values, vectors = scipy.sparse.linalg.lobpcg(operator, X, largest=True, tol=1e-4, maxiter=5 * n)
+        except UserWarning:
+            return None
+    order = np.argsort(-values)[1:k]
+    return vectors[:, order]
 
 
 class UMAPReducer(TransformerMixin, BaseEstimator):

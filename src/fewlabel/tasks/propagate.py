@@ -358,7 +358,9 @@ def self_train_network(X, y, pseudo: PseudoLabels, threshold: float = 0.0, epoch
     trainer = Trainer(max_steps=steps, batch_size=batch_size, optimizer="adamw", lr=lr, weight_decay=5e-4,
                       schedule="cosine", warmup_epochs=0, seed=seed, device=device, progress=progress,
                       description="self-train")
-    trainer.fit(net, loss_fn, (imgs[use], target.astype(np.int64), weight))
+    # where every row is taught (self-labelling), the images themselves, not a copy of all of them
+    taught = imgs if use.all() else imgs[use]
+    trainer.fit(net, loss_fn, (taught, target.astype(np.int64), weight))
     return net
 
 

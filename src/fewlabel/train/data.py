@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import mmap
+import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -22,6 +23,20 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fewlabel.errors import InputError
+
+
+def host_tensor(a) -> torch.Tensor:
+    """``a`` as a CPU tensor sharing its memory where it can (a copy only when it is not contiguous). The
+    training loop and its answers only read it, so a read-only array (a memory-mapped or a caller's frozen
+    one) is shared too, without torch's warning that writing to it would be undefined."""
+    if isinstance(a, torch.Tensor):
+        return a
+    a = np.ascontiguousarray(a)
+    if a.flags.writeable:
+        return torch.from_numpy(a)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -173,8 +188,7 @@ class Batches:
             self.tensors = tuple(self._to_device(a) for a in arrays)
 
     def _to_device(self, a) -> torch.Tensor:
-        t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
-        return t.to(self.device, non_blocking=True)
+        return host_tensor(a).to(self.device, non_blocking=True)
 
     @property
     def rows_per_process(self) -> int:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from fewlabel import interrupt
 from fewlabel.errors import CorruptFileError, InputError, TrainingDivergedError
 from fewlabel.train import distributed
-from fewlabel.train.data import Batches, epoch_seed
+from fewlabel.train.data import Batches, epoch_seed, host_tensor
 from fewlabel.train.ema import WeightEMA, check_decay
 from fewlabel.train.history import History
 from fewlabel.train.memory import steady_allocations
@@ -546,8 +546,7 @@ def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], X, *, batch_size
     with torch.no_grad(), autocast(precision, device):
         for start in range(0, len(X), batch_size):
             chunk = X[start : start + batch_size]
-            t = chunk if isinstance(chunk, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(chunk))
-            answer = fn(t.to(device)).float().cpu().numpy()
+            answer = fn(host_tensor(chunk).to(device)).float().cpu().numpy()
             if len(answer) != len(chunk):
                 raise InputError(f"the model gave {len(answer)} answers for a batch of {len(chunk)} rows")
             if out is None:

@@ -209,10 +209,11 @@ def spectral_start(Z: np.ndarray, ind: np.ndarray, dist: np.ndarray, n_component
     return noisy_scale_coords(np.asarray(start), rs)
 
 
-def laplacian_eigenvectors(graph, n_components: int, random_state) -> np.ndarray | None:
+def laplacian_eigenvectors(graph, n_components: int, random_state, max_iterations: int = 2000) -> np.ndarray | None:
     """The ``n_components`` eigenvectors of a connected graph's normalized Laplacian ``I - D^-1/2 G D^-1/2``
     with the smallest eigenvalues but the first (the one that follows the degrees), as umap-learn's spectral
-    layout defines them; None if LOBPCG does not reach its tolerance (umap-learn's ``1e-4``).
+    layout defines them; None if LOBPCG does not reach its tolerance (umap-learn's ``1e-4``) within
+    ``max_iterations`` (a safeguard, over ten times what maps of real images took: README, "The map's memory").
 
     They are the largest of ``D^-1/2 G D^-1/2``, found by LOBPCG in float32 on that product applied to a
     block of vectors, the Laplacian never built. umap-learn builds it in float64 (several sparse copies of the
@@ -240,7 +241,8 @@ def laplacian_eigenvectors(graph, n_components: int, random_state) -> np.ndarray
     with warnings.catch_warnings():
         warnings.filterwarnings("error", category=UserWarning, message=r"(?ms).*not reaching the requested tolerance")
         try:
-            values, vectors = scipy.sparse.linalg.lobpcg(operator, X, largest=True, tol=1e-4, maxiter=5 * n)
+            values, vectors = scipy.sparse.linalg.lobpcg(operator, X, largest=True, tol=1e-4,
+                                                           maxiter=min(5 * n, int(max_iterations)))
         except UserWarning:
             return None
     order = np.argsort(-values)[1:k]

@@ -1,13 +1,46 @@
 """The benchmarks' clock: wall and CPU seconds (``time.process_time``: every thread of this process) since it
-started. CPU seconds are the fair figure on a shared machine.
+started. CPU seconds are the fair figure on a shared machine. And their memory gauge: the resident memory now
+(``resident_mb``) and its peak, sampled by a thread (``PeakMemory``).
 
     c = Clock(); ...; c.read()                 # {"wall_s": ..., "cpu_s": ...}
     with Clock() as c: ...                      # then c.as_dict("pretrain") -> {"pretrain_wall_s": ..., ...}
+    gauge = PeakMemory(); ...; gauge.peak; gauge.reset(); ...; gauge.stop()
 """
 
 from __future__ import annotations
 
+import threading
 import time
+
+
+def resident_mb() -> float:
+    """This process's resident memory (``VmRSS``), in MiB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
+
+
+class PeakMemory:
+    """The highest resident memory seen since it started or was last ``reset()``, sampled every ``interval``
+    seconds by a background thread until ``stop()``."""
+
+    def __init__(self, interval: float = 0.02):
+        self.peak, self._done = resident_mb(), threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, interval: float) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, resident_mb())
+            self._done.wait(interval)
+
+    def reset(self) -> None:
+        self.peak = resident_mb()
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, resident_mb())
+        return self.peak
 
 
 class Clock:

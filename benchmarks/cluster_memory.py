@@ -6,7 +6,9 @@ up to 2 pixels), uint8. The networks are cut short, since a network's memory is 
 rows: the encoder trains 20 steps, self-labelling one round of one epoch (``--no-refine``: none). The map, the
 mixture and every array over the rows are the command's own. The resident memory is sampled every 10 ms; each
 phase records what the process held at its end and its peak since the phase before, so the peak of the whole fit
-and the phase that sets it can be read off, and set beside the rows in uint8.
+and the phase that sets it can be read off, and set beside the rows in uint8. A phase is named by the mark that
+ends it: "before encode" ends the encoder's training, "encode" the codes, "map and mixture" the clusters of the
+codes, "self_label" the self-labelling.
 
 ``--before DIR`` runs the same processes on DIR's ``src`` (a checkout of an earlier commit, e.g.
 ``git worktree add /tmp/before HEAD~1``), so that both codes are measured on one machine.
@@ -32,21 +34,11 @@ sys.path.insert(0, str(HERE))
 
 def phases(n: int, root, refine: bool) -> dict:
     """One row count in this process: the resident memory (MB) at the end of each phase and its peak."""
-    import threading
     import time
 
-    def resident_mb() -> float:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
+    from _timing import PeakMemory, resident_mb
 
-    peak, done = [0.0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], resident_mb())
-            done.wait(0.01)
-
-    threading.Thread(target=sample, daemon=True).start()
+    gauge = PeakMemory(0.01)
     import torch  # noqa: F401  (its memory is counted before the rows, as a command's is)
 
     import fewlabel.tasks.cluster as cluster
@@ -57,8 +49,8 @@ def phases(n: int, root, refine: bool) -> dict:
     log = []
 
     def mark(name):
-        log.append({"phase": name, "resident_mb": round(resident_mb()), "peak_mb": round(peak[0])})
-        peak[0] = resident_mb()
+        log.append({"phase": name, "resident_mb": round(resident_mb()), "peak_mb": round(gauge.peak)})
+        gauge.reset()
 
     mark("rows loaded")
     default_encoder = cluster.default_encoder
@@ -86,7 +78,7 @@ def phases(n: int, root, refine: bool) -> dict:
     ClusterModel(refine="auto" if refine else None, refine_params={"rounds": 1, "epochs": 1, "min_steps": 1},
                  random_state=0).fit(X)
     mark("end")
-    done.set()
+    gauge.stop()
     top = max(log[1:], key=lambda p: p["peak_mb"])
     return {"rows": n, "uint8_mb": round(X.nbytes / 2**20), "refine": refine, "phases": log,
             "peak_mb": top["peak_mb"], "peak_phase": top["phase"], "wall_s": round(time.perf_counter() - t0)}

@@ -34,10 +34,10 @@ sys.path.insert(0, str(HERE))
 
 def memory(rows: int, root) -> dict:
     """One row count in this process: the map's working memory and time."""
-    import threading
     import time
 
     import numpy as np
+    from _timing import PeakMemory, resident_mb
 
     from scaling import rows_of_mnist
 
@@ -47,29 +47,15 @@ def memory(rows: int, root) -> dict:
     Z = X.reshape(len(X), -1).astype(np.float32) * np.float32(1 / 255)
     del X
 
-    def resident_mb() -> float:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
-
-    peak, done = [0.0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], resident_mb())
-            done.wait(0.02)
-
     before = resident_mb()
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
+    gauge = PeakMemory(0.02)
     t0, c0 = time.perf_counter(), time.process_time()
     ClusterPropagator(random_state=0).embed(Z)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    done.set()
-    watcher.join()
-    peak[0] = max(peak[0], resident_mb())
+    peak = gauge.stop()
     return {"rows": rows, "float32_rows_mb": round(Z.nbytes / 2**20), "rss_before_mb": round(before),
-            "peak_mb": round(peak[0]), "working_mb": round(peak[0] - before),
-            "working_bytes_per_row": round((peak[0] - before) * 2**20 / rows), "wall_s": round(wall, 1),
+            "peak_mb": round(peak), "working_mb": round(peak - before),
+            "working_bytes_per_row": round((peak - before) * 2**20 / rows), "wall_s": round(wall, 1),
             "cpu_s": round(cpu, 1)}
 
 

@@ -1,6 +1,7 @@
 """The benchmarks' clock: wall and CPU seconds (``time.process_time``: every thread of this process) since it
 started. CPU seconds are the fair figure on a shared machine. And their memory gauge: the resident memory now
-(``resident_mb``) and its peak, sampled by a thread (``PeakMemory``).
+(``resident_mb``) and its peak, sampled by a thread (``PeakMemory``). And ``in_checkout``: a script's measurement
+run in a fresh process, on this checkout's code or an earlier one's.
 
     c = Clock(); ...; c.read()                 # {"wall_s": ..., "cpu_s": ...}
     with Clock() as c: ...                      # then c.as_dict("pretrain") -> {"pretrain_wall_s": ..., ...}
@@ -9,14 +10,34 @@ started. CPU seconds are the fair figure on a shared machine. And their memory g
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 
 def resident_mb() -> float:
     """This process's resident memory (``VmRSS``), in MiB."""
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
+
+
+def in_checkout(script, args: list[str], src: Path | None) -> dict:
+    """``python script *args`` in a fresh process, its last line of output read as JSON, on the code of ``src``
+    (a checkout of an earlier commit, its ``src`` put first on the path) or, when None, of this checkout;
+    ``code`` in the result says which ('before' or 'now')."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(Path(src) / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} ({src or 'this checkout'}) failed:\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["code"] = "before" if src is not None else "now"
+    return out
 
 
 class PeakMemory:

@@ -85,14 +85,9 @@ def phases(n: int, root, refine: bool) -> dict:
 
 
 def run(args: list[str], src: Path | None) -> dict:
-    env = dict(os.environ)
-    if src is not None:
-        env["PYTHONPATH"] = str(src / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} ({src or 'this checkout'}) failed:\n{done.stderr[-3000:]}")
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    out["code"] = "before" if src is not None else "now"
+    from _timing import in_checkout
+
+    out = in_checkout(__file__, args, src)
     print(json.dumps(out), flush=True)
     return out
 

@@ -6,7 +6,9 @@ Exit code 0 only on success; a problem with the user's input or files prints one
 (:mod:`fewlabel.cli.output`), and fills it only when the work is done.
 
 One module per command, each with ``add_parser(subparsers)``, ``run(args, out)`` and ``WRITES`` (what it
-puts into ``--out``); the option groups and helpers they share are in :mod:`fewlabel.cli.common`. Nothing
+puts into ``--out``), and where it has them ``check_early(args)``: checks of its arguments that need neither
+torch nor the data, run before either loads (:func:`fewlabel.cli.common.check_inputs` runs after it for every
+command); the option groups and helpers they share are in :mod:`fewlabel.cli.common`. Nothing
 here imports torch until a command runs, so ``--help`` and ``datasets`` start fast.
 """
 

@@ -200,7 +200,8 @@ def check_own_data_options(args) -> None:
 
 
 def check_early(args) -> None:
-    """Without --labels, the own-data mode's options and data path, checked before torch loads."""
+    """Without --labels, the own-data mode's options and data path, checked before torch loads (``main`` runs
+    it before any command's ``run``)."""
     if args.labels is None:
         check_own_data_options(args)
 
@@ -212,7 +213,6 @@ def run_own_data(args, out: Path) -> int:
     from fewlabel.tasks.classify import SemiSupervisedClassifier
     from fewlabel.tasks.own_data import label_rows
 
-    check_own_data_options(args)
     params = classifier_params(args)
     SemiSupervisedClassifier(**params).check_params()  # a bad setting is named before the data is read
     with warnings.catch_warnings():

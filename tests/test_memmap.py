@@ -12,7 +12,7 @@ import torch
 
 from fewlabel import Autoencoder, datasets, load
 from fewlabel.errors import CorruptFileError
-from fewlabel.train.data import MappedRows, is_mapped
+from fewlabel.train.data import RowsOf, is_mapped
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_the_held_out_share_is_read_from_the_file_and_training_matches_memory(im
 def test_mapped_rows_read_a_batch_in_one_go_in_any_order(images):
     X, path = images
     Xm = np.load(path, mmap_mode="r")
-    rows = MappedRows(Xm, np.array([5, 900, 3, 41]))
+    rows = RowsOf(Xm, np.array([5, 900, 3, 41]))
     batch = rows.__getitems__([3, 0, 2])
     assert [r.shape for r in batch] == [(28, 28)] * 3
     np.testing.assert_array_equal(torch.stack(batch).numpy(), X[[41, 5, 3]])

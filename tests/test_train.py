@@ -193,6 +193,31 @@ def test_streamed_memmap_matches_resident_arrays(tmp_path, digits):
         torch.testing.assert_close(v, weights(b)[k])
 
 
+
+
+def test_an_index_into_the_rows_trains_as_their_copy_and_shares_the_array(tmp_path, digits):
+    """The rows a network is taught, given as ``RowsOf(X, rows)`` (some repeated, as the classifier repeats its
+    labeled rows): the same weights as on ``X[rows]``, from the array itself in memory (no copy of it), and read
+    batch by batch from a memory-mapped file."""
+    from fewlabel.train.data import Batches, RowsOf
+
+    X, y = digits
+    rows = np.concatenate([np.arange(0, 1500, 2), np.tile(np.arange(1, 60, 2), 5)])
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    Xm = np.load(path, mmap_mode="r")
+    nets = [make_net() for _ in range(3)]
+    for net, data in zip(nets, [(X[rows], y[rows]), (RowsOf(X, rows), y[rows]), (RowsOf(Xm, rows), y[rows])]):
+        Trainer(epochs=2, batch_size=64, device="cpu", progress=False).fit(net, ce_loss, data, (X[1500:], y[1500:]))
+    for other in nets[1:]:
+        for k, v in weights(nets[0]).items():
+            torch.testing.assert_close(v, weights(other)[k])
+    shared = Batches((RowsOf(X, rows), y[rows]), 64, torch.device("cpu"))
+    assert not shared.stream and shared.tensors[0].data_ptr() == X.ctypes.data  # the caller's array, not a copy
+    assert Batches((RowsOf(Xm, rows), y[rows]), 64, torch.device("cpu")).stream
+    first = shared.first(3)
+    np.testing.assert_array_equal(first[0].numpy(), X[rows[:3]])
+    np.testing.assert_array_equal(RowsOf(X, rows)[2:5], X[rows[2:5]])
 @pytest.mark.parametrize("kwargs, message", [
     (dict(optimizer="rmsprop"), "unknown optimizer"),
     (dict(schedule="linear"), "unknown schedule"),

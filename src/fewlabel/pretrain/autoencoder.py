@@ -30,7 +30,7 @@ from fewlabel.nets.dense import activation as make_activation
 from fewlabel.nets.encoder import EncoderSpec, check_exportable
 from fewlabel.registry import register
 from fewlabel.train import History
-from fewlabel.train.data import MappedRows, is_mapped
+from fewlabel.train.data import RowsOf
 from fewlabel.checks import anything, fraction, int_at_least, one_of, optional_positive_int
 from fewlabel.train.config import Setting, check_settings, declare_settings, training_settings
 
@@ -565,6 +565,5 @@ def _split_validation(X, fraction, seed):
     if not fraction:
         return X, None
     tr, va = holdout(len(X), fraction, seed, name="validation_fraction")
-    if is_mapped(X):  # a file larger than memory: both shares read from it batch by batch, neither copied
-        return MappedRows(X, tr), MappedRows(X, va)
-    return X[tr], X[va]
+    # neither share copied: a file larger than memory is read batch by batch, rows in memory indexed in place
+    return RowsOf(X, tr), RowsOf(X, va)

@@ -46,6 +46,7 @@ from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, ROUTE_SETTINGS, ROUTES
 from fewlabel.timing import PhaseClock
 from fewlabel.train import History, Trainer
 from fewlabel.train.config import make_trainer, split_budget, training_settings
+from fewlabel.train.data import RowsOf
 from fewlabel.train.ema import check_decay
 from fewlabel.train.loop import SCHEDULES
 
@@ -489,7 +490,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                     rows = np.concatenate([unl_rows, np.tile(lab, round(len(unl_rows) / len(lab)))])
                 info["second"] = "fine-tuned from the first network, labeled rows repeated to half the rows"
             with self._clock("final network"):
-                net, history = stage.fit(X[rows], target[rows], weight[rows], init=init, validation=val,
+                # the rows taught are an index into X, not a copy of them (every row, labeled ones repeated)
+                net, history = stage.fit(RowsOf(X, rows), target[rows], weight[rows], init=init, validation=val,
                                          batch_size=self.batch_size,
                                          epoch_rows=self._steps_per_epoch(len(X)) * min(self.batch_size, len(rows)),
                                          budget=next(budgets), description="classify (propagated labels)",

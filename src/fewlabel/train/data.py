@@ -57,17 +57,37 @@ class _ArraysDataset(Dataset):
         return tuple(torch.from_numpy(np.array(a[i])) if isinstance(a, np.ndarray) else a[i] for a in self.arrays)
 
 
-class MappedRows(Dataset):
-    """Rows ``index`` of an array that lives in a file (memory-mapped), read from it one batch at a time as
-    training draws them: a held-out share of a file larger than memory, without copying the rest into memory."""
+class RowsOf(Dataset):
+    """Rows ``index`` of the array ``X``, without copying them.
+
+    Where ``X`` lives in a file (memory-mapped), training reads the rows from it one batch at a time as it
+    draws them: a held-out share of a file larger than memory, the rest never copied into memory. Where ``X``
+    is in memory, :class:`Batches` indexes it in place on the CPU: the rows a network is taught (a share of
+    them, or some of them repeated) cost an index, not a copy of the images.
+
+    As a ``Dataset``, item ``i`` is row ``index[i]`` as a tensor; a slice gives those rows as an array (what
+    ``predict_batches`` reads).
+    """
 
     def __init__(self, X, index):
         self.X, self.index = X, np.asarray(index, dtype=np.int64)
+        if self.index.ndim != 1:
+            raise InputError(f"the row index must be one-dimensional, got shape {self.index.shape}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.X.shape[1:])
+
+    @property
+    def dtype(self):
+        return self.X.dtype
 
     def __len__(self):
         return len(self.index)
 
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return np.asarray(self.X[self.index[i]])
         return torch.from_numpy(np.array(self.X[self.index[i]]))
 
     def __getitems__(self, items):
@@ -145,7 +165,8 @@ class Batches:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size, self.device, self.shuffle, self.seed = int(batch_size), device, shuffle, seed
         self.rank, self.world = rank, world
-        if isinstance(data, Dataset) and not isinstance(data, _ArraysDataset):
+        if isinstance(data, Dataset) and not isinstance(data, _ArraysDataset) \
+                and not (isinstance(data, RowsOf) and not is_mapped(data.X)):
             arrays, dataset = None, data
             stream = True
         else:
@@ -156,7 +177,8 @@ class Batches:
             if len(lengths) != 1:
                 raise InputError(f"{name}: arrays of different lengths {sorted(lengths)} cannot be batched together")
             if stream is None:
-                stream = any(isinstance(a, np.memmap) for a in arrays)
+                stream = any(isinstance(a, np.memmap) or (isinstance(a, RowsOf) and is_mapped(a.X))
+                             for a in arrays)
             dataset = _ArraysDataset(arrays) if stream else None
         self.n = len(dataset) if stream else len(arrays[0])
         if self.n == 0:
@@ -185,10 +207,15 @@ class Batches:
                 generator=self._loader_rng,
             )
         else:
-            self.tensors = tuple(self._to_device(a) for a in arrays)
+            self.tensors, self.indices = zip(*(self._to_device(a) for a in arrays))
 
-    def _to_device(self, a) -> torch.Tensor:
-        return host_tensor(a).to(self.device, non_blocking=True)
+    def _to_device(self, a) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the rows on the device, the index into them a batch goes through, or None)."""
+        if isinstance(a, RowsOf):
+            if self.device.type == "cpu":  # the array is shared, not copied: the index picks the rows
+                return host_tensor(a.X), torch.from_numpy(a.index)
+            a = a.X[a.index]  # an accelerator holds only the rows it trains on
+        return host_tensor(a).to(self.device, non_blocking=True), None
 
     @property
     def rows_per_process(self) -> int:
@@ -198,7 +225,7 @@ class Batches:
         """The first ``k`` rows (at most all), as one batch on the device."""
         k = min(int(k), self.n)
         if not self.stream:
-            return tuple(t[:k] for t in self.tensors)
+            return tuple(t[:k] if ix is None else t[ix[:k]] for t, ix in zip(self.tensors, self.indices))
         items = [self._dataset[i] for i in range(k)]
         items = [it if isinstance(it, (tuple, list)) else (it,) for it in items]
         return tuple(torch.stack([torch.as_tensor(it[j]) for it in items]).to(self.device)
@@ -221,7 +248,7 @@ class Batches:
         order = order[self.rank * per : (self.rank + 1) * per]
         for start in range(0, per, self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield tuple(t[idx] for t in self.tensors)
+            yield tuple(t[idx] if ix is None else t[ix[idx]] for t, ix in zip(self.tensors, self.indices))
 
 
 def as_tuple(data) -> Sequence:

@@ -1,12 +1,12 @@
-"""Propagation's map drawn from the rows as they are (the classifier's default) or from their first principal
-components: the propagated labels' accuracy on the unlabeled rows, the peak memory and the time.
+"""Propagation's map drawn from the rows as they are or from their first principal components (the default,
+``umap_pca_dims=100``): the propagated labels' accuracy on the unlabeled rows, the peak memory and the time.
 
 Each variant runs in a fresh process (its peak resident memory is that of the map alone): all 70,000 images of a
-data set (training and test rows), ``--labels`` of them labeled (a stratified draw), ``ClusterPropagator`` with its
-defaults (UMAP, then a Gaussian mixture named by the labeled rows), on the pixels scaled to [0, 1] or on their
-first ``--pca`` components (scikit-learn's randomized PCA).
+data set (training and test rows, uint8, read at scale 1/255 as the classifier reads them), ``--labels`` of them
+labeled (a stratified draw), ``ClusterPropagator`` with its defaults but ``umap_pca_dims`` (UMAP, then a Gaussian
+mixture named by the labeled rows): each ``--pca`` value is a variant, 0 the pixels as they are.
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/map_pca.py --data mnist fashion-mnist --pca 50
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/map_pca.py --data mnist fashion-mnist --pca 0 50 100
 
 Writes ``benchmarks/results/map_pca-<cpu>.json``.
 """
@@ -30,7 +30,6 @@ def one(data: str, pca: int, seed: int, labels: int, root) -> dict:
     import time
 
     import numpy as np
-    from sklearn.decomposition import PCA
 
     from cluster_codes import load_all
 
@@ -40,10 +39,8 @@ def one(data: str, pca: int, seed: int, labels: int, root) -> dict:
     X, y = load_all(data, None if root is None else Path(root) / data, 0)
     few = datasets.labeled_subset(y, labels, seed=seed)
     t0, c0 = time.perf_counter(), time.process_time()
-    Z = X.reshape(len(X), -1).astype(np.float32) * np.float32(1 / 255)
-    if pca:
-        Z = PCA(pca, random_state=seed, svd_solver="randomized").fit_transform(Z).astype(np.float32)
-    p = ClusterPropagator(random_state=seed).fit(Z, few, n_classes=int(y.max()) + 1)
+    p = ClusterPropagator(random_state=seed, umap_pca_dims=pca or None).fit(X, few, n_classes=int(y.max()) + 1,
+                                                                            scale=1 / 255)
     return {"data": data, "pca": pca, "seed": seed, "rows": len(X), "labels": labels,
             "accuracy_unlabeled": float(np.mean(p.labels_[few < 0] == y[few < 0])), "loo_accuracy": p.loo_accuracy_,
             "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
@@ -53,7 +50,8 @@ def one(data: str, pca: int, seed: int, labels: int, root) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", default=["mnist", "fashion-mnist"])
-    p.add_argument("--pca", type=int, nargs="+", default=[50], help="components to compare with the rows as they are")
+    p.add_argument("--pca", type=int, nargs="+", default=[0, 100],
+                   help="umap_pca_dims of each variant (0: UMAP on the pixels as they are)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--labels", type=int, default=100)
     p.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"), help="folder holding <data>/")
@@ -69,7 +67,7 @@ def main(argv=None) -> int:
     runs = []
     for data in args.data:
         for seed in args.seeds:
-            for pca in [0, *args.pca]:
+            for pca in args.pca:
                 done = subprocess.run([sys.executable, __file__, "--one", data, str(pca), str(seed), "--labels",
                                        str(args.labels), *(["--root", str(args.root)] if args.root else [])],
                                       capture_output=True, text=True)

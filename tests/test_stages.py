@@ -57,6 +57,33 @@ def test_bad_propagator_settings_are_named(params, message):
         ClusterPropagator(**params).fit(Z, np.where(np.arange(60) % 10 == 0, truth, -1))
 
 
+def test_a_map_of_images_is_drawn_from_principal_components_computed_a_block_at_a_time(real_data_root):
+    """Rows of more than ``umap_pca_dims`` values reach UMAP as their first principal components: the same as
+    scikit-learn's randomized PCA on the scaled rows (the reference) when it sees every row, and close to it
+    (the same share of the variance) from a sample, with uint8 images read as they are."""
+    from sklearn.decomposition import PCA
+
+    from fewlabel import datasets
+    from fewlabel.tasks.manifold import principal_components
+
+    X, y = datasets.load("fashion-mnist", root=real_data_root / "fashion-mnist")
+    pick = np.random.default_rng(0).choice(len(X), 3000, replace=False)
+    X, y = X[pick], y[pick]
+    reference = PCA(20, svd_solver="randomized", random_state=0).fit(X.reshape(3000, -1).astype(np.float32) / 255)
+    expected = reference.transform(X.reshape(3000, -1).astype(np.float32) / 255)
+    every = principal_components(X, 20, 0, sample_rows=3000, scale=1 / 255, chunk_rows=700)
+    assert every.dtype == np.float32 and every.shape == (3000, 20)
+    np.testing.assert_allclose(every, expected, atol=2e-4 * np.abs(expected).max())
+    sampled = principal_components(X, 20, 0, sample_rows=500, scale=1 / 255)
+    assert sampled.var(axis=0).sum() > 0.97 * expected.var(axis=0).sum()
+    few = datasets.labeled_subset(y[:400], 40, seed=0)
+    prop = ClusterPropagator(random_state=0, umap_pca_dims=20, umap_pca_sample=500, n_neighbors=10)
+    prop.fit(X[:400], few, n_classes=10, scale=1 / 255)
+    assert prop.map_ == "umap" and prop.embedding_.shape == (400, 10) and np.isfinite(prop.embedding_).all()
+    with pytest.raises(InputError, match="umap_pca_dims"):
+        ClusterPropagator(umap_pca_dims=0).fit(X[:400], few, n_classes=10)
+
+
 def network_unsure_where_the_clusters_are_wrong(y):
     """(network, clusters) distributions over two classes: the network right on every row, sure (0.99) on the
     first 90 and barely (0.51) on the last 10; the clusters sure (0.99) everywhere and wrong on those 10."""

@@ -432,8 +432,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     def _fit_propagated(self, stage, X, y_part, val, held_out, given, how, embedding, earlier=None):
         """Propagate, choose the route, train the final network (the class docstring, steps 1-3)."""
         with self._clock("map and mixture"):
-            propagator = self._propagator(how).fit(encoders.map_rows(X, given, self.scale_, self._device()), y_part,
-                                                   n_classes=len(self.classes_), embedding=embedding)
+            rows, scale = encoders.map_rows(X, given, self.scale_, self._device())
+            propagator = self._propagator(how).fit(rows, y_part, n_classes=len(self.classes_), embedding=embedding,
+                                                   scale=scale)
         self.embedding_ = propagator.embedding_
         known = np.flatnonzero(y_part >= 0)
         fixmatch = self.consistency == "fixmatch"

@@ -233,13 +233,14 @@ def pretrainer_defaults(est):
                            latent=None, code="flatten", **noise, **common)
 
 
-def map_rows(X, given, scale: float, device) -> np.ndarray:
-    """What propagation's map is drawn from: the rows, flattened and scaled, or with a pretrained encoder
-    (``given``, an :class:`~fewlabel.nets.encoder.EncoderSpec`) its codes."""
+def map_rows(X, given, scale: float, device) -> tuple[np.ndarray, float]:
+    """What propagation's map is drawn from, and the scale its values are read at: the rows, flattened (a view,
+    read at ``scale``: images are not copied as float32 here), or with a pretrained encoder (``given``, an
+    :class:`~fewlabel.nets.encoder.EncoderSpec`) its codes."""
     if given is None:
-        return X.reshape(len(X), -1).astype(np.float32) * np.float32(scale)
+        return X.reshape(len(X), -1), float(scale)
     module = build_encoder(given.config)
     module.load_state_dict(given.state_dict)
     module.to(device).eval()
     Z = predict_batches(lambda x: module(to_float(x, scale)), X, batch_size=inference_batch_size(module), device=device)
-    return Z.reshape(len(Z), -1)
+    return Z.reshape(len(Z), -1), 1.0

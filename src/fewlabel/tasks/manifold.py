@@ -130,6 +130,30 @@ def cache_umap_compilations() -> int:
     return switched
 
 
+def principal_components(X, n_components: int, random_state, sample_rows: int, scale: float = 1.0,
+                         chunk_rows: int = 4096) -> np.ndarray:
+    """The rows of ``X`` (any numeric dtype, e.g. uint8 images; flattened) times ``scale``, projected on their
+    first ``n_components`` principal components: float32 of shape (n_rows, n_components).
+
+    The components are those of scikit-learn's randomized PCA fitted on ``sample_rows`` rows drawn at random
+    (all of them if fewer); every row is then projected ``chunk_rows`` at a time, so the rows are never held as
+    float32 all at once (4 times uint8 images) and a memory-mapped file is read in passes.
+    """
+    n = len(X)
+    flat = X.reshape(n, -1)
+    rng = np.random.default_rng(random_state if isinstance(random_state, (int, np.integer)) else 0)
+    pick = np.sort(rng.choice(n, int(sample_rows), replace=False)) if n > sample_rows else np.arange(n)
+    sample = np.asarray(flat[pick], dtype=np.float32) * np.float32(scale)
+    pca = PCA(min(int(n_components), *sample.shape), svd_solver="randomized", random_state=random_state).fit(sample)
+    del sample
+    shift = pca.mean_.astype(np.float32) @ pca.components_.astype(np.float32).T
+    basis = pca.components_.astype(np.float32).T * np.float32(scale)  # the scale folded in: chunks read as they are
+    out = np.empty((n, basis.shape[1]), np.float32)
+    for start in range(0, n, chunk_rows):
+        out[start:start + chunk_rows] = np.asarray(flat[start:start + chunk_rows], dtype=np.float32) @ basis - shift
+    return out
+
+
 class ExactNeighbors:
     """Exact k-nearest-neighbour search (scikit-learn) with the part of pynndescent's ``NNDescent``
     interface that ``umap.UMAP.transform`` uses, so a UMAP fitted on exact neighbours can embed new rows."""

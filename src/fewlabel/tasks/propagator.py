@@ -33,13 +33,18 @@ class ClusterPropagator(BaseEstimator):
     """Propagate a few labels through the clusters of a map of the rows.
 
     ``fit(Z, y)``: ``Z`` holds one row of numbers per row (flattened; pixels scaled as the caller wants, or an
-    encoder's codes), ``y`` the class index of each labeled row and -1 elsewhere.
+    encoder's codes), ``y`` the class index of each labeled row and -1 elsewhere. ``fit(..., scale=s)`` reads
+    the rows multiplied by ``s``: images may come as uint8, never copied whole as float32.
 
     1. The map (``map``): 'umap' (to ``map_dims`` dimensions, ``n_neighbors`` neighbours, ``min_dist=0`` so
        that clusters stay compact, as N2D clusters), 'pca' (``pca_dims`` components), or 'auto': UMAP, unless
        umap-learn is missing or there are fewer than ``umap_min_rows`` rows (a UMAP graph of a few dozen rows
-       is noise), then PCA. A map computed before (it uses no labels) can be passed to ``fit`` as
-       ``embedding``.
+       is noise), then PCA. Rows of more than ``umap_pca_dims`` values are drawn by UMAP from their first
+       ``umap_pca_dims`` principal components (fitted on ``umap_pca_sample`` rows drawn at random, every row
+       then projected a block at a time; None: UMAP on the values as they are). Measured on 70,000 images and
+       100 labels over three label draws, the propagated labels were more accurate on both MNIST and
+       Fashion-MNIST than from the 784 pixels, with a lower peak of memory (README, "The map from principal
+       components"). A map computed before (it uses no labels) can be passed to ``fit`` as ``embedding``.
     2. A Gaussian mixture of ``n_clusters`` components on the map (None: :func:`default_n_clusters`).
     3. Each component's label distribution: the histogram of its labeled rows plus ``prior`` per class (a
        component with mixed labels says little). A row's distribution is its components' distributions,
@@ -55,8 +60,10 @@ class ClusterPropagator(BaseEstimator):
     """
 
     def __init__(self, map="auto", map_dims=10, n_neighbors=15, pca_dims=50, umap_min_rows=200, n_clusters=None,
-                 prior=0.05, random_state=None):
+                 prior=0.05, umap_pca_dims=100, umap_pca_sample=10_000, random_state=None):
         self.map = map
+        self.umap_pca_dims = umap_pca_dims
+        self.umap_pca_sample = umap_pca_sample
         self.map_dims = map_dims
         self.n_neighbors = n_neighbors
         self.pca_dims = pca_dims
@@ -68,8 +75,10 @@ class ClusterPropagator(BaseEstimator):
     def check_params(self) -> None:
         """Raise :class:`~fewlabel.InputError` naming a bad setting."""
         one_of(MAPS)("map", self.map)
-        for name in ("map_dims", "n_neighbors", "pca_dims"):
+        for name in ("map_dims", "n_neighbors", "pca_dims", "umap_pca_sample"):
             positive_int(name, getattr(self, name))
+        if self.umap_pca_dims is not None:
+            positive_int("umap_pca_dims", self.umap_pca_dims)
         if not is_int(self.umap_min_rows) or self.umap_min_rows < 0:
             raise InputError(f"umap_min_rows must be an integer >= 0, got {self.umap_min_rows!r}")
         if self.n_clusters is not None:
@@ -83,16 +92,25 @@ class ClusterPropagator(BaseEstimator):
             return self.map
         return "umap" if n_rows >= self.umap_min_rows and umap_installed() else "pca"
 
-    def embed(self, Z) -> np.ndarray:
-        """The map of ``Z``'s rows (it uses no labels)."""
+    def embed(self, Z, scale: float = 1.0) -> np.ndarray:
+        """The map of the rows of ``Z`` times ``scale`` (it uses no labels)."""
         from sklearn.decomposition import PCA
 
         from fewlabel.tasks.cluster import reduce
+        from fewlabel.tasks.manifold import principal_components
 
         self.check_params()
-        Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
+        Z = Z if isinstance(Z, np.ndarray) else np.asarray(Z)
+        Z = Z.reshape(len(Z), -1)
         seed = self.random_state or 0
         self.map_ = self.resolved_map(len(Z))
+        if self.map_ == "umap" and self.umap_pca_dims is not None and Z.shape[1] > int(self.umap_pca_dims) \
+                and len(Z) > int(self.umap_pca_dims):
+            Z = principal_components(Z, int(self.umap_pca_dims), seed, int(self.umap_pca_sample), scale)
+        else:
+            Z = Z.astype(np.float32)  # a copy: scaled in place below, the caller's rows untouched
+            if scale != 1:
+                Z *= np.float32(scale)
         if self.map_ == "pca":
             return PCA(min(int(self.pca_dims), *Z.shape), random_state=seed).fit_transform(Z)
         if len(Z) < 4:
@@ -102,14 +120,14 @@ class ClusterPropagator(BaseEstimator):
             return reduce(Z, method="umap", n_components=min(int(self.map_dims), len(Z) - 2),
                           n_neighbors=min(int(self.n_neighbors), len(Z) - 1), min_dist=0.0, random_state=seed)
 
-    def fit(self, Z, y, n_classes: int | None = None, embedding=None):
+    def fit(self, Z, y, n_classes: int | None = None, embedding=None, scale: float = 1.0):
         from sklearn.mixture import GaussianMixture
 
         self.check_params()
         y = check_partial_labels(y, len(Z))
         n_classes = int(y.max()) + 1 if n_classes is None else int(n_classes)
         if embedding is None:
-            embedding = self.embed(Z)
+            embedding = self.embed(Z, scale)
         else:
             embedding = np.asarray(embedding)
             if embedding.ndim != 2 or len(embedding) != len(y):

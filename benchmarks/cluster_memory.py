@@ -84,43 +84,56 @@ def phases(n: int, root, refine: bool) -> dict:
             "peak_mb": top["peak_mb"], "peak_phase": top["phase"], "wall_s": round(time.perf_counter() - t0)}
 
 
-def run(args: list[str], src: Path | None) -> dict:
+def run(script: str, args: list[str], src: Path | None) -> dict:
     from _timing import in_checkout
 
-    out = in_checkout(__file__, args, src)
+    out = in_checkout(script, args, src)
     print(json.dumps(out), flush=True)
     return out
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def harness(argv, script: str, doc: str, name: str, phases_fn, options=()) -> int:
+    """The command line both memory benchmarks share: ``--rows`` each in a fresh process of ``script`` running
+    ``phases_fn(rows, root, **options)``, this code and ``--before DIR``'s side by side; ``options``:
+    (flag, keyword, help) of switches passed on. Writes ``results/<name>-<cpu>.json``."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--rows", type=int, nargs="+", default=[35000, 140000, 280000])
-    p.add_argument("--no-refine", action="store_true", help="no self-labelling (the map is then the last phase)")
+    for flag, _, text in options:
+        p.add_argument(flag, action="store_true", help=text)
     p.add_argument("--before", type=Path, help="a checkout of an earlier commit, measured the same way")
     p.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"), help="folder holding mnist/")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
+    switches = {key: getattr(args, flag.lstrip("-").replace("-", "_")) for flag, key, _ in options}
     if args.one:
-        print(json.dumps(phases(args.one, args.root, not args.no_refine)))
+        print(json.dumps(phases_fn(args.one, args.root, **switches)))
         return 0
     from _timing import cpu_record
     from cpu_speed import cpu_slug
 
-    extra = (["--root", str(args.root)] if args.root else []) + (["--no-refine"] if args.no_refine else [])
+    extra = (["--root", str(args.root)] if args.root else []) + [flag for flag, key, _ in options if switches[key]]
     codes = [None] + ([args.before.resolve()] if args.before else [])
-    runs = [run(["--one", str(n), *extra], src) for n in args.rows for src in codes]
+    runs = [run(script, ["--one", str(n), *extra], src) for n in args.rows for src in codes]
     revision = {"now": subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
                                       text=True).stdout.strip(),
                 "before": None if args.before is None else subprocess.run(
                     ["git", "-C", str(args.before), "rev-parse", "--short", "HEAD"], capture_output=True,
                     text=True).stdout.strip()}
-    out = args.out or HERE / "results" / f"cluster_memory-{cpu_slug()}.json"
-    out.write_text(json.dumps({"what": __doc__.split("\n\n")[0].replace("\n", " "), "cpu": cpu_record(),
+    out = args.out or HERE / "results" / f"{name}-{cpu_slug()}.json"
+    out.write_text(json.dumps({"what": doc.split("\n\n")[0].replace("\n", " "), "cpu": cpu_record(),
                                "threads": os.environ.get("OMP_NUM_THREADS", "all cores"), "code": revision,
                                "runs": runs}, indent=1))
     print("wrote", out)
     return 0
+
+
+def main(argv=None) -> int:
+    def one(n, root, no_refine):
+        return phases(n, root, not no_refine)
+
+    return harness(argv, __file__, __doc__, "cluster_memory", one,
+                   [("--no-refine", "no_refine", "no self-labelling (the map is then the last phase)")])
 
 
 if __name__ == "__main__":

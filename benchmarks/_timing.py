@@ -64,6 +64,24 @@ class PeakMemory:
         return self.peak
 
 
+class PhaseMemory:
+    """The resident memory (MB) at the end of each phase of a run and its peak since the phase before, sampled
+    by a :class:`PeakMemory`: ``mark(name)`` ends the phase ``name``; ``stop()`` gives the phases, the peak of
+    the whole run (the first mark, the rows loaded, left out) and the phase that set it."""
+
+    def __init__(self, interval: float = 0.01):
+        self.gauge, self.phases = PeakMemory(interval), []
+
+    def mark(self, name: str) -> None:
+        self.phases.append({"phase": name, "resident_mb": round(resident_mb()), "peak_mb": round(self.gauge.peak)})
+        self.gauge.reset()
+
+    def stop(self) -> dict:
+        self.gauge.stop()
+        top = max(self.phases[1:], key=lambda p: p["peak_mb"])
+        return {"phases": self.phases, "peak_mb": top["peak_mb"], "peak_phase": top["phase"]}
+
+
 class Clock:
     def __init__(self):
         self.start()

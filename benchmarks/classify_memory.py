@@ -34,9 +34,9 @@ def phases(n: int, root) -> dict:
     """One row count in this process: the resident memory (MB) at the end of each phase and its peak."""
     import time
 
-    from _timing import PeakMemory, resident_mb
+    from _timing import PhaseMemory
 
-    gauge = PeakMemory(0.01)
+    memory = PhaseMemory(0.01)
     import torch  # noqa: F401  (its memory is counted before the rows, as a command's is)
 
     from fewlabel import datasets
@@ -46,12 +46,7 @@ def phases(n: int, root) -> dict:
 
     X, y = rows_of_mnist(n, root)
     y_part = datasets.labeled_subset(y, 100, seed=0)
-    log = []
-
-    def mark(name):
-        log.append({"phase": name, "resident_mb": round(resident_mb()), "peak_mb": round(gauge.peak)})
-        gauge.reset()
-
+    mark = memory.mark
     mark("rows loaded")
     timed = PhaseClock.__call__
 
@@ -68,11 +63,9 @@ def phases(n: int, root) -> dict:
     mark("before detector")
     model.fit_unfamiliarity(X)
     mark("detector")
-    gauge.stop()
-    top = max(log[1:], key=lambda p: p["peak_mb"])
     unl = y_part < 0
-    return {"rows": n, "uint8_mb": round(X.nbytes / 2**20), "route": model.route_.get("route"), "phases": log,
-            "peak_mb": top["peak_mb"], "peak_phase": top["phase"], "wall_s": round(time.perf_counter() - t0),
+    return {"rows": n, "uint8_mb": round(X.nbytes / 2**20), "route": model.route_.get("route"), **memory.stop(),
+            "wall_s": round(time.perf_counter() - t0),
             "accuracy_unlabeled": round(float((model.predict(X[unl]) == y[unl]).mean()), 4)}
 
 

@@ -36,9 +36,9 @@ def phases(n: int, root, refine: bool) -> dict:
     """One row count in this process: the resident memory (MB) at the end of each phase and its peak."""
     import time
 
-    from _timing import PeakMemory, resident_mb
+    from _timing import PhaseMemory
 
-    gauge = PeakMemory(0.01)
+    memory = PhaseMemory(0.01)
     import torch  # noqa: F401  (its memory is counted before the rows, as a command's is)
 
     import fewlabel.tasks.cluster as cluster
@@ -46,12 +46,7 @@ def phases(n: int, root, refine: bool) -> dict:
     from scaling import rows_of_mnist
 
     X, _ = rows_of_mnist(n, root)
-    log = []
-
-    def mark(name):
-        log.append({"phase": name, "resident_mb": round(resident_mb()), "peak_mb": round(gauge.peak)})
-        gauge.reset()
-
+    mark = memory.mark
     mark("rows loaded")
     default_encoder = cluster.default_encoder
     cluster.default_encoder = lambda n_rows=None, **s: default_encoder(n_rows, **{**s, "max_steps": 20})
@@ -78,10 +73,8 @@ def phases(n: int, root, refine: bool) -> dict:
     ClusterModel(refine="auto" if refine else None, refine_params={"rounds": 1, "epochs": 1, "min_steps": 1},
                  random_state=0).fit(X)
     mark("end")
-    gauge.stop()
-    top = max(log[1:], key=lambda p: p["peak_mb"])
-    return {"rows": n, "uint8_mb": round(X.nbytes / 2**20), "refine": refine, "phases": log,
-            "peak_mb": top["peak_mb"], "peak_phase": top["phase"], "wall_s": round(time.perf_counter() - t0)}
+    return {"rows": n, "uint8_mb": round(X.nbytes / 2**20), "refine": refine, **memory.stop(),
+            "wall_s": round(time.perf_counter() - t0)}
 
 
 def run(script: str, args: list[str], src: Path | None) -> dict:

@@ -82,6 +82,10 @@ def test_a_map_of_images_is_drawn_from_principal_components_computed_a_block_at_
     assert prop.map_ == "umap" and prop.embedding_.shape == (400, 10) and np.isfinite(prop.embedding_).all()
     with pytest.raises(InputError, match="umap_pca_dims"):
         ClusterPropagator(umap_pca_dims=0).fit(X[:400], few, n_classes=10)
+    holed = X[:400].astype(np.float32)
+    holed[7, 3, 3] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        prop.fit(holed, few, n_classes=10)
 
 
 def network_unsure_where_the_clusters_are_wrong(y):

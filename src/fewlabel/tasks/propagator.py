@@ -101,6 +101,8 @@ class ClusterPropagator(BaseEstimator):
         self.check_params()
         Z = Z if isinstance(Z, np.ndarray) else np.asarray(Z)
         Z = Z.reshape(len(Z), -1)
+        if Z.dtype.kind not in "biuf" or (Z.dtype.kind == "f" and not np.isfinite(Z).all()):
+            raise InputError("the rows hold NaN, infinite or non-numeric values: a map needs numbers in every row")
         seed = self.random_state or 0
         self.map_ = self.resolved_map(len(Z))
         if self.map_ == "umap" and self.umap_pca_dims is not None and Z.shape[1] > int(self.umap_pca_dims) \

@@ -241,3 +241,32 @@ def test_info_shows_what_the_model_was_trained_on(tiny_model, capsys):
     assert main(["info", str(tiny_model), "--json"]) == 0
     header = json.loads(capsys.readouterr().out)
     assert header["config"]["fitted"]["data"]["fingerprint"].startswith("blake2b:")
+
+
+def test_a_warning_is_one_line_that_names_the_command(tmp_path, capsys):
+    """Too few rows for a part of the fit is said in the command's own words: no path into fewlabel's code, no
+    source line; a library's other warnings keep Python's format."""
+    from sklearn.datasets import load_iris
+
+    d = load_iris()
+    names = np.array(["setosa", "versicolor", "virginica"])[d.target]
+    table = tmp_path / "iris.csv"
+    with open(table, "w") as f:
+        f.write("a,b,c,d,species\n")
+        for i, (x, name) in enumerate(zip(d.data, names)):
+            f.write(",".join(map(str, x)) + f",{name if i % 10 == 0 else ''}\n")
+    argv = ["classify", "--data", table, "--label-column", "species", "--folds", "0", "--max-steps", "8",
+            "--out", tmp_path / "out"]
+    assert main([str(a) for a in argv]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert lines == ["fewlabel classify: warning: 150 rows are too few for an unfamiliarity score (its cut-off needs "
+                     "20 held-out rows, a tenth of at least 200): the classifier has none"], err
+    assert ".py:" not in err and (tmp_path / "out" / "predictions.csv").exists()
+    # outside the command, the warning is Python's, for code to catch or filter
+    from fewlabel.errors import FewlabelWarning, TooLittleDataWarning
+
+    with pytest.warns(TooLittleDataWarning):
+        fewlabel.SemiSupervisedClassifier(max_steps=2, propagate=None, verbose=False).fit(
+            d.data, np.where(np.arange(150) % 10 == 0, d.target, -1)).fit_unfamiliarity(d.data)
+    assert issubclass(TooLittleDataWarning, FewlabelWarning)

@@ -30,7 +30,12 @@ class TrainingDivergedError(FewlabelError, FloatingPointError):
     """The loss became NaN or infinite; the model keeps the last weights whose loss was finite."""
 
 
-class TooLittleDataWarning(UserWarning):
+class FewlabelWarning(UserWarning):
+    """Base class of the warnings fewlabel issues on purpose; the ``fewlabel`` command prints them as one line
+    that names the command, without Python's source line."""
+
+
+class TooLittleDataWarning(FewlabelWarning):
     """An estimator was fitted, but on too few rows for a part of it to be trusted (a cut-off from a handful
     of held-out rows, a class with a few examples, a validation score on a few rows); the message names
     the count and what to do."""

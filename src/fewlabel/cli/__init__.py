@@ -22,7 +22,7 @@ from fewlabel.cli import classify, cluster, datasets, demo, detect, info, predic
 from fewlabel.cli import map as map_command
 from fewlabel.cli import run as run_experiment_command
 from fewlabel.cli.classify import classifier_params
-from fewlabel.cli.common import apply_config, check_inputs
+from fewlabel.cli.common import apply_config, check_inputs, plain_warnings
 from fewlabel.cli.output import OutputFolder
 from fewlabel.cli.pretrain import build_autoencoder
 from fewlabel import interrupt
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         if check_early is not None:
             check_early(args)
         check_inputs(args)
-        with interrupt.catching():
+        with interrupt.catching(), plain_warnings(args.command):
             return run_command(args)
     except FewlabelError as e:
         print(f"fewlabel {args.command}: error: {e}", file=sys.stderr)

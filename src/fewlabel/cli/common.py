@@ -7,13 +7,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from fewlabel.errors import DataNotFoundError, InputError
+from fewlabel.errors import DataNotFoundError, FewlabelWarning, InputError
+
+# -- warnings -----------------------------------------------------------------------------------------
+@contextmanager
+def plain_warnings(command: str):
+    """Inside it, fewlabel's own warnings (:class:`~fewlabel.errors.FewlabelWarning`: too few rows for a part of
+    a fit, data to look at) print as ``fewlabel COMMAND: warning: message``, one line as the command's errors
+    are: Python's format adds the path and source line of fewlabel's code, which say nothing to the user of a
+    command. Other libraries' warnings keep Python's format."""
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, FewlabelWarning):
+            print(f"fewlabel {command}: warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
 
 # -- option types -------------------------------------------------------------------------------------
-
-
 def pair(text: str) -> tuple[float, float]:
     try:
         lo, hi = (float(s) for s in text.split(","))

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from fewlabel.datasets.folders import check_size
-from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
+from fewlabel.errors import CorruptFileError, DataNotFoundError, FewlabelWarning, InputError
 
 #: The sub-folder of an image folder that holds unlabeled images (the ``unlabeled_folder`` default).
 UNLABELED_FOLDER = "unlabeled"
@@ -45,7 +45,7 @@ NAN_SPELLINGS = ("nan", "na", "n/a", "null", "none")
 MARKINGS = ("an empty cell", "NaN", "'?'", "-1")
 
 
-class DataQualityWarning(UserWarning):
+class DataQualityWarning(FewlabelWarning):
     """Data that reads, but that the user should look at: a class with very few labeled rows, files that
     are copies of each other, the same image under two labels."""
 

@@ -87,6 +87,26 @@ def test_a_column_of_row_names_not_named_as_such(tmp_path, capsys, no_training):
              tmp_path / "out", "'sample'", "'s00' is not a number", "--id-column")
 
 
+def test_a_table_without_its_label_column_named_points_at_the_likely_one(tmp_path, capsys, no_training):
+    """The column of a few class names among empty cells is offered, before ids (a value a row) and before a
+    numeric feature with a missing value; features that are all numbers are not."""
+    path = tmp_path / "plants.csv"
+    with open(path, "w") as f:
+        f.write("id,height,width,kind\n")
+        for i in range(40):
+            kind = ["oak", "ash", "elm"][i % 3] if i < 12 else ("?" if i % 2 else "")
+            height = "" if i == 5 else f"{3 + 0.01 * i:.2f}"
+            f.write(f"p{i},{height},{1 + 0.01 * (i % 7):.2f},{kind}\n")
+    err = _refused(capsys, ["classify", "--data", path, "--out", tmp_path / "out"], tmp_path / "out",
+                   "name the column that holds the labels", "--label-column")
+    assert err.endswith("look like it: 'kind' (12 filled with 3 value(s), 28 empty); 'height' (39 filled with "
+                        "39 value(s), 1 empty); 'id' (40 filled with 40 value(s), 0 empty)"), err
+    (tmp_path / "clean.csv").write_text("a,b\n1,2\n3,4\n")
+    err = _refused(capsys, ["classify", "--data", tmp_path / "clean.csv", "--out", tmp_path / "out"], None,
+                   "name the column that holds the labels")
+    assert "look like it" not in err
+
+
 def test_one_spelling_of_unlabeled_is_read_the_same_way_everywhere(tmp_path):
     from fewlabel.datasets.partial import read_partly_labeled
 

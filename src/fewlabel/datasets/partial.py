@@ -366,8 +366,13 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
             raise InputError(f"{path} is a NumPy file: its labels are its array y (with -1 for unlabeled rows), "
                              "so --label-column / --id-column do not apply")
     elif label_column is None:
+        from fewlabel.datasets.tables import label_like_columns
+
+        likely = [f"{c['name']!r} ({c['filled']:,} filled with {c['values']:,} value(s), {c['empty']:,} empty)"
+                  for c in label_like_columns(path)[:3]]
+        hint = f". Column(s) that look like it: {'; '.join(likely)}" if likely else ""
         raise InputError(f"{path}: name the column that holds the labels (--label-column NAME, label_column= in "
-                         "Python); its empty cells mark the unlabeled rows")
+                         f"Python); its empty cells mark the unlabeled rows{hint}")
     try:
         parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
     except InputError as e:

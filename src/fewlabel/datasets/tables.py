@@ -265,6 +265,40 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
             "label_name": None if label is None else names[label], "ids": ids}
 
 
+def label_like_columns(path) -> list[dict]:
+    """The columns of a CSV / TSV / TXT / Parquet table that could be its partial labels, most likely first:
+    each that has both empty cells (any of :data:`MISSING`) and filled ones, or cells that are not numbers
+    (features are numbers), as ``{"name", "filled", "values", "empty"}``: what a message asking for the label
+    column can point at. Any problem reading the file gives ``[]`` (the reader that follows names it)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            names = list(table.column_names)
+            cells = [["" if v is None else str(v) for v in table.column(j).to_pylist()] for j in range(len(names))]
+        else:
+            delimiter, _, has_header, names = text_header(path)
+            rows = [row for _, row in _text_rows(path, delimiter)][1 if has_header else 0:]
+            if not rows or any(len(row) != len(names) for row in rows):
+                return []
+            cells = [list(column) for column in zip(*rows)]
+    except Exception:  # noqa: BLE001 - a suggestion only: reading for real reports the problem
+        return []
+    found = []
+    for name, column in zip(names, cells):
+        text = np.char.strip(np.array(column, dtype=str))
+        empty = np.isin(np.char.lower(text), MISSING)
+        filled = text[~empty]
+        words = not all(is_number_text(c) for c in filled)
+        if len(filled) and (empty.any() or words):
+            found.append({"name": name, "filled": int(len(filled)), "values": int(len(np.unique(filled))),
+                          "empty": int(empty.sum())})
+    # partly filled first (the unlabeled rows' empty cells), then fewer distinct values (classes, not ids)
+    return sorted(found, key=lambda c: (c["empty"] == 0, c["values"] / c["filled"]))
+
+
 # --- Parquet ----------------------------------------------------------------------------------------
 
 

@@ -64,6 +64,39 @@ def test_color_modes(tmp_path):
         read_image_folder(tmp_path, color="CMYK")
 
 
+def test_photos_stored_sideways_are_read_upright(tmp_path):
+    """A phone stores a portrait photo as a landscape one and an EXIF orientation tag; viewers turn it, and so
+    does fewlabel: the folder then holds one size, and each image is what its owner sees."""
+    from fewlabel.datasets.partial import read_partly_labeled
+
+    upright = [rgb(8, 6, i) for i in range(4)]  # portrait, 8 high and 6 wide, as seen
+    # as stored: tag 6 (turn 90 degrees clockwise to view), 3 (half a turn), 2 (mirrored), none
+    stored = [(np.rot90(upright[0], 1), 6), (np.rot90(upright[1], 2), 3), (np.fliplr(upright[2]), 2),
+              (upright[3], None)]
+    for i, (pixels, tag) in enumerate(stored):
+        folder = tmp_path / "photos" / ["shoe", "boot", "unlabeled", "unlabeled"][i]
+        folder.mkdir(parents=True, exist_ok=True)
+        exif = Image.Exif()
+        if tag is not None:
+            exif[0x0112] = tag
+        Image.fromarray(np.ascontiguousarray(pixels)).save(folder / f"{i}.png", exif=exif)
+    X, _, _ = read_image_folder(tmp_path / "photos" / "unlabeled")
+    np.testing.assert_array_equal(X, np.stack(upright[2:]))
+    with pytest.warns(UserWarning, match="fewer than 5 labeled rows"):
+        data = read_partly_labeled(tmp_path / "photos")
+    assert data.X.shape == (4, 8, 6, 3)
+    np.testing.assert_array_equal(data.X, np.stack([upright[1], upright[0], upright[2], upright[3]]))  # boot, shoe
+    # a damaged EXIF block is ignored: the pixels still decode as stored
+    from fewlabel.datasets import folders
+
+    class Broken:
+        def getexif(self):
+            raise SyntaxError("bad EXIF")
+
+    broken = Broken()
+    assert folders._upright(broken) is broken
+
+
 def test_sizes(tmp_path):
     save(tmp_path / "a.png", gray(4, 4, 0))
     save(tmp_path / "b.png", gray(6, 5, 1))

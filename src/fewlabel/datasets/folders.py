@@ -49,6 +49,22 @@ def _pixel_bytes(im) -> int:
     return width * height * len(im.getbands()) * per_band
 
 
+#: The EXIF tag that says how a camera held the picture (1: as stored).
+_ORIENTATION = 0x0112
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """The image as a viewer shows it: turned or mirrored as its EXIF orientation says (phones store most photos
+    sideways and set the tag). A missing or unreadable tag leaves the pixels as stored."""
+    from PIL import ImageOps
+
+    try:
+        turned = im.getexif().get(_ORIENTATION, 1) not in (1, None)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: the pixels decode, the tag is ignored
+        return im
+    return ImageOps.exif_transpose(im) if turned else im
+
+
 def read_image(path: Path, color, size):
     """One image as a uint8 array, (H, W) or (H, W, 3)."""
     try:
@@ -65,13 +81,13 @@ def read_image(path: Path, color, size):
                     f"header is damaged (if the file is sound, raise fewlabel.datasets.folders.MAX_EXPANSION)"
                 )
             im.load()
-            mode = color or ("L" if im.mode in GRAY_MODES else "RGB")
-            src = im
-            if im.mode.startswith("I"):
+            src = _upright(im)
+            mode = color or ("L" if src.mode in GRAY_MODES else "RGB")
+            if src.mode.startswith("I"):
                 # 16/32-bit grayscale: scale to 0..255 instead of letting convert() clip at 255. 32-bit
                 # ("I") values that already fit in 0..255 are kept (Pillow opens some 8-bit files as "I").
-                a = np.asarray(im, dtype=np.float64)
-                if im.mode.startswith("I;16") or 255 < a.max() <= 65535:
+                a = np.asarray(src, dtype=np.float64)
+                if src.mode.startswith("I;16") or 255 < a.max() <= 65535:
                     peak = 65535.0
                 else:
                     peak = max(255.0, float(a.max()))

@@ -97,6 +97,20 @@ def test_photos_stored_sideways_are_read_upright(tmp_path):
     assert folders._upright(broken) is broken
 
 
+def test_a_palette_image_with_transparency_reads_without_a_warning(tmp_path):
+    """Pillow warns on every palette PNG whose transparency is a byte string unless it goes through RGBA: a
+    user of the command would see that library's warning, with its path, for their folder."""
+    import warnings
+
+    colours = rgb(6, 6, 3)
+    pal = Image.fromarray(colours).convert("P")
+    pal.save(tmp_path / "p.png", transparency=bytes([0] * 10 + [255] * 246))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        X, _, _ = read_image_folder(tmp_path)
+    np.testing.assert_array_equal(X[0], np.asarray(pal.convert("RGB")))
+
+
 def test_sizes(tmp_path):
     save(tmp_path / "a.png", gray(4, 4, 0))
     save(tmp_path / "b.png", gray(6, 5, 1))

@@ -83,6 +83,10 @@ def read_image(path: Path, color, size):
             im.load()
             src = _upright(im)
             mode = color or ("L" if src.mode in GRAY_MODES else "RGB")
+            if src.mode == "P" and "transparency" in src.info:
+                # through RGBA, as Pillow asks (it warns on every such file otherwise): the same colours, and
+                # the alpha dropped as for any other image with transparency
+                src = src.convert("RGBA")
             if src.mode.startswith("I"):
                 # 16/32-bit grayscale: scale to 0..255 instead of letting convert() clip at 255. 32-bit
                 # ("I") values that already fit in 0..255 are kept (Pillow opens some 8-bit files as "I").

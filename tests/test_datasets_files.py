@@ -190,6 +190,31 @@ def test_tsv_and_whitespace_text(tmp_path):
     np.testing.assert_array_equal(X, [[1, 2, 3], [4, 5, 6]])
 
 
+def test_a_spreadsheets_semicolons_and_decimal_commas(tmp_path):
+    """Where the comma is the decimal mark, spreadsheets save CSV with semicolons between cells: read as the
+    user sees it in the spreadsheet, with or without a header, by every reader (the table, the partly labeled
+    table, the rows streamed to a model's predict); a comma CSV is unchanged."""
+    from fewlabel.datasets.partial import read_partly_labeled
+    from fewlabel.datasets.stream import open_rows
+
+    text = "height;width;kind\n1,5;2;oak\n3,25;-0,5;\n12;1e3;ash\n"
+    X, y, names = read_table(write(tmp_path, "all.csv", text.replace(";\n", ";elm\n")), label_column="kind")
+    np.testing.assert_array_equal(X, np.array([[1.5, 2], [3.25, -0.5], [12, 1000]], np.float32))
+    assert names == ["height", "width"] and list(y) == ["oak", "elm", "ash"]
+    write(tmp_path, "s.csv", text)
+    with pytest.warns(UserWarning, match="fewer than 5"):
+        data = read_partly_labeled(tmp_path / "s.csv", label_column="kind")
+    assert data.X.shape == (3, 2) and data.y.tolist() == [1, -1, 0]
+    rows = open_rows(write(tmp_path, "new.csv", "height;width\n0,75;4\n"), columns=["height", "width"])
+    np.testing.assert_array_equal(np.concatenate([X for X, _ in rows.batches(10)]), [[0.75, 4]])
+    X, _, _ = read_table(write(tmp_path, "n.csv", "1,5;2\n3;4,5\n"))  # no header: the first row is data
+    np.testing.assert_array_equal(X, [[1.5, 2], [3, 4.5]])
+    with pytest.raises(InputError, match="'1,2,5' is not a number"):
+        read_table(write(tmp_path, "bad.csv", "a;b\n1,2,5;3\n"))
+    X, _, _ = read_table(write(tmp_path, "c.csv", "a,b\n1.5,2\n"))
+    np.testing.assert_array_equal(X, [[1.5, 2]])
+
+
 def test_quotes_blank_lines_and_extra_fields(tmp_path):
     X, y, names = read_table(write(tmp_path, "q.csv", 'a,b,name\n1,2,"Smith, J"\n3,4,x\n'), label_column="name")
     np.testing.assert_array_equal(X, [[1, 2], [3, 4]])

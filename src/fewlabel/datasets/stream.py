@@ -141,7 +141,8 @@ def _text_rows(path: Path, expect, id_column, label_column) -> Rows:
         table = np.array(chunk, dtype=str)
         X = np.empty((len(chunk), len(features)), np.float32)
         for k, j in enumerate(features):
-            X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path, False)
+            X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path, False,
+                                           delimiter == ";")
         ids = [str(v).strip() for v in table[:, ident]] if ident is not None else [str(r) for r in lines]
         return X, ids
 

@@ -37,9 +37,14 @@ def is_number_text(cell: str) -> bool:
 # --- turning columns of cells into numbers ----------------------------------------------------------
 
 
-def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan: bool) -> np.ndarray:
-    """Parse one column of strings to float64. ``where(i)`` describes data row i for messages."""
+def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan: bool,
+                         decimal_comma: bool = False) -> np.ndarray:
+    """Parse one column of strings to float64. ``where(i)`` describes data row i for messages.
+    ``decimal_comma``: a cell such as ``3,25`` is 3.25 (a table separated by semicolons, as spreadsheets write it
+    where the comma is the decimal mark)."""
     stripped = np.char.strip(cells.astype(str))
+    if decimal_comma:
+        stripped = np.char.replace(stripped, ",", ".")
     missing = np.isin(np.char.lower(stripped), MISSING)
     text = np.where(missing, "nan", stripped)
     try:
@@ -132,8 +137,12 @@ def _select(names, has_names, label_column, columns, path, id_column=None):
 
 
 def _delimiter(path: Path, line: str) -> str | None:
-    """"," for .csv, tab for .tsv; for .txt whatever the first row uses; None means runs of whitespace."""
+    """"," for .csv, tab for .tsv; for .txt whatever the first row uses; None means runs of whitespace. A .csv or
+    .txt whose first row has at least as many semicolons as commas is separated by semicolons (spreadsheets
+    write CSV so where the comma is the decimal mark: ``3,25;1,5``)."""
     ext = path.suffix.lower()
+    if ext in (".csv", ".txt") and "\t" not in line and ";" in line and line.count(";") >= line.count(","):
+        return ";"
     if ext == ".csv" or (ext == ".txt" and "\t" not in line and "," in line):
         return ","
     if ext == ".tsv" or "\t" in line:
@@ -214,7 +223,8 @@ def text_header(path: Path):
         raise InputError(f"{path} is empty")
     delimiter, first_line, first = head
     cells = [c.strip() for c in first]
-    has_header = any(cells) and not any(is_number_text(c) for c in cells if c)
+    numbers = [c.replace(",", ".") if delimiter == ";" else c for c in cells]  # decimal commas: see _delimiter
+    has_header = any(cells) and not any(is_number_text(c) for c in numbers if c)
     names = [c or str(i) for i, c in enumerate(cells)] if has_header else [str(i) for i in range(len(first))]
     return delimiter, first_line, has_header, names
 
@@ -253,7 +263,7 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
 
             X = np.empty((len(data), len(features)), dtype=np.float64)
             for k, j in enumerate(features):
-                X[:, k] = parse_feature_column(table[:, j], where, col(j), path, allow_nan)
+                X[:, k] = parse_feature_column(table[:, j], where, col(j), path, allow_nan, delimiter == ";")
             labels = None if label is None else table[:, label]
             ids = None if ident is None else np.char.strip(table[:, ident])
     except UnicodeDecodeError as e:
@@ -283,7 +293,8 @@ def label_like_columns(path) -> list[dict]:
             rows = [row for _, row in _text_rows(path, delimiter)][1 if has_header else 0:]
             if not rows or any(len(row) != len(names) for row in rows):
                 return []
-            cells = [list(column) for column in zip(*rows)]
+            comma = delimiter == ";"  # decimal commas: see _delimiter
+            cells = [[c.replace(",", ".") if comma else c for c in column] for column in zip(*rows)]
     except Exception:  # noqa: BLE001 - a suggestion only: reading for real reports the problem
         return []
     found = []

@@ -215,6 +215,18 @@ def test_a_spreadsheets_semicolons_and_decimal_commas(tmp_path):
     np.testing.assert_array_equal(X, [[1.5, 2]])
 
 
+def test_a_spreadsheet_or_a_compressed_table_is_named_with_what_to_do(tmp_path):
+    from fewlabel.datasets.stream import open_rows
+
+    for name, words in (("rows.xlsx", "save its sheet as CSV"), ("rows.ods", "save its sheet as CSV"),
+                        ("rows.csv.gz", "decompress it"), ("rows.dat", "unsupported file type '.dat'")):
+        path = write(tmp_path, name, "a,b\n1,2\n")
+        for read in (read_table, open_rows):
+            with pytest.raises(InputError, match=words) as e:
+                read(path)
+            assert str(e.value).startswith(str(path))
+
+
 def test_quotes_blank_lines_and_extra_fields(tmp_path):
     X, y, names = read_table(write(tmp_path, "q.csv", 'a,b,name\n1,2,"Smith, J"\n3,4,x\n'), label_column="name")
     np.testing.assert_array_equal(X, [[1, 2], [3, 4]])

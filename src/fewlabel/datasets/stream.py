@@ -221,7 +221,7 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
     a NumPy file (``.npy`` memory-mapped)."""
-    from fewlabel.datasets.tables import SUPPORTED, TEXT_EXTENSIONS
+    from fewlabel.datasets.tables import SUPPORTED, TEXT_EXTENSIONS, unsupported
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InputError(f"the data path must be a file or folder, got {path!r}")
@@ -236,8 +236,7 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         raise InputError(f"{path} is not an image folder: size / color apply to image folders only")
     ext = path.suffix.lower()
     if ext not in SUPPORTED:
-        raise InputError(f"{path}: unsupported file type {ext or '(none)'!r}; supported: an image folder or "
-                         f"{', '.join(SUPPORTED)}")
+        raise InputError(unsupported(path, f"an image folder or {', '.join(SUPPORTED)}"))
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_EXTENSIONS:

@@ -26,6 +26,23 @@ SUPPORTED = TEXT_EXTENSIONS + (".parquet", ".npy", ".npz")
 MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
 
 
+#: What to do with files that are tables in another form, by extension.
+_CONVERT = {**dict.fromkeys((".xlsx", ".xlsm", ".xls", ".ods", ".numbers"),
+                            "a spreadsheet is not read: save its sheet as CSV (File > Save as / Export, CSV) and "
+                            "give that"),
+            **dict.fromkeys((".gz", ".bz2", ".xz", ".zip", ".zst"),
+                            "compressed files are not read: decompress it (gunzip, unzip, ...) and give the table")}
+
+
+def unsupported(path: Path, supported: str) -> str:
+    """The message for a file fewlabel does not read, saying what to do where the file is a table in another
+    form (a spreadsheet, a compressed CSV)."""
+    ext = path.suffix.lower()
+    advice = _CONVERT.get(ext)
+    return (f"{path}: {advice}" if advice else
+            f"{path}: unsupported file type {ext or '(none)'!r}; supported: {supported}")
+
+
 def is_number_text(cell: str) -> bool:
     try:
         float(cell)
@@ -615,7 +632,7 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
         raise InputError(f"{path} is not a file")
     ext = path.suffix.lower()
     if ext not in SUPPORTED:
-        raise InputError(f"{path}: unsupported file type {ext or '(none)'!r}; supported: {', '.join(SUPPORTED)}")
+        raise InputError(unsupported(path, ', '.join(SUPPORTED)))
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_EXTENSIONS:

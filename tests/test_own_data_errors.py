@@ -135,6 +135,29 @@ def test_images_of_mixed_sizes(tmp_path, capsys, no_training):
     assert "unlabeled/big.png" in err
 
 
+def test_photos_too_large_for_memory_are_refused_before_decoding(tmp_path, capsys, no_training, monkeypatch):
+    """A folder of camera photos read at their own size would not fit in memory: refused from the first
+    image's header, before any is decoded, with a --size that keeps the photos' shape; with --size it reads."""
+    from fewlabel.datasets import folders, partial
+
+    root = _folder(tmp_path / "photos", labeled=5, unlabeled=4, size=(200, 300))  # 300 wide, 200 high
+    monkeypatch.setattr(partial, "available_memory", lambda: 1_000_000)  # 14 grey images need 0.8 MB
+    decoded = []
+    read = folders.read_image
+    monkeypatch.setattr(folders, "read_image", lambda *a: decoded.append(a) or read(*a))
+    err = _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
+                   "the 14 images in", "are 300x200 (width x height", "0.8 MB as pixels", "1.0 MB of free",
+                   "--size 64x96")
+    assert not decoded, err
+    monkeypatch.setattr(partial, "available_memory", lambda: 400_000)  # one class's 5 images need 0.3 MB
+    with pytest.raises(InputError, match="--size 64x96"):
+        fewlabel.datasets.read_image_folder(root / "cat")
+    X, _, _ = fewlabel.datasets.read_image_folder(root / "cat", size=(20, 30))
+    assert X.shape == (5, 20, 30) and len(decoded) == 5
+    monkeypatch.setattr(partial, "available_memory", lambda: None)  # memory unknown: nothing refused
+    assert fewlabel.datasets.read_image_folder(root / "dog")[0].shape == (5, 200, 300)
+
+
 def test_one_corrupt_png_among_a_thousand(tmp_path, capsys, no_training):
     root = _folder(tmp_path / "photos", labeled=5, unlabeled=0)
     for i in range(990):

@@ -58,11 +58,16 @@ def _upright(im: Image.Image) -> Image.Image:
     sideways and set the tag). A missing or unreadable tag leaves the pixels as stored."""
     from PIL import ImageOps
 
+    return im if orientation(im) == 1 else ImageOps.exif_transpose(im)
+
+
+def orientation(im: Image.Image) -> int:
+    """The EXIF orientation of an opened image (1: as stored; 5 to 8: stored sideways), read from its header;
+    1 where the tag is missing or the EXIF block is damaged (the pixels decode all the same)."""
     try:
-        turned = im.getexif().get(_ORIENTATION, 1) not in (1, None)
-    except Exception:  # noqa: BLE001 - a damaged EXIF block: the pixels decode, the tag is ignored
-        return im
-    return ImageOps.exif_transpose(im) if turned else im
+        return int(im.getexif().get(_ORIENTATION, 1) or 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block
+        return 1
 
 
 def read_image(path: Path, color, size):
@@ -177,7 +182,10 @@ def read_image_folder(path, size=None, color=None):
     size = check_size(size)
     root = Path(path).expanduser()
     files, y, class_names = image_folder_files(root)
+    if size is None:
+        from fewlabel.datasets.partial import check_fits_in_memory
 
+        check_fits_in_memory(files, root, color)
     arrays = [read_image(f, color, size) for f in files]
 
     if size is None:

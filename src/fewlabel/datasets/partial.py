@@ -25,6 +25,7 @@ is skipped without a word); images of different sizes are refused unless ``size`
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import warnings
@@ -255,6 +256,57 @@ def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
     return files, np.asarray(codes, dtype=np.int64), names, ignored
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux's MemAvailable), or None where it cannot say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits_in_memory(files: list[Path], root: Path, color, share: float = 0.5) -> None:
+    """Refuse, before decoding anything, a folder whose images at their own size would take more than ``share``
+    of the memory left (a folder of camera photos: 36 MB each), estimated from the first image's header; the
+    message suggests a ``--size`` with the photos' aspect. Where the header cannot be read or the memory is not
+    known, nothing is checked here (reading then names a bad file)."""
+    from PIL import Image
+
+    from fewlabel.datasets.folders import GRAY_MODES, orientation
+
+    free = available_memory()
+    try:
+        # the header only: nothing is decoded; from the file's bytes, as read_image opens it (a damaged chunk
+        # length then cannot make Pillow allocate what it claims)
+        with Image.open(io.BytesIO(files[0].read_bytes())) as im:
+            width, height = im.size
+            channels = 1 if (color or ("L" if im.mode in GRAY_MODES else "RGB")) == "L" else 3
+            if orientation(im) in (5, 6, 7, 8):  # stored sideways: read upright (folders._upright)
+                width, height = height, width
+    except Exception:  # noqa: BLE001 - decoding names the file properly
+        return
+    need = len(files) * width * height * channels
+    if free is None or need <= share * free:
+        return
+    side = 96
+    suggest = f"{side}x{max(1, round(side * width / height))}" if height >= width else \
+        f"{max(1, round(side * height / width))}x{side}"
+
+    def amount(n):
+        return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+
+    raise InputError(f"the {len(files):,} images in {root} are {width}x{height} (width x height; "
+                     f"{files[0].relative_to(root)}): {amount(need)} as pixels, more than this machine's "
+                     f"{amount(free)} of free memory can hold with room to train; read them smaller with "
+                     f"--size HxW (size=(H, W) in Python), e.g. --size {suggest}")
+
+
 def read_images(files: list[Path], root: Path, size=None, color=None, workers: int | None = None) -> np.ndarray:
     """The images of ``files`` as one uint8 array, decoded by a few threads (Pillow releases the GIL).
 
@@ -264,6 +316,8 @@ def read_images(files: list[Path], root: Path, size=None, color=None, workers: i
     from fewlabel.datasets.folders import read_image
 
     size = check_size(size)
+    if size is None and files:
+        check_fits_in_memory(files, root, color)
     workers = workers or min(8, (os.cpu_count() or 1) + 1)
 
     def one(path):

@@ -79,6 +79,16 @@ def test_a_label_column_mixing_blanks_nan_and_question_marks(tmp_path, capsys, n
     assert "row 11" in err  # the first blank is the 11th data row
 
 
+def test_an_unlabeled_folder_spelled_another_way_is_not_a_class(tmp_path, capsys, no_training):
+    root = _folder(tmp_path / "photos", unlabeled=0)
+    for i in range(4):
+        _png(root / "Unlabelled" / f"u{i}.png", seed=900 + i)
+    _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
+             "would be read as a class named 'Unlabelled'", "--unlabeled-folder 'Unlabelled'")
+    data = fewlabel.datasets.partial.read_partly_labeled(root, unlabeled_folder="Unlabelled", min_class_rows=1)
+    assert data.class_names == ["cat", "dog"] and (data.y == -1).sum() == 4
+
+
 def test_a_column_of_row_names_not_named_as_such(tmp_path, capsys, no_training):
     path = tmp_path / "t.csv"
     rows = ["sample,a,b,label"] + [f"s{i:02d},{i},{i % 3},{'x' if i % 2 else ''}" for i in range(12)]

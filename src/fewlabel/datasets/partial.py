@@ -233,6 +233,15 @@ def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
     image folder, without opening any image."""
     class_dirs = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")
                   and p.name != unlabeled_folder]
+    if unlabeled_folder == UNLABELED_FOLDER:
+        # "Unlabeled", "unlabelled", "un_labeled": meant as the unlabeled images, they would become a class
+        # holding most of the rows, and every prediction would lean to it
+        spelled = [p.name for p in class_dirs
+                   if "".join(c for c in p.name.lower() if c.isalpha()) in ("unlabeled", "unlabelled")]
+        if spelled:
+            raise InputError(f"{root / spelled[0]} would be read as a class named {spelled[0]!r}: the unlabeled "
+                             f"images go in {root / UNLABELED_FOLDER} (or loose in {root}); rename the folder, or "
+                             f"name it with --unlabeled-folder {spelled[0]!r} (unlabeled_folder= in Python)")
     files, codes, ignored = [], [], []
     names = []
     for d in class_dirs:

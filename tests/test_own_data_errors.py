@@ -87,6 +87,17 @@ def test_an_unlabeled_folder_spelled_another_way_is_not_a_class(tmp_path, capsys
              "would be read as a class named 'Unlabelled'", "--unlabeled-folder 'Unlabelled'")
     data = fewlabel.datasets.partial.read_partly_labeled(root, unlabeled_folder="Unlabelled", min_class_rows=1)
     assert data.class_names == ["cat", "dog"] and (data.y == -1).sum() == 4
+    # a table's label cells, and labels given in Python, the same way
+    (tmp_path / "rows.csv").write_text("a,kind\n" + "".join(f"{i},{k}\n" for i, k in
+                                                              enumerate(["x", "y", "unlabeled", "x", "y"] * 3)))
+    _refused(capsys, ["classify", "--data", tmp_path / "rows.csv", "--label-column", "kind", "--out",
+                      tmp_path / "out"], tmp_path / "out", "'unlabeled' (3 rows) would be read as a class",
+             "an empty cell, NaN, '?' or -1")
+    with pytest.raises(InputError, match="'Unlabelled' .1 rows. would be read as a class"):
+        fewlabel.SemiSupervisedClassifier().fit(np.zeros((4, 3)), np.array(["a", "b", "Unlabelled", None],
+                                                                              dtype=object))
+    with pytest.raises(InputError, match="'un-labeled' .2 rows. would be read as a class"):
+        fewlabel.SemiSupervisedClassifier().fit(np.zeros((4, 3)), np.array(["a", "b", "un-labeled", "un-labeled"]))
 
 
 def test_a_column_of_row_names_not_named_as_such(tmp_path, capsys, no_training):

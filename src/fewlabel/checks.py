@@ -170,7 +170,7 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.
     (:func:`fewlabel.datasets.partial.unlabeled_mask`)."""
     from sklearn.exceptions import DataConversionWarning
 
-    from fewlabel.datasets.partial import unlabeled_mask
+    from fewlabel.datasets.partial import check_no_class_named_unlabeled, unlabeled_mask
 
     if y is None:
         raise InputError("this classifier requires y to be passed, but the target y is None (give one label per "
@@ -206,6 +206,7 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.
     if y.dtype.kind == "O":
         values = y[labeled].tolist()
         if all(isinstance(v, str) for v in values):
+            check_no_class_named_unlabeled(values)
             classes = np.unique(np.asarray(values, dtype=str))
         elif all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
             classes = np.unique(np.asarray(values, dtype=np.int64))
@@ -214,6 +215,8 @@ def check_semi_supervised_y(y, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.
             raise InputError(f"y mixes label types ({', '.join(kinds)}): class labels must be all strings or all "
                              "whole numbers")
     else:
+        if y.dtype.kind in "US":
+            check_no_class_named_unlabeled(y[labeled])
         classes = np.unique(y[labeled])
     if len(classes) < 2:
         raise InputError(f"only one class ({classes.tolist()[0]!r}) among the labeled rows; a classifier needs at "

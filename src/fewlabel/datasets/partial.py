@@ -102,6 +102,16 @@ def unlabeled_mask(y, where: str = "y") -> np.ndarray:
     return mask
 
 
+def check_no_class_named_unlabeled(labels, where: str = "y") -> None:
+    """Refuse labels that spell "unlabeled" ("unlabeled", "Unlabelled", "un-labeled"): meant as the unlabeled rows'
+    marking, they would become a class, usually holding most of the rows."""
+    labels = np.asarray(labels, dtype=str)
+    for name in np.unique(labels):
+        if "".join(c for c in str(name).lower() if c.isalpha()) in ("unlabeled", "unlabelled"):
+            raise InputError(f"{where}: {str(name)!r} ({int((labels == name).sum()):,} rows) would be read as a class: "
+                             f"mark an unlabeled row with {', '.join(MARKINGS[:-1])} or {MARKINGS[-1]}")
+
+
 def encode_labels(y, where: str = "y") -> tuple[np.ndarray, list[str]]:
     """``(codes, class_names)``: int64 codes into the sorted class names (strings, as written), -1 for the
     unlabeled rows."""
@@ -119,6 +129,7 @@ def encode_labels(y, where: str = "y") -> tuple[np.ndarray, list[str]]:
     else:
         text = [str(v).strip() for v in y[~unlabeled].tolist()]
     names, codes_labeled = np.unique(np.asarray(text, dtype=str), return_inverse=True)
+    check_no_class_named_unlabeled(text, where)
     codes = np.full(len(y), -1, dtype=np.int64)
     codes[~unlabeled] = codes_labeled
     return codes, [str(n) for n in names]

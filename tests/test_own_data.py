@@ -97,6 +97,9 @@ def test_the_folder_is_read_as_it_is_and_every_unlabeled_file_gets_a_label(fashi
         assert name in report
     for figure in ("confusion_matrix.png", "least_confident.png", "map.png"):
         assert (out / "figures" / figure).stat().st_size > 5000
+    # the least confident rows named beside their figure: the files to label next
+    least = json.loads((out / "metrics.json").read_text())["least_confident"]
+    assert len(least) == 32 and all(r["name"] in report and r["name"] in fashion_folder["truth"] for r in least)
 
 
 def test_the_labels_beat_logistic_regression_and_the_estimate_is_honest(fashion_folder, classified):

@@ -330,10 +330,11 @@ def render_own_data(result: dict, figures: Path) -> str:
                        "resembles none of the rows the classifier learned from, so its label is a guess; "
                        f"flagged). Flagged: {'–' if flagged is None else f'{flagged:,}'}."))
     parts.append(_figure(figures, "least_confident.png", "The least confident predictions: the rows to look at first"))
-    if result.get("least_confident") and not (figures / "least_confident.png").is_file():
+    if result.get("least_confident"):
+        # named, in the figure's order: the rows whose labels would teach the classifier most, to find and label
         parts.append(_table(["row", "label", "confidence", "margin", "unfamiliar"],
                             [[r["name"], r["label"], r["confidence"], r["margin"], r.get("unfamiliar")]
-                             for r in result["least_confident"][:20]], numeric_from=2))
+                             for r in result["least_confident"]], numeric_from=2))
     parts.append(_figure(figures, "map.png", "A 2-D map of the rows as the classifier sees them, coloured by label"))
     parts.append("<h2>Times</h2>")
     times = result.get("times", {})

@@ -79,13 +79,30 @@ def test_a_label_column_mixing_blanks_nan_and_question_marks(tmp_path, capsys, n
     assert "row 11" in err  # the first blank is the 11th data row
 
 
+def test_images_in_a_class_folders_sub_folders_belong_to_the_class(tmp_path):
+    """photos/cat/2019/a.png is a cat, as fewlabel predict reads the same folder; the unlabeled folder's
+    sub-folders are unlabeled; hidden folders are left out."""
+    root = _folder(tmp_path / "photos", labeled=2, unlabeled=1)
+    _png(root / "cat" / "2019" / "old.png", seed=70)
+    _png(root / "unlabeled" / "batch2" / "x.png", seed=71)
+    _png(root / "dog" / ".thumbnails" / "t.png", seed=72)
+    from fewlabel.datasets.partial import read_partly_labeled
+
+    data = read_partly_labeled(root, min_class_rows=1)
+    assert data.row_names == ["cat/0.png", "cat/1.png", "cat/2019/old.png", "dog/0.png", "dog/1.png",
+                              "unlabeled/batch2/x.png", "unlabeled/u0.png"]
+    assert list(data.labels) == ["cat", "cat", "cat", "dog", "dog", None, None]
+
+
 def test_an_unlabeled_folder_spelled_another_way_is_not_a_class(tmp_path, capsys, no_training):
     root = _folder(tmp_path / "photos", unlabeled=0)
     for i in range(4):
         _png(root / "Unlabelled" / f"u{i}.png", seed=900 + i)
     _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
              "would be read as a class named 'Unlabelled'", "--unlabeled-folder 'Unlabelled'")
-    data = fewlabel.datasets.partial.read_partly_labeled(root, unlabeled_folder="Unlabelled", min_class_rows=1)
+    from fewlabel.datasets.partial import read_partly_labeled
+
+    data = read_partly_labeled(root, unlabeled_folder="Unlabelled", min_class_rows=1)
     assert data.class_names == ["cat", "dog"] and (data.y == -1).sum() == 4
     # a table's label cells, and labels given in Python, the same way
     (tmp_path / "rows.csv").write_text("a,kind\n" + "".join(f"{i},{k}\n" for i, k in

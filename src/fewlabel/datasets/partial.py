@@ -227,13 +227,16 @@ _HOW_TO_LABEL = {
 
 
 # -- image folders ---------------------------------------------------------------------------------------
-def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(images, other visible files) directly inside ``folder``."""
+def _image_files(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]:
+    """(images, other visible files) inside ``folder``: directly inside it, or with ``recursive`` in its
+    sub-folders too (a class folder sorted by year, say), as ``fewlabel predict`` reads a folder. Hidden files
+    and folders are left out."""
     from fewlabel.datasets.folders import IMAGE_EXTENSIONS
 
     images, others = [], []
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith(".") or not p.is_file():
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    for p in sorted(found):
+        if any(part.startswith(".") for part in p.relative_to(folder).parts) or not p.is_file():
             continue
         (images if p.suffix.lower() in IMAGE_EXTENSIONS else others).append(p)
     return images, others
@@ -256,7 +259,7 @@ def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
     files, codes, ignored = [], [], []
     names = []
     for d in class_dirs:
-        found, other = _image_files(d)
+        found, other = _image_files(d, recursive=True)
         ignored += other
         if not found:
             raise InputError(f"class folder {d} holds no image: a class with no labeled rows (remove the folder, or "
@@ -268,7 +271,7 @@ def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
     ignored += other
     unl_dir = root / unlabeled_folder
     if unl_dir.is_dir():
-        found, other = _image_files(unl_dir)
+        found, other = _image_files(unl_dir, recursive=True)
         ignored += other
         loose = loose + found
     files += loose

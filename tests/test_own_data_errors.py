@@ -92,6 +92,11 @@ def test_images_in_a_class_folders_sub_folders_belong_to_the_class(tmp_path):
     assert data.row_names == ["cat/0.png", "cat/1.png", "cat/2019/old.png", "dog/0.png", "dog/1.png",
                               "unlabeled/batch2/x.png", "unlabeled/u0.png"]
     assert list(data.labels) == ["cat", "cat", "cat", "dog", "dog", None, None]
+    import shutil
+
+    shutil.rmtree(root / "unlabeled")
+    X, y, names = fewlabel.datasets.read_image_folder(root)  # the Python reader, every row labeled
+    assert names == ["cat", "dog"] and y.tolist() == [0, 0, 0, 1, 1] and len(X) == 5
 
 
 def test_an_unlabeled_folder_spelled_another_way_is_not_a_class(tmp_path, capsys, no_training):

@@ -25,10 +25,12 @@ MAX_EXPANSION = 3000
 MIN_PIXEL_BYTES = 1 << 20
 
 
-def _images_in(folder: Path) -> list[Path]:
-    # Hidden files (".DS_Store", "._x.png" from macOS) are never images.
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
+def _images_in(folder: Path, recursive: bool = False) -> list[Path]:
+    """The images directly in ``folder``, or with ``recursive`` in its sub-folders too (a class folder sorted by
+    year). Hidden files and folders (".DS_Store", "._x.png" from macOS, ".thumbnails/") are never images."""
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def check_size(size):
@@ -131,7 +133,7 @@ def image_folder_files(path) -> tuple[list[Path], np.ndarray | None, list[str] |
     if class_dirs:
         files, labels = [], []
         for k, d in enumerate(class_dirs):
-            found = _images_in(d)
+            found = _images_in(d, recursive=True)
             if not found:
                 raise InputError(
                     f"class folder {d} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "

@@ -102,12 +102,17 @@ def unlabeled_mask(y, where: str = "y") -> np.ndarray:
     return mask
 
 
+def spells_unlabeled(name) -> bool:
+    """Whether ``name`` is "unlabeled" however written ("Unlabelled", "un-labeled", "UN_LABELED")."""
+    return "".join(c for c in str(name).lower() if c.isalpha()) in ("unlabeled", "unlabelled")
+
+
 def check_no_class_named_unlabeled(labels, where: str = "y") -> None:
     """Refuse labels that spell "unlabeled" ("unlabeled", "Unlabelled", "un-labeled"): meant as the unlabeled rows'
     marking, they would become a class, usually holding most of the rows."""
     labels = np.asarray(labels, dtype=str)
     for name in np.unique(labels):
-        if "".join(c for c in str(name).lower() if c.isalpha()) in ("unlabeled", "unlabelled"):
+        if spells_unlabeled(name):
             raise InputError(f"{where}: {str(name)!r} ({int((labels == name).sum()):,} rows) would be read as a class: "
                              f"mark an unlabeled row with {', '.join(MARKINGS[:-1])} or {MARKINGS[-1]}")
 
@@ -250,8 +255,7 @@ def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
     if unlabeled_folder == UNLABELED_FOLDER:
         # "Unlabeled", "unlabelled", "un_labeled": meant as the unlabeled images, they would become a class
         # holding most of the rows, and every prediction would lean to it
-        spelled = [p.name for p in class_dirs
-                   if "".join(c for c in p.name.lower() if c.isalpha()) in ("unlabeled", "unlabelled")]
+        spelled = [p.name for p in class_dirs if spells_unlabeled(p.name)]
         if spelled:
             raise InputError(f"{root / spelled[0]} would be read as a class named {spelled[0]!r}: the unlabeled "
                              f"images go in {root / UNLABELED_FOLDER} (or loose in {root}); rename the folder, or "

@@ -1,7 +1,7 @@
 """Reading the user's own files in ``fewlabel cluster``, ``detect``, ``pretrain`` and ``map``: a table's
 ``--label-column`` scores the result and is never a feature (scikit-learn's iris measurements, a CSV with a header
-and a column of species names); a folder of photos of two sizes is read at ``--size``; the saved model reads next
-week's file the same way (its columns by name, its images at that size)."""
+and a column of species names); a folder of photos of two sizes is read at one size (their median shape, or
+``--size``); the saved model reads next week's file the same way (its columns by name, its images at that size)."""
 
 import csv
 import json
@@ -129,10 +129,13 @@ def test_a_label_column_where_there_is_no_table(tmp_path, capsys, data, words):
 
 
 def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path, capsys):
-    """Real photographs (scikit-learn's two sample images) cut into tiles of two sizes: refused without --size,
-    clustered with it; the saved clusterer reads new images, of yet another size, at that size."""
+    """Real photographs (scikit-learn's two sample images) cut into tiles of two sizes: by default read at their
+    median shape (said in one warning line), or at --size; the saved clusterer reads new images, of yet another
+    size, at the size it was trained on."""
     from PIL import Image
     from sklearn.datasets import load_sample_images
+
+    from fewlabel.datasets import read_image_folder
 
     folder, new = tmp_path / "tiles", tmp_path / "next_week"
     folder.mkdir()
@@ -144,9 +147,24 @@ def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path
             Image.fromarray(photo[top:top + side, left:left + side]).save(folder / f"{p}-{i}.png")
             Image.fromarray(photo[top:top + 50, left:left + 50]).save(new / f"{p}-{i}.png")
     argv = ["cluster", "--data", str(folder), "--encoder", "raw", "--manifold", "pca", "--k", "2", "--quiet"]
-    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
-    _error(capsys, "images differ in size", "--size HxW")
+    assert main([*argv, "--out", str(tmp_path / "auto")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fewlabel cluster: warning: ") and \
+        "images of 2 sizes, from 32x32 to 40x40 (width x height), read at 36x36" in err, err
+    model = fewlabel.load(tmp_path / "auto" / "model")
+    assert model.training_data_["read"] == {"size": [36, 36], "color": None, "max_side": 64}
+    assert model.training_data_["shape"] == [36, 36, 3]
+    target = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(tmp_path / "auto" / "model"), "--data", str(new), "--out", str(target),
+                 "--quiet"]) == 0
+    with open(target) as f:
+        rows = list(csv.DictReader(f))
+    # the same answers as the model gives the new images resized to 36x36 by the library's own reader
+    X, _, _ = read_image_folder(new, size=(36, 36))
+    assert len(rows) == 24 and [r["cluster"] for r in rows] == [str(c) for c in model.predict(X)]
+
     assert main([*argv, "--size", "16x16", "--out", str(tmp_path / "o")]) == 0
+    assert "warning" not in capsys.readouterr().err  # the size given: nothing to say
     model = fewlabel.load(tmp_path / "o" / "model")
     assert model.training_data_["read"] == {"size": [16, 16], "color": None}
     assert model.training_data_["shape"] == [16, 16, 3]
@@ -156,17 +174,13 @@ def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path
     own = _read(tmp_path / "o" / "clusters.csv")
     assert sorted(r["file"] for r in own) == sorted(f"{p}-{i}.png" for p in range(2) for i in range(12))
     assert [int(r["cluster"]) for r in own] == model.labels_.tolist()
-    target = tmp_path / "p.csv"
+    target = tmp_path / "p16.csv"
     assert main(["predict", "--model", str(tmp_path / "o" / "model"), "--data", str(new), "--out", str(target),
                  "--quiet"]) == 0
     with open(target) as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 24 and {r["cluster"] for r in rows} <= {"0", "1"}
-    # the same answers as the model gives the new images resized to 16x16 by the library's own reader
-    from fewlabel.datasets import read_image_folder
-
     X, _, _ = read_image_folder(new, size=(16, 16))
-    assert [r["cluster"] for r in rows] == [str(c) for c in model.predict(X)]
+    assert len(rows) == 24 and [r["cluster"] for r in rows] == [str(c) for c in model.predict(X)]
 
 
 @pytest.mark.parametrize("argv, words", [(["--data", "digits", "--size", "8x8"], ["--size applies", "digits"]),

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from fewlabel.datasets import read_image_folder, read_table
+from fewlabel.datasets.partial import DataQualityWarning
 from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
 
 # --- image folders ----------------------------------------------------------------------------------
@@ -114,9 +115,14 @@ def test_a_palette_image_with_transparency_reads_without_a_warning(tmp_path):
 def test_sizes(tmp_path):
     save(tmp_path / "a.png", gray(4, 4, 0))
     save(tmp_path / "b.png", gray(6, 5, 1))
+    # as they are (size=None): images of two sizes are refused, each size named with a file
     with pytest.raises(InputError, match="size=") as e:
-        read_image_folder(tmp_path)
+        read_image_folder(tmp_path, size=None)
     assert "a.png" in str(e.value) and "b.png" in str(e.value)
+    # by default one size is chosen, their median shape (5 high, 4.5 wide), and said
+    with pytest.warns(DataQualityWarning, match=r"2 sizes, from 4x4 to 5x6 \(width x height\), read at 4x5"):
+        X, _, _ = read_image_folder(tmp_path)
+    assert X.shape == (2, 5, 4)
     X, _, _ = read_image_folder(tmp_path, size=(3, 9))
     assert X.shape == (2, 3, 9)
     X, _, _ = read_image_folder(tmp_path, size=4)
@@ -144,7 +150,7 @@ def test_folder_errors(tmp_path):
     (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
     with pytest.raises(CorruptFileError) as e:
         read_image_folder(bad)
-    assert str(bad / "broken.png") in str(e.value)
+    assert f"in {bad} cannot be read as images: broken.png" in str(e.value)
 
 
 # --- text tables ------------------------------------------------------------------------------------
@@ -349,3 +355,36 @@ def test_npy_errors(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"hello world")
     with pytest.raises(CorruptFileError, match="junk.npy"):
         read_table(tmp_path / "junk.npy")
+
+
+def test_a_large_jpeg_is_decoded_small_and_reads_as_pillow_reads_it_whole(tmp_path, monkeypatch):
+    """A camera-sized JPEG read at a small size is decoded at 1/2 to 1/8 of its size (the DCT scales as it decodes;
+    JpegImageFile.draft) and then resized: the same pixels, within a grey level on average, as Pillow's full decode
+    resized, for a photo stored upright and one stored sideways with its EXIF tag."""
+    from PIL import ImageOps, JpegImagePlugin
+    from sklearn.datasets import load_sample_image
+
+    from fewlabel.datasets.folders import read_image
+
+    photo = Image.fromarray(load_sample_image("china.jpg")).resize((1280, 960), Image.BICUBIC)
+    photo.save(tmp_path / "upright.jpg", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned a quarter, as a phone stores a portrait
+    photo.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.jpg", quality=90, exif=exif)
+    asked = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft",
+                        lambda self, mode, size: asked.append((self.size, size)) or draft(self, mode, size))
+    for name in ("upright.jpg", "sideways.jpg"):
+        with Image.open(tmp_path / name) as im:
+            im.load()
+            whole = np.asarray(ImageOps.exif_transpose(im).convert("RGB").resize((64, 48), Image.BILINEAR))
+        small = read_image(tmp_path / name, None, (48, 64))
+        assert small.shape == (48, 64, 3)
+        assert np.abs(small.astype(int) - whole).mean() < 1.0, name
+    # each decoded at 1/8 (160x120, or 120x160 as stored), the most that keeps 64x48 of it
+    assert asked == [((1280, 960), (64, 48)), ((960, 1280), (48, 64))]
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", draft)
+    with Image.open(tmp_path / "upright.jpg") as im:
+        im.draft("RGB", (64, 48))
+        assert im.size == (160, 120)

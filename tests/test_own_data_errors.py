@@ -171,16 +171,37 @@ def test_one_spelling_of_unlabeled_is_read_the_same_way_everywhere(tmp_path):
 
 
 def test_images_of_mixed_sizes(tmp_path, capsys, no_training):
+    """By default a folder of images of several sizes is read at one size (their median shape), said in a note
+    and kept with what was read; read as they are (size=None), it is refused, naming each size with a file."""
+    from fewlabel.datasets.partial import DataQualityWarning, read_partly_labeled
+
     root = _folder(tmp_path / "photos")
-    _png(root / "unlabeled" / "big.png", size=(32, 40))
-    err = _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
-                   "differ in size", "--size", "40x32")
-    assert "unlabeled/big.png" in err
+    _png(root / "unlabeled" / "big.png", size=(32, 40), seed=9)  # 40 wide, 32 high
+    with pytest.warns(DataQualityWarning, match=r"images of 2 sizes, from 28x28 to 40x32 \(width x height\), read at "
+                                                 r"28x28: their median shape with its longest side at most 64"):
+        data = read_partly_labeled(root)
+    assert data.X.shape == (11, 28, 28) and any("read at 28x28" in note for note in data.notes)
+    assert data.record()["read"] == {"size": [28, 28], "color": None, "max_side": 64}
+    big = data.row_names.index("unlabeled/big.png")
+    from PIL import Image
+
+    expected = np.asarray(Image.open(root / "unlabeled" / "big.png").resize((28, 28), Image.BILINEAR))
+    np.testing.assert_array_equal(data.X[big], expected)
+    with pytest.raises(InputError, match="differ in size") as e:
+        read_partly_labeled(root, size=None)
+    assert "unlabeled/big.png" in str(e.value) and "40x32" in str(e.value) and "--size" in str(e.value)
+    with pytest.raises(InputError, match="max_side must be a positive integer"):
+        read_partly_labeled(root, max_side=0)
+    with pytest.raises(SystemExit):  # argparse's refusal of the option, before anything is read
+        main(["classify", "--data", str(root), "--max-side", "0", "--out", str(tmp_path / "out")])
+    assert "argument --max-side: expected a whole number of at least 1, got '0'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_photos_too_large_for_memory_are_refused_before_decoding(tmp_path, capsys, no_training, monkeypatch):
-    """A folder of camera photos read at their own size would not fit in memory: refused from the first
-    image's header, before any is decoded, with a --size that keeps the photos' shape; with --size it reads."""
+    """A folder of camera photos read at their own size (or at a --size given) would not fit in memory: refused
+    from the first image's header, before any is decoded, with a --size that keeps the photos' shape. By default
+    (the size chosen, its longest side at most 64) they read."""
     from fewlabel.datasets import folders, partial
 
     root = _folder(tmp_path / "photos", labeled=5, unlabeled=4, size=(200, 300))  # 300 wide, 200 high
@@ -188,17 +209,21 @@ def test_photos_too_large_for_memory_are_refused_before_decoding(tmp_path, capsy
     decoded = []
     read = folders.read_image
     monkeypatch.setattr(folders, "read_image", lambda *a: decoded.append(a) or read(*a))
-    err = _refused(capsys, ["classify", "--data", root, "--out", tmp_path / "out"], tmp_path / "out",
-                   "the 14 images in", "are 300x200 (width x height", "0.8 MB as pixels", "1.0 MB of free",
-                   "--size 64x96")
+    err = _refused(capsys, ["classify", "--data", root, "--size", "200x300", "--out", tmp_path / "out"],
+                   tmp_path / "out", "the 14 images in", "read at 300x200 (width x height", "0.8 MB as pixels",
+                   "1.0 MB of free", "--size 64x96")
     assert not decoded, err
     monkeypatch.setattr(partial, "available_memory", lambda: 400_000)  # one class's 5 images need 0.3 MB
-    with pytest.raises(InputError, match="--size 64x96"):
-        fewlabel.datasets.read_image_folder(root / "cat")
+    with pytest.raises(InputError, match="are 300x200 .* --size 64x96"):
+        fewlabel.datasets.read_image_folder(root / "cat", size=None)
+    assert not decoded
+    with pytest.warns(partial.DataQualityWarning, match="images of 300x200 .* read at 64x43"):
+        X, _, _ = fewlabel.datasets.read_image_folder(root / "cat")
+    assert X.shape == (5, 43, 64) and len(decoded) == 5
     X, _, _ = fewlabel.datasets.read_image_folder(root / "cat", size=(20, 30))
-    assert X.shape == (5, 20, 30) and len(decoded) == 5
+    assert X.shape == (5, 20, 30) and len(decoded) == 10
     monkeypatch.setattr(partial, "available_memory", lambda: None)  # memory unknown: nothing refused
-    assert fewlabel.datasets.read_image_folder(root / "dog")[0].shape == (5, 200, 300)
+    assert fewlabel.datasets.read_image_folder(root / "dog", size=None)[0].shape == (5, 200, 300)
 
 
 def test_one_corrupt_png_among_a_thousand(tmp_path, capsys, no_training):

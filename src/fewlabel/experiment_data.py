@@ -140,7 +140,8 @@ def read_source(source: dict, split: str | None = None, root=None, data: dict | 
         return X, y, None
     if "folder" in source:
         d = data or {}
-        return datasets.read_image_folder(source["folder"], size=d.get("image_size"), color=d.get("color"))
+        size = d.get("image_size")
+        return datasets.read_image_folder(source["folder"], size="auto" if size is None else size, color=d.get("color"))
     return datasets.read_table(source["table"], label_column=(data or {}).get("label_column"))
 
 

@@ -17,8 +17,9 @@ import json
 from pathlib import Path
 
 from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 column, image_size, is_path, load_data, refuse_file_options, sizes,
+                                 column, image_size, is_path, load_data, positive_int, refuse_file_options, sizes,
                                  training_settings_of)
+from fewlabel.datasets.folders import AUTO, MAX_SIDE
 from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
 
@@ -60,8 +61,11 @@ def add_parser(sub) -> None:
     own.add_argument("--unlabeled-folder", default=None,
                      help="the image folder's sub-folder of unlabeled images (default unlabeled); images loose in the "
                           "folder are unlabeled too")
-    own.add_argument("--size", type=image_size, help="resize every image to HxW (e.g. 64x64); without it images of "
-                                                     "different sizes are refused")
+    own.add_argument("--size", type=image_size, help="read every image at HxW (e.g. 64x64); default: their own size "
+                                                     "where they share one no larger than --max-side, else their "
+                                                     "median shape scaled to it")
+    own.add_argument("--max-side", type=positive_int,
+                     help=f"without --size, the longest side of the size images are read at (default {MAX_SIDE})")
     own.add_argument("--color", choices=["L", "RGB"], help="read images as grayscale (L) or colour (RGB); default: "
                                                             "grayscale when every image is")
     own.add_argument("--folds", type=int, default=None,
@@ -174,7 +178,7 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--color", "--folds")
+OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
 
@@ -210,6 +214,9 @@ def run_own_data(args, out: Path) -> int:
     import warnings
 
     from fewlabel.datasets.partial import UNLABELED_FOLDER, DataQualityWarning, read_partly_labeled
+
+    if args.max_side is not None and not Path(args.data).is_dir():
+        raise InputError(f"--max-side applies to an image folder; {args.data} is a file")
     from fewlabel.tasks.classify import SemiSupervisedClassifier
     from fewlabel.tasks.own_data import label_rows
 
@@ -218,8 +225,9 @@ def run_own_data(args, out: Path) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)  # printed below, with the summary
         data = read_partly_labeled(args.data, label_column=column(args.label_column), id_column=column(args.id_column),
-                                   unlabeled_folder=args.unlabeled_folder or UNLABELED_FOLDER, size=args.size,
-                                   color=args.color)
+                                   unlabeled_folder=args.unlabeled_folder or UNLABELED_FOLDER,
+                                   size=AUTO if args.size is None else args.size, color=args.color,
+                                   max_side=MAX_SIDE if args.max_side is None else args.max_side)
     log = (lambda *a, **k: None) if args.quiet else print
     print(data.summary())
     for note in data.notes:

@@ -11,6 +11,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from fewlabel.datasets.folders import AUTO, MAX_SIDE
 from fewlabel.errors import DataNotFoundError, FewlabelWarning, InputError
 
 # -- warnings -----------------------------------------------------------------------------------------
@@ -61,6 +62,17 @@ def labels(text: str) -> list:
     if not items:
         raise argparse.ArgumentTypeError(f"expected comma-separated class labels such as 0,1,2, got {text!r}")
     return [int(s) if s.lstrip("-").isdigit() else s for s in items]
+
+
+def positive_int(text: str) -> int:
+    """An option that takes a whole number of at least 1 (pixels, rows)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def image_size(text: str) -> tuple[int, int]:
@@ -140,8 +152,12 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, o
                          help="a table's column naming each row (name, or 0-based index): never a feature; it names "
                               "the rows in what the command writes (default: the row's number from 1)")
         own.add_argument("--size", type=image_size,
-                         help="resize every image of a folder to HxW (e.g. 64x64); without it images of different "
-                              "sizes are refused. The saved model remembers it: fewlabel predict resizes new images")
+                         help="read every image of a folder at HxW (e.g. 64x64); default: their own size where they "
+                              "share one no larger than --max-side, else their median shape scaled to it. The saved "
+                              "model remembers the size: fewlabel predict reads new images at it")
+        own.add_argument("--max-side", type=positive_int,
+                         help=f"without --size, the longest side of the size a folder's images are read at (default "
+                              f"{MAX_SIDE})")
         own.add_argument("--color", choices=["L", "RGB"],
                          help="read a folder's images as grayscale (L) or colour (RGB); default: grayscale when every "
                               "image is")
@@ -266,11 +282,11 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
 
 def own_file_options(args) -> dict:
     """How the command's ``--data`` is read when it is the user's own file (:func:`add_data_options`)."""
-    return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column")}
+    return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side")}
 
 
 def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
-                     partly_labeled: bool = False, id_column=None):
+                     partly_labeled: bool = False, id_column=None, max_side=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
@@ -288,7 +304,7 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     path = Path(name)
     folder = is_path(name) and path.is_dir()
     given = [o for o, v in (("--label-column", label_column), ("--id-column", id_column), ("--size", size),
-                            ("--color", color)) if v is not None]
+                            ("--max-side", max_side), ("--color", color)) if v is not None]
     if not is_path(name) and given:
         raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
                          "own labels and is read as it is")
@@ -296,17 +312,20 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     if folder and table_options:
         raise InputError(f"{_apply(table_options)} to a table; {name} is an image folder, whose classes are its "
                          "sub-folders and whose images are named by their files")
-    if is_path(name) and not folder and (size is not None or color is not None):
-        raise InputError(f"{_apply([o for o in given if o in ('--size', '--color')])} to an image folder; {name} "
-                         "is a file")
+    image_options = [o for o in given if o in ("--size", "--max-side", "--color")]
+    if is_path(name) and not folder and image_options:
+        raise InputError(f"{_apply(image_options)} to an image folder; {name} is a file")
     if not is_path(name):
         X, y = datasets.load(name, split=split, root=root)
         return X, y, {"source": name, "kind": "dataset", "split": split}
     if folder:
-        X, y, class_names = datasets.read_image_folder(path, size=size, color=color)
+        # without --size, one size is chosen (said in a warning where an image is resized); the model keeps it
+        max_side = MAX_SIDE if max_side is None else max_side
+        X, y, class_names = datasets.read_image_folder(path, size=AUTO if size is None else size, color=color,
+                                                       max_side=max_side)
         files = image_folder_files(path)[0]
-        return X, y, {"source": str(path), "kind": "images",
-                      "read": {"size": None if size is None else list(size), "color": color},
+        read = {"size": list(X.shape[1:3]), "color": color, **({"max_side": max_side} if size is None else {})}
+        return X, y, {"source": str(path), "kind": "images", "read": read,
                       "row_names": [str(f.relative_to(path.expanduser())) for f in files],
                       "row_name_column": "file", "class_names": class_names}
     partial = partly_labeled and label_column is not None

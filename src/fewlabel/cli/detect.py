@@ -172,7 +172,9 @@ def run(args, out: Path) -> int:
     # a file has no test split: scoring its own training rows again would flatter the detector
     test = None if test_split == "none" or is_path(args.data) else load_data(args.data, test_split, args.root)
     # a folder of outliers is read as the rows are (a dataset or table of them has its own size)
-    like_data = {"size": args.size, "color": args.color} if args.outliers and Path(args.outliers).is_dir() else {}
+    read = source.get("read") or {}
+    like_data = {"size": tuple(read["size"]) if read.get("size") else args.size, "color": args.color} \
+        if args.outliers and Path(args.outliers).is_dir() else {}
     outliers = None if args.outliers is None else load_data(args.outliers, args.outliers_split or "test", args.root,
                                                             **like_data)[0]
     # rows of another shape are named with their option now, not after the autoencoder has trained

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import numbers
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,12 @@ def _images_in(folder: Path, recursive: bool = False) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+#: ``size``: how images of a folder are sized when nothing is given (see :func:`auto_size`)
+AUTO = "auto"
+#: ``max_side``'s default: the longest side, in pixels, of the size ``size="auto"`` chooses
+MAX_SIDE = 64
 
 
 def check_size(size):
@@ -72,6 +79,56 @@ def orientation(im: Image.Image) -> int:
         return 1
 
 
+def check_max_side(max_side) -> int:
+    if not isinstance(max_side, numbers.Integral) or isinstance(max_side, bool) or max_side < 1:
+        raise InputError(f"max_side must be a positive integer (pixels), got {max_side!r}")
+    return int(max_side)
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """``(height, width)`` of an image as a viewer shows it (turned as its EXIF orientation says), from its header
+    alone: nothing is decoded. None where the header cannot be read (reading the image then names the file)."""
+    try:
+        with Image.open(io.BytesIO(path.read_bytes())) as im:
+            width, height = im.size
+            return (width, height) if orientation(im) in (5, 6, 7, 8) else (height, width)
+    except Exception:  # noqa: BLE001 - decoding names the file properly
+        return None
+
+
+def auto_size(sizes, max_side: int = MAX_SIDE) -> tuple[int, int] | None:
+    """The one size ``(height, width)`` that ``size="auto"`` reads a folder's images at, from their sizes as
+    viewers show them: images that all share a size whose longest side is at most ``max_side`` are read as they
+    are; otherwise the median height and the median width, scaled down (the median shape kept) until the longest
+    side is ``max_side``. A folder of photos of many sizes then trains at one size, and camera photos at a size
+    a network learns from on a CPU, not at 12 million pixels each. None when no size is known."""
+    known = [tuple(s) for s in sizes if s is not None]
+    if not known:
+        return None
+    max_side = check_max_side(max_side)
+    if len(set(known)) == 1 and max(known[0]) <= max_side:
+        return known[0]
+    height, width = (float(np.median([s[i] for s in known])) for i in (0, 1))
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
+
+
+def size_note(sizes, chosen, max_side: int) -> str | None:
+    """What ``size="auto"`` did, for the user: None where every image was read at its own size."""
+    known = [tuple(s) for s in sizes if s is not None]
+    if not known or all(s == tuple(chosen) for s in known):
+        return None
+    distinct = sorted(set(known), key=lambda s: (s[0] * s[1], s))
+    if len(distinct) > 1:
+        found = (f"images of {len(distinct)} sizes, from {distinct[0][1]}x{distinct[0][0]} to "
+                 f"{distinct[-1][1]}x{distinct[-1][0]} (width x height), read at {chosen[1]}x{chosen[0]}: their "
+                 f"median shape with its longest side at most {max_side} pixels")
+    else:
+        found = (f"images of {known[0][1]}x{known[0][0]} (width x height) read at {chosen[1]}x{chosen[0]}: their "
+                 f"longest side at most {max_side} pixels")
+    return f"{found}; choose with --size HxW or --max-side N (size=, max_side= in Python)"
+
+
 def read_image(path: Path, color, size):
     """One image as a uint8 array, (H, W) or (H, W, 3)."""
     try:
@@ -87,6 +144,11 @@ def read_image(path: Path, color, size):
                     f"({claimed:,} bytes), more than {MAX_EXPANSION} times the file's {len(data):,} bytes: the "
                     f"header is damaged (if the file is sound, raise fewlabel.datasets.folders.MAX_EXPANSION)"
                 )
+            if size is not None and im.format == "JPEG":
+                # decode at the smallest of 1/2, 1/4, 1/8 scale still at least the size asked (the DCT scales
+                # as it decodes): a camera photo read at 64 pixels then decodes a 64th of its pixels
+                turned = orientation(im) in (5, 6, 7, 8)
+                im.draft(im.mode, (size[0], size[1]) if turned else (size[1], size[0]))
             im.load()
             src = _upright(im)
             mode = color or ("L" if src.mode in GRAY_MODES else "RGB")
@@ -152,7 +214,7 @@ def image_folder_files(path) -> tuple[list[Path], np.ndarray | None, list[str] |
     return files, y, class_names
 
 
-def read_image_folder(path, size=None, color=None):
+def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
     """Read every image under ``path`` into one uint8 array.
 
     Parameters
@@ -161,11 +223,17 @@ def read_image_folder(path, size=None, color=None):
         Either a folder of class sub-folders (``path/cat/*.png``, ``path/dog/*.png``: sub-folder names are
         the classes), or a flat folder of images (unlabeled). Extensions png, jpg, jpeg, bmp, gif, tif,
         tiff, webp, in any case; other files are ignored.
-    size : (height, width) or int, optional
-        Resize every image to this size (bilinear). Without it all images must already share one size.
+    size : "auto", (height, width), int or None
+        "auto" (the default): one size chosen from the images' headers (:func:`auto_size`: as they are where
+        they share a size whose longest side is at most ``max_side``; else their median shape, its longest side
+        at most ``max_side``), with a :class:`~fewlabel.datasets.partial.DataQualityWarning` saying so where an
+        image is resized. A size: resize every image to it (bilinear). None: as they are, and images of
+        different sizes are refused.
     color : None, "L" or "RGB"
         "L" gives grayscale (N, H, W), "RGB" gives (N, H, W, 3). None keeps grayscale when every image is
         grayscale, else gives RGB.
+    max_side : int
+        ``size="auto"``: the longest side, in pixels, of the size it chooses (default 64).
 
     An image that cannot be decoded, or whose header claims more pixels than its file could hold
     (``MAX_EXPANSION`` times its bytes: a damaged header), raises CorruptFileError naming the file;
@@ -177,29 +245,18 @@ def read_image_folder(path, size=None, color=None):
     y : numpy.ndarray of int64 indexing ``class_names``, or None for a flat folder
     class_names : list of str (sorted sub-folder names), or None for a flat folder
     """
+    from fewlabel.datasets.partial import DataQualityWarning, read_images, resolve_size
+
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
     if color not in (None, "L", "RGB"):
         raise InputError(f"color must be None, 'L' or 'RGB', got {color!r}")
-    size = check_size(size)
+    if not (isinstance(size, str) and size == AUTO):
+        check_size(size)  # a bad size or max_side is named before the folder is looked at
+    check_max_side(max_side)
     root = Path(path).expanduser()
     files, y, class_names = image_folder_files(root)
-    if size is None:
-        from fewlabel.datasets.partial import check_fits_in_memory
-
-        check_fits_in_memory(files, root, color)
-    arrays = [read_image(f, color, size) for f in files]
-
-    if size is None:
-        first = arrays[0].shape[:2]
-        for f, a in zip(files, arrays, strict=True):
-            if a.shape[:2] != first:
-                raise InputError(
-                    f"images differ in size: {files[0]} is {first[1]}x{first[0]} (width x height) but {f} is "
-                    f"{a.shape[1]}x{a.shape[0]}; resize them all with size=(height, width) (--size HxW on the command "
-                    "line)"
-                )
-    if color is None and any(a.ndim == 3 for a in arrays):
-        # Some images are colour: give the grayscale ones three equal channels, as PIL's convert does.
-        arrays = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
-    return np.stack(arrays), y, class_names
+    size, note = resolve_size(files, size, max_side)
+    if note:
+        warnings.warn(f"{root}: {note}", DataQualityWarning, stacklevel=2)
+    return read_images(files, root, size, color), y, class_names

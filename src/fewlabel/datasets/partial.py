@@ -19,7 +19,9 @@ two things (not looked at yet, looked at and unsure) that a reader cannot tell a
 
 Class names stay as written: the label cells as strings, stripped of surrounding spaces; the sub-folder
 names. A file that cannot be read as an image refuses the whole folder, naming every such file (nothing
-is skipped without a word); images of different sizes are refused unless ``size`` resizes them all.
+is skipped without a word). Images are read at one size: by default (``size="auto"``) their own where they share
+one no larger than ``max_side``, else their median shape scaled to it (:func:`~fewlabel.datasets.folders.auto_size`),
+said in a note; ``size=None`` reads them as they are and refuses images of different sizes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fewlabel.datasets.folders import check_size
+from fewlabel.datasets.folders import AUTO, MAX_SIDE, auto_size, check_max_side, check_size, header_size, size_note
 from fewlabel.errors import CorruptFileError, DataNotFoundError, FewlabelWarning, InputError
 
 #: The sub-folder of an image folder that holds unlabeled images (the ``unlabeled_folder`` default).
@@ -298,11 +300,11 @@ def available_memory() -> int | None:
         return None
 
 
-def check_fits_in_memory(files: list[Path], root: Path, color, share: float = 0.5) -> None:
-    """Refuse, before decoding anything, a folder whose images at their own size would take more than ``share``
-    of the memory left (a folder of camera photos: 36 MB each), estimated from the first image's header; the
-    message suggests a ``--size`` with the photos' aspect. Where the header cannot be read or the memory is not
-    known, nothing is checked here (reading then names a bad file)."""
+def check_fits_in_memory(files: list[Path], root: Path, color, share: float = 0.5, size=None) -> None:
+    """Refuse, before decoding anything, a folder whose images at their own size (or at ``size``) would take more
+    than ``share`` of the memory left (a folder of camera photos: 36 MB each), estimated from the first image's
+    header; the message suggests a ``--size`` with the photos' aspect. Where the header cannot be read or the
+    memory is not known, nothing is checked here (reading then names a bad file)."""
     from PIL import Image
 
     from fewlabel.datasets.folders import GRAY_MODES, orientation
@@ -318,7 +320,8 @@ def check_fits_in_memory(files: list[Path], root: Path, color, share: float = 0.
                 width, height = height, width
     except Exception:  # noqa: BLE001 - decoding names the file properly
         return
-    need = len(files) * width * height * channels
+    shown = (width, height) if size is None else (size[1], size[0])
+    need = len(files) * shown[0] * shown[1] * channels
     if free is None or need <= share * free:
         return
     side = 96
@@ -328,24 +331,44 @@ def check_fits_in_memory(files: list[Path], root: Path, color, share: float = 0.
     def amount(n):
         return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
-    raise InputError(f"the {len(files):,} images in {root} are {width}x{height} (width x height; "
+    read_as = f"are {width}x{height}" if size is None else f"read at {shown[0]}x{shown[1]}"
+    raise InputError(f"the {len(files):,} images in {root} {read_as} (width x height; "
                      f"{files[0].relative_to(root)}): {amount(need)} as pixels, more than this machine's "
                      f"{amount(free)} of free memory can hold with room to train; read them smaller with "
                      f"--size HxW (size=(H, W) in Python), e.g. --size {suggest}")
+
+
+def _workers(workers: int | None = None) -> int:
+    return workers or min(8, (os.cpu_count() or 1) + 1)
+
+
+def resolve_size(files: list[Path], size, max_side: int = MAX_SIDE, workers: int | None = None):
+    """``(size, note)``: the size ``files`` are read at, as :func:`read_images` takes it, and what the user is
+    told of it. ``size="auto"`` chooses one from the images' headers
+    (:func:`~fewlabel.datasets.folders.auto_size`; the note says so where an image is resized, else None); a
+    size given, or None, is checked and kept."""
+    if not (isinstance(size, str) and size == AUTO):
+        return check_size(size), None
+    max_side = check_max_side(max_side)
+    with ThreadPoolExecutor(_workers(workers)) as pool:
+        sizes = list(pool.map(header_size, files, chunksize=64))
+    chosen = auto_size(sizes, max_side)
+    return chosen, None if chosen is None else size_note(sizes, chosen, max_side)
 
 
 def read_images(files: list[Path], root: Path, size=None, color=None, workers: int | None = None) -> np.ndarray:
     """The images of ``files`` as one uint8 array, decoded by a few threads (Pillow releases the GIL).
 
     Every file that cannot be read is named in one error; images of different sizes are refused unless
-    ``size`` resizes them (the error counts each size and names a file of each).
+    ``size`` resizes them (the error counts each size and names a file of each); a folder that would not fit
+    in memory is refused before any image is decoded (:func:`check_fits_in_memory`).
     """
     from fewlabel.datasets.folders import read_image
 
     size = check_size(size)
-    if size is None and files:
-        check_fits_in_memory(files, root, color)
-    workers = workers or min(8, (os.cpu_count() or 1) + 1)
+    if files:
+        check_fits_in_memory(files, root, color, size=size)
+    workers = _workers(workers)
 
     def one(path):
         try:
@@ -396,8 +419,8 @@ def _duplicates(files: list[Path], codes: np.ndarray, names: list[str], root: Pa
     _warn(notes, text)
 
 
-def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, size=None, color=None,
-                               min_class_rows: int = 5) -> PartlyLabeled:
+def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, size=AUTO, color=None,
+                               min_class_rows: int = 5, max_side: int = MAX_SIDE) -> PartlyLabeled:
     """A partly labeled image folder (see the module docstring); :func:`read_partly_labeled` for the rest."""
     root = Path(path).expanduser()
     if not root.exists():
@@ -410,14 +433,19 @@ def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, s
     notes: list[str] = []
     if not names:
         raise InputError(f"{root} holds {len(files):,} images but no labeled one: {_HOW_TO_LABEL['images']}")
+    auto = isinstance(size, str) and size == AUTO
+    size, size_said = resolve_size(files, size, max_side)
     X = read_images(files, root, size, color)
+    if size_said:
+        _warn(notes, size_said)
     if ignored:
         kinds = sorted({p.suffix.lower() or p.name for p in ignored})
         notes.append(f"ignored {len(ignored):,} file(s) that are not images ({', '.join(kinds[:6])})")
     _duplicates(files, codes, names, root, notes)
     data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=[str(f.relative_to(root)) for f in files],
                          source=str(path), kind="images", row_name_column="file", notes=notes,
-                         read={"size": None if size is None else list(check_size(size)), "color": color})
+                         read={"size": None if size is None else list(size), "color": color,
+                               **({"max_side": int(max_side)} if auto else {})})
     return _check_classes(data, min_class_rows)
 
 
@@ -477,7 +505,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
 
 
 def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_folder: str = UNLABELED_FOLDER,
-                        size=None, color=None, min_class_rows: int = 5) -> PartlyLabeled:
+                        size=AUTO, color=None, min_class_rows: int = 5, max_side: int = MAX_SIDE) -> PartlyLabeled:
     """Read partly labeled data as it is kept: an image folder, a table with a label column, or an .npz.
 
     Parameters
@@ -493,14 +521,16 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
     unlabeled_folder : str
         Image folders: the sub-folder of unlabeled images (default ``"unlabeled"``); images loose at the top
         are unlabeled too.
-    size, color
-        Image folders: resize every image to ``size`` (H, W); ``color`` "L" or "RGB" (see
+    size, color, max_side
+        Image folders: the size images are read at, "auto" (the default: their own where they share one whose
+        longest side is at most ``max_side``, 64 pixels; else their median shape scaled to it), (H, W), or None
+        (as they are: images of different sizes are refused); ``color`` "L" or "RGB" (see
         :func:`~fewlabel.datasets.read_image_folder`).
     min_class_rows : int
         Warn (:class:`DataQualityWarning`) about each class with fewer labeled rows than this.
 
     Raises InputError for data with no labeled row or a single class, labels marked unlabeled in two
-    ways, images of mixed sizes (without ``size``); CorruptFileError naming every unreadable image.
+    ways, images of mixed sizes (with ``size=None``); CorruptFileError naming every unreadable image.
     """
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InputError(f"the data path must be a file or folder, got {path!r}")
@@ -511,8 +541,8 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         if label_column is not None or id_column is not None:
             raise InputError(f"{p} is an image folder: its classes are its sub-folders, so --label-column / "
                              "--id-column do not apply")
-        return read_partly_labeled_folder(p, unlabeled_folder, size, color, min_class_rows)
-    if size is not None or color is not None:
+        return read_partly_labeled_folder(p, unlabeled_folder, size, color, min_class_rows, max_side)
+    if not (size is None or (isinstance(size, str) and size == AUTO)) or color is not None:
         raise InputError(f"{p} is not an image folder: size / color apply to image folders only")
     if not p.exists():
         raise DataNotFoundError(f"no such file or folder: {p}")

@@ -153,6 +153,9 @@ def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path
         "images of 2 sizes, from 32x32 to 40x40 (width x height), read at 36x36" in err, err
     model = fewlabel.load(tmp_path / "auto" / "model")
     assert model.training_data_["read"] == {"size": [36, 36], "color": None, "max_side": 64}
+    assert main(["info", str(tmp_path / "auto" / "model")]) == 0
+    assert "images read at 36x36 (width x height), the size chosen from theirs (longest side at most 64)" in \
+        capsys.readouterr().out
     assert model.training_data_["shape"] == [36, 36, 3]
     target = tmp_path / "p.csv"
     assert main(["predict", "--model", str(tmp_path / "auto" / "model"), "--data", str(new), "--out", str(target),

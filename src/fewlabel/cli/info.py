@@ -43,7 +43,7 @@ def describe(header: dict) -> list[str]:
         if data.get("scaled_columns"):
             lines.append("columns centred and scaled by their mean and spread over the training rows, new rows too")
         if data.get("read"):
-            lines.append(f"images read as: {data['read']}")
+            lines.append(read_text(data["read"]))
     estimates = fitted.get("estimates")
     if estimates:
         for name, m in estimates["methods"].items():
@@ -55,6 +55,15 @@ def describe(header: dict) -> list[str]:
     if clusters:
         lines.append(f"clusters: {clusters}")
     return lines
+
+
+def read_text(read: dict) -> str:
+    """How a model's images were read, in words (``training_data_["read"]``)."""
+    size = read.get("size")
+    at = f"at {size[1]}x{size[0]} (width x height)" if size else "at their own size"
+    chosen = f", the size chosen from theirs (longest side at most {read['max_side']})" if read.get("max_side") else ""
+    colour = {"L": "as grayscale", "RGB": "in colour"}.get(read.get("color"), "grayscale where every image was")
+    return f"images read {at}{chosen}, {colour}; fewlabel predict reads new images so"
 
 
 def run(args, out) -> int:

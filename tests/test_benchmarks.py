@@ -224,3 +224,26 @@ def test_every_benchmark_script_imports(load_script):
     for name in scripts:
         module = load_script("benchmarks", name)
         assert callable(getattr(module, "main", None)), name
+
+
+def test_phone_photos_folder_is_made_as_a_phone_leaves_it_and_the_peers_score_it(tmp_path, real_data_root,
+                                                                                   load_script):
+    """The phone-photo benchmark's folder: six sizes, colour JPEGs, some stored sideways with their EXIF tag,
+    the labeled ones in class folders; read with the defaults at one size (said in a note), and the peers score
+    it against the labels kept aside (well above chance on 300 photos with 10 labels a class)."""
+    from PIL import Image
+
+    bench = load_script("benchmarks", "phone_photos")
+    truth = bench.make_folder(tmp_path / "photos", 300, 10, 0, real_data_root)
+    files = sorted(p for p in (tmp_path / "photos").rglob("*.jpg"))
+    assert len(files) == len(truth) == 300 and sum(not k.startswith("unlabeled/") for k in truth) == 100
+    assert all(truth[k] == k.split("/")[0] for k in truth if not k.startswith("unlabeled/"))
+    sideways = 0
+    for f in files[:60]:
+        with Image.open(f) as im:
+            sideways += im.getexif().get(0x0112, 1) == 6
+            assert im.format == "JPEG" and im.mode == "RGB"
+    assert 8 <= sideways <= 30
+    result = bench.peers(tmp_path / "photos", truth, 0)
+    assert result["read_shape"] == [64, 51, 3] and "6 sizes" in result["notes"][0]
+    assert 0.5 < result["LogisticRegression"] < 0.9 and 0.4 < result["LabelSpreading"] < 0.9, result

@@ -388,3 +388,30 @@ def test_a_large_jpeg_is_decoded_small_and_reads_as_pillow_reads_it_whole(tmp_pa
     with Image.open(tmp_path / "upright.jpg") as im:
         im.draft("RGB", (64, 48))
         assert im.size == (160, 120)
+
+
+def test_an_images_size_is_read_from_its_first_bytes_and_from_the_whole_file_only_where_needed(tmp_path, monkeypatch):
+    """size="auto" reads every image's header before any is decoded: a camera-sized JPEG's from its first bytes
+    (not its megabytes, which reading then decodes); a PNG whose 400 KB text chunk puts its EXIF tag past them
+    from the whole file, turned as the tag says."""
+    from pathlib import Path
+
+    from PIL import PngImagePlugin
+
+    from fewlabel.datasets.folders import HEADER_BYTES, header_size
+
+    noise = Image.fromarray(rgb(60, 80, 0)).resize((4032, 3024), Image.NEAREST)
+    noise.save(tmp_path / "camera.jpg", quality=95)
+    assert (tmp_path / "camera.jpg").stat().st_size > 4 * HEADER_BYTES
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * 400_000)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(gray(30, 50, 1)).save(tmp_path / "long.png", pnginfo=info, exif=exif)
+    whole = []
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: whole.append(self.name) or read_bytes(self))
+    assert header_size(tmp_path / "camera.jpg") == (3024, 4032) and whole == []
+    assert header_size(tmp_path / "long.png") == (50, 30) and whole == ["long.png"]
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    assert header_size(tmp_path / "broken.jpg") is None and header_size(tmp_path / "missing.png") is None

@@ -34,6 +34,9 @@ def _images_in(folder: Path, recursive: bool = False) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+#: :func:`header_size` reads an image's size from its first bytes (a JPEG's EXIF block is at most 64 KB),
+#: and from the whole file only where they do not hold it
+HEADER_BYTES = 1 << 18
 #: ``size``: how images of a folder are sized when nothing is given (see :func:`auto_size`)
 AUTO = "auto"
 #: ``max_side``'s default: the longest side, in pixels, of the size ``size="auto"`` chooses
@@ -88,10 +91,18 @@ def check_max_side(max_side) -> int:
 def header_size(path: Path) -> tuple[int, int] | None:
     """``(height, width)`` of an image as a viewer shows it (turned as its EXIF orientation says), from its header
     alone: nothing is decoded. None where the header cannot be read (reading the image then names the file)."""
-    try:
-        with Image.open(io.BytesIO(path.read_bytes())) as im:
+    def size_of(data: bytes):
+        with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
             return (width, height) if orientation(im) in (5, 6, 7, 8) else (height, width)
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)  # the header and its EXIF block, not a camera photo's megabytes twice
+        try:
+            return size_of(head)
+        except Exception:  # noqa: BLE001 - a header that runs past its start: the whole file
+            return size_of(path.read_bytes()) if len(head) == HEADER_BYTES else None
     except Exception:  # noqa: BLE001 - decoding names the file properly
         return None
 

@@ -390,8 +390,9 @@ def read_images(files: list[Path], root: Path, size=None, color=None, workers: i
     if len(shapes) > 1:
         listed = ", ".join(f"{len(fs):,} of {w}x{h} (e.g. {fs[0].relative_to(root)})"
                            for (h, w), fs in sorted(shapes.items(), key=lambda kv: -len(kv[1]))[:4])
-        raise InputError(f"the images in {root} differ in size: {listed} (width x height); resize them all to one "
-                         "size with --size HxW (size=(H, W) in Python)")
+        raise InputError(f"the images in {root} differ in size: {listed} (width x height); read them at one size: "
+                         "size='auto' (one chosen from theirs) or size=(H, W) in Python, --size HxW on the command "
+                         "line")
     if color is None and any(a.ndim == 3 for a in arrays) and any(a.ndim == 2 for a in arrays):
         arrays = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
     return np.stack(arrays)

@@ -157,14 +157,17 @@ def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path
     assert "images read at 36x36 (width x height), the size chosen from theirs (longest side at most 64)" in \
         capsys.readouterr().out
     assert model.training_data_["shape"] == [36, 36, 3]
-    target = tmp_path / "p.csv"
-    assert main(["predict", "--model", str(tmp_path / "auto" / "model"), "--data", str(new), "--out", str(target),
-                 "--quiet"]) == 0
-    with open(target) as f:
-        rows = list(csv.DictReader(f))
-    # the same answers as the model gives the new images resized to 36x36 by the library's own reader
-    X, _, _ = read_image_folder(new, size=(36, 36))
-    assert len(rows) == 24 and [r["cluster"] for r in rows] == [str(c) for c in model.predict(X)]
+
+    def predicts_at(model_dir, size):
+        """fewlabel predict on next week's images gives what the model gives them resized to ``size`` by the
+        library's own reader."""
+        target = tmp_path / f"p{size[0]}.csv"
+        assert main(["predict", "--model", str(model_dir), "--data", str(new), "--out", str(target), "--quiet"]) == 0
+        rows = _read(target)
+        X, _, _ = read_image_folder(new, size=size)
+        assert len(rows) == 24 and [r["cluster"] for r in rows] == [str(c) for c in fewlabel.load(model_dir).predict(X)]
+
+    predicts_at(tmp_path / "auto" / "model", (36, 36))
 
     assert main([*argv, "--size", "16x16", "--out", str(tmp_path / "o")]) == 0
     assert "warning" not in capsys.readouterr().err  # the size given: nothing to say
@@ -177,13 +180,7 @@ def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path
     own = _read(tmp_path / "o" / "clusters.csv")
     assert sorted(r["file"] for r in own) == sorted(f"{p}-{i}.png" for p in range(2) for i in range(12))
     assert [int(r["cluster"]) for r in own] == model.labels_.tolist()
-    target = tmp_path / "p16.csv"
-    assert main(["predict", "--model", str(tmp_path / "o" / "model"), "--data", str(new), "--out", str(target),
-                 "--quiet"]) == 0
-    with open(target) as f:
-        rows = list(csv.DictReader(f))
-    X, _, _ = read_image_folder(new, size=(16, 16))
-    assert len(rows) == 24 and [r["cluster"] for r in rows] == [str(c) for c in model.predict(X)]
+    predicts_at(tmp_path / "o" / "model", (16, 16))
 
 
 @pytest.mark.parametrize("argv, words", [(["--data", "digits", "--size", "8x8"], ["--size applies", "digits"]),

@@ -220,6 +220,11 @@ def test_photos_too_large_for_memory_are_refused_before_decoding(tmp_path, capsy
     with pytest.warns(partial.DataQualityWarning, match="images of 300x200 .* read at 64x43"):
         X, _, _ = fewlabel.datasets.read_image_folder(root / "cat")
     assert X.shape == (5, 43, 64) and len(decoded) == 5
+    # where even the size chosen would not fit, the size suggested is one that does (not a larger one)
+    monkeypatch.setattr(partial, "available_memory", lambda: 20_000)  # 5 x 64x43 = 13.8 KB, half of it is 10 KB
+    with pytest.raises(InputError, match=r"read at 64x43 .*, e\.g\. --size 36x54"):
+        fewlabel.datasets.read_image_folder(root / "cat")
+    assert len(decoded) == 5
     X, _, _ = fewlabel.datasets.read_image_folder(root / "cat", size=(20, 30))
     assert X.shape == (5, 20, 30) and len(decoded) == 10
     monkeypatch.setattr(partial, "available_memory", lambda: None)  # memory unknown: nothing refused

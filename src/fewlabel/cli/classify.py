@@ -214,11 +214,11 @@ def run_own_data(args, out: Path) -> int:
     import warnings
 
     from fewlabel.datasets.partial import UNLABELED_FOLDER, DataQualityWarning, read_partly_labeled
+    from fewlabel.tasks.classify import SemiSupervisedClassifier
+    from fewlabel.tasks.own_data import label_rows
 
     if args.max_side is not None and not Path(args.data).is_dir():
         raise InputError(f"--max-side applies to an image folder; {args.data} is a file")
-    from fewlabel.tasks.classify import SemiSupervisedClassifier
-    from fewlabel.tasks.own_data import label_rows
 
     params = classifier_params(args)
     SemiSupervisedClassifier(**params).check_params()  # a bad setting is named before the data is read

@@ -324,14 +324,16 @@ def check_fits_in_memory(files: list[Path], root: Path, color, share: float = 0.
     need = len(files) * shown[0] * shown[1] * channels
     if free is None or need <= share * free:
         return
-    side = 96
+    # a size a network trains on (96 on the longest side), or smaller where even that would not fit
+    side = max(1, min(96, int(max(shown) * math.sqrt(share * free / need))))
+    width, height = shown
     suggest = f"{side}x{max(1, round(side * width / height))}" if height >= width else \
         f"{max(1, round(side * height / width))}x{side}"
 
     def amount(n):
         return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
-    read_as = f"are {width}x{height}" if size is None else f"read at {shown[0]}x{shown[1]}"
+    read_as = f"are {width}x{height}" if size is None else f"read at {width}x{height}"
     raise InputError(f"the {len(files):,} images in {root} {read_as} (width x height; "
                      f"{files[0].relative_to(root)}): {amount(need)} as pixels, more than this machine's "
                      f"{amount(free)} of free memory can hold with room to train; read them smaller with "

@@ -43,6 +43,11 @@ AUTO = "auto"
 MAX_SIDE = 64
 
 
+def is_auto(size) -> bool:
+    """Whether ``size`` asks for the size to be chosen from the images (``size="auto"``)."""
+    return isinstance(size, str) and size == AUTO
+
+
 def check_size(size):
     if size is None:
         return None
@@ -262,7 +267,7 @@ def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
         raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
     if color not in (None, "L", "RGB"):
         raise InputError(f"color must be None, 'L' or 'RGB', got {color!r}")
-    if not (isinstance(size, str) and size == AUTO):
+    if not is_auto(size):
         check_size(size)  # a bad size or max_side is named before the folder is looked at
     check_max_side(max_side)
     root = Path(path).expanduser()

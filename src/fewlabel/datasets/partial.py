@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fewlabel.datasets.folders import AUTO, MAX_SIDE, auto_size, check_max_side, check_size, header_size, size_note
+from fewlabel.datasets.folders import (AUTO, MAX_SIDE, auto_size, check_max_side, check_size, header_size, is_auto,
+                                       size_note)
 from fewlabel.errors import CorruptFileError, DataNotFoundError, FewlabelWarning, InputError
 
 #: The sub-folder of an image folder that holds unlabeled images (the ``unlabeled_folder`` default).
@@ -349,7 +350,7 @@ def resolve_size(files: list[Path], size, max_side: int = MAX_SIDE, workers: int
     told of it. ``size="auto"`` chooses one from the images' headers
     (:func:`~fewlabel.datasets.folders.auto_size`; the note says so where an image is resized, else None); a
     size given, or None, is checked and kept."""
-    if not (isinstance(size, str) and size == AUTO):
+    if not is_auto(size):
         return check_size(size), None
     max_side = check_max_side(max_side)
     with ThreadPoolExecutor(_workers(workers)) as pool:
@@ -436,7 +437,7 @@ def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, s
     notes: list[str] = []
     if not names:
         raise InputError(f"{root} holds {len(files):,} images but no labeled one: {_HOW_TO_LABEL['images']}")
-    auto = isinstance(size, str) and size == AUTO
+    auto = is_auto(size)
     size, size_said = resolve_size(files, size, max_side)
     X = read_images(files, root, size, color)
     if size_said:
@@ -545,7 +546,7 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
             raise InputError(f"{p} is an image folder: its classes are its sub-folders, so --label-column / "
                              "--id-column do not apply")
         return read_partly_labeled_folder(p, unlabeled_folder, size, color, min_class_rows, max_side)
-    if not (size is None or (isinstance(size, str) and size == AUTO)) or color is not None:
+    if not (size is None or is_auto(size)) or color is not None:
         raise InputError(f"{p} is not an image folder: size / color apply to image folders only")
     if not p.exists():
         raise DataNotFoundError(f"no such file or folder: {p}")

@@ -247,3 +247,21 @@ def test_phone_photos_folder_is_made_as_a_phone_leaves_it_and_the_peers_score_it
     result = bench.peers(tmp_path / "photos", truth, 0)
     assert result["read_shape"] == [64, 51, 3] and "6 sizes" in result["notes"][0]
     assert 0.5 < result["LogisticRegression"] < 0.9 and 0.4 < result["LabelSpreading"] < 0.9, result
+
+
+def test_the_tables_benchmark_scores_every_unlabeled_row_beside_the_peers(tmp_path, load_script):
+    bench = load_script("benchmarks", "semi_tables")
+    X, y = bench.load_table("circles")
+    # two rings, 4 columns of noise beside them: a logistic regression cannot separate them
+    assert X.shape == (1000, 6) and X.dtype == np.float32 and np.bincount(y).tolist() == [500, 500]
+    out = tmp_path / "tables.json"
+    assert bench.main(["--every-row", "--tables", "iris", "--labels", "iris=9", "--seeds", "0", "--out",
+                       str(out)]) == 0
+    run = json.loads(out.read_text())["tables"]["iris"]
+    r = run["seeds"]["0"]
+    assert run["labels"] == 9 and r["scored_rows"] == 141 and run["mean"]["default"] == r["default"]
+    assert r["default_route"]["labels_model"] in ("network", "linear")
+    # on iris's own rows with 9 labels each method beats chance (1/3) by far
+    assert min(r["default"], r["compared"], r["logreg"], r["spreading"]) > 0.6, r
+    with pytest.raises(SystemExit):
+        bench.main(["--tables", "moons", "--out", str(tmp_path / "no.json")])

@@ -291,6 +291,21 @@ def render_own_data(result: dict, figures: Path) -> str:
                                f"{c['network_right_alone']}: the network alone is chosen at {c['z_labels_alone']:g} "
                                f"standard errors of that difference, a fresh final network (not one continuing the "
                                f"network on the labels) at {c['z_fresh']:g}."))
+        models = record.get("labels_models")
+        if models:
+            chosen = "a logistic regression" if models["model"] == "linear" else "the network"
+            parts.append(_note(
+                f"The model on the labels alone (the 'network' of these sources) is {chosen}: on the same held-out "
+                f"rows the network was right on {models['network']['right']} / {models['network']['rows']} "
+                f"(log-loss {models['network']['log_loss']:.3f}), a logistic regression on the columns on "
+                f"{models['linear']['right']} / {models['linear']['rows']} (log-loss "
+                f"{models['linear']['log_loss']:.3f}); the class frequencies alone give a log-loss of "
+                f"{models['prior_log_loss']:.3f}. The one clearly more accurate is chosen, otherwise the logistic "
+                f"regression where its log-loss is the smaller of the three."))
+        if record.get("settled_by") == "log-loss":
+            parts.append(_note("Neither the labels alone nor the propagated labels were clearly more accurate; the "
+                               "logistic regression's smaller log-loss settled it for the labels alone, its labels "
+                               "teaching the final network."))
         if record.get("pool"):
             parts.append(_note(f"Where clusters x network teaches the final network, its labels pool the two with "
                                f"the network's weight at {record['network_weight']:.2f} (0.50: their plain product; "

@@ -41,8 +41,9 @@ from fewlabel.tasks.consistency import FixMatch
 from fewlabel.tasks.network import NetworkStage
 from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
-from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, ROUTE_SETTINGS, ROUTES, choose_route, forced_route, pooled,
-                                  teaching_labels)
+from fewlabel.tasks.linear import linear_probabilities
+from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, LINEAR, NETWORK, ROUTE_SETTINGS, ROUTES, choose_labels_model,
+                                  choose_route, forced_route, pooled, teaching_labels)
 from fewlabel.timing import PhaseClock
 from fewlabel.train import History, Trainer
 from fewlabel.train.config import make_trainer, split_budget, training_settings
@@ -96,7 +97,11 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     2. **Measure** (:func:`~fewlabel.tasks.route.choose_route`): ``route_folds`` networks, each trained on the
        other folds of the labeled rows (together the steps of one network), answer for the held-out labeled
        rows. Three label sources are scored on the same labeled rows: the network on the labels alone, the
-       clusters, and their product. The network alone is the route only where it is clearly more accurate than
+       clusters, and their product. Where the rows are a table (not images), a logistic regression on the same
+       folds is scored beside the network, and the better of the two (clearly more accurate, else the smaller
+       out-of-fold log-loss; ``route_['labels_model']``) stands for the network in those sources, its labels
+       then teaching a fresh final network (``route_params={'linear': False}``: the network alone). The
+       network alone is the route only where it is clearly more accurate than
        the better propagated source; otherwise that source is (:mod:`fewlabel.tasks.route`; its settings:
        ``route_params``). The choice and its scores are ``route_``, saved with the model and shown in the
        report; ``route=`` sets it instead.
@@ -269,8 +274,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             value = params.get(name, 2.0)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < np.inf:
                 raise InputError(f"route_params[{name!r}] must be a number >= 0, got {value!r}")
-        if not isinstance(params.get("pool", False), bool):
-            raise InputError(f"route_params['pool'] must be True or False, got {params['pool']!r}")
+        for name in ("pool", "linear"):
+            if not isinstance(params.get(name, False), bool):
+                raise InputError(f"route_params[{name!r}] must be True or False, got {params[name]!r}")
         return dict(params)
 
     def _fixmatch(self) -> FixMatch:
@@ -444,6 +450,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         elif earlier is not None:
             record = {**forced_route(earlier["route"]), "second": earlier["second"],
                       "network_weight": earlier.get("network_weight", 0.5),
+                      "labels_model": earlier.get("labels_model", NETWORK),
                       "how": "taken from an earlier fit on the same rows"}
         elif remaining is not None and remaining < self.route_folds + 2 + fixmatch:
             record = {**forced_route(CLUSTERS), "how": f"not measured: max_steps={remaining} is too few steps to "
@@ -452,29 +459,48 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             record = {**forced_route(CLUSTERS), "how": "not measured: no class has two labeled rows to hold one out"}
         else:
             share = None if remaining is None else max(self.route_folds, remaining // (3 + fixmatch))
+            settings = self._route_settings()
             with self._clock("route"):
                 p_oof, folds = self._out_of_fold(stage, X, y_part, share)
+                labels_model = None
+                if settings.pop("linear", True) and not is_images(self.input_shape_):
+                    p_linear = self._linear_out_of_fold(X, y_part, folds)
+                    labels_model = choose_labels_model(y_part[known], p_oof[known], p_linear[known],
+                                                       z=settings.get("z_labels_alone", 2.0))
+                    if labels_model["model"] == LINEAR:
+                        p_oof = p_linear
+            linear = labels_model is not None and labels_model["model"] == LINEAR
             record = choose_route(y_part[known], p_oof[known], propagator.loo_distributions_,
-                                  how=f"{folds} folds of the {len(known)} labeled rows", **self._route_settings())
+                                  how=f"{len(folds)} folds of the {len(known)} labeled rows", **settings,
+                                  settle_by_log_loss=linear)
+            if labels_model is not None:
+                record.update(labels_model=labels_model["model"], labels_models=labels_model)
             remaining = None if remaining is None else remaining - share
         self.route_ = record
-        needs_first = record["route"] != CLUSTERS or record["second"] == "continue"
-        needs_final = record["route"] != LABELS_ALONE
+        linear = record.get("labels_model") == LINEAR
+        # a network on the labels is trained where its answers are a source, or where the final network continues it
+        needs_first = record["second"] == "continue" or (not linear and record["route"] != CLUSTERS)
+        needs_final = linear or record["route"] != LABELS_ALONE
         budgets = iter(split_budget(remaining, [1] * (needs_first + needs_final + fixmatch)))
         first = p_net = net = None
+        if linear:
+            with self._clock("linear model"):
+                p_net = self._linear(X, y_part, known, np.arange(len(X)))
         if needs_first:
             with self._clock("first network"):
                 net, first = self._fit_labels(stage, X, y_part, val, next(budgets), init=None, consistency=False,
                                               description="classify (labels)")
-                p_net = stage.probabilities(net, first, X)
-            self.labels_alone_proba_ = p_net
+                self.labels_alone_proba_ = stage.probabilities(net, first, X)
+            if not linear:
+                p_net = self.labels_alone_proba_
         info = {"embedding": propagator.map_, "cluster_accuracy": propagator.loo_accuracy_, "led_by": record["route"],
                 "first_history": first, "route": record, "unlabeled": int((y_part < 0).sum())}
-        if record["route"] == LABELS_ALONE:
+        if record["route"] == LABELS_ALONE and not linear:
             info.update(pseudo_labeled=0, second="none: the network on the labels alone is the model")
             history = first
         else:
             p = propagator.label_distributions_ if record["route"] == CLUSTERS \
+                else p_net if record["route"] == LABELS_ALONE \
                 else pooled(p_net, propagator.label_distributions_, record.get("network_weight", 0.5))
             target, weight = teaching_labels(p, y_part, float(self.pseudo_threshold))
             unl = y_part < 0
@@ -483,7 +509,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                 info["agreement"] = float(np.mean(p_net[unl].argmax(1) == propagator.labels_[unl]))
             rows = np.flatnonzero((weight > 0) & ~held_out)
             init = None
-            info["second"] = "a fresh network"
+            info["second"] = "a fresh network" + (" on the labels of the linear model" if linear and record["route"] ==
+                                                  LABELS_ALONE else "")
             if record["second"] == "continue":
                 init = net
                 lab, unl_rows = rows[y_part[rows] >= 0], rows[y_part[rows] < 0]
@@ -505,10 +532,10 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.propagation_ = info
         return net, history
 
-    def _out_of_fold(self, stage, X, y_part, budget) -> tuple[np.ndarray, int]:
+    def _out_of_fold(self, stage, X, y_part, budget) -> tuple[np.ndarray, list[np.ndarray]]:
         """Class probabilities for each labeled row from a network that did not see its label: ``route_folds``
         networks (fewer where no class has that many labeled rows), each on the other folds, together given one
-        network's steps (or ``budget``); (probabilities, number of folds)."""
+        network's steps (or ``budget``); (probabilities, the rows each fold held out)."""
         from fewlabel.tasks.estimate import stratified_folds
 
         most = int(np.bincount(y_part[y_part >= 0]).max())  # stratified folds need a class that fills each fold
@@ -524,7 +551,23 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                                             description=f"choosing the route (fold {i + 1}/{len(folds)})",
                                             seed_offset=SEED_OFFSETS["folds"] + i)
             p[held] = stage.probabilities(net, history, X[held])
-        return p, len(folds)
+        return p, folds
+
+    def _linear_out_of_fold(self, X, y_part, folds) -> np.ndarray:
+        """A linear model's class probabilities for each labeled row, fitted on the other folds' labeled rows (the
+        folds the networks of :meth:`_out_of_fold` held out), on the rows as the network sees them."""
+        known = np.flatnonzero(y_part >= 0)
+        p = np.zeros((len(X), len(self.classes_)))
+        for held in folds:
+            p[held] = self._linear(X, y_part, np.setdiff1d(known, held), held)
+        return p
+
+    def _linear(self, X, y_part, train_rows, rows) -> np.ndarray:
+        """The linear model's probabilities for ``X[rows]``, fitted on ``train_rows``: on the rows as the network
+        sees them, a float table's columns scaled by the labeled rows where the classifier did not scale them
+        (``standardize=False``, or a given encoder's own scale)."""
+        return linear_probabilities(X, y_part, train_rows, rows, len(self.classes_), self.random_state or 0,
+                                    scale=self.scale_, scale_columns=self.standardize_ is None and X.dtype != np.uint8)
 
     def _propagation_map(self, n_rows: int) -> str | None:
         """The map propagation draws ('auto', 'umap' or 'pca' for the propagator), or None (no propagation)."""

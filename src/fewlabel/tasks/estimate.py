@@ -58,28 +58,10 @@ def stratified_folds(y_codes: np.ndarray, folds: int, seed: int) -> list[np.ndar
 
 
 def _logreg_proba(X, y_codes, train_rows, test_rows, n_classes: int, seed: int) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from fewlabel.tasks.linear import linear_probabilities
 
-    flat = X.reshape(len(X), -1)
-    scale = 1 / 255 if X.dtype == np.uint8 else 1.0
-    Xtr = flat[train_rows].astype(np.float32) * np.float32(scale)
-    Xte = flat[test_rows].astype(np.float32) * np.float32(scale)
-    model = LogisticRegression(max_iter=2000, random_state=seed)
-    if X.dtype != np.uint8:
-        model = make_pipeline(StandardScaler(), model)
-    classes = np.unique(y_codes[train_rows])
-    out = np.zeros((len(test_rows), n_classes))
-    if len(classes) == 1:
-        out[:, classes[0]] = 1.0
-        return out
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning)
-        warnings.filterwarnings("ignore", message=".*(converge|lbfgs).*")
-        model.fit(Xtr, y_codes[train_rows])
-        out[:, classes] = model.predict_proba(Xte)
-    return out
+    return linear_probabilities(X, y_codes, train_rows, test_rows, n_classes, seed,
+                                scale=1 / 255 if X.dtype == np.uint8 else 1.0, scale_columns=X.dtype != np.uint8)
 
 
 def _fit_fold(make, X, y_codes, test_rows, embedding, route_record=None):

@@ -117,8 +117,9 @@ def _route(model) -> str:
     scores = record.get("scores")
     measured = "" if not scores else " (scored on " + record["how"] + ": " + ", ".join(
         f"{name} {100 * s['accuracy']:.1f}%" for name, s in scores.items()) + ")"
+    model = " (the model on the labels: a logistic regression)" if record.get("labels_model") == "linear" else ""
     return (f"labels propagated through the clusters of a {info['embedding'].upper()} map "
-            f"(their leave-one-out accuracy {info['cluster_accuracy']:.2f}); route: {info['led_by']}{measured}; "
+            f"(their leave-one-out accuracy {info['cluster_accuracy']:.2f}); route: {info['led_by']}{model}{measured}; "
             f"then {info['second']}")
 
 

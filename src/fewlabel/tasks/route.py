@@ -10,6 +10,12 @@ each source is scored on the same labeled rows, each row predicted by a model th
 * ``clusters``: the cluster names from the other labeled rows (leave-one-out, :class:`ClusterPropagator`);
 * ``clusters x network``: the product of both distributions, row by row.
 
+Where the rows are a table (not images), the model on the labels alone may be a linear one instead of the
+network: a logistic regression on the same folds is scored beside the network's out-of-fold answers, and the
+better of the two (:func:`choose_labels_model`: clearly more accurate, else the smaller log-loss) is the
+``labels alone`` source and the ``network`` of ``clusters x network``; the record's ``labels_model`` says which.
+Where it is chosen, a close route is settled by log-loss too (:func:`choose_route`'s ``settle_by_log_loss``).
+
 The more accurate of the two propagated sources (exact ties go to the clusters) is compared with the network's
 own out-of-fold answers, judged by the rows the two get differently (McNemar's comparison,
 :func:`clearly_better`). Where the network is clearly more accurate, the propagated labels would teach mistakes:
@@ -42,8 +48,11 @@ from fewlabel.errors import InputError
 
 LABELS_ALONE, CLUSTERS, PRODUCT = "labels alone", "clusters", "clusters x network"
 ROUTES = (LABELS_ALONE, CLUSTERS, PRODUCT)
-#: the settings of :func:`choose_route` a classifier's ``route_params`` may set
-ROUTE_SETTINGS = ("z_labels_alone", "z_fresh", "pool")
+#: the models on the labels alone :func:`choose_labels_model` chooses between
+NETWORK, LINEAR = "network", "linear"
+#: the settings of :func:`choose_route` a classifier's ``route_params`` may set, and ``linear`` (whether a table's
+#: rows also score a linear model on the labels alone, :func:`choose_labels_model`)
+ROUTE_SETTINGS = ("z_labels_alone", "z_fresh", "pool", "linear")
 #: the order exact ties between the propagated sources are broken in
 PREFERENCE = (CLUSTERS, PRODUCT)
 
@@ -84,17 +93,49 @@ def teaching_labels(p: np.ndarray, y_part: np.ndarray, threshold: float) -> tupl
     return target.astype(np.int64), weight
 
 
+def log_loss(y_true: np.ndarray, p: np.ndarray) -> float:
+    """The mean of ``-log p[row, y_true[row]]`` over the rows (each probability taken as at least 1e-12)."""
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y_true)), y_true], 1e-12, None))))
+
+
+def choose_labels_model(y_true: np.ndarray, p_network: np.ndarray, p_linear: np.ndarray, z: float = 2.0) -> dict:
+    """Which model on the labels alone the route is built on, the network or a linear model (a table's rows),
+    from their out-of-fold answers on the same labeled rows: the one clearly more accurate (:func:`clearly_better`
+    at ``z``), and where neither is, the linear model if its probabilities give the rows' classes a smaller
+    log-loss than the network's and than the class frequencies' own (:func:`prior_log_loss`: a model no better
+    than them knows nothing to settle a choice by). On a few labels the two are right on nearly the same rows,
+    and accuracy cannot tell them apart; log-loss also counts how sure each was where it was wrong, which is what
+    its labels would teach. Otherwise the network. Returns ``{"model", "network": {"right", "rows",
+    "log_loss"}, "linear": {...}, "prior_log_loss"}``."""
+    y_true = np.asarray(y_true)
+    right = {NETWORK: p_network.argmax(1) == y_true, LINEAR: p_linear.argmax(1) == y_true}
+    loss = {NETWORK: log_loss(y_true, p_network), LINEAR: log_loss(y_true, p_linear)}
+    prior = prior_log_loss(y_true, p_linear.shape[1])
+    verdict = clearly_better(right[LINEAR], right[NETWORK], z=z)
+    model = LINEAR if verdict > 0 or (verdict == 0 and loss[LINEAR] < min(loss[NETWORK], prior)) else NETWORK
+    return {"model": model, **{name: {"right": int(right[name].sum()), "rows": len(y_true),
+                                      "log_loss": round(loss[name], 4)} for name in (NETWORK, LINEAR)},
+            "prior_log_loss": round(prior, 4)}
+
+
+def prior_log_loss(y_true: np.ndarray, n_classes: int) -> float:
+    """The log-loss of the labeled rows' class frequencies given to every row: what a model that knows nothing
+    but how common each class is scores."""
+    prior = np.bincount(y_true, minlength=n_classes) / len(y_true)
+    return log_loss(y_true, np.tile(prior, (len(y_true), 1)))
+
+
 def pool_weight(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, steps: int = 20) -> float:
     """The network's weight in :func:`pooled` (one of ``steps + 1`` evenly spaced values in [0, 1]) whose pooled
     distributions give the labeled rows' classes the smallest log-loss; of equal ones, the nearest to 0.5."""
     grid = sorted(np.linspace(0.0, 1.0, int(steps) + 1), key=lambda w: abs(w - 0.5))
-    rows = np.arange(len(y_true))
-    loss = [-np.mean(np.log(np.clip(pooled(p_network, p_clusters, w)[rows, y_true], 1e-12, None))) for w in grid]
+    loss = [log_loss(y_true, pooled(p_network, p_clusters, w)) for w in grid]
     return float(grid[int(np.argmin(loss))])
 
 
 def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str,
-                 z_labels_alone: float = 2.0, z_fresh: float = 2.0, pool: bool = False) -> dict:
+                 z_labels_alone: float = 2.0, z_fresh: float = 2.0, pool: bool = False,
+                 settle_by_log_loss: bool = False) -> dict:
     """Score the three label sources on the labeled rows and choose the route (the module docstring).
 
     ``y_true``: the class index of each labeled row; ``p_network``: the out-of-fold network's probabilities on
@@ -103,7 +144,14 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
     (how the final network learns from the chosen labels), ``compared``: the better propagated source and the
     rows only it, or only the network, gets right, and the evidence each decision asked for (``z_labels_alone``
     standard errors to choose the network alone, ``z_fresh`` to train a fresh network: the module docstring), with
-    ``how`` the measurement was made."""
+    ``how`` the measurement was made.
+
+    ``settle_by_log_loss`` (where ``p_network`` is a linear model's, whose probabilities a logistic regression's
+    penalty keeps near how often it is right): where neither the model on the labels alone nor the better
+    propagated source is clearly more accurate, the model on the labels alone is the route if it is right on at
+    least as many labeled rows and its log-loss on them is smaller than the propagated source's and than that of
+    the class frequencies themselves (a model no better than them knows nothing to settle a choice by);
+    otherwise the propagated source is."""
     y_true = np.asarray(y_true)
     if len(y_true) == 0 or p_network.shape != p_clusters.shape or len(p_network) != len(y_true):
         raise InputError("the route is chosen from one network and one cluster distribution per labeled row")
@@ -119,7 +167,16 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
                 "network_right_alone": int(np.sum(~right[propagated] & right[LABELS_ALONE])),
                 "z_labels_alone": float(z_labels_alone), "z_fresh": float(z_fresh)}
     record = {"scores": scores, "compared": compared, "pool": bool(pool), "network_weight": weight, "how": how}
-    if clearly_better(right[LABELS_ALONE], right[propagated], z=z_labels_alone) > 0:
+    verdict = clearly_better(right[LABELS_ALONE], right[propagated], z=z_labels_alone)
+    if settle_by_log_loss:
+        distributions = {LABELS_ALONE: p_network, CLUSTERS: p_clusters, PRODUCT: normalized(p_network * p_clusters)}
+        for name in ROUTES:
+            scores[name]["log_loss"] = round(log_loss(y_true, distributions[name]), 4)
+        record["prior_log_loss"] = round(prior_log_loss(y_true, p_network.shape[1]), 4)
+        if verdict == 0 and scores[LABELS_ALONE]["right"] >= scores[propagated]["right"] \
+                and scores[LABELS_ALONE]["log_loss"] < min(scores[propagated]["log_loss"], record["prior_log_loss"]):
+            verdict, record["settled_by"] = 1, "log-loss"
+    if verdict > 0:
         return {"route": LABELS_ALONE, "second": None, **record}
     second = "fresh" if clearly_better(right[propagated], right[LABELS_ALONE], z=z_fresh) > 0 else "continue"
     return {"route": propagated, "second": second, **record}

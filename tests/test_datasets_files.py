@@ -225,12 +225,67 @@ def test_a_spreadsheet_or_a_compressed_table_is_named_with_what_to_do(tmp_path):
     from fewlabel.datasets.stream import open_rows
 
     for name, words in (("rows.xlsx", "save its sheet as CSV"), ("rows.ods", "save its sheet as CSV"),
-                        ("rows.csv.gz", "decompress it"), ("rows.dat", "unsupported file type '.dat'")):
+                        ("rows.npy.gz", "decompress this one"), ("rows.zip", "decompress this one"),
+                        ("rows.dat", "unsupported file type '.dat'")):
         path = write(tmp_path, name, "a,b\n1,2\n")
         for read in (read_table, open_rows):
             with pytest.raises(InputError, match=words) as e:
                 read(path)
             assert str(e.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("ext", [".gz", ".bz2", ".xz"])
+def test_a_compressed_text_table_is_read_as_the_table_it_holds(tmp_path, ext):
+    """data.csv.gz (and .bz2, .xz; .tsv and .txt alike) reads as data.csv does, by every reader of tables: the whole
+    table, the batches of a model applied to a file, the partly labeled table; a damaged one is named."""
+    import bz2
+    import gzip
+    import lzma
+
+    from fewlabel.datasets.partial import read_partly_labeled
+    from fewlabel.datasets.stream import open_rows
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[ext]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).round(4)
+    def table(labels):  # as a spreadsheet writes it: ; between cells, 3,25 for 3.25
+        return "w;x;y;z;kind\n" + "".join(";".join(f"{v:g}".replace(".", ",") for v in row) + f";{lab}\n"
+                                          for row, lab in zip(X, labels))
+
+    kinds = np.array(["cat", "dog", "owl"])[np.arange(300) % 3]
+    text = table(kinds)
+    plain = write(tmp_path, "rows.csv", text)
+    packed = tmp_path / f"rows.csv{ext}"
+    with opener(packed, "wt", encoding="utf-8") as f:
+        f.write("\ufeff" + text)  # a byte-order mark, as spreadsheets write one
+    assert packed.stat().st_size < plain.stat().st_size
+    for a, b in zip(read_table(packed, label_column="kind"), read_table(plain, label_column="kind")):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(read_table(packed, label_column="kind")[0], X, atol=1e-6)
+    rows = open_rows(packed, columns=["w", "x", "y", "z"], label_column="kind")
+    assert rows.n_rows == 300
+    got = np.concatenate([batch for batch, _ in rows.batches(128)])
+    np.testing.assert_allclose(got.reshape(300, 4), X, atol=1e-6)
+    few = tmp_path / f"few.csv{ext}"
+    with opener(few, "wt") as f:
+        f.write(table(np.where(np.arange(300) % 10 == 0, kinds, "")))
+    data = read_partly_labeled(few, label_column="kind", min_class_rows=1)
+    assert data.kind == "table" and list(data.class_names) == ["cat", "dog", "owl"] and int((data.y >= 0).sum()) == 30
+    # a whitespace-separated .txt and a .tsv, compressed alike
+    for name, sep in (("rows.txt", " "), ("rows.tsv", "\t")):
+        with opener(tmp_path / f"{name}{ext}", "wt") as f:
+            f.write("".join(sep.join(f"{v:g}" for v in row) + "\n" for row in X))
+        np.testing.assert_allclose(read_table(tmp_path / f"{name}{ext}")[0], X, atol=1e-6)
+    # cut short, or not compressed at all under a compressed name: named as damaged, no traceback from inside
+    cut = tmp_path / f"cut.csv{ext}"
+    cut.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    fake = write(tmp_path, f"fake.csv{ext}", text)
+    for bad in (cut, fake):
+        for read in (lambda p: read_table(p, label_column="kind"),
+                     lambda p: list(open_rows(p, columns=["w", "x", "y", "z"], label_column="kind").batches(64))):
+            with pytest.raises(CorruptFileError, match="compressed file is damaged or cut short") as e:
+                read(bad)
+            assert str(e.value).startswith(str(bad))
 
 
 def test_quotes_blank_lines_and_extra_fields(tmp_path):

@@ -386,3 +386,38 @@ def test_a_warning_is_one_line_that_names_the_command(tmp_path, capsys):
         fewlabel.SemiSupervisedClassifier(max_steps=2, propagate=None, verbose=False).fit(
             d.data, np.where(np.arange(150) % 10 == 0, d.target, -1)).fit_unfamiliarity(d.data)
     assert issubclass(TooLittleDataWarning, FewlabelWarning)
+
+
+def test_a_gzipped_table_through_classify_and_predict(tmp_path, capsys):
+    """The partly labeled table as downloaded, iris.csv.gz: `classify` reads it, `predict` applies the model to
+    another compressed file and gives the same labels as for the plain rows; a file cut short is named."""
+    import csv
+    import gzip
+
+    from sklearn.datasets import load_iris
+
+    d = load_iris()
+    names = np.array(["setosa", "versicolor", "virginica"])[d.target]
+    table = tmp_path / "iris.csv.gz"
+    with gzip.open(table, "wt", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "c", "d", "species"])
+        for i, (x, name) in enumerate(zip(d.data, names)):
+            w.writerow([*x, name if i % 10 == 0 else ""])
+    out = tmp_path / "out"
+    assert main([str(a) for a in ["classify", "--data", table, "--label-column", "species", "--folds", "0",
+                                  "--max-steps", "8", "--out", out]]) == 0
+    said = capsys.readouterr().out
+    assert "iris.csv.gz: 150 rows of shape 4; 15 labeled in 3 classes" in said and "135 unlabeled" in said
+    with open(out / "predictions.csv", newline="") as f:
+        first = {int(r["row"]): r["label"] for r in csv.DictReader(f)}
+    again = tmp_path / "again.csv"
+    assert main(["predict", "--model", str(out / "model"), "--data", str(table), "--out", str(again)]) == 0
+    capsys.readouterr()
+    with open(again, newline="") as f:
+        second = {int(r["row"]): r["label"] for r in csv.DictReader(f)}
+    assert len(second) == 150 and all(second[i] == label for i, label in first.items())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(table.read_bytes()[:200])
+    _refused(capsys, ["classify", "--data", cut, "--label-column", "species", "--out", tmp_path / "out2"],
+             tmp_path / "out2", "compressed file is damaged or cut short")

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fewlabel.datasets.folders import AUTO, MAX_SIDE
+from fewlabel.datasets.tables import table_suffix
 from fewlabel.errors import DataNotFoundError, FewlabelWarning, InputError
 
 # -- warnings -----------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def check_inputs(args) -> None:
         if not isinstance(name, str) or Path(name).exists():
             continue
         flag = f"--{option.replace('_', '-')}"
-        if Path(name).suffix.lower() in FILE_SUFFIXES:
+        if table_suffix(name) in FILE_SUFFIXES:
             raise DataNotFoundError(f"{flag}: file not found: {name}")
         if not registry.known(name):
             raise DataNotFoundError(f"{flag}: {name} is not a file or folder, nor a dataset fewlabel knows "
@@ -252,7 +253,7 @@ def json_number(v):
 def is_path(name) -> bool:
     """A file or folder of the user's, not a catalogue dataset name (files have no splits)."""
     path = Path(name)
-    return path.suffix.lower() in FILE_SUFFIXES or path.exists()
+    return table_suffix(path) in FILE_SUFFIXES or path.exists()
 
 
 def refuse_file_options(data: str, given: dict, option: str = "--data") -> None:

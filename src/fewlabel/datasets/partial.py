@@ -470,10 +470,10 @@ def table_row_names(ids, n_rows: int, path, id_column=None) -> list[str]:
 
 def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5) -> PartlyLabeled:
     """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``)."""
-    from fewlabel.datasets.tables import read_table_parts
+    from fewlabel.datasets.tables import read_table_parts, table_suffix
 
     path = Path(path).expanduser()
-    suffix = path.suffix.lower()
+    suffix = table_suffix(path)
     if suffix in (".npz", ".npy"):
         if label_column is not None or id_column is not None:
             raise InputError(f"{path} is a NumPy file: its labels are its array y (with -1 for unlabeled rows), "

@@ -106,17 +106,17 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
 
 
 def _text_rows(path: Path, expect, id_column, label_column) -> Rows:
-    from fewlabel.datasets.tables import parse_feature_column, text_header
+    from fewlabel.datasets.tables import open_text, parse_feature_column, text_header
 
     delimiter, _, has_header, names = text_header(path)
     features, ident = _match_columns(path, names, has_header, expect, id_column, label_column)
-    with open(path, encoding="utf-8-sig") as f:
+    with open_text(path) as f:
         n_rows = sum(1 for line in f if line.strip()) - (1 if has_header else 0)
     if n_rows <= 0:
         raise InputError(f"{path} has no data rows")
 
     def batches(n):
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open_text(path, newline="") as f:
             reader = csv.reader(f, delimiter=delimiter) if delimiter is not None else (line.split() for line in f)
             row_no, chunk, lines = 0, [], []
             header_pending = has_header
@@ -221,7 +221,8 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
     a NumPy file (``.npy`` memory-mapped)."""
-    from fewlabel.datasets.tables import SUPPORTED, TEXT_EXTENSIONS, unsupported
+    from fewlabel.datasets.tables import (DECOMPRESSION_ERRORS, SUPPORTED, TEXT_EXTENSIONS, compression,
+                                          corrupt_compressed, table_suffix, unsupported)
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InputError(f"the data path must be a file or folder, got {path!r}")
@@ -234,7 +235,7 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         return _image_rows(path, size, color)
     if size is not None or color is not None:
         raise InputError(f"{path} is not an image folder: size / color apply to image folders only")
-    ext = path.suffix.lower()
+    ext = table_suffix(path)
     if ext not in SUPPORTED:
         raise InputError(unsupported(path, f"an image folder or {', '.join(SUPPORTED)}"))
     if path.stat().st_size == 0:
@@ -244,6 +245,10 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
             return _text_rows(path, columns, id_column, label_column)
         except UnicodeDecodeError as e:
             raise InputError(f"{path} is not UTF-8 text ({e})") from None
+        except DECOMPRESSION_ERRORS as e:
+            if compression(path) is None:
+                raise
+            raise corrupt_compressed(path, e) from None
     if ext == ".parquet":
         return _parquet_rows(path, columns, id_column, label_column)
     if id_column is not None:

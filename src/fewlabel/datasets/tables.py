@@ -1,4 +1,6 @@
-"""Read a table of features (CSV, TSV, whitespace text, Parquet, .npy, .npz) into a float32 matrix.
+"""Read a table of features (CSV, TSV, whitespace text, Parquet, .npy, .npz) into a float32 matrix. A text table
+may come compressed (``.csv.gz``, ``.tsv.bz2``, ``.txt.xz``, ...): it is read through Python's own gzip, bz2 or
+lzma module, a line at a time, never decompressed to disk.
 
 Errors name the file, the row and the column of the first bad cell, so that a user can open the file at
 that line and fix it. Parsing is vectorised (NumPy converts whole columns of strings at once); the
@@ -7,13 +9,17 @@ cell-by-cell search for the culprit only runs once a column is known to be bad.
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import io
+import lzma
 import math
 import numbers
 import os
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +28,8 @@ from fewlabel.errors import CorruptFileError, DataNotFoundError, FewlabelError, 
 
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 SUPPORTED = TEXT_EXTENSIONS + (".parquet", ".npy", ".npz")
+#: compressions a text table may come in, by extension: the module that opens it
+COMPRESSIONS = {".gz": gzip, ".bz2": bz2, ".xz": lzma}
 # Cell spellings that mean "no value" (lower-cased, stripped); "?" is what UCI files use.
 MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
 
@@ -31,7 +39,45 @@ _CONVERT = {**dict.fromkeys((".xlsx", ".xlsm", ".xls", ".ods", ".numbers"),
                             "a spreadsheet is not read: save its sheet as CSV (File > Save as / Export, CSV) and "
                             "give that"),
             **dict.fromkeys((".gz", ".bz2", ".xz", ".zip", ".zst"),
-                            "compressed files are not read: decompress it (gunzip, unzip, ...) and give the table")}
+                            "of compressed files only a text table is read (.csv, .tsv or .txt, then .gz, .bz2 or "
+                            ".xz: data.csv.gz); decompress this one (gunzip, unzip, ...) and give what it holds")}
+
+
+def table_suffix(path) -> str:
+    """The kind of table a file is by its name, lower-case: ``.csv`` for ``data.csv`` and for a compressed
+    ``data.csv.gz`` (:data:`COMPRESSIONS`); otherwise the last extension (``.gz`` for ``data.npy.gz``)."""
+    path = Path(path)
+    last = path.suffix.lower()
+    if last in COMPRESSIONS:
+        inner = Path(path.stem).suffix.lower()
+        if inner in TEXT_EXTENSIONS:
+            return inner
+    return last
+
+
+def compression(path):
+    """The module that decompresses a compressed text table (gzip, bz2 or lzma), or None for a plain file."""
+    path = Path(path)
+    last = path.suffix.lower()
+    return COMPRESSIONS[last] if last in COMPRESSIONS and table_suffix(path) in TEXT_EXTENSIONS else None
+
+
+def open_text(path, newline=None):
+    """A text table opened for reading as UTF-8 (a byte-order mark dropped), through its decompression where it is
+    compressed."""
+    module = compression(path)
+    opener = open if module is None else module.open
+    return opener(path, "rt", newline=newline, encoding="utf-8-sig")
+
+
+#: what a damaged compressed file raises while it is read (a bad header, a truncated or corrupt stream)
+DECOMPRESSION_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
+
+
+def corrupt_compressed(path, e) -> CorruptFileError:
+    """The error for a compressed table that cannot be read to its end."""
+    return CorruptFileError(f"{path}: the compressed file is damaged or cut short ({type(e).__name__}: {e}); "
+                            "decompress it by hand to see how far it reads")
 
 
 def unsupported(path: Path, supported: str) -> str:
@@ -157,7 +203,7 @@ def _delimiter(path: Path, line: str) -> str | None:
     """"," for .csv, tab for .tsv; for .txt whatever the first row uses; None means runs of whitespace. A .csv or
     .txt whose first row has at least as many semicolons as commas is separated by semicolons (spreadsheets
     write CSV so where the comma is the decimal mark: ``3,25;1,5``)."""
-    ext = path.suffix.lower()
+    ext = table_suffix(path)
     if ext in (".csv", ".txt") and "\t" not in line and ";" in line and line.count(";") >= line.count(","):
         return ";"
     if ext == ".csv" or (ext == ".txt" and "\t" not in line and "," in line):
@@ -173,7 +219,7 @@ def _split(line: str, delimiter: str | None) -> list[str]:
 
 def first_row(path: Path):
     """(delimiter, file line number, cells) of the first non-blank row, or None for a blank file."""
-    with open(path, encoding="utf-8-sig") as f:  # -sig: drop a byte-order mark
+    with open_text(path) as f:
         for line_no, line in enumerate(f, start=1):
             if line.strip():
                 delimiter = _delimiter(path, line)
@@ -183,7 +229,7 @@ def first_row(path: Path):
 
 def _text_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
     """(file line number, cells) for every non-blank row."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with open_text(path, newline="") as f:
         rows = []
         if delimiter is None:
             for line_no, line in enumerate(f, start=1):
@@ -204,7 +250,8 @@ def _fast_text(path, delimiter, skip, width, label, features, ident=None, partia
     """The common case, a clean numeric file, parsed by NumPy's C reader (much faster than the careful
     path). Returns (X float64, label strings or None, id strings or None), or None when anything is off (missing or bad
     cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
-    text = path.read_text(encoding="utf-8-sig")
+    with open_text(path) as f:
+        text = f.read()
     if delimiter is not None and '"' in text:
         return None  # quoted cells may hold delimiters: counting fields below would be wrong
     # loadtxt with usecols does not notice rows with extra fields, so count the fields of every row.
@@ -284,9 +331,13 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
             labels = None if label is None else table[:, label]
             ids = None if ident is None else np.char.strip(table[:, ident])
     except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not UTF-8 text ({e}); is it really a {path.suffix} file?") from e
+        raise InputError(f"{path} is not UTF-8 text ({e}); is it really a {table_suffix(path)} file?") from e
     except csv.Error as e:
-        raise InputError(f"{path}: cannot parse as {path.suffix} ({e})") from e
+        raise InputError(f"{path}: cannot parse as {table_suffix(path)} ({e})") from e
+    except DECOMPRESSION_ERRORS as e:
+        if compression(path) is None:
+            raise
+        raise corrupt_compressed(path, e) from None
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
     return {"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
             "label_name": None if label is None else names[label], "ids": ids}
@@ -630,7 +681,7 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
         raise DataNotFoundError(f"table file not found: {path}")
     if not path.is_file():
         raise InputError(f"{path} is not a file")
-    ext = path.suffix.lower()
+    ext = table_suffix(path)
     if ext not in SUPPORTED:
         raise InputError(unsupported(path, ', '.join(SUPPORTED)))
     if path.stat().st_size == 0:

@@ -99,10 +99,11 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
        rows. Three label sources are scored on the same labeled rows: the network on the labels alone, the
        clusters, and their product. Where the rows are a table (not images), a logistic regression on the same
        folds is scored beside the network, and the better of the two (clearly more accurate, else the smaller
-       out-of-fold log-loss; ``route_['labels_model']``) stands for the network in those sources, its labels
-       then teaching a fresh final network (``route_params={'linear': False}``: the network alone). The
-       network alone is the route only where it is clearly more accurate than
-       the better propagated source; otherwise that source is (:mod:`fewlabel.tasks.route`; its settings:
+       out-of-fold log-loss; ``route_['labels_model']``) stands for the network in those sources
+       (``route_params={'linear': False}``: the network alone). The model on the labels alone is the route only
+       where it is clearly more accurate than the better propagated source (or, the linear model, where neither
+       is, it is right on as many rows and of the smaller log-loss: its labels then teach a fresh network); otherwise that source
+       is (:mod:`fewlabel.tasks.route`; its settings:
        ``route_params``). The choice and its scores are ``route_``, saved with the model and shown in the
        report; ``route=`` sets it instead.
     3. **Train** (:class:`~fewlabel.tasks.network.NetworkStage`): with 'labels alone' the network trained on

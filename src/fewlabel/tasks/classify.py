@@ -102,10 +102,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
        out-of-fold log-loss; ``route_['labels_model']``) stands for the network in those sources
        (``route_params={'linear': False}``: the network alone). The model on the labels alone is the route only
        where it is clearly more accurate than the better propagated source (or, the linear model, where neither
-       is, it is right on as many rows and of the smaller log-loss: its labels then teach a fresh network); otherwise that source
-       is (:mod:`fewlabel.tasks.route`; its settings:
-       ``route_params``). The choice and its scores are ``route_``, saved with the model and shown in the
-       report; ``route=`` sets it instead.
+       is, it is right on as many rows and of the smaller log-loss: its labels then teach a fresh network);
+       otherwise that source is (:mod:`fewlabel.tasks.route`; its settings: ``route_params``). The choice and its
+       scores are ``route_``, saved with the model and shown in the report; ``route=`` sets it instead.
     3. **Train** (:class:`~fewlabel.tasks.network.NetworkStage`): with 'labels alone' the network trained on
        every label is the model. Otherwise the final network learns from the labeled rows plus every row
        whose propagated label (the clusters', or their product with the network on the labels; with

@@ -224,7 +224,7 @@ def test_a_spreadsheets_semicolons_and_decimal_commas(tmp_path):
 def test_a_spreadsheet_or_a_compressed_table_is_named_with_what_to_do(tmp_path):
     from fewlabel.datasets.stream import open_rows
 
-    for name, words in (("rows.xlsx", "save its sheet as CSV"), ("rows.ods", "save its sheet as CSV"),
+    for name, words in (("rows.xls", "save its sheet as CSV"), ("rows.ods", "save its sheet as CSV"),
                         ("rows.npy.gz", "decompress this one"), ("rows.zip", "decompress this one"),
                         ("rows.dat", "unsupported file type '.dat'")):
         path = write(tmp_path, name, "a,b\n1,2\n")
@@ -286,6 +286,63 @@ def test_a_compressed_text_table_is_read_as_the_table_it_holds(tmp_path, ext):
             with pytest.raises(CorruptFileError, match="compressed file is damaged or cut short") as e:
                 read(bad)
             assert str(e.value).startswith(str(bad))
+
+
+def test_an_excel_sheet_is_read_as_the_csv_of_its_first_sheet(tmp_path):
+    """A partly labeled table kept in Excel, as people label rows: numbers as numbers or as text, blank label cells,
+    a TRUE/FALSE column, a formula, a date column naming the rows; read by every reader of tables as its CSV would
+    be, errors naming the sheet's row; a second sheet is warned of; a damaged workbook is named."""
+    import datetime
+
+    openpyxl = pytest.importorskip("openpyxl")
+    from fewlabel.datasets.partial import DataQualityWarning, read_partly_labeled
+    from fewlabel.datasets.stream import open_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).round(6)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "labels"
+    sheet.append(["when", "a", "b", "c", "flag", "kind"])
+    day = datetime.date(2026, 1, 1)
+    for i, row in enumerate(X):
+        kind = ["cat", "dog"][i % 2] if i % 3 == 0 else None
+        b = str(row[1]) if i == 5 else float(row[1])  # a number typed as text, as pasted cells often are
+        sheet.append([day + datetime.timedelta(days=i), float(row[0]), b, float(row[2]), i % 2 == 0, kind])
+    sheet["H1"] = None  # a cell touched and left empty widens the sheet's recorded size, not the table
+    path = tmp_path / "rows.xlsx"
+    book.save(path)
+    data = read_partly_labeled(path, label_column="kind", id_column="when", min_class_rows=1)
+    assert data.kind == "table" and list(data.class_names) == ["cat", "dog"] and int((data.y >= 0).sum()) == 20
+    assert data.feature_names == ["a", "b", "c", "flag"] and data.row_names[0] == "2026-01-01T00:00:00"
+    np.testing.assert_allclose(data.X[:, :3], X, atol=1e-6)
+    np.testing.assert_array_equal(data.X[:, 3], (np.arange(60) % 2 == 0).astype(np.float32))
+    rows = open_rows(path, columns=["a", "b", "c", "flag"], id_column="when", label_column="kind")
+    got, names = zip(*rows.batches(25))
+    np.testing.assert_allclose(np.concatenate(got)[:, :3], X, atol=1e-6)
+    assert rows.n_rows == 60 and sum(names, [])[1] == "2026-01-02T00:00:00"
+    # a bad cell is named by the sheet's own row number (the header is row 1)
+    sheet["B8"] = "n/a?"
+    book.create_sheet("notes")
+    book.save(path)
+    with pytest.warns(DataQualityWarning, match="2 sheets .*'labels', 'notes'.*the first, 'labels', is read"):
+        with pytest.raises(InputError, match=r"line 8\), column 2 \('a'\): 'n/a\?' is not a number"):
+            read_partly_labeled(path, label_column="kind", id_column="when", min_class_rows=1)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(CorruptFileError, match="cannot read the Excel workbook .*broken.xlsx"):
+        read_table(broken)
+
+
+def test_an_excel_sheet_without_openpyxl_says_what_to_install(tmp_path, monkeypatch):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["a", "b"])
+    book.active.append([1, 2])
+    book.save(tmp_path / "t.xlsx")
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl now raises ImportError
+    with pytest.raises(InputError, match=r"needs openpyxl.*pip install fewlabel\[xlsx\]"):
+        read_table(tmp_path / "t.xlsx")
 
 
 def test_quotes_blank_lines_and_extra_fields(tmp_path):

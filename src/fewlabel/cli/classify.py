@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
                                         "benchmark: few labels simulated on a labeled dataset)",
                        description="YOUR OWN DATA (no --labels): --data is an image folder (one sub-folder per class "
                                    "holding its labeled images; unlabeled images loose in the folder or in "
-                                   "unlabeled/), a CSV/TSV/Parquet table whose --label-column is empty on the "
+                                   "unlabeled/), a CSV/TSV/Parquet/Excel table (a text table may be .gz, .bz2, .xz) "
+                                   "whose --label-column is empty on the "
                                    "unlabeled rows (NaN, '?' or -1 also mark them, one of these per file), or an .npz "
                                    "with X and y (-1: unlabeled). Trains the default classifier on the labels and "
                                    "every unlabeled row, estimates its accuracy by cross-validation on the labeled "

@@ -90,7 +90,8 @@ def image_size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
-FILE_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt")  # what --data reads as a file of the user's
+# what --data reads as a file of the user's (a compressed text table by the name inside: datasets.tables.table_suffix)
+FILE_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".parquet", ".txt", ".xlsx", ".xlsm")
 
 
 def data_source(text: str) -> str:

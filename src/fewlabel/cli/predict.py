@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
                                    "refused. Images are read at the size and colour the model was trained on.")
     p.add_argument("--model", type=Path, required=True, help="the saved model's folder (e.g. runs/classify/model)")
     p.add_argument("--data", type=data_source, required=True,
-                   help="the new rows: an image folder (every image under it), a .csv/.tsv/.parquet table, or "
+                   help="the new rows: an image folder (every image under it), a .csv/.tsv/.parquet/.xlsx table "
+                        "(.csv.gz and the like too), or "
                         ".npy (memory-mapped) / .npz")
     p.add_argument("--out", type=Path, required=True,
                    help="the file to write: .csv or .parquet (one row per input row), or .npy (an encoder's codes)")

@@ -221,8 +221,8 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
     a NumPy file (``.npy`` memory-mapped)."""
-    from fewlabel.datasets.tables import (DECOMPRESSION_ERRORS, SUPPORTED, TEXT_EXTENSIONS, compression,
-                                          corrupt_compressed, table_suffix, unsupported)
+    from fewlabel.datasets.tables import (DECOMPRESSION_ERRORS, SUPPORTED, TEXT_LIKE, compression, corrupt_compressed,
+                                          table_suffix, unsupported)
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InputError(f"the data path must be a file or folder, got {path!r}")
@@ -240,7 +240,7 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         raise InputError(unsupported(path, f"an image folder or {', '.join(SUPPORTED)}"))
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
-    if ext in TEXT_EXTENSIONS:
+    if ext in TEXT_LIKE:
         try:
             return _text_rows(path, columns, id_column, label_column)
         except UnicodeDecodeError as e:

@@ -1,6 +1,8 @@
-"""Read a table of features (CSV, TSV, whitespace text, Parquet, .npy, .npz) into a float32 matrix. A text table
-may come compressed (``.csv.gz``, ``.tsv.bz2``, ``.txt.xz``, ...): it is read through Python's own gzip, bz2 or
-lzma module, a line at a time, never decompressed to disk.
+"""Read a table of features (CSV, TSV, whitespace text, an Excel sheet, Parquet, .npy, .npz) into a float32 matrix.
+A text table may come compressed (``.csv.gz``, ``.tsv.bz2``, ``.txt.xz``, ...): it is read through Python's own
+gzip, bz2 or lzma module, a line at a time, never decompressed to disk. An Excel workbook (``.xlsx``, ``.xlsm``;
+openpyxl, an optional dependency) is read from its first sheet, its cells turned into the text a CSV of that sheet
+would hold, and parsed as such: one parser, one set of messages, the sheet's row numbers as the lines.
 
 Errors name the file, the row and the column of the first bad cell, so that a user can open the file at
 that line and fix it. Parsing is vectorised (NumPy converts whole columns of strings at once); the
@@ -27,7 +29,11 @@ import numpy as np
 from fewlabel.errors import CorruptFileError, DataNotFoundError, FewlabelError, InputError
 
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
-SUPPORTED = TEXT_EXTENSIONS + (".parquet", ".npy", ".npz")
+#: Excel workbooks, read as the CSV text of their first sheet (:func:`sheet_text`)
+SPREADSHEETS = (".xlsx", ".xlsm")
+#: the tables parsed as text: text files and spreadsheets
+TEXT_LIKE = TEXT_EXTENSIONS + SPREADSHEETS
+SUPPORTED = TEXT_LIKE + (".parquet", ".npy", ".npz")
 #: compressions a text table may come in, by extension: the module that opens it
 COMPRESSIONS = {".gz": gzip, ".bz2": bz2, ".xz": lzma}
 # Cell spellings that mean "no value" (lower-cased, stripped); "?" is what UCI files use.
@@ -35,9 +41,9 @@ MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
 
 
 #: What to do with files that are tables in another form, by extension.
-_CONVERT = {**dict.fromkeys((".xlsx", ".xlsm", ".xls", ".ods", ".numbers"),
-                            "a spreadsheet is not read: save its sheet as CSV (File > Save as / Export, CSV) and "
-                            "give that"),
+_CONVERT = {**dict.fromkeys((".xls", ".ods", ".numbers"),
+                            "this kind of spreadsheet is not read (an Excel .xlsx is): save its sheet as CSV (File > "
+                            "Save as / Export, CSV) or as .xlsx, and give that"),
             **dict.fromkeys((".gz", ".bz2", ".xz", ".zip", ".zst"),
                             "of compressed files only a text table is read (.csv, .tsv or .txt, then .gz, .bz2 or "
                             ".xz: data.csv.gz); decompress this one (gunzip, unzip, ...) and give what it holds")}
@@ -64,10 +70,79 @@ def compression(path):
 
 def open_text(path, newline=None):
     """A text table opened for reading as UTF-8 (a byte-order mark dropped), through its decompression where it is
-    compressed."""
+    compressed; a spreadsheet as the CSV text of its first sheet (:func:`sheet_text`)."""
+    if table_suffix(path) in SPREADSHEETS:
+        return io.StringIO(sheet_text(path), newline=newline)
     module = compression(path)
     opener = open if module is None else module.open
     return opener(path, "rt", newline=newline, encoding="utf-8-sig")
+
+
+def _cell_text(value) -> str:
+    """A spreadsheet cell as a CSV of its sheet holds it: empty for none, numbers exactly (the shortest text that
+    reads back as the same float), TRUE / FALSE as 1 / 0, a date in ISO form, anything else as its text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+_SHEET_CACHE: dict = {}
+
+
+def sheet_text(path) -> str:
+    """The first sheet of an Excel workbook as CSV text, one line per sheet row from the first (blank rows as blank
+    lines, so that a message's line is the sheet's row number); cached for the file as it is now (its size and
+    time), since a reader opens a table several times. Formulas give the value Excel last computed. A workbook
+    with more than one sheet warns that the first is read."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _SHEET_CACHE:
+        return _SHEET_CACHE[key]
+    try:
+        import openpyxl
+    except ImportError:
+        raise InputError(f"reading {path} needs openpyxl, an optional dependency: pip install fewlabel[xlsx] (or save "
+                         "the sheet as CSV and give that)") from None
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds (zip, XML, key errors) for a damaged file
+        raise CorruptFileError(f"cannot read the Excel workbook {path} ({type(e).__name__}: {e}); is it really an "
+                               f"{path.suffix} file? Save it again from the spreadsheet program, or as CSV") from None
+    try:
+        sheets = book.worksheets
+        if not sheets:
+            raise InputError(f"{path} holds no sheet")
+        if len(sheets) > 1:
+            from fewlabel.datasets.partial import DataQualityWarning
+
+            warnings.warn(DataQualityWarning(
+                f"{path} has {len(sheets)} sheets ({', '.join(repr(s.title) for s in sheets[:5])}"
+                f"{', ...' if len(sheets) > 5 else ''}): the first, {sheets[0].title!r}, is read; move the table "
+                "to the first sheet, or save its sheet as CSV"), stacklevel=2)
+        rows = [[_cell_text(v) for v in row] for row in sheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    # the table's width: up to the last column holding a value in any row (a sheet's recorded size can be larger)
+    width = max((max((j + 1 for j, c in enumerate(row) if c != ""), default=0) for row in rows), default=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        cells = (row + [""] * width)[:width]
+        if any(cells):
+            writer.writerow(cells)
+        else:
+            out.write("\n")
+    text = out.getvalue()
+    _SHEET_CACHE.clear()  # one workbook kept: the one being read
+    _SHEET_CACHE[key] = text
+    return text
 
 
 #: what a damaged compressed file raises while it is read (a bad header, a truncated or corrupt stream)
@@ -204,6 +279,8 @@ def _delimiter(path: Path, line: str) -> str | None:
     .txt whose first row has at least as many semicolons as commas is separated by semicolons (spreadsheets
     write CSV so where the comma is the decimal mark: ``3,25;1,5``)."""
     ext = table_suffix(path)
+    if ext in SPREADSHEETS:
+        return ","  # the sheet's cells, written by csv.writer
     if ext in (".csv", ".txt") and "\t" not in line and ";" in line and line.count(";") >= line.count(","):
         return ";"
     if ext == ".csv" or (ext == ".txt" and "\t" not in line and "," in line):
@@ -686,7 +763,7 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
         raise InputError(unsupported(path, ', '.join(SUPPORTED)))
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
-    if ext in TEXT_EXTENSIONS:
+    if ext in TEXT_LIKE:
         return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels)
     if ext == ".parquet":
         return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels)

@@ -334,6 +334,22 @@ def test_an_excel_sheet_is_read_as_the_csv_of_its_first_sheet(tmp_path):
         read_table(broken)
 
 
+def test_an_excel_table_placed_lower_right_keeps_the_sheets_row_numbers(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["B3"], sheet["C3"] = "a", "b"
+    sheet["B4"], sheet["C4"], sheet["B6"], sheet["C6"] = 1.5, 2, 3, "x"  # row 5 left blank
+    book.save(tmp_path / "t.xlsx")
+    with pytest.raises(InputError, match=r"row 2 \(line 6\), column 2 \('b'\): 'x' is not a number"):
+        read_table(tmp_path / "t.xlsx")
+    sheet["C6"] = 4
+    book.save(tmp_path / "t.xlsx")
+    X, y, names = read_table(tmp_path / "t.xlsx")
+    np.testing.assert_array_equal(X, [[1.5, 2], [3, 4]])
+    assert names == ["a", "b"] and y is None
+
+
 def test_an_excel_sheet_without_openpyxl_says_what_to_install(tmp_path, monkeypatch):
     openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()

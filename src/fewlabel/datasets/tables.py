@@ -129,12 +129,14 @@ def sheet_text(path) -> str:
         rows = [[_cell_text(v) for v in row] for row in sheets[0].iter_rows(values_only=True)]
     finally:
         book.close()
-    # the table's width: up to the last column holding a value in any row (a sheet's recorded size can be larger)
-    width = max((max((j + 1 for j, c in enumerate(row) if c != ""), default=0) for row in rows), default=0)
+    # the table's columns: from the first to the last holding a value in any row (a table may start at column B,
+    # and a sheet's recorded size can be larger than what it holds)
+    used = [j for row in rows for j, c in enumerate(row) if c != ""]
+    first, end = (min(used), max(used) + 1) if used else (0, 0)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        cells = (row + [""] * width)[:width]
+        cells = (row + [""] * end)[first:end]
         if any(cells):
             writer.writerow(cells)
         else:

@@ -321,13 +321,17 @@ def test_an_excel_sheet_is_read_as_the_csv_of_its_first_sheet(tmp_path):
     got, names = zip(*rows.batches(25))
     np.testing.assert_allclose(np.concatenate(got)[:, :3], X, atol=1e-6)
     assert rows.n_rows == 60 and sum(names, [])[1] == "2026-01-02T00:00:00"
-    # a bad cell is named by the sheet's own row number (the header is row 1)
-    sheet["B8"] = "n/a?"
+    # a second sheet: the first is read, and the data's notes say so (what `fewlabel classify` prints)
     book.create_sheet("notes")
     book.save(path)
     with pytest.warns(DataQualityWarning, match="2 sheets .*'labels', 'notes'.*the first, 'labels', is read"):
-        with pytest.raises(InputError, match=r"line 8\), column 2 \('a'\): 'n/a\?' is not a number"):
-            read_partly_labeled(path, label_column="kind", id_column="when", min_class_rows=1)
+        data = read_partly_labeled(path, label_column="kind", id_column="when", min_class_rows=1)
+    assert any("2 sheets" in note for note in data.notes) and len(data.X) == 60
+    # a bad cell is named by the sheet's own row number (the header is row 1)
+    sheet["B8"] = "n/a?"
+    book.save(path)
+    with pytest.raises(InputError, match=r"line 8\), column 2 \('a'\): 'n/a\?' is not a number"):
+        read_partly_labeled(path, label_column="kind", id_column="when", min_class_rows=1)
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(path.read_bytes()[:300])
     with pytest.raises(CorruptFileError, match="cannot read the Excel workbook .*broken.xlsx"):

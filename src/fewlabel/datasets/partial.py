@@ -487,12 +487,21 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
         raise InputError(f"{path}: name the column that holds the labels (--label-column NAME, label_column= in "
                          f"Python); its empty cells mark the unlabeled rows{hint}")
     try:
-        parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
+        # what reading warns of (a workbook's other sheets) becomes a note of the data, as a folder's notes are
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataQualityWarning)
+            parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
     except InputError as e:
         if id_column is None and "is not a number" in str(e):  # most often the rows' names, read as a feature
             raise InputError(f"{e} (a column of row names is not a feature: name it with --id-column, id_column= "
                              "in Python)") from None
         raise
+    notes: list[str] = []
+    for w in caught:
+        if issubclass(w.category, DataQualityWarning):
+            _warn(notes, str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     X, y = parts["X"], parts["y"]
     if y is None:
         raise InputError(f"{path} holds no labels: save X and y in an .npz (y = -1 for unlabeled rows), or use a table "
@@ -504,7 +513,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
     data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=row_names, source=str(path), kind=kind,
                          row_name_column=str(id_column) if id_column is not None else "row",
                          feature_names=parts.get("feature_names"), label_column=parts.get("label_name"),
-                         id_column=None if id_column is None else str(id_column))
+                         id_column=None if id_column is None else str(id_column), notes=notes)
     return _check_classes(data, min_class_rows)
 
 

@@ -221,8 +221,7 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
     a NumPy file (``.npy`` memory-mapped)."""
-    from fewlabel.datasets.tables import (DECOMPRESSION_ERRORS, SUPPORTED, TEXT_LIKE, compression, corrupt_compressed,
-                                          table_suffix, unsupported)
+    from fewlabel.datasets.tables import DECOMPRESSION_ERRORS, SUPPORTED, TEXT_LIKE, damaged, table_suffix, unsupported
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InputError(f"the data path must be a file or folder, got {path!r}")
@@ -246,9 +245,7 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         except UnicodeDecodeError as e:
             raise InputError(f"{path} is not UTF-8 text ({e})") from None
         except DECOMPRESSION_ERRORS as e:
-            if compression(path) is None:
-                raise
-            raise corrupt_compressed(path, e) from None
+            raise damaged(path, e) from None
     if ext == ".parquet":
         return _parquet_rows(path, columns, id_column, label_column)
     if id_column is not None:

@@ -151,8 +151,11 @@ def sheet_text(path) -> str:
 DECOMPRESSION_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
 
-def corrupt_compressed(path, e) -> CorruptFileError:
-    """The error for a compressed table that cannot be read to its end."""
+def damaged(path, e: Exception) -> Exception:
+    """What to raise for ``e`` (one of :data:`DECOMPRESSION_ERRORS`) met reading ``path``: for a compressed table,
+    an error naming it as damaged; for any other file, ``e`` itself."""
+    if compression(path) is None:
+        return e
     return CorruptFileError(f"{path}: the compressed file is damaged or cut short ({type(e).__name__}: {e}); "
                             "decompress it by hand to see how far it reads")
 
@@ -414,9 +417,7 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     except csv.Error as e:
         raise InputError(f"{path}: cannot parse as {table_suffix(path)} ({e})") from e
     except DECOMPRESSION_ERRORS as e:
-        if compression(path) is None:
-            raise
-        raise corrupt_compressed(path, e) from None
+        raise damaged(path, e) from None
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
     return {"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
             "label_name": None if label is None else names[label], "ids": ids}

@@ -100,6 +100,25 @@ def _test_step_floor(request, monkeypatch):
         monkeypatch.setattr(SemiSupervisedClassifier, "__init__", lower_floor)
 
 
+#: The rows a step of the networks of the three modules that run the defaults as a user meets them (own data,
+#: the semi-supervised defaults, the clustering defaults), unless ``pytest --full-defaults``: the same route, the
+#: same networks and the same number of steps on batches of 64 rather than 256. Those networks are most of the suite's
+#: time on two cores, and their checks hold at both sizes (the figures beside them say where each was measured).
+DEFAULTS_TEST_BATCH = 64
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full-defaults", action="store_true",
+                     help="the modules that run the defaults as a user meets them train on the defaults' own batch "
+                          f"size (256), not on batches of {DEFAULTS_TEST_BATCH}: two to three times their time")
+
+
+@pytest.fixture(scope="session")
+def defaults_batch(request):
+    """None under ``--full-defaults`` (the defaults' own batch size), else :data:`DEFAULTS_TEST_BATCH`."""
+    return None if request.config.getoption("--full-defaults") else DEFAULTS_TEST_BATCH
+
+
 def pytest_collection_modifyitems(config, items):
     """The modules marked ``slow`` (one fitted fixture of minutes) run first, in the order of their ``slow``
     mark's ``rank``: with parallel workers (``-n N --dist loadfile --no-loadscope-reorder``) the longest

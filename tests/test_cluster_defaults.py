@@ -13,7 +13,9 @@ from fewlabel.cli import main
 from fewlabel.cluster_defaults import CLUSTER_DEFAULTS
 
 # runs early (tests/conftest.py); its module fixture runs the whole command, which takes 400-580 s of a core of
-# the first-generation Zen in the suite: the time limit is there to end a hang, not to time it
+# the first-generation Zen in the suite on the defaults' own batches of 256 (pytest --full-defaults), less on the
+# batches of 64 the suite trains its encoder and self-labelling network on: the time limit is there to end a hang,
+# not to time it
 pytestmark = [pytest.mark.slow(rank=1), pytest.mark.timeout(1200)]
 
 
@@ -32,10 +34,12 @@ def mnist_args(real_data_root):
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory, mnist_args, needs_umap):
-    """``fewlabel cluster --data mnist --max-rows 3000`` and nothing else."""
+def default_run(tmp_path_factory, mnist_args, needs_umap, defaults_batch):
+    """``fewlabel cluster --data mnist --max-rows 3000`` and nothing else (but ``--batch-size 64`` unless
+    ``--full-defaults``: tests/conftest.py)."""
     out = tmp_path_factory.mktemp("cluster") / "default"
-    assert main(["cluster", *mnist_args, "--max-rows", "3000", "--quiet", "--out", str(out)]) == 0
+    batch = [] if defaults_batch is None else ["--batch-size", str(defaults_batch)]
+    assert main(["cluster", *mnist_args, "--max-rows", "3000", "--quiet", *batch, "--out", str(out)]) == 0
     return out, json.loads((out / "metrics.json").read_text())
 
 
@@ -43,18 +47,27 @@ def _metrics(out):
     return json.loads((out / "metrics.json").read_text())
 
 
-def test_cluster_with_defaults_trains_saves_and_beats_the_pixels(tmp_path, mnist_args, default_run, capsys):
+def test_cluster_with_defaults_trains_saves_and_beats_the_pixels(tmp_path, mnist_args, default_run, defaults_batch,
+                                                                 capsys):
+    from fewlabel.tasks.cluster import default_epochs
+
     out, m = default_run
     assert m["encoder"] == "Autoencoder" and m["method"] == "gmm" and m["manifold"] == "umap" and m["k"] == 10
     assert m["n_maps"] == CLUSTER_DEFAULTS["n_maps"] == 1
     trained = m["encoder_trained"]
-    # 3,000 rows are 12 steps an epoch: the default trains 50 epochs, 600 steps (20 epochs on all 70,000 rows)
-    assert trained["rows"] == 3000 and trained["epochs"] == 50 and trained["hidden"] == [500, 500, 2000]
+    # 3,000 rows are 12 steps an epoch of 256: the default trains 50 epochs, 600 steps (20 epochs on all 70,000
+    # rows); on batches of 64, 47 steps an epoch, 20 epochs
+    epochs = 50 if defaults_batch is None else 20
+    assert default_epochs(3000, defaults_batch or 256) == epochs
+    assert trained["rows"] == 3000 and trained["epochs"] == epochs and trained["hidden"] == [500, 500, 2000]
     assert trained["latent"] == 10 and m["n_features"] == 10 and m["n_rows"] == 3000
     assert {p.name for p in out.iterdir()} == {"metrics.json", "clusters.png", "labels.png", "model"}
     assert m["encoder_path"].endswith("model") and "model" in m["files"]
     # images of 3,000 rows: the clusters are self-labelled by a conv network, twice
     assert m["refine"]["method"] == "network" and len(m["refine"]["rounds"]) == 2
+    # --batch-size sets the self-labelling network's batch too, and the saved clusterer keeps it
+    expected = None if defaults_batch is None else {"batch_size": defaults_batch}
+    assert fewlabel.load(out / "model").refine_params == expected
     assert 0 < m["refine"]["rounds"][0]["changed"] < 0.3
     assert m["nmi"] > m["before_refine"]["nmi"] + 0.02
     # the same rows, the raw pixels, as a user without fewlabel would cluster them
@@ -147,6 +160,7 @@ def test_split_all_joins_train_and_test(tmp_path, mnist_args):
 @pytest.mark.parametrize("argv, words", [
     (["--encoder", "raw", "--epochs", "3"], ["--epochs", "--encoder raw"]),
     (["--encoder", "raw", "--augment", "shift"], ["--augment"]),
+    (["--encoder", "raw", "--refine", "none", "--batch-size", "64"], ["--batch-size", "--encoder raw"]),
     (["--epochs", "0"], ["epochs", "0"]),
 ])
 def test_training_options_without_training_are_refused(tmp_path, capsys, argv, words):
@@ -280,6 +294,6 @@ def test_refine_params_set_the_self_labelling_and_come_back_with_the_model(tmp_p
     assert back.refine_params == {"rounds": 1, "min_steps": 30} and back.get_params() == model.get_params()
     np.testing.assert_array_equal(back.predict(X[:300]), model.predict(X[:300]))
     for params, words in (({"round": 1}, r"refine_params has \['round'\]"), ({"min_steps": 0}, "min_steps"),
-                          ("fast", "refine_params must be None or a dict")):
+                          ({"batch_size": 0}, "batch_size"), ("fast", "refine_params must be None or a dict")):
         with pytest.raises(InputError, match=words):
             ClusterModel(encoder=None, refine_params=params).fit(X)

@@ -56,8 +56,10 @@ def check_encoder_options(args) -> None:
     if args.encoder != "raw":
         check_encoder_path(args.encoder)
     defaults = _training_defaults()
+    # these apply to any encoder, or to none; cluster's --batch-size also sets the self-labelling network's
+    kept = ("device", "seed", "quiet", *(("batch_size",) if getattr(args, "refine", "none") != "none" else ()))
     given = [f"--{name.replace('_', '-')}" for name, default in defaults.items() if getattr(args, name) != default
-             and name not in ("device", "seed", "quiet")]  # these apply to any encoder, or to none
+             and name not in kept]
     if given:
         what = "the raw input" if args.encoder == "raw" else f"the saved encoder {args.encoder}"
         raise InputError(f"{', '.join(given)} train(s) an encoder, but --encoder {args.encoder} uses {what}: "
@@ -130,6 +132,9 @@ def add_parser(sub) -> None:
                                    "names them.")
     add_data_options(p)
     add_encoder_options(p)
+    batch = next(a for a in p._actions if a.dest == "batch_size")
+    batch.help = (f"rows per step of the encoder trained here and of the self-labelling network (default "
+                  f"{batch.default})")
     p.add_argument("--k", type=k_value, default=10,
                    help="number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default 10)")
     p.add_argument("--method", choices=["kmeans", "gmm"], default=CLUSTER_DEFAULTS["method"],
@@ -258,13 +263,15 @@ def run(args, out: Path) -> int:
         k = args.k
     c0 = time.process_time()
     refine = None if args.refine == "none" else args.refine
+    given_batch = args.batch_size != _training_defaults()["batch_size"]
+    refine_params = {"batch_size": args.batch_size} if refine and given_batch else None
     # a partly labeled table: every row is clustered, the labeled ones score it
     scored = np.asarray(y) != -1 if source.get("unlabeled_rows") else None
     result = run_cluster(X, y if scored is None else None, encoder=encoder, k=k, method=args.method, manifold=manifold,
                          manifold_dim=args.manifold_dim, n_neighbors=args.n_neighbors, n_init=args.n_init,
                          n_maps=args.n_maps, standardize=scaling is not None, out=out,
                          seed=args.seed,
-                         refine=refine, device=args.device, progress=not args.quiet)
+                         refine=refine, refine_params=refine_params, device=args.device, progress=not args.quiet)
     labels = result.pop("labels")
     if scored is not None:
         if not scored.any():

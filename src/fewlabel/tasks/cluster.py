@@ -349,11 +349,13 @@ def as_images(images) -> np.ndarray:
 
 
 def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SELF_LABEL_EPOCHS,
-               min_steps: int = SELF_LABEL_MIN_STEPS, random_state=0, device="auto", progress: bool = False) -> dict:
+               min_steps: int = SELF_LABEL_MIN_STEPS, batch_size: int = 256, random_state=0, device="auto",
+               progress: bool = False) -> dict:
     """Refine a clustering of images with a network trained on it (self-labelling).
 
     Each round trains a small conv network (:class:`fewlabel.tasks.propagate.SmallConvNet`, three conv
-    stages, on randomly shifted views) for ``epochs`` passes (at least ``min_steps`` optimizer steps) to predict
+    stages, on randomly shifted views) for ``epochs`` passes (at least ``min_steps`` optimizer steps of
+    ``batch_size`` rows) to predict
     every row's cluster, and its answers are the next round's clusters. The clusters of a map of the codes are
     right in whole clumps or wrong in whole clumps; a network that must give every shifted view of an image the
     same answer, and that sees the clumps' neighbours, moves the misplaced rows to where their look belongs. It
@@ -375,6 +377,7 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     rounds = int_at_least("rounds", rounds, 1)
     epochs = int_at_least("epochs", epochs, 1)
     min_steps = int_at_least("min_steps", min_steps, 1)
+    batch_size = int_at_least("batch_size", batch_size, 1)
     names, current = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise InputError(f"labels hold a single cluster ({names[0]!r}); self-labelling needs at least two")
@@ -385,7 +388,7 @@ def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SE
     for r in range(rounds):
         c0 = time.process_time()
         net = self_train_network(imgs, current, nothing, threshold=1.0, epochs=epochs, min_steps=min_steps,
-                                 seed=seed + r, device=device, progress=progress)
+                                 batch_size=batch_size, seed=seed + r, device=device, progress=progress)
         proba = predict_proba_network(net, imgs)
         moved = proba.argmax(axis=1)
         history.append({"changed": float(np.mean(moved != current)), "cpu_seconds": round(time.process_time() - c0, 1)})
@@ -447,7 +450,8 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
                 manifold=CLUSTER_DEFAULTS["manifold"], manifold_dim=CLUSTER_DEFAULTS["manifold_dim"],
                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
                 n_maps=CLUSTER_DEFAULTS["n_maps"], standardize=CLUSTER_DEFAULTS["standardize"], out=None, seed=0,
-                max_plot_points=10_000, refine=CLUSTER_DEFAULTS["refine"], device="auto", progress=False) -> dict:
+                max_plot_points=10_000, refine=CLUSTER_DEFAULTS["refine"], refine_params=None, device="auto",
+                progress=False) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
@@ -456,7 +460,8 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
     takes it (the result's ``standardized`` says whether the columns were scaled). ``refine``: ``None``,
     ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
     (``'network'`` where :func:`self_label_applies` to ``X``, else nothing); the result then also holds the
-    clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds).
+    clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds);
+    ``refine_params`` as :class:`~fewlabel.tasks.clusterer.ClusterModel` takes it.
 
     With ``y``, NMI / ARI / cluster accuracy against it. With ``out`` (a folder): ``metrics.json`` (written
     atomically) and ``clusters.png`` (the codes in 2-D PCA, coloured by cluster), plus ``labels.png``
@@ -478,7 +483,7 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
     t0 = time.perf_counter()
     model = ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
                          n_neighbors=n_neighbors, n_init=n_init, n_maps=n_maps, refine=refine,
-                         standardize=standardize,
+                         refine_params=refine_params, standardize=standardize,
                          random_state=seed, device=device, verbose=progress)
     check_k(k, len(X), "k")
     labels = model.fit(X).labels_

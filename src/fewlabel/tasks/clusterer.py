@@ -30,7 +30,8 @@ from fewlabel.jsonsafe import json_safe
 from fewlabel.registry import REGISTRY, register
 
 REFINE = (None, "auto", "network")
-REFINE_SETTINGS = ("rounds", "epochs", "min_steps")  # what refine_params may set (self_label's parameters)
+# what refine_params may set (self_label's parameters)
+REFINE_SETTINGS = ("rounds", "epochs", "min_steps", "batch_size")
 
 
 # -- the map and the mixture as arrays ---------------------------------------------------------------------
@@ -150,7 +151,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
     before anything else, unless a given encoder has its own scale; True; False);
     ``refine`` ('auto': self-label images of at least 2,000 rows and 16 pixels a side; 'network': always; None);
     ``refine_params`` (None, or a dict of :func:`~fewlabel.tasks.cluster.self_label` settings: ``rounds`` (2),
-    ``epochs`` (5) and ``min_steps`` (300) of each round's network); ``random_state``; ``device``; ``verbose``.
+    ``epochs`` (5), ``min_steps`` (300) and ``batch_size`` (256) of each round's network); ``random_state``;
+    ``device``; ``verbose``.
 
     Fitted: ``labels_`` (each training row's cluster), ``probability_`` (each training row's probability of
     its cluster: the self-labelling network's, else the mixture's; 1 with k-means), ``labels_before_refine_``,

@@ -67,7 +67,7 @@ def classified(fashion_folder, tmp_path_factory, defaults_batch):
     out = tmp_path_factory.mktemp("run") / "out"
     # two folds, not the default three: the estimate's networks are most of the command's time, and two folds
     # (each on half the labels) put the honesty check below on the harder side: a more pessimistic estimate. The
-    # same networks and steps on batches of 64 unless --full-defaults (tests/conftest.py)
+    # networks train on batches of 64 unless --full-defaults (tests/conftest.py)
     batch = [] if defaults_batch is None else ["--batch-size", defaults_batch]
     result = fewlabel_command("classify", "--data", fashion_folder["root"], "--out", out, "--folds", "2", *batch)
     assert result.returncode == 0, result.stderr[-3000:]

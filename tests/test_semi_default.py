@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.real_step_floor, pytest.mark.slow(rank=2), pytest.mark
 
 @pytest.fixture(scope="module")
 def default_fit(mnist_small, defaults_batch):
-    """The default classifier and its supervised twin on 2,000 real digits with 100 labels (the same networks and
-    steps on batches of 64 unless ``--full-defaults``: tests/conftest.py)."""
+    """The default classifier and its supervised twin on 2,000 real digits with 100 labels (on batches of 64,
+    ten epochs of 32 steps, unless ``--full-defaults``: tests/conftest.py)."""
     X, y, Xt, yt = mnist_small
     X, y = X[:2000], y[:2000]
     y_few = datasets.labeled_subset(y, 100, seed=0)

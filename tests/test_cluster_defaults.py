@@ -161,6 +161,7 @@ def test_split_all_joins_train_and_test(tmp_path, mnist_args):
     (["--encoder", "raw", "--epochs", "3"], ["--epochs", "--encoder raw"]),
     (["--encoder", "raw", "--augment", "shift"], ["--augment"]),
     (["--encoder", "raw", "--refine", "none", "--batch-size", "64"], ["--batch-size", "--encoder raw"]),
+    (["--encoder", "raw", "--batch-size", "0"], ["--batch-size", "at least 1", "0"]),
     (["--epochs", "0"], ["epochs", "0"]),
 ])
 def test_training_options_without_training_are_refused(tmp_path, capsys, argv, words):

@@ -60,6 +60,8 @@ def check_encoder_options(args) -> None:
     kept = ("device", "seed", "quiet", *(("batch_size",) if getattr(args, "refine", "none") != "none" else ()))
     given = [f"--{name.replace('_', '-')}" for name, default in defaults.items() if getattr(args, name) != default
              and name not in kept]
+    if args.batch_size < 1:  # with no encoder trained here, the self-labelling network is the one to take it
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     if given:
         what = "the raw input" if args.encoder == "raw" else f"the saved encoder {args.encoder}"
         raise InputError(f"{', '.join(given)} train(s) an encoder, but --encoder {args.encoder} uses {what}: "

@@ -64,6 +64,8 @@ SELF_LABEL_EPOCHS = 5
 # ... and each round at least this many optimizer steps: on a few thousand rows five epochs are a few dozen steps,
 # too few for the network to learn the clusters, let alone correct them
 SELF_LABEL_MIN_STEPS = 300
+# ... of this many rows each
+SELF_LABEL_BATCH_SIZE = 256
 # ``refine='auto'`` self-labels images at least this many rows and pixels a side: a network trained on a few
 # hundred rows' clusters learns them by heart (there is nothing for it to correct them with), and three
 # pooling stages leave nothing of an 8x8 image
@@ -349,19 +351,18 @@ def as_images(images) -> np.ndarray:
 
 
 def self_label(images, labels, rounds: int = SELF_LABEL_ROUNDS, epochs: int = SELF_LABEL_EPOCHS,
-               min_steps: int = SELF_LABEL_MIN_STEPS, batch_size: int = 256, random_state=0, device="auto",
-               progress: bool = False) -> dict:
+               min_steps: int = SELF_LABEL_MIN_STEPS, batch_size: int = SELF_LABEL_BATCH_SIZE, random_state=0,
+               device="auto", progress: bool = False) -> dict:
     """Refine a clustering of images with a network trained on it (self-labelling).
 
     Each round trains a small conv network (:class:`fewlabel.tasks.propagate.SmallConvNet`, three conv
     stages, on randomly shifted views) for ``epochs`` passes (at least ``min_steps`` optimizer steps of
-    ``batch_size`` rows) to predict
-    every row's cluster, and its answers are the next round's clusters. The clusters of a map of the codes are
-    right in whole clumps or wrong in whole clumps; a network that must give every shifted view of an image the
-    same answer, and that sees the clumps' neighbours, moves the misplaced rows to where their look belongs. It
-    helps most where the clusters are mostly right (MNIST digits) and little where the mixture put whole classes
-    together (Fashion-MNIST): moving single rows does not split a cluster. Its figures: ``benchmarks/cluster_codes.py``
-    and the README.
+    ``batch_size`` rows) to predict every row's cluster, and its answers are the next round's clusters. The
+    clusters of a map of the codes are right in whole clumps or wrong in whole clumps; a network that must give
+    every shifted view of an image the same answer, and that sees the clumps' neighbours, moves the misplaced rows
+    to where their look belongs. It helps most where the clusters are mostly right (MNIST digits) and little where
+    the mixture put whole classes together (Fashion-MNIST): moving single rows does not split a cluster. Its
+    figures: ``benchmarks/cluster_codes.py`` and the README.
 
     ``images``: uint8, (N, H, W), (N, C, H, W) or (N, H, W, C). ``labels``: one cluster per row (any
     integers; they keep their values). Returns ``{"labels", "proba" (N x clusters, the last network's),

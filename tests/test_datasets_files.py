@@ -41,6 +41,24 @@ def test_class_folders_rgb(tmp_path):
     assert y.dtype == np.int64
 
 
+def test_a_sub_folder_named_unlabeled_is_read_as_a_class_and_said(tmp_path):
+    """read_image_folder reads sub-folders as classes, even one named like the unlabeled images: it says so,
+    naming read_partly_labeled, which reads them as unlabeled."""
+    from fewlabel.datasets.partial import read_partly_labeled
+
+    for i in range(6):
+        save(tmp_path / ("cat" if i < 2 else "dog" if i < 4 else "Un-labeled") / f"{i}.png", gray(4, 4, i))
+    said = "'Un-labeled' is read as a class of 2 images; fewlabel.datasets.partial.read_partly_labeled"
+    with pytest.warns(DataQualityWarning, match=said):
+        X, y, names = read_image_folder(tmp_path)
+    assert names == ["Un-labeled", "cat", "dog"] and len(X) == 6
+    with pytest.raises(InputError, match="would be read as a class named 'Un-labeled'"):
+        read_partly_labeled(tmp_path)  # a spelling of it is refused there, naming the way to say it
+    with pytest.warns(DataQualityWarning, match="fewer than 5 labeled rows"):
+        data = read_partly_labeled(tmp_path, unlabeled_folder="Un-labeled")
+    assert data.y.tolist() == [0, 0, 1, 1, -1, -1]
+
+
 def test_flat_grayscale_folder(tmp_path):
     imgs = [save(tmp_path / f"{i}.png", gray(5, 7, i)) for i in range(3)]
     X, y, names = read_image_folder(str(tmp_path))

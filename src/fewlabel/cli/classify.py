@@ -175,7 +175,8 @@ def _labeled(X, y, name: str):
     y = np.asarray(y)
     if y.dtype.kind in "iuf" and (y < 0).any():
         raise InputError(f"{name} marks {int((y < 0).sum())} rows with a negative label (unlabeled?): fewlabel "
-                         "classify needs every row labeled, and keeps --labels of them itself")
+                         "classify --labels needs every row labeled, and keeps --labels of them itself (without "
+                         "--labels it labels your unlabeled rows)")
     return X, y
 
 

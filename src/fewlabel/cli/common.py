@@ -297,10 +297,10 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     ``source["unlabeled_rows"]`` counts the unlabeled rows. A file's ``source["row_names"]`` name its rows as
     ``fewlabel predict`` does (a folder's images by their path under it, a table's rows by ``id_column`` or
     their number), under the heading ``source["row_name_column"]``; a folder's ``source["class_names"]`` are
-    its sub-folders, which ``y`` indexes."""
+    its class sub-folders, which ``y`` indexes, with -1 for its unlabeled images (in ``unlabeled/``, however
+    spelled, or loose beside the class folders), counted in ``source["unlabeled_rows"]`` as a table's are."""
     from fewlabel import datasets
-    from fewlabel.datasets.folders import image_folder_files
-    from fewlabel.datasets.partial import table_row_names
+    from fewlabel.datasets.partial import read_image_folder_rows, table_row_names
     from fewlabel.datasets.tables import read_table_parts
 
     path = Path(name)
@@ -323,13 +323,17 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     if folder:
         # without --size, one size is chosen (said in a warning where an image is resized); the model keeps it
         max_side = MAX_SIDE if max_side is None else max_side
-        X, y, class_names = datasets.read_image_folder(path, size=AUTO if size is None else size, color=color,
-                                                       max_side=max_side)
-        files = image_folder_files(path)[0]
+        # the unlabeled images (unlabeled/, or loose beside the class folders) are -1, as the own-data mode reads
+        # them: taken as a class named "unlabeled", they would be scored as one
+        X, y, class_names, files = read_image_folder_rows(path, size=AUTO if size is None else size, color=color,
+                                                          max_side=max_side)
         read = {"size": list(X.shape[1:3]), "color": color, **({"max_side": max_side} if size is None else {})}
-        return X, y, {"source": str(path), "kind": "images", "read": read,
-                      "row_names": [str(f.relative_to(path.expanduser())) for f in files],
-                      "row_name_column": "file", "class_names": class_names}
+        source = {"source": str(path), "kind": "images", "read": read,
+                  "row_names": [str(f.relative_to(path.expanduser())) for f in files],
+                  "row_name_column": "file", "class_names": class_names}
+        if y is not None and (y == -1).any():
+            source["unlabeled_rows"] = int((y == -1).sum())
+        return X, y, source
     partial = partly_labeled and label_column is not None
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
         parts = read_table_parts(path, label_column=column(label_column), id_column=column(id_column), mmap=True,

@@ -251,6 +251,10 @@ def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
     max_side : int
         ``size="auto"``: the longest side, in pixels, of the size it chooses (default 64).
 
+    A class sub-folder named "unlabeled" (however spelled) is read as a class, with a
+    :class:`~fewlabel.datasets.partial.DataQualityWarning`: :func:`~fewlabel.datasets.read_partly_labeled` reads a
+    folder whose unlabeled images lie there.
+
     An image that cannot be decoded, or whose header claims more pixels than its file could hold
     (``MAX_EXPANSION`` times its bytes: a damaged header), raises CorruptFileError naming the file;
     Pillow's decompression-bomb limit applies too.
@@ -261,7 +265,7 @@ def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
     y : numpy.ndarray of int64 indexing ``class_names``, or None for a flat folder
     class_names : list of str (sorted sub-folder names), or None for a flat folder
     """
-    from fewlabel.datasets.partial import DataQualityWarning, read_images, resolve_size
+    from fewlabel.datasets.partial import DataQualityWarning, read_images, resolve_size, spells_unlabeled
 
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
@@ -272,6 +276,11 @@ def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
     check_max_side(max_side)
     root = Path(path).expanduser()
     files, y, class_names = image_folder_files(root)
+    for k, name in enumerate(class_names or []):
+        if spells_unlabeled(name):  # meant as the unlabeled images, most often: said, since it changes every result
+            warnings.warn(f"{root}: the sub-folder {name!r} is read as a class of {int((y == k).sum()):,} images; "
+                          "fewlabel.datasets.partial.read_partly_labeled reads its images as unlabeled",
+                          DataQualityWarning, stacklevel=2)
     size, note = resolve_size(files, size, max_side)
     if note:
         warnings.warn(f"{root}: {note}", DataQualityWarning, stacklevel=2)

@@ -453,6 +453,37 @@ def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, s
     return _check_classes(data, min_class_rows)
 
 
+def read_image_folder_rows(path, size=AUTO, color=None, max_side: int = MAX_SIDE):
+    """``(X, codes, class_names, files)`` of an image folder as the commands read it whose labels only score or
+    colour what they find (``fewlabel cluster``, ``detect``, ``pretrain``, ``map``): a class sub-folder's images
+    coded by class, the unlabeled ones (in ``unlabeled/``, however spelled, or loose in the folder) -1; ``codes``
+    and ``class_names`` None where no image is labeled. Unlike :func:`read_partly_labeled_folder` nothing is
+    refused or noted for want of labels: these commands learn from the images alone."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataNotFoundError(f"image folder not found: {root}")
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder")
+    if not is_auto(size):
+        check_size(size)
+    check_max_side(max_side)
+    spelled = [p.name for p in sorted(root.iterdir()) if p.is_dir() and spells_unlabeled(p.name)]
+    if len(spelled) > 1:
+        raise InputError(f"{root} has {len(spelled)} folders of unlabeled images ({', '.join(spelled)}): put them in "
+                         f"one, {root / UNLABELED_FOLDER}")
+    files, codes, names, _ = list_image_folder(root, spelled[0] if spelled else UNLABELED_FOLDER)
+    if not files:
+        from fewlabel.datasets.folders import IMAGE_EXTENSIONS
+
+        raise InputError(f"no images in {root} or its sub-folders (looked for {', '.join(IMAGE_EXTENSIONS)}, any "
+                         "case)")
+    size, note = resolve_size(files, size, max_side)
+    if note:
+        warnings.warn(f"{root}: {note}", DataQualityWarning, stacklevel=2)
+    X = read_images(files, root, size, color)
+    return X, (codes if names else None), (names or None), files
+
+
 # -- tables and arrays -------------------------------------------------------------------------------------
 def table_row_names(ids, n_rows: int, path, id_column=None) -> list[str]:
     """What names each row of a table in the files fewlabel writes: its ``id_column`` value (refused when

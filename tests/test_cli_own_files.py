@@ -184,7 +184,11 @@ def test_a_folder_of_photos_of_two_sizes_is_clustered_at_the_size_given(tmp_path
 
 
 @pytest.mark.parametrize("argv, words", [(["--data", "digits", "--size", "8x8"], ["--size applies", "digits"]),
-                                         (["--data", "IRIS", "--color", "L"], ["--color applies to an image folder"])])
+                                         (["--data", "IRIS", "--color", "L"], ["--color applies to an image folder"]),
+                                         (["--data", "IRIS", "--unlabeled-folder", "todo"],
+                                          ["--unlabeled-folder applies to an image folder"]),
+                                         (["--data", "digits", "--unlabeled-folder", "todo"],
+                                          ["--unlabeled-folder applies", "digits"])])
 def test_image_options_where_there_are_no_images(iris, tmp_path, capsys, argv, words):
     argv = [str(iris["path"]) if a == "IRIS" else a for a in argv]
     assert main(["pretrain", *argv, "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
@@ -377,16 +381,17 @@ def test_pretrain_and_map_take_a_partly_labeled_table(wine, tmp_path):
     assert m["n_points"] == 178 and m["raw_columns_scaled"] is True
 
 
-@pytest.mark.parametrize("unlabeled_folder", ["unlabeled", "Unlabelled"])
+@pytest.mark.parametrize("unlabeled_folder", ["unlabeled", "Unlabelled", "todo"])
 def test_a_partly_labeled_image_folder_is_clustered_and_detected_on_its_class_folders(tmp_path, capsys,
                                                                                       unlabeled_folder):
     """scikit-learn's handwritten digits as PNGs, the way the own-data mode takes them: 20 of each digit in a
-    folder named after it, the rest unlabeled (in ``unlabeled/``, however spelled, and 100 loose beside the class
-    folders). ``fewlabel cluster`` clusters every image and scores the 200 labeled ones only (measured: NMI 0.85
-    on them with raw pixels, PCA and k-means; the same clusters score 0.15 over all rows with the unlabeled images
-    taken as an eleventh class, as they were read before); ``detect --per-class`` learns the ten digits, not a
-    class named after the folder, and answers every image (measured: a digit for 61% of the unlabeled images, 83%
-    of them right)."""
+    folder named after it, the rest unlabeled (in ``unlabeled/``, however spelled, or in a folder named by
+    ``--unlabeled-folder``, and 100 loose beside the class folders; a folder that spells "unlabeled" another way is
+    refused without the option, as ``fewlabel classify`` refuses it). ``fewlabel cluster`` clusters every image
+    and scores the 200 labeled ones only (measured: NMI 0.85 on them with raw pixels, PCA and k-means; the same
+    clusters score 0.15 over all rows with the unlabeled images taken as an eleventh class, as they were read
+    before); ``detect --per-class`` learns the ten digits, not a class named after the folder, and answers every
+    image (measured: a digit for 61% of the unlabeled images, 83% of them right)."""
     from PIL import Image
     from sklearn.datasets import load_digits
     from sklearn.metrics import normalized_mutual_info_score as nmi
@@ -404,9 +409,18 @@ def test_a_partly_labeled_image_folder_is_clustered_and_detected_on_its_class_fo
         where.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(where / f"{i:04d}.png")
         files.append(str((where / f"{i:04d}.png").relative_to(folder)))
+    named = [] if unlabeled_folder == "unlabeled" else ["--unlabeled-folder", unlabeled_folder]
+    if unlabeled_folder == "Unlabelled":  # meant as the unlabeled images, it would be a class: refused
+        assert main(["cluster", "--data", str(folder), "--encoder", "raw", "--out", str(tmp_path / "spelled")]) == 2
+        _error(capsys, "would be read as a class named 'Unlabelled'", "--unlabeled-folder 'Unlabelled'")
+    if unlabeled_folder == "todo":  # a name that is no sub-folder is refused, naming those there
+        assert main(["cluster", "--data", str(folder), "--unlabeled-folder", "to-do", "--encoder", "raw",
+                     "--out", str(tmp_path / "typo")]) == 2
+        _error(capsys, f"unlabeled images {folder / 'to-do'} does not exist", "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, todo")
+    assert not (tmp_path / "spelled").exists() and not (tmp_path / "typo").exists()
     out = tmp_path / "clusters"
-    assert main(["cluster", "--data", str(folder), "--encoder", "raw", "--manifold", "pca", "--method", "kmeans",
-                 "--k", "10", "--out", str(out)]) == 0
+    assert main(["cluster", "--data", str(folder), *named, "--encoder", "raw", "--manifold", "pca", "--method",
+                 "kmeans", "--k", "10", "--out", str(out)]) == 0
     assert "on its 200 labeled rows" in capsys.readouterr().out
     m = json.loads((out / "metrics.json").read_text())
     rows = {r["file"]: int(r["cluster"]) for r in _read(out / "clusters.csv")}
@@ -416,8 +430,7 @@ def test_a_partly_labeled_image_folder_is_clustered_and_detected_on_its_class_fo
     assert fewlabel.load(out / "model").training_data_["unlabeled_rows"] == len(images) - 200
 
     out = tmp_path / "classes"
-    assert main(["detect", "--data", str(folder), "--per-class", "--quiet", "--out",
-                 str(out)]) == 0
+    assert main(["detect", "--data", str(folder), *named, "--per-class", "--quiet", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["rows"] == 200  # the labeled images train the digits' autoencoders
     model = fewlabel.load(out / "model")

@@ -99,6 +99,14 @@ def test_images_in_a_class_folders_sub_folders_belong_to_the_class(tmp_path):
     assert names == ["cat", "dog"] and y.tolist() == [0, 0, 0, 1, 1] and len(X) == 5
 
 
+def test_an_unlabeled_folder_named_but_missing_is_refused_naming_the_folders_there(tmp_path, capsys, no_training):
+    """A typo in --unlabeled-folder would leave the folder meant to be read as a class of its own."""
+    root = _folder(tmp_path / "photos")
+    _refused(capsys, ["classify", "--data", root, "--unlabeled-folder", "unlabelled", "--out", tmp_path / "out"],
+             tmp_path / "out", f"unlabeled images {root / 'unlabelled'} does not exist", "sub-folders: cat, dog, "
+             "unlabeled")
+
+
 def test_an_unlabeled_folder_spelled_another_way_is_not_a_class(tmp_path, capsys, no_training):
     root = _folder(tmp_path / "photos", unlabeled=0)
     for i in range(4):

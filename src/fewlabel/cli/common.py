@@ -163,6 +163,9 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, o
         own.add_argument("--color", choices=["L", "RGB"],
                          help="read a folder's images as grayscale (L) or colour (RGB); default: grayscale when every "
                               "image is")
+        own.add_argument("--unlabeled-folder",
+                         help="an image folder's sub-folder of unlabeled images (default unlabeled); images loose "
+                              "beside the class folders are unlabeled too")
 
 
 def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
@@ -284,11 +287,12 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
 
 def own_file_options(args) -> dict:
     """How the command's ``--data`` is read when it is the user's own file (:func:`add_data_options`)."""
-    return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side")}
+    return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side",
+                                                "unlabeled_folder")}
 
 
 def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
-                     partly_labeled: bool = False, id_column=None, max_side=None):
+                     partly_labeled: bool = False, id_column=None, max_side=None, unlabeled_folder=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
@@ -297,8 +301,9 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     ``source["unlabeled_rows"]`` counts the unlabeled rows. A file's ``source["row_names"]`` name its rows as
     ``fewlabel predict`` does (a folder's images by their path under it, a table's rows by ``id_column`` or
     their number), under the heading ``source["row_name_column"]``; a folder's ``source["class_names"]`` are
-    its class sub-folders, which ``y`` indexes, with -1 for its unlabeled images (in ``unlabeled/``, however
-    spelled, or loose beside the class folders), counted in ``source["unlabeled_rows"]`` as a table's are."""
+    its class sub-folders, which ``y`` indexes, with -1 for its unlabeled images (in ``unlabeled_folder``, by
+    default ``unlabeled/``, or loose beside the class folders), counted in ``source["unlabeled_rows"]`` as a
+    table's are."""
     from fewlabel import datasets
     from fewlabel.datasets.partial import read_image_folder_rows, table_row_names
     from fewlabel.datasets.tables import read_table_parts
@@ -306,7 +311,8 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     path = Path(name)
     folder = is_path(name) and path.is_dir()
     given = [o for o, v in (("--label-column", label_column), ("--id-column", id_column), ("--size", size),
-                            ("--max-side", max_side), ("--color", color)) if v is not None]
+                            ("--max-side", max_side), ("--color", color), ("--unlabeled-folder", unlabeled_folder))
+             if v is not None]
     if not is_path(name) and given:
         raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
                          "own labels and is read as it is")
@@ -314,7 +320,7 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     if folder and table_options:
         raise InputError(f"{_apply(table_options)} to a table; {name} is an image folder, whose classes are its "
                          "sub-folders and whose images are named by their files")
-    image_options = [o for o in given if o in ("--size", "--max-side", "--color")]
+    image_options = [o for o in given if o in ("--size", "--max-side", "--color", "--unlabeled-folder")]
     if is_path(name) and not folder and image_options:
         raise InputError(f"{_apply(image_options)} to an image folder; {name} is a file")
     if not is_path(name):
@@ -323,10 +329,10 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     if folder:
         # without --size, one size is chosen (said in a warning where an image is resized); the model keeps it
         max_side = MAX_SIDE if max_side is None else max_side
-        # the unlabeled images (unlabeled/, or loose beside the class folders) are -1, as the own-data mode reads
-        # them: taken as a class named "unlabeled", they would be scored as one
+        # the unlabeled images (unlabeled/ or --unlabeled-folder, or loose beside the class folders) are -1, as the
+        # own-data mode reads them: taken as a class named "unlabeled", they would be scored as one
         X, y, class_names, files = read_image_folder_rows(path, size=AUTO if size is None else size, color=color,
-                                                          max_side=max_side)
+                                                          max_side=max_side, unlabeled_folder=unlabeled_folder)
         read = {"size": list(X.shape[1:3]), "color": color, **({"max_side": max_side} if size is None else {})}
         source = {"source": str(path), "kind": "images", "read": read,
                   "row_names": [str(f.relative_to(path.expanduser())) for f in files],

@@ -279,8 +279,8 @@ def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
     for k, name in enumerate(class_names or []):
         if spells_unlabeled(name):  # meant as the unlabeled images, most often: said, since it changes every result
             warnings.warn(f"{root}: the sub-folder {name!r} is read as a class of {int((y == k).sum()):,} images; "
-                          "fewlabel.datasets.partial.read_partly_labeled reads its images as unlabeled",
-                          DataQualityWarning, stacklevel=2)
+                          f"fewlabel.datasets.partial.read_partly_labeled(path, unlabeled_folder={name!r}) reads its "
+                          "images as unlabeled", DataQualityWarning, stacklevel=2)
     size, note = resolve_size(files, size, max_side)
     if note:
         warnings.warn(f"{root}: {note}", DataQualityWarning, stacklevel=2)

@@ -253,6 +253,11 @@ def _image_files(folder: Path, recursive: bool = False) -> tuple[list[Path], lis
 def list_image_folder(root: Path, unlabeled_folder: str = UNLABELED_FOLDER):
     """``(files, class index per file (-1 unlabeled), class names, ignored files)`` of a partly labeled
     image folder, without opening any image."""
+    if unlabeled_folder != UNLABELED_FOLDER and not (root / unlabeled_folder).is_dir():
+        # named, and missing: most often a typo, and the folder meant would be read as a class
+        there = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        raise InputError(f"the folder of unlabeled images {root / unlabeled_folder} does not exist (its sub-folders: "
+                         f"{', '.join(there) or 'none'})")
     class_dirs = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")
                   and p.name != unlabeled_folder]
     if unlabeled_folder == UNLABELED_FOLDER:
@@ -453,12 +458,13 @@ def read_partly_labeled_folder(path, unlabeled_folder: str = UNLABELED_FOLDER, s
     return _check_classes(data, min_class_rows)
 
 
-def read_image_folder_rows(path, size=AUTO, color=None, max_side: int = MAX_SIDE):
+def read_image_folder_rows(path, size=AUTO, color=None, max_side: int = MAX_SIDE, unlabeled_folder=None):
     """``(X, codes, class_names, files)`` of an image folder as the commands read it whose labels only score or
     colour what they find (``fewlabel cluster``, ``detect``, ``pretrain``, ``map``): a class sub-folder's images
-    coded by class, the unlabeled ones (in ``unlabeled/``, however spelled, or loose in the folder) -1; ``codes``
-    and ``class_names`` None where no image is labeled. Unlike :func:`read_partly_labeled_folder` nothing is
-    refused or noted for want of labels: these commands learn from the images alone."""
+    coded by class, the unlabeled ones (in ``unlabeled_folder``, by default ``unlabeled/``, or loose in the folder)
+    -1, as :func:`list_image_folder` finds them (another spelling of ``unlabeled`` is refused, naming the option);
+    ``codes`` and ``class_names`` None where no image is labeled. Unlike :func:`read_partly_labeled_folder` nothing
+    is refused or noted for want of labels: these commands learn from the images alone."""
     root = Path(path).expanduser()
     if not root.exists():
         raise DataNotFoundError(f"image folder not found: {root}")
@@ -467,11 +473,7 @@ def read_image_folder_rows(path, size=AUTO, color=None, max_side: int = MAX_SIDE
     if not is_auto(size):
         check_size(size)
     check_max_side(max_side)
-    spelled = [p.name for p in sorted(root.iterdir()) if p.is_dir() and spells_unlabeled(p.name)]
-    if len(spelled) > 1:
-        raise InputError(f"{root} has {len(spelled)} folders of unlabeled images ({', '.join(spelled)}): put them in "
-                         f"one, {root / UNLABELED_FOLDER}")
-    files, codes, names, _ = list_image_folder(root, spelled[0] if spelled else UNLABELED_FOLDER)
+    files, codes, names, _ = list_image_folder(root, UNLABELED_FOLDER if unlabeled_folder is None else unlabeled_folder)
     if not files:
         from fewlabel.datasets.folders import IMAGE_EXTENSIONS
 

@@ -271,16 +271,27 @@ def test_cluster_model_scales_a_float_table_but_not_images_or_a_given_encoders_r
 
 def test_a_partly_labeled_table_is_clustered_whole_and_scored_on_its_labels(wine, tmp_path, capsys):
     """One wine in five keeps its cultivar, the others an empty cell: every row is clustered, the labeled ones
-    score it (measured: NMI 0.909 on the 36 labeled rows, scaled columns, k-means)."""
+    score it (measured: NMI 0.909 on the 36 labeled rows, scaled columns, k-means). Without --k, as many clusters
+    as the labeled rows have cultivars: three (ten, the default where nothing is labeled, gave NMI 0.572 and
+    accuracy 0.417 here)."""
     rows = [[*x, name if i % 5 == 0 else ""] for i, (x, name) in
             enumerate(zip(wine["X"].tolist(), np.array(["a", "b", "c"])[wine["y"]]))]
     path = _write(tmp_path / "partly.csv", rows, [f"c{j}" for j in range(13)] + ["cultivar"])
     out = tmp_path / "o"
-    assert main(["cluster", "--data", str(path), "--label-column", "cultivar", "--k", "3", "--encoder", "raw",
+    assert main(["cluster", "--data", str(path), "--label-column", "cultivar", "--encoder", "raw",
                  "--manifold", "none", "--method", "kmeans", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["n_rows"] == 178 and m["scored_rows"] == 36 and m["nmi"] > 0.7
-    assert "on its 36 labeled rows" in capsys.readouterr().out
+    assert m["k_from"] == "labels" and fewlabel.load(out / "model").n_clusters == 3
+    said = capsys.readouterr().out
+    assert "k=3 (the labels' classes)" in said and "on its 36 labeled rows" in said
+    # the same rows without their labels: the default ten, said so
+    unlabeled = _write(tmp_path / "rows.csv", [r[:13] for r in rows], [f"c{j}" for j in range(13)])
+    assert main(["cluster", "--data", str(unlabeled), "--encoder", "raw", "--manifold", "none", "--method", "kmeans",
+                 "--out", str(tmp_path / "u")]) == 0
+    assert json.loads((tmp_path / "u" / "metrics.json").read_text())["k_from"] == "default"
+    assert fewlabel.load(tmp_path / "u" / "model").n_clusters == 10
+    assert "k=10 (no labels to count classes in; --k to choose)" in capsys.readouterr().out
 
 
 def _partly_labeled_wine(wine, folder, every=5):
@@ -420,8 +431,9 @@ def test_a_partly_labeled_image_folder_is_clustered_and_detected_on_its_class_fo
     assert not (tmp_path / "spelled").exists() and not (tmp_path / "typo").exists()
     out = tmp_path / "clusters"
     assert main(["cluster", "--data", str(folder), *named, "--encoder", "raw", "--manifold", "pca", "--method",
-                 "kmeans", "--k", "10", "--out", str(out)]) == 0
-    assert "on its 200 labeled rows" in capsys.readouterr().out
+                 "kmeans", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "on its 200 labeled rows" in said and "k=10 (the labels' classes)" in said  # the ten class folders
     m = json.loads((out / "metrics.json").read_text())
     rows = {r["file"]: int(r["cluster"]) for r in _read(out / "clusters.csv")}
     assert m["n_rows"] == len(images) and m["scored_rows"] == 200 and sorted(rows) == sorted(files)

@@ -53,6 +53,7 @@ def test_cluster_with_defaults_trains_saves_and_beats_the_pixels(tmp_path, mnist
 
     out, m = default_run
     assert m["encoder"] == "Autoencoder" and m["method"] == "gmm" and m["manifold"] == "umap" and m["k"] == 10
+    assert m["k_from"] == "labels"  # no --k: the digits' ten classes
     assert m["n_maps"] == CLUSTER_DEFAULTS["n_maps"] == 1
     trained = m["encoder_trained"]
     # 3,000 rows are 12 steps an epoch of 256: the default trains 50 epochs, 600 steps (20 epochs on all 70,000

@@ -339,8 +339,10 @@ def test_route_params_reach_the_route_and_come_back_with_the_model(tmp_path):
     assert phases[:2] == ["map and mixture", "route"] and set(phases) <= {
         "map and mixture", "route", "linear model", "first network", "final network"}, clf.times_
     spent = sum(t["seconds"] for t in clf.times_.values())
-    assert all(t["seconds"] > 0 and t["cpu_seconds"] >= 0 for t in clf.times_.values()), clf.times_
-    # each phase is recorded to 0.01 s, so their sum may pass the wall time by half of that per phase
+    # each phase is recorded to 0.01 s: the linear model on 40 rows may take under 5 ms and read 0.0; so their
+    # sum may pass the wall time by half of that per phase
+    assert all(t["seconds"] >= 0 and t["cpu_seconds"] >= 0 for t in clf.times_.values()), clf.times_
+    assert clf.times_["map and mixture"]["seconds"] > 0 and clf.times_["final network"]["seconds"] > 0, clf.times_
     assert 0.5 * wall < spent <= wall + 0.005 * len(phases), (spent, wall, clf.times_)
     fewlabel.save(clf, tmp_path / "m")
     back = fewlabel.load(tmp_path / "m")

@@ -17,6 +17,8 @@ from fewlabel.errors import InputError
 WRITES = ("metrics.json", "clusters.png", "labels.png", "model", "clusters.csv")
 #: UMAP to d dimensions needs at least d + 2 rows (umap-learn's spectral start)
 UMAP_EXTRA_ROWS = 2
+#: Clusters where --k is not given and the data has no labels to count classes in (saved with the model as its k)
+DEFAULT_K = 10
 
 ENCODER_HELP = ("auto (default): train the default autoencoder (fewlabel.Autoencoder(): input-500-500-2000-10) "
                 "on the rows and save it as OUT/model; raw: use the raw input; or the folder of a saved fewlabel "
@@ -137,8 +139,10 @@ def add_parser(sub) -> None:
     batch = next(a for a in p._actions if a.dest == "batch_size")
     batch.help = (f"rows per step of the encoder trained here and of the self-labelling network (default "
                   f"{batch.default})")
-    p.add_argument("--k", type=k_value, default=10,
-                   help="number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default 10)")
+    p.add_argument("--k", type=k_value, default=None,
+                   help=f"number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default: as many "
+                        f"as the data's labels have classes (a named dataset's, a --label-column's, an image "
+                        f"folder's class folders), else {DEFAULT_K})")
     p.add_argument("--method", choices=["kmeans", "gmm"], default=CLUSTER_DEFAULTS["method"],
                    help=f"gmm: a Gaussian mixture with full covariances, or kmeans (default "
                         f"{CLUSTER_DEFAULTS['method']})")
@@ -169,6 +173,19 @@ def add_parser(sub) -> None:
     add_output_options(p, WRITES)
 
 
+def labels_k(y, source: dict) -> tuple[int, str]:
+    """``(k, how it was chosen)`` where ``--k`` is not given: the number of classes among the labeled rows
+    ("labels"), or ``DEFAULT_K`` where there are no labels or only one class ("default")."""
+    import numpy as np
+
+    if y is None:
+        return DEFAULT_K, "default"
+    y = np.asarray(y)
+    labeled = y[y != -1] if source.get("unlabeled_rows") else y
+    k = len(np.unique(labeled.astype(str) if labeled.dtype.kind == "O" else labeled))
+    return (k, "labels") if k >= 2 else (DEFAULT_K, "default")
+
+
 def check_row_count(n_rows: int, args, where: str) -> None:
     """Whether ``n_rows`` rows are enough for what the options ask, before anything trains."""
     manifold = args.manifold
@@ -183,7 +200,7 @@ def check_row_count(n_rows: int, args, where: str) -> None:
     if args.k == "auto" and n_rows < 3:
         raise InputError(f"{where}: --k auto compares numbers of clusters from 2 up, which needs at least 3 rows, "
                          f"got {n_rows}")
-    if args.k != "auto" and args.k > n_rows:
+    if args.k not in (None, "auto") and args.k > n_rows:
         raise InputError(f"--k {args.k} is more than the {n_rows} rows to cluster ({where})")
 
 
@@ -194,9 +211,10 @@ def check_options(args) -> None:
     positive(args.n_maps, "--n-maps")
     if args.n_neighbors < 2:
         raise InputError(f"--n-neighbors must be at least 2, got {args.n_neighbors}")
-    if args.k != "auto" and (not isinstance(args.k, int) or isinstance(args.k, bool)):
+    k_given = args.k not in (None, "auto")
+    if k_given and (not isinstance(args.k, int) or isinstance(args.k, bool)):
         raise InputError(f"--k must be a number of clusters or 'auto', got {args.k!r}")
-    if args.k != "auto" and args.k < 2:  # named before anything is loaded (k > rows: once the rows are known)
+    if k_given and args.k < 2:  # named before anything is loaded (k > rows: once the rows are known)
         raise InputError(f"--k must be at least 2 (got {args.k}): one cluster is not a clustering")
     refuse_file_options(args.data, {"--split": args.split, "--root": args.root})
     check_encoder_options(args)
@@ -230,6 +248,10 @@ def run(args, out: Path) -> int:
     split = args.split or "train"
     X, y, source = load_split(args, split)
     n_total = len(X)
+    k_from = "given" if args.k is not None else None
+    if args.k is None:  # the user's own labeled rows say how many groups there are, where there are any
+        k_given, k_from = labels_k(y, source)
+        args.k = k_given
     if args.max_rows is not None and args.max_rows < n_total:
         idx = subsample(n_total, args.max_rows, y, args.seed)
         X, y, source = X[idx], (None if y is None else np.asarray(y)[idx]), rows_drawn(source, idx)
@@ -261,6 +283,7 @@ def run(args, out: Path) -> int:
                              n_neighbors=args.n_neighbors)
         selection = {"criterion": "silhouette", "ks": sorted(scores), "best_k": int(k),
                      "scores": {str(kk): json_number(v) for kk, v in sorted(scores.items())}}
+        k_from = "auto"
     else:
         k = args.k
     c0 = time.process_time()
@@ -284,7 +307,8 @@ def run(args, out: Path) -> int:
         encoder_info["encoder_path"] = str(args.out / "model")
     result.update({"data": args.data, "split": None if is_path(args.data) else split, "rows_in_split": int(n_total),
                    "max_rows": args.max_rows, **encoder_info, "encode_seconds": round(encode_seconds, 3),
-                   "cluster_cpu_seconds": round(time.process_time() - c0, 2), "k_selection": selection})
+                   "cluster_cpu_seconds": round(time.process_time() - c0, 2), "k_selection": selection,
+                   "k_from": k_from})
     # the whole clusterer (encoder, map, mixture, self-labelling network): fewlabel predict places new rows
     remember_source(model, source)
     save(model, out / "model")
@@ -298,7 +322,8 @@ def run(args, out: Path) -> int:
     if args.encoder == "auto":
         what += f", the encoder trained here in {encoder_info['encoder_trained']['seconds']:.0f} s"
     how = {"kmeans": "k-means", "gmm": "GMM"}[args.method] + (f" after {manifold}" if manifold else "")
-    kk = f"k={k}" + (" (auto, silhouette)" if selection else "")
+    kk = f"k={k}" + {"auto": " (auto, silhouette)", "labels": " (the labels' classes)",
+                     "default": " (no labels to count classes in; --k to choose)"}.get(k_from, "")
     if result["refine"]:
         how += f", self-labelled by a conv network ({len(result['refine']['rounds'])} rounds)"
     scores_text = (f": NMI {result['nmi']:.3f}, ARI {result['ari']:.3f}, ACC {result['accuracy']:.3f}"

@@ -173,6 +173,41 @@ def add_parser(sub) -> None:
     add_output_options(p, WRITES)
 
 
+#: What a user would run instead of fewlabel cluster, tried on a partly labeled file beside the default: k-means on
+#: the rows as the clusterer scales them, and (a table) on its columns as they are
+PEERS = {True: ("k-means on the scaled columns", "k-means on the columns as they are"),
+         False: ("k-means on the raw input",)}
+ROUTE_CHOICE_BY = ("NMI on the labeled rows (the same rows then score the chosen clusters: their scores are those "
+                   "of the best of the routes tried)")
+
+
+def chooses_route(args) -> bool:
+    """Whether the route is the user's labeled rows' to choose: a file of their own, partly labeled, clustered
+    by the default route (none of the options that set it given)."""
+    return (is_path(args.data) and args.encoder == "auto" and args.manifold == CLUSTER_DEFAULTS["manifold"]
+            and args.method == CLUSTER_DEFAULTS["method"] and args.standardize == CLUSTER_DEFAULTS["standardize"]
+            and args.n_maps == CLUSTER_DEFAULTS["n_maps"])
+
+
+def route_choice(X, y, scored, k: int, scaled: bool, seed, default_nmi: float) -> dict:
+    """The default route's clusters against the peers' (``PEERS``), each scored by NMI on the labeled rows:
+    ``{"chosen": the best (the default where none is better), "standardize": how the chosen peer scales the
+    columns, "nmi_on_labeled_rows", "by"}``."""
+    from fewlabel.tasks.cluster import evaluate_clustering
+    from fewlabel.tasks.clusterer import ClusterModel
+
+    scores, chosen, standardize = {"default": float(default_nmi)}, "default", None
+    for i, name in enumerate(PEERS[scaled]):
+        peer_scaled = scaled and i == 0
+        labels = ClusterModel(n_clusters=k, encoder=None, method="kmeans", manifold=None, refine=None,
+                              standardize=peer_scaled, random_state=seed).fit(X).labels_
+        scores[name] = float(evaluate_clustering(y[scored], labels[scored])["nmi"])
+        # a tie (the same partition of those rows, to rounding) keeps the route tried first
+        if scores[name] > scores[chosen] + 1e-9:
+            chosen, standardize = name, peer_scaled
+    return {"chosen": chosen, "standardize": standardize, "nmi_on_labeled_rows": scores, "by": ROUTE_CHOICE_BY}
+
+
 def labels_k(y, source: dict) -> tuple[int, str]:
     """``(k, how it was chosen)`` where ``--k`` is not given: the number of classes among the labeled rows
     ("labels"), or ``DEFAULT_K`` where there are no labels or only one class ("default")."""
@@ -287,6 +322,7 @@ def run(args, out: Path) -> int:
     else:
         k = args.k
     c0 = time.process_time()
+    method = args.method
     refine = None if args.refine == "none" else args.refine
     given_batch = args.batch_size != _training_defaults()["batch_size"]
     refine_params = {"batch_size": args.batch_size} if refine and given_batch else None
@@ -302,8 +338,20 @@ def run(args, out: Path) -> int:
         if not scored.any():
             raise InputError(f"{args.data}: no row left to score has a label (--max-rows drew only unlabeled rows)")
         result.update(evaluate_clustering(np.asarray(y)[scored], labels[scored]), scored_rows=int(scored.sum()))
+        if chooses_route(args):  # the user's own labeled rows choose between the default and a user's peers
+            choice = route_choice(X, np.asarray(y), scored, k, scaling is not None, args.seed, result["nmi"])
+            if choice["chosen"] != "default":  # the rows clustered as the peer does, with its files and its model
+                result = run_cluster(X, None, encoder=None, k=k, method="kmeans", manifold=None,
+                                     standardize=choice["standardize"], out=out, seed=args.seed, refine=None)
+                labels = result.pop("labels")
+                result.update(evaluate_clustering(np.asarray(y)[scored], labels[scored]),
+                              scored_rows=int(scored.sum()))
+                encoder, Z, manifold, method = None, result["model"].transform(X), None, "kmeans"
+                encoder_info = {"encoder": None, "encoder_path": None,  # trained, then not the route chosen
+                                "encoder_trained_not_kept": encoder_info.get("encoder_trained")}
+            result["route_choice"] = {k_: v for k_, v in choice.items() if k_ != "standardize"}
     model = result.pop("model")
-    if args.encoder == "auto":
+    if args.encoder == "auto" and encoder is not None:
         encoder_info["encoder_path"] = str(args.out / "model")
     result.update({"data": args.data, "split": None if is_path(args.data) else split, "rows_in_split": int(n_total),
                    "max_rows": args.max_rows, **encoder_info, "encode_seconds": round(encode_seconds, 3),
@@ -319,9 +367,9 @@ def run(args, out: Path) -> int:
         result["files"].append("clusters.csv")
     write_json_atomic(out / "metrics.json", result)
     what = f"{type(encoder).__name__} codes ({Z.shape[1]}-d)" if encoder is not None else f"raw input ({Z.shape[1]} features)"
-    if args.encoder == "auto":
+    if args.encoder == "auto" and encoder is not None:
         what += f", the encoder trained here in {encoder_info['encoder_trained']['seconds']:.0f} s"
-    how = {"kmeans": "k-means", "gmm": "GMM"}[args.method] + (f" after {manifold}" if manifold else "")
+    how = {"kmeans": "k-means", "gmm": "GMM"}[method] + (f" after {manifold}" if manifold else "")
     kk = f"k={k}" + {"auto": " (auto, silhouette)", "labels": " (the labels' classes)",
                      "default": " (no labels to count classes in; --k to choose)"}.get(k_from, "")
     if result["refine"]:
@@ -332,6 +380,9 @@ def run(args, out: Path) -> int:
         scores_text += f" on its {result['scored_rows']:,} labeled rows"
     if "before_refine" in result:
         scores_text += f" (before self-labelling: NMI {result['before_refine']['nmi']:.3f})"
+    if "route_choice" in result:  # what the labeled rows chose, and from what
+        tried = ", ".join(f"{n} {v:.3f}" for n, v in result["route_choice"]["nmi_on_labeled_rows"].items())
+        scores_text += f"; the route that matched those rows best of: {tried} (NMI)"
     each = f"each row's cluster in {args.out / 'clusters.csv'}, " if "clusters.csv" in result["files"] else ""
     print(f"clustered {len(Z)} rows of {args.data}, {what}, with {how}, {kk}{scores_text}; "
           f"wrote {each}{args.out / 'metrics.json'} and the clusterer {args.out / 'model'} (fewlabel predict places "

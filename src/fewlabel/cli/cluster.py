@@ -173,10 +173,14 @@ def add_parser(sub) -> None:
     add_output_options(p, WRITES)
 
 
-#: What a user would run instead of fewlabel cluster, tried on a partly labeled file beside the default: k-means on
-#: the rows as the clusterer scales them, and (a table) on its columns as they are
-PEERS = {True: ("k-means on the scaled columns", "k-means on the columns as they are"),
-         False: ("k-means on the raw input",)}
+#: What a user would run instead of fewlabel cluster, tried on a partly labeled file beside the default: k-means, and
+#: umap-learn's map with a Gaussian mixture, on the rows as the clusterer scales them, and (a table) k-means on its
+#: columns as they are; each (name, ClusterModel settings)
+PEERS = {True: (("k-means on the scaled columns", {"method": "kmeans", "manifold": None, "standardize": True}),
+                ("UMAP + GMM on the scaled columns", {"method": "gmm", "standardize": True}),
+                ("k-means on the columns as they are", {"method": "kmeans", "manifold": None, "standardize": False})),
+         False: (("k-means on the raw input", {"method": "kmeans", "manifold": None, "standardize": False}),
+                 ("UMAP + GMM on the raw input", {"method": "gmm", "standardize": False}))}
 ROUTE_CHOICE_BY = ("NMI on the labeled rows (the same rows then score the chosen clusters: their scores are those "
                    "of the best of the routes tried)")
 
@@ -189,23 +193,26 @@ def chooses_route(args) -> bool:
             and args.n_maps == CLUSTER_DEFAULTS["n_maps"])
 
 
-def route_choice(X, y, scored, k: int, scaled: bool, seed, default_nmi: float) -> dict:
-    """The default route's clusters against the peers' (``PEERS``), each scored by NMI on the labeled rows:
-    ``{"chosen": the best (the default where none is better), "standardize": how the chosen peer scales the
-    columns, "nmi_on_labeled_rows", "by"}``."""
-    from fewlabel.tasks.cluster import evaluate_clustering
+def route_choice(X, y, scored, k: int, scaled: bool, seed, default_nmi: float, **common) -> dict:
+    """The default route's clusters against the peers' (``PEERS``, with the ``common`` ClusterModel settings:
+    the map's size and neighbours, the starts), each scored by NMI on the labeled rows: ``{"chosen": the best
+    (the default where none is better), "settings": the chosen peer's settings and "model": its fitted
+    ClusterModel (None for the default), "nmi_on_labeled_rows", "by"}``."""
+    from fewlabel.tasks.cluster import default_manifold, evaluate_clustering
     from fewlabel.tasks.clusterer import ClusterModel
 
-    scores, chosen, standardize = {"default": float(default_nmi)}, "default", None
-    for i, name in enumerate(PEERS[scaled]):
-        peer_scaled = scaled and i == 0
-        labels = ClusterModel(n_clusters=k, encoder=None, method="kmeans", manifold=None, refine=None,
-                              standardize=peer_scaled, random_state=seed).fit(X).labels_
-        scores[name] = float(evaluate_clustering(y[scored], labels[scored])["nmi"])
+    scores, chosen, settings, model = {"default": float(default_nmi)}, "default", None, None
+    for name, peer in PEERS[scaled]:
+        peer = {"manifold": default_manifold(), **peer}
+        if peer["manifold"] != "umap" and peer["method"] == "gmm":
+            continue  # without umap-learn the map would be PCA's: not the peer named
+        fit = ClusterModel(n_clusters=k, encoder=None, refine=None, random_state=seed, **common, **peer).fit(X)
+        scores[name] = float(evaluate_clustering(y[scored], fit.labels_[scored])["nmi"])
         # a tie (the same partition of those rows, to rounding) keeps the route tried first
         if scores[name] > scores[chosen] + 1e-9:
-            chosen, standardize = name, peer_scaled
-    return {"chosen": chosen, "standardize": standardize, "nmi_on_labeled_rows": scores, "by": ROUTE_CHOICE_BY}
+            chosen, settings, model = name, peer, fit
+    return {"chosen": chosen, "settings": settings, "model": model, "nmi_on_labeled_rows": scores,
+            "by": ROUTE_CHOICE_BY}
 
 
 def labels_k(y, source: dict) -> tuple[int, str]:
@@ -339,17 +346,20 @@ def run(args, out: Path) -> int:
             raise InputError(f"{args.data}: no row left to score has a label (--max-rows drew only unlabeled rows)")
         result.update(evaluate_clustering(np.asarray(y)[scored], labels[scored]), scored_rows=int(scored.sum()))
         if chooses_route(args):  # the user's own labeled rows choose between the default and a user's peers
-            choice = route_choice(X, np.asarray(y), scored, k, scaling is not None, args.seed, result["nmi"])
-            if choice["chosen"] != "default":  # the rows clustered as the peer does, with its files and its model
-                result = run_cluster(X, None, encoder=None, k=k, method="kmeans", manifold=None,
-                                     standardize=choice["standardize"], out=out, seed=args.seed, refine=None)
+            common = {"manifold_dim": args.manifold_dim, "n_neighbors": args.n_neighbors, "n_init": args.n_init}
+            choice = route_choice(X, np.asarray(y), scored, k, scaling is not None, args.seed, result["nmi"],
+                                  **common)
+            if choice["chosen"] != "default":  # the peer's clusters, reported with their files, and its model
+                peer = choice["settings"]
+                result = run_cluster(X, None, encoder=None, k=k, **peer, **common, out=out, seed=args.seed,
+                                     refine=None, fitted=choice["model"])
                 labels = result.pop("labels")
                 result.update(evaluate_clustering(np.asarray(y)[scored], labels[scored]),
                               scored_rows=int(scored.sum()))
-                encoder, Z, manifold, method = None, result["model"].transform(X), None, "kmeans"
+                encoder, Z, manifold, method = None, result["model"].transform(X), peer["manifold"], peer["method"]
                 encoder_info = {"encoder": None, "encoder_path": None,  # trained, then not the route chosen
                                 "encoder_trained_not_kept": encoder_info.get("encoder_trained")}
-            result["route_choice"] = {k_: v for k_, v in choice.items() if k_ != "standardize"}
+            result["route_choice"] = {k_: v for k_, v in choice.items() if k_ not in ("settings", "model")}
     model = result.pop("model")
     if args.encoder == "auto" and encoder is not None:
         encoder_info["encoder_path"] = str(args.out / "model")

@@ -452,7 +452,7 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
                 n_neighbors=CLUSTER_DEFAULTS["n_neighbors"], n_init=CLUSTER_DEFAULTS["n_init"],
                 n_maps=CLUSTER_DEFAULTS["n_maps"], standardize=CLUSTER_DEFAULTS["standardize"], out=None, seed=0,
                 max_plot_points=10_000, refine=CLUSTER_DEFAULTS["refine"], refine_params=None, device="auto",
-                progress=False) -> dict:
+                progress=False, fitted=None) -> dict:
     """The ``fewlabel cluster`` job: fit a :class:`~fewlabel.tasks.clusterer.ClusterModel` on ``X`` (encoded by
     ``encoder``, or flattened), score, report.
 
@@ -462,7 +462,8 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
     ``'network'`` (then :func:`self_label` the clusters on the images ``X``) or ``'auto'``
     (``'network'`` where :func:`self_label_applies` to ``X``, else nothing); the result then also holds the
     clusters' scores before it (``before_refine``) and ``refine`` (what each round changed, its CPU seconds);
-    ``refine_params`` as :class:`~fewlabel.tasks.clusterer.ClusterModel` takes it.
+    ``refine_params`` as :class:`~fewlabel.tasks.clusterer.ClusterModel` takes it. ``fitted``: a ClusterModel
+    already fitted on ``X`` with these settings, reported instead of fitting another.
 
     With ``y``, NMI / ARI / cluster accuracy against it. With ``out`` (a folder): ``metrics.json`` (written
     atomically) and ``clusters.png`` (the codes in 2-D PCA, coloured by cluster), plus ``labels.png``
@@ -482,12 +483,12 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
     if refine == "network" and len(X):  # named before any clustering
         as_images(X[:1])
     t0 = time.perf_counter()
-    model = ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
-                         n_neighbors=n_neighbors, n_init=n_init, n_maps=n_maps, refine=refine,
-                         refine_params=refine_params, standardize=standardize,
-                         random_state=seed, device=device, verbose=progress)
+    model = fitted or ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold,
+                                   manifold_dim=manifold_dim, n_neighbors=n_neighbors, n_init=n_init, n_maps=n_maps,
+                                   refine=refine, refine_params=refine_params, standardize=standardize,
+                                   random_state=seed, device=device, verbose=progress)
     check_k(k, len(X), "k")
-    labels = model.fit(X).labels_
+    labels = (model if fitted is not None else model.fit(X)).labels_
     Z = model.transform(X)  # the codes, of the rows scaled as the clusterer scaled them
     seconds = time.perf_counter() - t0
     refined = model.network_ is not None

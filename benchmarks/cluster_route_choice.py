@@ -4,7 +4,7 @@ or k-means as a user would run it) against the default route alone, both scored 
 For each of scikit-learn's wine, breast-cancer and iris tables, and its digits as a folder of 8x8 PNGs, and each
 seed: ``labeled_subset(y, share of the rows, seed)`` keeps the labels of a fifth of the rows (the others are left
 empty, or put in ``unlabeled/``), then ``fewlabel cluster --data FILE`` runs with its defaults twice: as it is
-(the labeled rows choose the route) and with the choice turned off (the default route). The labeled rows' NMI is
+(the labeled rows choose the route) and with ``--route default``. The labeled rows' NMI is
 what chose, so only the NMI on every row (the truth of the unlabeled ones included) says what the choice is worth.
 Writes ``benchmarks/results/cluster_route_choice-<cpu>.json``.
 
@@ -56,22 +56,15 @@ def write_file(name: str, folder: Path, seed: int, share: float):
 def run(name: str, seed: int, share: float) -> dict:
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
-    import fewlabel.cli.cluster as cluster
     from fewlabel.cli import main
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         path, options, truth = write_file(name, tmp, seed, share)
-        chooses = cluster.chooses_route
-        for arm in ("chosen by the labeled rows", "default route"):
-            if arm == "default route":
-                cluster.chooses_route = lambda args: False
-            try:
-                assert main(["cluster", "--data", str(path), *options, "--seed", str(seed), "--quiet",
-                             "--out", str(tmp / arm)]) == 0
-            finally:
-                cluster.chooses_route = chooses
+        for arm, route in (("chosen by the labeled rows", "auto"), ("default route", "default")):
+            assert main(["cluster", "--data", str(path), *options, "--route", route, "--seed", str(seed), "--quiet",
+                         "--out", str(tmp / arm)]) == 0
             m = json.loads((tmp / arm / "metrics.json").read_text())
             with open(tmp / arm / "clusters.csv", newline="") as f:
                 clusters = [int(r["cluster"]) for r in csv.DictReader(f)]

@@ -324,6 +324,24 @@ def test_a_partly_labeled_tables_labeled_rows_choose_the_route(wine, tmp_path, c
     np.testing.assert_array_equal(model.labels_, clusters)
 
 
+@pytest.mark.parametrize("options, chooses", [([], True), (["--route", "default"], False),
+                                              (["--encoder", "raw"], False), (["--method", "kmeans"], False),
+                                              (["--manifold", "pca"], False), (["--standardize", "no"], False),
+                                              (["--n-maps", "3"], False), (["--k", "3", "--seed", "1"], True)])
+def test_the_labeled_rows_choose_only_where_the_default_route_runs_on_a_users_file(tmp_path, options, chooses):
+    """Any option that sets the route (or --route default) keeps it as given; a named dataset's labels are its
+    benchmark truth, never a chooser."""
+    from fewlabel.cli import build_parser
+    from fewlabel.cli.cluster import chooses_route
+
+    table = tmp_path / "rows.csv"
+    table.write_text("a,b\n1,2\n")
+    args = build_parser().parse_args(["cluster", "--data", str(table), *options, "--out", str(tmp_path / "o")])
+    assert chooses_route(args) is chooses
+    named = build_parser().parse_args(["cluster", "--data", "digits", *options, "--out", str(tmp_path / "o")])
+    assert chooses_route(named) is False
+
+
 def _partly_labeled_wine(wine, folder, every=5):
     """wine.csv with an id column of words and one cultivar in ``every`` kept (the others an empty cell)."""
     ids = [f"w{i:03d}" for i in range(len(wine["y"]))]

@@ -159,6 +159,10 @@ def add_parser(sub) -> None:
     p.add_argument("--n-maps", type=int, default=CLUSTER_DEFAULTS["n_maps"],
                    help="UMAP maps drawn (seeds --seed and up), each clustered; above 1 the clusters are their "
                         f"consensus, what the maps agree on (default {CLUSTER_DEFAULTS['n_maps']}; PCA draws one)")
+    p.add_argument("--route", choices=["auto", "default"], default="auto",
+                   help="auto (default): on a partly labeled file of your own, clustered with the default route, "
+                        "the labeled rows choose between that route and k-means / UMAP + GMM on the rows as they "
+                        "are (the one whose clusters match them best, by NMI); default: the default route always")
     p.add_argument("--standardize", choices=["auto", "yes", "no"], default=CLUSTER_DEFAULTS["standardize"],
                    help="centre and scale each column of a table by its mean and spread first, so that no column "
                         "weighs more for its units; auto (default): for a table of numbers (not images), unless "
@@ -188,7 +192,8 @@ ROUTE_CHOICE_BY = ("NMI on the labeled rows (the same rows then score the chosen
 def chooses_route(args) -> bool:
     """Whether the route is the user's labeled rows' to choose: a file of their own, partly labeled, clustered
     by the default route (none of the options that set it given)."""
-    return (is_path(args.data) and args.encoder == "auto" and args.manifold == CLUSTER_DEFAULTS["manifold"]
+    return (args.route == "auto" and is_path(args.data) and args.encoder == "auto"
+            and args.manifold == CLUSTER_DEFAULTS["manifold"]
             and args.method == CLUSTER_DEFAULTS["method"] and args.standardize == CLUSTER_DEFAULTS["standardize"]
             and args.n_maps == CLUSTER_DEFAULTS["n_maps"])
 

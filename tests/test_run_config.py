@@ -362,3 +362,22 @@ def test_the_cluster_step_takes_the_command_lines_defaults(tmp_path):
     (tmp_path / "rows.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
     with pytest.raises(fewlabel.InputError, match="tasks.cluster.refine"):
         read_experiment(cfg)
+
+
+def test_a_partly_labeled_folder_is_read_as_the_commands_read_it(tmp_path, capsys):
+    """An experiment's folder with unlabeled/ (or images loose beside the class folders): those images are the
+    unlabeled ones, as in fewlabel classify and cluster, not a class named after the folder; an experiment, which
+    draws its own labels, names them and the command that labels them."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    root = tmp_path / "photos"
+    for i, image in enumerate(np.round(d.images[:60] * 255 / 16).astype(np.uint8)):
+        where = root / (str(d.target[i]) if i < 40 else "unlabeled")
+        where.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(where / f"{i:03d}.png")
+    cfg = write(tmp_path, TINY.replace('name = "digits"', f'folder = "{root}"').replace("max_rows = 400", ""))
+    code, _, err = run([cfg, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "holds 20 unlabeled images (in unlabeled/ or loose beside the class folders)" in err, err
+    assert f"fewlabel classify --data {root} labels them" in err and not (tmp_path / "o").exists()

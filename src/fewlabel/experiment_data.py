@@ -138,10 +138,14 @@ def read_source(source: dict, split: str | None = None, root=None, data: dict | 
     if "name" in source:
         X, y = datasets.load(source["name"], split=split, root=root)
         return X, y, None
-    if "folder" in source:
+    if "folder" in source:  # read as the commands read it: unlabeled/ and loose images are -1, not a class
+        from fewlabel.datasets.partial import read_image_folder_rows
+
         d = data or {}
         size = d.get("image_size")
-        return datasets.read_image_folder(source["folder"], size="auto" if size is None else size, color=d.get("color"))
+        X, y, names, _ = read_image_folder_rows(source["folder"], size="auto" if size is None else size,
+                                                color=d.get("color"))
+        return X, y, names
     return datasets.read_table(source["table"], label_column=(data or {}).get("label_column"))
 
 
@@ -158,6 +162,10 @@ def load_experiment_data(exp) -> dict:
         X, y, names = read_source(d, d.get("split"), d.get("root"), d)
     except FewlabelError as e:
         raise w.fail(key, str(e)) from None
+    if d["kind"] == "folder" and y is not None and (np.asarray(y) < 0).any():
+        raise w.fail(key, f"{d['folder']} holds {int((np.asarray(y) < 0).sum())} unlabeled images (in unlabeled/ or "
+                          "loose beside the class folders): an experiment needs every image labeled (the run keeps "
+                          f"tasks.classify.labels of them); fewlabel classify --data {d['folder']} labels them")
     Xt = yt = None
     if d["kind"] == "name":
         where = f"{d['name']} ({d['split']})"

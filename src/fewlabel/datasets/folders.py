@@ -252,8 +252,8 @@ def read_image_folder(path, size=AUTO, color=None, max_side=MAX_SIDE):
         ``size="auto"``: the longest side, in pixels, of the size it chooses (default 64).
 
     A class sub-folder named "unlabeled" (however spelled) is read as a class, with a
-    :class:`~fewlabel.datasets.partial.DataQualityWarning`: :func:`~fewlabel.datasets.read_partly_labeled` reads a
-    folder whose unlabeled images lie there.
+    :class:`~fewlabel.datasets.partial.DataQualityWarning`: :func:`~fewlabel.datasets.partial.read_partly_labeled`
+    (with ``unlabeled_folder=`` for another spelling) reads a folder whose unlabeled images lie there.
 
     An image that cannot be decoded, or whose header claims more pixels than its file could hold
     (``MAX_EXPANSION`` times its bytes: a damaged header), raises CorruptFileError naming the file;

@@ -483,10 +483,10 @@ def run_cluster(X, y=None, *, encoder=None, k=10, method=CLUSTER_DEFAULTS["metho
     if refine == "network" and len(X):  # named before any clustering
         as_images(X[:1])
     t0 = time.perf_counter()
-    model = fitted or ClusterModel(n_clusters=k, encoder=encoder, method=method, manifold=manifold,
-                                   manifold_dim=manifold_dim, n_neighbors=n_neighbors, n_init=n_init, n_maps=n_maps,
-                                   refine=refine, refine_params=refine_params, standardize=standardize,
-                                   random_state=seed, device=device, verbose=progress)
+    model = fitted if fitted is not None else ClusterModel(
+        n_clusters=k, encoder=encoder, method=method, manifold=manifold, manifold_dim=manifold_dim,
+        n_neighbors=n_neighbors, n_init=n_init, n_maps=n_maps, refine=refine, refine_params=refine_params,
+        standardize=standardize, random_state=seed, device=device, verbose=progress)
     check_k(k, len(X), "k")
     labels = (model if fitted is not None else model.fit(X)).labels_
     Z = model.transform(X)  # the codes, of the rows scaled as the clusterer scaled them

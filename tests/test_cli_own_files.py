@@ -293,6 +293,11 @@ def test_a_partly_labeled_table_is_clustered_whole_and_scored_on_its_labels(wine
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["k_from"] == "default"
     assert fewlabel.load(tmp_path / "u" / "model").n_clusters == 10
     assert "k=10 (no labels to count classes in; --k to choose)" in capsys.readouterr().out
+    # fewer rows drawn than the labels have classes: the labels, not an --k never given, are named
+    assert main(["cluster", "--data", str(path), "--label-column", "cultivar", "--max-rows", "2", "--encoder", "raw",
+                 "--manifold", "none", "--out", str(tmp_path / "few")]) == 2
+    _error(capsys, "its labels have 3 classes, more clusters than the 2 rows", "give --k")
+    assert not (tmp_path / "few").exists()
 
 
 def test_a_partly_labeled_tables_labeled_rows_choose_the_route(wine, tmp_path, capsys):

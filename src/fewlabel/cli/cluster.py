@@ -303,6 +303,9 @@ def run(args, out: Path) -> int:
         idx = subsample(n_total, args.max_rows, y, args.seed)
         X, y, source = X[idx], (None if y is None else np.asarray(y)[idx]), rows_drawn(source, idx)
     manifold = default_manifold() if args.manifold == "auto" else (None if args.manifold == "none" else args.manifold)
+    if k_from == "labels" and args.k > len(X):  # no --k to name: the labels set it
+        raise InputError(f"{args.data}: its labels have {args.k} classes, more clusters than the {len(X)} rows to "
+                         "cluster; give --k")
     check_row_count(len(X), args, args.data)
     if args.refine == "network":  # named before the encoder trains
         from fewlabel.tasks.cluster import as_images

@@ -293,6 +293,15 @@ def test_a_partly_labeled_table_is_clustered_whole_and_scored_on_its_labels(wine
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["k_from"] == "default"
     assert fewlabel.load(tmp_path / "u" / "model").n_clusters == 10
     assert "k=10 (no labels to count classes in; --k to choose)" in capsys.readouterr().out
+    # a column of one value a row (an id given as the labels) sets no k: 36 clusters of about a row each would
+    # follow from it; the default ten, and the reason said
+    ids = [[*r[:13], f"w{i}" if r[13] else ""] for i, r in enumerate(rows)]
+    id_path = _write(tmp_path / "ids.csv", ids, [f"c{j}" for j in range(13)] + ["cultivar"])
+    assert main(["cluster", "--data", str(id_path), "--label-column", "cultivar", "--encoder", "raw", "--manifold",
+                 "none", "--method", "kmeans", "--out", str(tmp_path / "ids")]) == 0
+    assert json.loads((tmp_path / "ids" / "metrics.json").read_text())["k_from"] == "not classes"
+    assert fewlabel.load(tmp_path / "ids" / "model").n_clusters == 10
+    assert "k=10 (the labels have 36 values over 36 labeled rows, too many to be classes" in capsys.readouterr().out
     # fewer rows drawn than the labels have classes: the labels, not an --k never given, are named
     assert main(["cluster", "--data", str(path), "--label-column", "cultivar", "--max-rows", "2", "--encoder", "raw",
                  "--manifold", "none", "--out", str(tmp_path / "few")]) == 2
@@ -343,6 +352,7 @@ def test_the_labeled_rows_choose_only_where_the_default_route_runs_on_a_users_fi
     table.write_text("a,b\n1,2\n")
     args = build_parser().parse_args(["cluster", "--data", str(table), *options, "--out", str(tmp_path / "o")])
     assert chooses_route(args) is chooses
+    assert chooses_route(args, labels_are_classes=False) is False  # an id column's values choose nothing
     named = build_parser().parse_args(["cluster", "--data", "digits", *options, "--out", str(tmp_path / "o")])
     assert chooses_route(named) is False
 

@@ -142,7 +142,8 @@ def add_parser(sub) -> None:
     p.add_argument("--k", type=k_value, default=None,
                    help=f"number of clusters, or 'auto' to pick it by the silhouette over k = 2..15 (default: as many "
                         f"as the data's labels have classes (a named dataset's, a --label-column's, an image "
-                        f"folder's class folders), else {DEFAULT_K})")
+                        f"folder's class folders), else {DEFAULT_K}, as where the labels have fewer than two rows a "
+                        f"value)")
     p.add_argument("--method", choices=["kmeans", "gmm"], default=CLUSTER_DEFAULTS["method"],
                    help=f"gmm: a Gaussian mixture with full covariances, or kmeans (default "
                         f"{CLUSTER_DEFAULTS['method']})")
@@ -189,10 +190,11 @@ ROUTE_CHOICE_BY = ("NMI on the labeled rows (the same rows then score the chosen
                    "of the best of the routes tried)")
 
 
-def chooses_route(args) -> bool:
-    """Whether the route is the user's labeled rows' to choose: a file of their own, partly labeled, clustered
-    by the default route (none of the options that set it given)."""
-    return (args.route == "auto" and is_path(args.data) and args.encoder == "auto"
+def chooses_route(args, labels_are_classes: bool = True) -> bool:
+    """Whether the route is the user's labeled rows' to choose: a file of their own, partly labeled (with labels
+    that are classes, see :func:`labels_k`), clustered by the default route (none of the options that set it
+    given)."""
+    return (labels_are_classes and args.route == "auto" and is_path(args.data) and args.encoder == "auto"
             and args.manifold == CLUSTER_DEFAULTS["manifold"]
             and args.method == CLUSTER_DEFAULTS["method"] and args.standardize == CLUSTER_DEFAULTS["standardize"]
             and args.n_maps == CLUSTER_DEFAULTS["n_maps"])
@@ -220,17 +222,25 @@ def route_choice(X, y, scored, k: int, scaled: bool, seed, default_nmi: float, *
             "by": ROUTE_CHOICE_BY}
 
 
-def labels_k(y, source: dict) -> tuple[int, str]:
-    """``(k, how it was chosen)`` where ``--k`` is not given: the number of classes among the labeled rows
-    ("labels"), or ``DEFAULT_K`` where there are no labels or only one class ("default")."""
+def labels_k(y, source: dict) -> tuple[int, str, str]:
+    """``(k, how it was chosen, why, as printed)`` where ``--k`` is not given: the number of classes among the
+    labeled rows ("labels"); ``DEFAULT_K`` where there are no labels or only one class ("default"), or where the
+    labels have fewer than two rows a value on average ("not classes": a column of ids or measurements, whose
+    value count would make a cluster of about every labeled row)."""
     import numpy as np
 
+    none = (DEFAULT_K, "default", "no labels to count classes in; --k to choose")
     if y is None:
-        return DEFAULT_K, "default"
+        return none
     y = np.asarray(y)
     labeled = y[y != -1] if source.get("unlabeled_rows") else y
     k = len(np.unique(labeled.astype(str) if labeled.dtype.kind == "O" else labeled))
-    return (k, "labels") if k >= 2 else (DEFAULT_K, "default")
+    if k < 2:
+        return none
+    if 2 * k > len(labeled):
+        return (DEFAULT_K, "not classes", f"the labels have {k:,} values over {len(labeled):,} labeled rows, too many "
+                                          "to be classes; --k to choose")
+    return k, "labels", "the labels' classes"
 
 
 def check_row_count(n_rows: int, args, where: str) -> None:
@@ -296,9 +306,9 @@ def run(args, out: Path) -> int:
     X, y, source = load_split(args, split)
     n_total = len(X)
     k_from = "given" if args.k is not None else None
+    k_why = None
     if args.k is None:  # the user's own labeled rows say how many groups there are, where there are any
-        k_given, k_from = labels_k(y, source)
-        args.k = k_given
+        args.k, k_from, k_why = labels_k(y, source)
     if args.max_rows is not None and args.max_rows < n_total:
         idx = subsample(n_total, args.max_rows, y, args.seed)
         X, y, source = X[idx], (None if y is None else np.asarray(y)[idx]), rows_drawn(source, idx)
@@ -353,7 +363,8 @@ def run(args, out: Path) -> int:
         if not scored.any():
             raise InputError(f"{args.data}: no row left to score has a label (--max-rows drew only unlabeled rows)")
         result.update(evaluate_clustering(np.asarray(y)[scored], labels[scored]), scored_rows=int(scored.sum()))
-        if chooses_route(args):  # the user's own labeled rows choose between the default and a user's peers
+        # the user's own labeled rows choose between the default and a user's peers
+        if chooses_route(args, labels_are_classes=k_from != "not classes"):
             common = {"manifold_dim": args.manifold_dim, "n_neighbors": args.n_neighbors, "n_init": args.n_init}
             choice = route_choice(X, np.asarray(y), scored, k, scaling is not None, args.seed, result["nmi"],
                                   **common)
@@ -388,8 +399,7 @@ def run(args, out: Path) -> int:
     if args.encoder == "auto" and encoder is not None:
         what += f", the encoder trained here in {encoder_info['encoder_trained']['seconds']:.0f} s"
     how = {"kmeans": "k-means", "gmm": "GMM"}[method] + (f" after {manifold}" if manifold else "")
-    kk = f"k={k}" + {"auto": " (auto, silhouette)", "labels": " (the labels' classes)",
-                     "default": " (no labels to count classes in; --k to choose)"}.get(k_from, "")
+    kk = f"k={k}" + (" (auto, silhouette)" if k_from == "auto" else f" ({k_why})" if k_why else "")
     if result["refine"]:
         how += f", self-labelled by a conv network ({len(result['refine']['rounds'])} rounds)"
     scores_text = (f": NMI {result['nmi']:.3f}, ARI {result['ari']:.3f}, ACC {result['accuracy']:.3f}"

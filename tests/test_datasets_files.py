@@ -404,8 +404,11 @@ def test_missing_cells(tmp_path):
     with pytest.raises(InputError) as e:
         read_table(path)
     assert "line 3" in str(e.value) and "column 2 ('b')" in str(e.value) and "allow_nan" in str(e.value)
+    assert "--missing fill" in str(e.value)
     X, _, _ = read_table(path, allow_nan=True)
     assert np.isnan(X[1, 1]) and X[1, 0] == 3
+    X, _, _ = read_table(path, missing="fill")  # the column's median over the rows that have it: 2
+    assert X[1, 1] == 2 and X[1, 0] == 3
     with pytest.raises(InputError, match=r"row 1 \(line 1\), column 1"):  # "NaN" is a number: no header here
         read_table(write(tmp_path, "n.csv", "NaN,1\n2,3\n"))
 

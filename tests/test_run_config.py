@@ -381,3 +381,41 @@ def test_a_partly_labeled_folder_is_read_as_the_commands_read_it(tmp_path, capsy
     code, _, err = run([cfg, "--out", tmp_path / "o"], capsys)
     assert code == 2 and "holds 20 unlabeled images (in unlabeled/ or loose beside the class folders)" in err, err
     assert f"fewlabel classify --data {root} labels them" in err and not (tmp_path / "o").exists()
+
+
+def test_a_table_with_missing_cells_is_refused_or_filled_and_its_classes_keep_their_names(tmp_path, capsys):
+    """A labeled table of the user's in an experiment: a missing cell is refused by default, naming the key that
+    fills it (data.missing = "fill", each cell its column's median); the classes are named by the label column's
+    values in the report (not by the table's feature columns)."""
+    from sklearn.datasets import load_wine
+
+    from fewlabel.datasets.partial import DataQualityWarning
+
+    d = load_wine()
+    names = np.array(["barolo", "grignolino", "barbera"])[d.target]
+    rows = [[*map(str, x), name] for x, name in zip(d.data.tolist(), names)]
+    rows[4][2], rows[30][5] = "", "?"
+    (tmp_path / "wine.csv").write_text("\n".join(",".join(r) for r in [[f"c{j}" for j in range(13)] + ["cultivar"],
+                                                                        *rows]) + "\n")
+    text = ('[data]\ntable = "wine.csv"\nlabel_column = "cultivar"\n\n[pretrain]\nmethod = "none"\n\n'
+            '[tasks.classify]\nlabels = [15]\nseeds = 1\nbatch_size = 32\nmax_steps = 20\npropagate = "pca"\n')
+    cfg = write(tmp_path, text)
+    code, _, err = run([cfg, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and "data.table" in err and "row 5 (line 6), column 3 ('c2'): missing value" in err, err
+    assert 'set data.missing = "fill"' in err and not (tmp_path / "o").exists()
+    cfg = write(tmp_path, text.replace('label_column = "cultivar"', 'label_column = "cultivar"\nmissing = "fill"'))
+    code, _, err = run([cfg, "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    assert "filled 2 missing cell(s) in 2 column(s) with each column's median" in err
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert set(metrics["classify"]["report_draw_0"]["per_class"]) == {"barbera", "barolo", "grignolino"}
+    # classes kept by the names the file gives them
+    from fewlabel.experiment import read_experiment
+
+    cfg = write(tmp_path, text.replace('label_column = "cultivar"', 'label_column = "cultivar"\nmissing = "fill"\n'
+                                       'classes = ["barolo", "barbera"]'))
+    with pytest.warns(DataQualityWarning):
+        exp = read_experiment(cfg)
+    assert exp.arrays["class_names"] == ["barbera", "barolo", "grignolino"]
+    kept = np.concatenate([exp.arrays["y"], exp.arrays["y_test"]])
+    assert sorted(set(kept.tolist())) == [0, 1] and len(kept) == int((names != "grignolino").sum())

@@ -11,7 +11,7 @@ from fewlabel.errors import FewlabelError, InputError
 from fewlabel.experiment_checks import Where, kind_of
 
 DATA_KEYS = ("name", "folder", "table", "split", "test_split", "root", "test_fraction", "label_column",
-             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows")
+             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows", "missing")
 TEST_FRACTION = 0.2
 
 
@@ -42,7 +42,7 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
             raise w.fail("data.test_split", f"expected a split other than the one trained on ({out['split']!r}): "
                                             "scores on the training rows say nothing about new rows")
         out["root"] = None if "root" not in d else w.file(d["root"], "data.root", base, folder=True)
-        for key in ("test_fraction", "label_column", "image_size", "color"):
+        for key in ("test_fraction", "label_column", "image_size", "color", "missing"):
             if key in d:
                 raise w.fail(f"data.{key}", f"applies to a folder or table of your own, not to the built-in "
                                             f"dataset {name!r} (it has splits: {', '.join(splits)})")
@@ -63,10 +63,14 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
                 if not isinstance(lc, (str, int)) or isinstance(lc, bool):
                     raise w.fail("data.label_column", f"expected a column name or index, got {kind_of(lc)} {lc!r}")
             out["label_column"] = d.get("label_column")
+            # a missing feature cell: refused (named), or filled with its column's median (fewlabel's --missing)
+            out["missing"] = w.string(d.get("missing", "refuse"), "data.missing", ("refuse", "fill"))
         else:
             if "label_column" in d:
                 raise w.fail("data.label_column", "applies to a table; an image folder takes its labels from its "
                                                   "class sub-folders")
+            if "missing" in d:
+                raise w.fail("data.missing", "applies to a table's cells, not to an image folder")
             size = d.get("image_size")
             if size is not None:
                 size = w.int_list(size, "data.image_size", 1)
@@ -146,7 +150,25 @@ def read_source(source: dict, split: str | None = None, root=None, data: dict | 
         X, y, names, _ = read_image_folder_rows(source["folder"], size="auto" if size is None else size,
                                                 color=d.get("color"))
         return X, y, names
-    return datasets.read_table(source["table"], label_column=(data or {}).get("label_column"))
+    from fewlabel.datasets.tables import filled_note, read_table_parts
+
+    parts = read_table_parts(source["table"], label_column=(data or {}).get("label_column"),
+                             missing=(data or {}).get("missing", "refuse"))
+    if parts.get("fill") and parts["fill"]["filled"]:
+        import warnings
+
+        from fewlabel.datasets.partial import DataQualityWarning
+
+        warnings.warn(filled_note(source["table"], parts["fill"]["filled"]).replace("--missing refuse",
+                                                                                    'data.missing = "refuse"'),
+                      DataQualityWarning, stacklevel=2)
+    y = parts["y"]
+    if y is not None and y.dtype.kind in "OUS":  # labels written as words: class codes, named by the words
+        import numpy as np
+
+        names, codes = np.unique(y.astype(str), return_inverse=True)
+        return parts["X"], codes.astype(np.int64), [str(n) for n in names]
+    return parts["X"], y, None  # numbered classes are named by their numbers
 
 
 def load_experiment_data(exp) -> dict:
@@ -161,7 +183,14 @@ def load_experiment_data(exp) -> dict:
     try:
         X, y, names = read_source(d, d.get("split"), d.get("root"), d)
     except FewlabelError as e:
-        raise w.fail(key, str(e)) from None
+        # an experiment file's own spelling of the option the message names
+        raise w.fail(key, str(e).replace("give --missing fill (missing='fill' in Python)",
+                                         'set data.missing = "fill"')) from None
+    if names is not None:  # classes named in the file (a folder's sub-folders, a table's words) may be named so here
+        for holder in (d, exp.tasks.get("detect")):
+            if holder and holder.get("classes") is not None:
+                holder["classes"] = [names.index(c) if isinstance(c, str) and c in names else c
+                                     for c in holder["classes"]]
     if d["kind"] == "folder" and y is not None and (np.asarray(y) < 0).any():
         raise w.fail(key, f"{d['folder']} holds {int((np.asarray(y) < 0).sum())} unlabeled images (in unlabeled/ or "
                           "loose beside the class folders): an experiment needs every image labeled (the run keeps "

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fewlabel.cli.common import (add_config_option, add_data_options, add_output_options, add_training_options,
-                                 column, image_size, is_path, load_data, positive_int, refuse_file_options, sizes,
-                                 training_settings_of)
+from fewlabel.cli.common import (add_config_option, add_data_options, add_missing_option, add_output_options,
+                                 add_training_options, column, image_size, is_path, load_data, positive_int,
+                                 refuse_file_options, sizes, training_settings_of)
 from fewlabel.datasets.folders import AUTO, MAX_SIDE
 from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
@@ -69,6 +69,7 @@ def add_parser(sub) -> None:
                      help=f"without --size, the longest side of the size images are read at (default {MAX_SIDE})")
     own.add_argument("--color", choices=["L", "RGB"], help="read images as grayscale (L) or colour (RGB); default: "
                                                             "grayscale when every image is")
+    add_missing_option(own)
     own.add_argument("--folds", type=int, default=None,
                      help=f"cross-validation folds for the accuracy estimate (default {FOLDS}; 0: no estimate)")
     p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
@@ -180,7 +181,7 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds")
+OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds", "--missing")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
 
@@ -221,6 +222,8 @@ def run_own_data(args, out: Path) -> int:
 
     if args.max_side is not None and not Path(args.data).is_dir():
         raise InputError(f"--max-side applies to an image folder; {args.data} is a file")
+    if args.missing is not None and Path(args.data).is_dir():
+        raise InputError(f"--missing applies to a table's cells; {args.data} is an image folder")
 
     params = classifier_params(args)
     SemiSupervisedClassifier(**params).check_params()  # a bad setting is named before the data is read
@@ -229,7 +232,8 @@ def run_own_data(args, out: Path) -> int:
         data = read_partly_labeled(args.data, label_column=column(args.label_column), id_column=column(args.id_column),
                                    unlabeled_folder=args.unlabeled_folder or UNLABELED_FOLDER,
                                    size=AUTO if args.size is None else args.size, color=args.color,
-                                   max_side=MAX_SIDE if args.max_side is None else args.max_side)
+                                   max_side=MAX_SIDE if args.max_side is None else args.max_side,
+                                   missing=args.missing or "refuse")
     log = (lambda *a, **k: None) if args.quiet else print
     print(data.summary())
     for note in data.notes:
@@ -261,6 +265,21 @@ def run(args, out: Path) -> int:
     return run_benchmark(args, out)
 
 
+def _benchmark_rows(name, split, root, label_column):
+    """:func:`load_data`, a table's missing cell refused with what the benchmark mode can do about it: it scores a
+    labeled file as it is, and --missing (which fills cells with medians of rows it would then score) is the
+    own-data mode's."""
+    from fewlabel.datasets.tables import MISSING_REMEDY
+
+    try:
+        return load_data(name, split, root, label_column)
+    except InputError as e:
+        if MISSING_REMEDY not in str(e):
+            raise
+        raise InputError(str(e).replace(MISSING_REMEDY, "fill it or drop the row (--missing fill applies to your own "
+                                                        "partly labeled data, without --labels)")) from None
+
+
 def run_benchmark(args, out: Path) -> int:
     from fewlabel.tasks.compare import compare
     from fewlabel.train.state import write_json_atomic
@@ -269,9 +288,9 @@ def run_benchmark(args, out: Path) -> int:
     check_test_options(args)
     params = classifier_params(args)
     split = args.split or "train"
-    X, y = _labeled(*load_data(args.data, split, args.root, args.label_column), args.data)
+    X, y = _labeled(*_benchmark_rows(args.data, split, args.root, args.label_column), args.data)
     if args.test_data is not None:
-        Xt, yt = _labeled(*load_data(args.test_data, "test", None, args.label_column), args.test_data)
+        Xt, yt = _labeled(*_benchmark_rows(args.test_data, "test", None, args.label_column), args.test_data)
         if Xt.shape[1:] != X.shape[1:]:
             raise InputError(f"--test-data {args.test_data} has rows of shape {Xt.shape[1:]}, but {args.data} has "
                              f"rows of shape {X.shape[1:]}")

@@ -166,6 +166,16 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, o
         own.add_argument("--unlabeled-folder",
                          help="an image folder's sub-folder of unlabeled images (default unlabeled); images loose "
                               "beside the class folders are unlabeled too")
+        add_missing_option(own)
+
+
+def add_missing_option(group) -> None:
+    """``--missing``: what a table's missing feature cells meet (:data:`fewlabel.datasets.tables.MISSING_CELLS`)."""
+    group.add_argument("--missing", choices=["refuse", "fill"], default=None,
+                       help="a table's missing feature cells (empty, NaN, NA, ?): refuse (the default: the first one "
+                            "is named) or fill each with its column's median over the file's rows, said in a note. "
+                            "The saved model keeps the medians: fewlabel predict --missing fill puts them in new "
+                            "rows' missing cells")
 
 
 def add_training_options(p: argparse.ArgumentParser, epochs: int, lr_help: str = "learning rate (default 1e-3)",
@@ -288,11 +298,12 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
 def own_file_options(args) -> dict:
     """How the command's ``--data`` is read when it is the user's own file (:func:`add_data_options`)."""
     return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side",
-                                                "unlabeled_folder")}
+                                                "unlabeled_folder", "missing")}
 
 
 def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
-                     partly_labeled: bool = False, id_column=None, max_side=None, unlabeled_folder=None):
+                     partly_labeled: bool = False, id_column=None, max_side=None, unlabeled_folder=None,
+                     missing=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
@@ -303,7 +314,8 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     their number), under the heading ``source["row_name_column"]``; a folder's ``source["class_names"]`` are
     its class sub-folders, which ``y`` indexes, with -1 for its unlabeled images (in ``unlabeled_folder``, by
     default ``unlabeled/``, or loose beside the class folders), counted in ``source["unlabeled_rows"]`` as a
-    table's are."""
+    table's are. A table's ``source["fill"]`` keeps its columns' medians, and ``missing='fill'`` puts them in its
+    missing cells (:func:`~fewlabel.datasets.tables.read_table_parts`; ``missing`` None: 'refuse')."""
     from fewlabel import datasets
     from fewlabel.datasets.partial import read_image_folder_rows, table_row_names
     from fewlabel.datasets.tables import read_table_parts
@@ -311,12 +323,13 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     path = Path(name)
     folder = is_path(name) and path.is_dir()
     given = [o for o, v in (("--label-column", label_column), ("--id-column", id_column), ("--size", size),
-                            ("--max-side", max_side), ("--color", color), ("--unlabeled-folder", unlabeled_folder))
+                            ("--max-side", max_side), ("--color", color), ("--unlabeled-folder", unlabeled_folder),
+                            ("--missing", missing))
              if v is not None]
     if not is_path(name) and given:
         raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
                          "own labels and is read as it is")
-    table_options = [o for o in given if o in ("--label-column", "--id-column")]
+    table_options = [o for o in given if o in ("--label-column", "--id-column", "--missing")]
     if folder and table_options:
         raise InputError(f"{_apply(table_options)} to a table; {name} is an image folder, whose classes are its "
                          "sub-folders and whose images are named by their files")
@@ -343,7 +356,7 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     partial = partly_labeled and label_column is not None
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
         parts = read_table_parts(path, label_column=column(label_column), id_column=column(id_column), mmap=True,
-                                 partial_labels=partial)
+                                 partial_labels=partial, missing=missing or "refuse")
     except InputError as e:
         if "is not a number" in str(e):  # most often the labels or the rows' names, read as a feature
             named = [o for o, v in (("--label-column", label_column), ("--id-column", id_column)) if v is None]
@@ -356,6 +369,16 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
               "row_name_column": "row" if id_column is None else str(id_column)}
     if parts["feature_names"] is not None:
         source.update(columns=list(parts["feature_names"]), label_column=parts.get("label_name"))
+    fill = parts.get("fill")
+    if fill is not None:  # saved with the model: fewlabel predict --missing fill puts them in new rows
+        source["fill"] = {"how": fill["how"], "values": fill["values"]}
+        if fill["filled"]:
+            import warnings
+
+            from fewlabel.datasets.partial import DataQualityWarning
+            from fewlabel.datasets.tables import filled_note
+
+            warnings.warn(filled_note(path, fill["filled"]), DataQualityWarning, stacklevel=2)
     y = parts["y"]
     if partial and y is not None:
         from fewlabel.datasets.partial import encode_labels

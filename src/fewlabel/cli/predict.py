@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     p.add_argument("--id-column", help="a table column that names each row in the output (default: the row number)")
     p.add_argument("--size", type=image_size, help="resize images to HxW (default: the size the model was trained "
                                                    "on, when it resized its images)")
+    p.add_argument("--missing", choices=["refuse", "fill"], default="refuse",
+                   help="a table's missing cells (empty, NaN, NA, ?): refuse (the default: the first one is named) or "
+                        "fill each with its column's median over the rows the model was trained on, kept with it")
     p.add_argument("--batch-size", type=int, default=1024, help="rows read and answered at a time (default 1024)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -56,10 +59,23 @@ def run(args, out) -> int:
     _, record = expected_input(model)
     # a folder is read at the model's image size and colour; a --size given with a file is refused, not ignored
     settings = reading_settings(model, size=args.size) if Path(args.data).is_dir() else {"size": args.size}
+    fill = None
+    if args.missing == "fill":
+        if Path(args.data).is_dir():
+            raise InputError(f"--missing applies to a table's cells; {args.data} is an image folder")
+        fill = (record.get("fill") or {}).get("values")
+        if fill is None:
+            raise InputError(f"--missing fill: the model in {args.model} keeps no column medians to fill with (it was "
+                             "not trained on a table read by a fewlabel command); fill the missing cells or drop "
+                             "their rows")
     rows = open_rows(args.data, **settings, columns=record.get("columns"), id_column=column(args.id_column),
-                     label_column=record.get("label_column"))
+                     label_column=record.get("label_column"), fill=fill)
     check_rows(model, rows, args.model)
     summary = predict_file(model, rows, target, batch_size=args.batch_size, progress=not args.quiet)
     extra = "".join(f", {summary[k]:,} {k}" for k in ("flagged", "outlier", "unknown") if k in summary)
+    if rows.filled:
+        from fewlabel.datasets.tables import filled_note
+
+        print("note: " + filled_note(args.data, rows.filled, "each column's median over the model's training rows"))
     print(f"{type(model).__name__} ({kind}) applied to {summary['rows']:,} rows of {args.data}{extra}; wrote {target}")
     return 0

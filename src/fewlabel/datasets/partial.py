@@ -166,6 +166,7 @@ class PartlyLabeled:
     id_column: str | None = None
     notes: list[str] = field(default_factory=list)
     read: dict | None = None  # images: the size and colour they were read at
+    fill: dict | None = None  # a table's columns' medians, and the missing cells filled with them (missing="fill")
 
     def record(self) -> dict:
         """What a model trained on these rows should remember of how they were read (``fewlabel predict`` reads
@@ -175,6 +176,8 @@ class PartlyLabeled:
             out["read"] = self.read
         if self.feature_names is not None:
             out.update(columns=list(self.feature_names), label_column=self.label_column, id_column=self.id_column)
+        if self.fill is not None:  # fewlabel predict --missing fill puts these medians in new rows' missing cells
+            out["fill"] = {"how": self.fill["how"], "values": list(self.fill["values"])}
         return out
 
     @property
@@ -501,9 +504,13 @@ def table_row_names(ids, n_rows: int, path, id_column=None) -> list[str]:
     return row_names
 
 
-def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5) -> PartlyLabeled:
-    """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``)."""
-    from fewlabel.datasets.tables import read_table_parts, table_suffix
+def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5,
+                              missing: str = "refuse") -> PartlyLabeled:
+    """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``); ``missing``
+    as :func:`read_partly_labeled`."""
+    from fewlabel.datasets.tables import check_missing, filled_note, read_table_parts, table_suffix
+
+    check_missing(missing)
 
     path = Path(path).expanduser()
     suffix = table_suffix(path)
@@ -523,7 +530,8 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
         # what reading warns of (a workbook's other sheets) becomes a note of the data, as a folder's notes are
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataQualityWarning)
-            parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True)
+            parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True,
+                                     missing=missing)
     except InputError as e:
         if id_column is None and "is not a number" in str(e):  # most often the rows' names, read as a feature
             raise InputError(f"{e} (a column of row names is not a feature: name it with --id-column, id_column= "
@@ -536,6 +544,9 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     X, y = parts["X"], parts["y"]
+    fill = parts.get("fill")
+    if fill is not None and fill["filled"]:
+        _warn(notes, filled_note(path, fill["filled"]))
     if y is None:
         raise InputError(f"{path} holds no labels: save X and y in an .npz (y = -1 for unlabeled rows), or use a table "
                          "with a label column")
@@ -546,12 +557,13 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
     data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=row_names, source=str(path), kind=kind,
                          row_name_column=str(id_column) if id_column is not None else "row",
                          feature_names=parts.get("feature_names"), label_column=parts.get("label_name"),
-                         id_column=None if id_column is None else str(id_column), notes=notes)
+                         id_column=None if id_column is None else str(id_column), notes=notes, fill=fill)
     return _check_classes(data, min_class_rows)
 
 
 def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_folder: str = UNLABELED_FOLDER,
-                        size=AUTO, color=None, min_class_rows: int = 5, max_side: int = MAX_SIDE) -> PartlyLabeled:
+                        size=AUTO, color=None, min_class_rows: int = 5, max_side: int = MAX_SIDE,
+                        missing: str = "refuse") -> PartlyLabeled:
     """Read partly labeled data as it is kept: an image folder, a table with a label column, or an .npz.
 
     Parameters
@@ -574,6 +586,11 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         :func:`~fewlabel.datasets.read_image_folder`).
     min_class_rows : int
         Warn (:class:`DataQualityWarning`) about each class with fewer labeled rows than this.
+    missing : str
+        Tables: what a missing feature cell (empty, NaN, ``?``, ...) meets: ``"refuse"`` (an InputError naming its
+        row and column) or ``"fill"``: each filled with its column's median over every row of the file, labeled or
+        not (said in a :class:`DataQualityWarning`). Either way the columns' medians are kept (``fill``), and a
+        model trained on the rows keeps them, for ``fewlabel predict --missing fill``.
 
     Raises InputError for data with no labeled row or a single class, labels marked unlabeled in two
     ways, images of mixed sizes (with ``size=None``); CorruptFileError naming every unreadable image.
@@ -592,4 +609,4 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         raise InputError(f"{p} is not an image folder: size / color apply to image folders only")
     if not p.exists():
         raise DataNotFoundError(f"no such file or folder: {p}")
-    return read_partly_labeled_table(p, label_column, id_column, min_class_rows)
+    return read_partly_labeled_table(p, label_column, id_column, min_class_rows, missing)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fewlabel.datasets.tables import MISSING_REMEDY
 from fewlabel.errors import CorruptFileError, DataNotFoundError, InputError
 
 
@@ -30,6 +31,8 @@ class Rows:
     row_shape: tuple
     name_column: str
     _batches: object = field(repr=False, default=None)
+    #: a table's missing cells filled so far (with ``fill``, :func:`open_rows`), by column
+    filled: dict = field(default_factory=dict)
 
     def batches(self, size: int = 1024) -> Iterator[tuple[np.ndarray, list[str]]]:
         if not isinstance(size, int) or size < 1:
@@ -105,11 +108,24 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
     return [names.index(c) for c in expect], ident
 
 
-def _text_rows(path: Path, expect, id_column, label_column) -> Rows:
+def _filled(filled: dict, X: np.ndarray, fill, names) -> np.ndarray:
+    """``X`` with its missing cells filled from ``fill`` (the model's medians), counted in ``filled`` by column."""
+    if fill is None:
+        return X
+    from fewlabel.datasets.tables import fill_missing
+
+    X, counts = fill_missing(X, fill, names)
+    for name, n in counts.items():
+        filled[name] = filled.get(name, 0) + n
+    return X
+
+
+def _text_rows(path: Path, expect, id_column, label_column, fill=None) -> Rows:
     from fewlabel.datasets.tables import open_text, parse_feature_column, text_header
 
     delimiter, _, has_header, names = text_header(path)
     features, ident = _match_columns(path, names, has_header, expect, id_column, label_column)
+    filled: dict = {}
     with open_text(path) as f:
         n_rows = sum(1 for line in f if line.strip()) - (1 if has_header else 0)
     if n_rows <= 0:
@@ -141,15 +157,16 @@ def _text_rows(path: Path, expect, id_column, label_column) -> Rows:
         table = np.array(chunk, dtype=str)
         X = np.empty((len(chunk), len(features)), np.float32)
         for k, j in enumerate(features):
-            X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path, False,
-                                           delimiter == ";")
+            X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path,
+                                           fill is not None, delimiter == ";")
         ids = [str(v).strip() for v in table[:, ident]] if ident is not None else [str(r) for r in lines]
-        return X, ids
+        return _filled(filled, X, fill, [names[j] for j in features]), ids
 
-    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches)
+    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches,
+                filled)
 
 
-def _parquet_rows(path: Path, expect, id_column, label_column) -> Rows:
+def _parquet_rows(path: Path, expect, id_column, label_column, fill=None) -> Rows:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -164,6 +181,7 @@ def _parquet_rows(path: Path, expect, id_column, label_column) -> Rows:
     n_rows = file.metadata.num_rows
     if n_rows == 0:
         raise InputError(f"{path} has no rows")
+    filled: dict = {}
 
     def batches(n):
         done = 0
@@ -175,18 +193,21 @@ def _parquet_rows(path: Path, expect, id_column, label_column) -> Rows:
                     X[:, k] = np.asarray(values, dtype=np.float32)
                 except (TypeError, ValueError):
                     raise InputError(f"{path}, column {names[j]!r}: not numbers") from None
+            X = _filled(filled, X, fill, [names[j] for j in features])
             if not np.isfinite(X).all():
                 i, k = np.argwhere(~np.isfinite(X))[0]
-                raise InputError(f"{path}, row {done + i + 1}, column {names[features[k]]!r}: missing or not finite")
+                what = "not finite" if fill is not None or np.isinf(X[i, k]) else f"missing; {MISSING_REMEDY}"
+                raise InputError(f"{path}, row {done + i + 1}, column {names[features[k]]!r}: {what}")
             ids = ([str(v) for v in batch.column(ident).to_pylist()] if ident is not None
                    else [str(done + i + 1) for i in range(batch.num_rows)])
             done += batch.num_rows
             yield X, ids
 
-    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches)
+    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches,
+                filled)
 
 
-def _numpy_rows(path: Path, expect) -> Rows:
+def _numpy_rows(path: Path, expect, fill=None) -> Rows:
     from fewlabel.datasets.tables import load_npz
 
     if path.suffix.lower() == ".npz":
@@ -202,25 +223,30 @@ def _numpy_rows(path: Path, expect) -> Rows:
         raise InputError(f"{path}: expected rows of features or images, got shape {X.shape}")
     if expect is not None and X.ndim == 2 and X.shape[1] != len(expect):
         raise InputError(f"{path} has {X.shape[1]} feature columns, but the model was trained on {len(expect)}")
+    filled: dict = {}
 
     def batches(n):
         for start in range(0, len(X), n):
             part = np.asarray(X[start:start + n])
             if part.dtype != np.uint8:
                 part = part.astype(np.float32)
+                if part.ndim == 2:
+                    part = _filled(filled, part, fill, expect)
                 if not np.isfinite(part).all():
                     i = int(np.argwhere(~np.isfinite(part.reshape(len(part), -1)))[0][0])
-                    raise InputError(f"{path}, row {start + i + 1}: NaN or infinite values")
+                    remedy = f"; {MISSING_REMEDY}" if part.ndim == 2 and fill is None else ""
+                    raise InputError(f"{path}, row {start + i + 1}: NaN or infinite values{remedy}")
             yield part, [str(start + i + 1) for i in range(len(part))]
 
-    return Rows(path, "arrays", len(X), tuple(X.shape[1:]), "row", batches)
+    return Rows(path, "arrays", len(X), tuple(X.shape[1:]), "row", batches, filled)
 
 
-def open_rows(path, *, size=None, color=None, columns=None, id_column=None, label_column=None) -> Rows:
+def open_rows(path, *, size=None, color=None, columns=None, id_column=None, label_column=None, fill=None) -> Rows:
     """Rows of an image folder (every image under it, named by its path under the folder; ``size``, ``color`` as
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
-    a NumPy file (``.npy`` memory-mapped)."""
+    a NumPy file (``.npy`` memory-mapped). ``fill``: a value for each feature column (in ``columns``' order), put
+    in a table's missing cells, which are otherwise refused; :attr:`Rows.filled` counts them as batches are read."""
     from fewlabel.datasets.tables import DECOMPRESSION_ERRORS, SUPPORTED, TEXT_LIKE, damaged, table_suffix, unsupported
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
@@ -231,6 +257,8 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
     if path.is_dir():
         if id_column is not None:
             raise InputError(f"{path} is an image folder: --id-column applies to tables (images are named by their file)")
+        if fill is not None:
+            raise InputError(f"{path} is an image folder: --missing applies to a table's cells")
         return _image_rows(path, size, color)
     if size is not None or color is not None:
         raise InputError(f"{path} is not an image folder: size / color apply to image folders only")
@@ -241,13 +269,13 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_LIKE:
         try:
-            return _text_rows(path, columns, id_column, label_column)
+            return _text_rows(path, columns, id_column, label_column, fill)
         except UnicodeDecodeError as e:
             raise InputError(f"{path} is not UTF-8 text ({e})") from None
         except DECOMPRESSION_ERRORS as e:
             raise damaged(path, e) from None
     if ext == ".parquet":
-        return _parquet_rows(path, columns, id_column, label_column)
+        return _parquet_rows(path, columns, id_column, label_column, fill)
     if id_column is not None:
         raise InputError(f"{path} is a NumPy file: its rows are named by their number (--id-column applies to tables)")
-    return _numpy_rows(path, columns)
+    return _numpy_rows(path, columns, fill)

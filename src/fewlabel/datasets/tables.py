@@ -38,6 +38,12 @@ SUPPORTED = TEXT_LIKE + (".parquet", ".npy", ".npz")
 COMPRESSIONS = {".gz": gzip, ".bz2": bz2, ".xz": lzma}
 # Cell spellings that mean "no value" (lower-cased, stripped); "?" is what UCI files use.
 MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
+#: What a table's missing feature cells meet (``missing=``, ``--missing``): refused, the first one named with the
+#: remedies, or each filled with its column's median over the rows read (:func:`fill_missing`)
+MISSING_CELLS = ("refuse", "fill")
+#: How a missing cell is named as refused, with the remedies: fill or drop it, or let fewlabel fill it
+MISSING_REMEDY = ("fill it or drop the row, or give --missing fill (missing='fill' in Python) to fill each missing "
+                  "cell with its column's median (allow_nan=True in Python keeps it as NaN)")
 
 
 #: What to do with files that are tables in another form, by extension.
@@ -208,7 +214,7 @@ def _check_values(values, missing, where, column, path, allow_nan):
         i = int(np.flatnonzero(missing)[0])
         raise InputError(
             f"{path}, {where(i)}, column {column}: missing value (empty or NaN; {int(missing.sum())} in this "
-            "column); fill it, drop the row, or pass allow_nan=True to keep NaN"
+            f"column); {MISSING_REMEDY}"
         )
     bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max)
     if bad.any():
@@ -710,7 +716,7 @@ def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=
             "label_name": None if label is None else names[label], "ids": ids}
 
 
-def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False):
+def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False, missing=None):
     """Read a feature table.
 
     Parameters
@@ -730,6 +736,9 @@ def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=Fals
         rows are paged in as they are used, and writing into the array never reaches the file (copy-on-write).
         Off by default: overwriting the file while the array is still in use crashes the process (SIGBUS), a
         trap in a notebook; the ``fewlabel`` commands turn it on.
+    missing : str, optional
+        ``"fill"``: each missing feature cell filled with its column's median over the rows (for a table; see
+        :func:`read_table_parts` for the medians themselves); ``"refuse"``: as ``allow_nan=False``.
 
     Returns
     -------
@@ -740,16 +749,74 @@ def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=Fals
     feature_names : list of str or None
         Header names (or column indices as strings); None for image arrays.
     """
-    parts = read_table_parts(path, label_column, columns, allow_nan, mmap=mmap)
+    parts = read_table_parts(path, label_column, columns, allow_nan, mmap=mmap, missing=missing)
     return parts["X"], parts["y"], parts["feature_names"]
 
 
+def check_missing(missing) -> str:
+    if not isinstance(missing, str) or missing not in MISSING_CELLS:
+        raise InputError(f"missing must be one of {', '.join(map(repr, MISSING_CELLS))}, got {missing!r}")
+    return missing
+
+
+def column_fill_values(X: np.ndarray, names, path) -> np.ndarray:
+    """Each feature column's median over the rows where it has a value (float32): what ``missing="fill"`` puts in
+    its missing cells, in the rows read and, saved with a model, in the new rows it answers. The median, not the
+    mean: one wild value in a column (a typo, a unit slip) does not move it. A column with no value at all is
+    refused: there is nothing to fill it with."""
+    X = np.asarray(X)
+    empty = np.isnan(X).all(axis=0)
+    if empty.any():
+        bad = [str(names[k]) if names is not None else str(k + 1) for k in np.flatnonzero(empty)]
+        raise InputError(f"{path}: column(s) {', '.join(map(repr, bad[:8]))} hold no value in any row; leave them "
+                         "out of the file (or give them values)")
+    # column by column: a temporary of one column, not of the table
+    return np.array([np.nanmedian(X[:, k]) for k in range(X.shape[1])], dtype=np.float32)
+
+
+def fill_missing(X: np.ndarray, values: np.ndarray, names=None) -> tuple[np.ndarray, dict]:
+    """``X`` with each NaN cell of column k set to ``values[k]`` (in place where ``X`` is writable float32, else in
+    a copy), and how many cells were filled in each column (by name, or 1-based number)."""
+    nan = np.isnan(X)
+    if not nan.any():
+        return X, {}
+    if not (X.flags.writeable and X.dtype == np.float32):
+        X = np.array(X, dtype=np.float32)
+    rows, cols = np.nonzero(nan)
+    X[rows, cols] = np.asarray(values, dtype=np.float32)[cols]
+    counts = np.bincount(cols, minlength=X.shape[1])
+    return X, {(str(names[k]) if names is not None else str(k + 1)): int(c) for k, c in enumerate(counts) if c}
+
+
+def filled_note(where, counts: dict, medians: str = "each column's median") -> str:
+    """What :func:`fill_missing` did, in a sentence: the cells filled, their columns and what filled them."""
+    total = sum(counts.values())
+    cols = ", ".join(f"{name!r} {n:,}" for name, n in list(counts.items())[:8]) + (" ..." if len(counts) > 8 else "")
+    return (f"{where}: filled {total:,} missing cell(s) in {len(counts)} column(s) with {medians} ({cols}); "
+            "--missing refuse to stop at them instead")
+
+
 def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
-                     partial_labels=False, mmap=False) -> dict:
+                     partial_labels=False, mmap=False, missing=None) -> dict:
     """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with
     ``partial_labels``, label cells returned as written (missing ones included) for
     :func:`fewlabel.datasets.partial.encode_labels`. Returns ``{"X", "y", "feature_names", "label_name",
-    "ids"}``."""
+    "ids"}``. With ``missing`` ('refuse' or 'fill', :data:`MISSING_CELLS`), a table's rows (2-D) also give
+    ``"fill"``: ``{"how": "median", "values": each column's median (:func:`column_fill_values`), "filled": the
+    cells filled in each column}``; 'fill' fills the missing cells (``allow_nan`` is then implied), 'refuse' refuses
+    them as ``allow_nan=False`` does."""
+    if missing is not None:
+        check_missing(missing)
+        allow_nan = missing == "fill"
+        parts = read_table_parts(path, label_column, columns, allow_nan, id_column, partial_labels, mmap)
+        X = parts["X"]
+        if X.ndim == 2:
+            values = column_fill_values(X, parts["feature_names"], path)
+            filled = {}
+            if missing == "fill":
+                X, filled = fill_missing(X, values, parts["feature_names"])
+            parts.update(X=X, fill={"how": "median", "values": [float(v) for v in values], "filled": filled})
+        return parts
     if not isinstance(mmap, (bool, np.bool_)):
         raise InputError(f"mmap must be True or False, got {mmap!r}")
     if not isinstance(path, (str, os.PathLike)):

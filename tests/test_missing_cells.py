@@ -111,6 +111,8 @@ def test_classify_refuses_then_fills_and_predict_fills_next_weeks_file_the_same_
     with open(target, newline="") as f:
         labels = [r["label"] for r in csv.DictReader(f)]
     assert labels == list(model.predict(X_new))
+    assert main(["info", str(out / "model")]) == 0
+    assert "missing cells: each column's median over the training rows kept" in capsys.readouterr().out
 
 
 def test_cluster_fills_and_its_clusterer_fills_new_rows(wine, tmp_path, capsys):

@@ -75,6 +75,16 @@ def test_reading_refuses_or_fills_and_keeps_the_medians(wine):
         read_partly_labeled(wine["path"], label_column="cultivar", missing="median")
 
 
+def test_an_npz_is_filled_and_its_columns_counted_as_its_refusal_counts_them(wine, tmp_path):
+    y = np.where(np.arange(len(wine["y"])) % 5 == 0, wine["y"], -1)
+    np.savez(tmp_path / "w.npz", X=wine["X"], y=y)
+    with pytest.raises(InputError, match=r"row 7, column 2: missing value"):
+        read_partly_labeled(tmp_path / "w.npz")
+    with pytest.warns(DataQualityWarning, match=r"\('column 2' 1, 'column 4' 2, 'column 8' 1\)"):
+        data = read_partly_labeled(tmp_path / "w.npz", missing="fill")
+    np.testing.assert_allclose(data.X, np.where(np.isnan(wine["X"]), wine["medians"], wine["X"]), rtol=1e-6)
+
+
 def test_a_column_with_no_value_is_named(tmp_path):
     path = _write(tmp_path / "t.csv", ["a", "b", "y"], [["1", "", "x"], ["2", "", "z"], ["3", "?", ""]])
     with pytest.raises(InputError, match=r"column\(s\) 'b' hold no value in any row"):

@@ -231,7 +231,7 @@ def _numpy_rows(path: Path, expect, fill=None) -> Rows:
             if part.dtype != np.uint8:
                 part = part.astype(np.float32)
                 if part.ndim == 2:
-                    part = _filled(filled, part, fill, expect)
+                    part = _filled(filled, part, fill, None)  # columns by their place, from 1
                 if not np.isfinite(part).all():
                     i = int(np.argwhere(~np.isfinite(part.reshape(len(part), -1)))[0][0])
                     remedy = f"; {MISSING_REMEDY}" if part.ndim == 2 and fill is None else ""

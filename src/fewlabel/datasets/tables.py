@@ -776,7 +776,8 @@ def column_fill_values(X: np.ndarray, names, path) -> np.ndarray:
 
 def fill_missing(X: np.ndarray, values: np.ndarray, names=None) -> tuple[np.ndarray, dict]:
     """``X`` with each NaN cell of column k set to ``values[k]`` (in place where ``X`` is writable float32, else in
-    a copy), and how many cells were filled in each column (by name, or 1-based number)."""
+    a copy), and how many cells were filled in each column (by name; without names, "column k", counted from 1 as
+    the messages count a NumPy file's columns)."""
     nan = np.isnan(X)
     if not nan.any():
         return X, {}
@@ -785,7 +786,7 @@ def fill_missing(X: np.ndarray, values: np.ndarray, names=None) -> tuple[np.ndar
     rows, cols = np.nonzero(nan)
     X[rows, cols] = np.asarray(values, dtype=np.float32)[cols]
     counts = np.bincount(cols, minlength=X.shape[1])
-    return X, {(str(names[k]) if names is not None else str(k + 1)): int(c) for k, c in enumerate(counts) if c}
+    return X, {(str(names[k]) if names is not None else f"column {k + 1}"): int(c) for k, c in enumerate(counts) if c}
 
 
 def filled_note(where, counts: dict, medians: str = "each column's median") -> str:
@@ -813,8 +814,9 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
         if X.ndim == 2:
             values = column_fill_values(X, parts["feature_names"], path)
             filled = {}
-            if missing == "fill":
-                X, filled = fill_missing(X, values, parts["feature_names"])
+            if missing == "fill":  # a NumPy file's columns are named by their place, counted from 1 as elsewhere
+                names = None if table_suffix(Path(path)) in (".npy", ".npz") else parts["feature_names"]
+                X, filled = fill_missing(X, values, names)
             parts.update(X=X, fill={"how": "median", "values": [float(v) for v in values], "filled": filled})
         return parts
     if not isinstance(mmap, (bool, np.bool_)):

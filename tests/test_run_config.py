@@ -419,3 +419,24 @@ def test_a_table_with_missing_cells_is_refused_or_filled_and_its_classes_keep_th
     assert exp.arrays["class_names"] == ["barbera", "barolo", "grignolino"]
     kept = np.concatenate([exp.arrays["y"], exp.arrays["y_test"]])
     assert sorted(set(kept.tolist())) == [0, 1] and len(kept) == int((names != "grignolino").sum())
+
+
+def test_a_folders_classes_are_kept_by_their_folders_names(tmp_path):
+    """data.classes names an image folder's classes as its sub-folders are named (the rows hold their codes): it
+    found no rows of class ['zero', 'one'] before."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from fewlabel.experiment import read_experiment
+
+    d = load_digits()
+    words = ["zero", "one", "two"]
+    for i in np.flatnonzero(d.target[:90] < 3):
+        where = tmp_path / "photos" / words[d.target[i]]
+        where.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.round(d.images[i] * 255 / 16).astype(np.uint8)).save(where / f"{i:03d}.png")
+    exp = read_experiment(write(tmp_path, '[data]\nfolder = "photos"\nclasses = ["zero", "two"]\n\n[tasks.map]\n'
+                                          'method = "pca"\n'))
+    assert exp.arrays["class_names"] == ["one", "two", "zero"]  # the folders, sorted
+    kept = np.concatenate([exp.arrays["y"], exp.arrays["y_test"]])
+    assert sorted(set(kept.tolist())) == [1, 2] and len(kept) == int(np.isin(d.target[:90], [0, 2]).sum())

@@ -138,6 +138,17 @@ def test_a_column_of_row_names_not_named_as_such(tmp_path, capsys, no_training):
              tmp_path / "out", "'sample'", "'s00' is not a number", "--id-column")
 
 
+def test_a_column_of_categories_among_the_features_is_named_with_what_to_do(tmp_path, capsys, no_training):
+    path = tmp_path / "t.csv"
+    rows = ["sample,a,region,label"] + [f"s{i:02d},{i},{['north', 'south'][i % 2]},{'x' if i % 3 else ''}"
+                                        for i in range(12)]
+    path.write_text("\n".join(rows) + "\n")
+    for command in ("classify", "cluster"):
+        _refused(capsys, [command, "--data", path, "--label-column", "label", "--id-column", "sample", "--out",
+                          tmp_path / "out"], tmp_path / "out", "column 3 ('region'): 'north' is not a number",
+                 "a column of categories becomes numbers first (one 0/1 column per category)")
+
+
 def test_a_table_without_its_label_column_named_points_at_the_likely_one(tmp_path, capsys, no_training):
     """The column of a few class names among empty cells is offered, before ids (a value a row) and before a
     numeric feature with a missing value; features that are all numbers are not."""

@@ -359,10 +359,13 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
                                  partial_labels=partial, missing=missing or "refuse")
     except InputError as e:
         if "is not a number" in str(e):  # most often the labels or the rows' names, read as a feature
+            from fewlabel.datasets.tables import CATEGORIES_HINT
+
             named = [o for o, v in (("--label-column", label_column), ("--id-column", id_column)) if v is None]
             if named:
                 raise InputError(f"{e} (a column of labels or of row names is not a feature: name it with "
-                                 f"{' or '.join(named)})") from None
+                                 f"{' or '.join(named)}; {CATEGORIES_HINT})") from None
+            raise InputError(f"{e} ({CATEGORIES_HINT})") from None
         raise
     source = {"source": str(path), "kind": "table",
               "row_names": table_row_names(parts.get("ids"), len(parts["X"]), path, id_column),

@@ -533,9 +533,13 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
             parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True,
                                      missing=missing)
     except InputError as e:
-        if id_column is None and "is not a number" in str(e):  # most often the rows' names, read as a feature
-            raise InputError(f"{e} (a column of row names is not a feature: name it with --id-column, id_column= "
-                             "in Python)") from None
+        if "is not a number" in str(e):
+            from fewlabel.datasets.tables import CATEGORIES_HINT
+
+            if id_column is None:  # most often the rows' names, read as a feature
+                raise InputError(f"{e} (a column of row names is not a feature: name it with --id-column, id_column= "
+                                 f"in Python; {CATEGORIES_HINT})") from None
+            raise InputError(f"{e} ({CATEGORIES_HINT})") from None
         raise
     notes: list[str] = []
     for w in caught:

@@ -41,6 +41,9 @@ MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
 #: What a table's missing feature cells meet (``missing=``, ``--missing``): refused, the first one named with the
 #: remedies, or each filled with its column's median over the rows read (:func:`fill_missing`)
 MISSING_CELLS = ("refuse", "fill")
+#: What a word among a table's features may be besides a label or a row's name, and what to do with it
+CATEGORIES_HINT = ("features are read as numbers: a column of categories becomes numbers first (one 0/1 column per "
+                   "category) or is left out of the file")
 #: How a missing cell is named as refused, with the remedies: fill or drop it, or let fewlabel fill it
 MISSING_REMEDY = ("fill it or drop the row, or give --missing fill (missing='fill' in Python) to fill each missing "
                   "cell with its column's median (allow_nan=True in Python keeps it as NaN)")

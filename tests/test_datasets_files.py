@@ -2,6 +2,7 @@
 
 import re
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -59,6 +60,24 @@ def test_a_sub_folder_named_unlabeled_is_read_as_a_class_and_said(tmp_path):
     with pytest.warns(DataQualityWarning, match="fewer than 5 labeled rows"):
         data = read_partly_labeled(tmp_path, unlabeled_folder="Un-labeled")
     assert data.y.tolist() == [0, 0, 1, 1, -1, -1]
+
+
+def test_labels_that_differ_only_in_case_or_separators_are_said(tmp_path):
+    """'T-shirt' and 't shirt', 'Bag' and 'bag' are read as written (four classes) and named in a note, since a
+    person usually means one class by them; 'shirt' beside 'T-shirt' is another class, and no note."""
+    from fewlabel.datasets.partial import read_partly_labeled
+
+    labels = ["T-shirt", "t shirt", "t shirt", "Bag", "bag", "bag", "shirt", "shirt", ""] * 2
+    path = write(tmp_path, "t.csv", "a,kind\n" + "".join(f"{i},{k}\n" for i, k in enumerate(labels)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = read_partly_labeled(path, label_column="kind")
+    said = [str(w.message) for w in caught if "differ only in case" in str(w.message)]
+    assert said == ["labels 'Bag' (2) and 'bag' (4) differ only in case, spaces, '-' or '_': read as 2 classes, as "
+                    "written; if they are one class, write them alike",
+                    "labels 'T-shirt' (2) and 't shirt' (4) differ only in case, spaces, '-' or '_': read as 2 "
+                    "classes, as written; if they are one class, write them alike"] and said[0] in data.notes
+    assert data.class_names == ["Bag", "T-shirt", "bag", "shirt", "t shirt"]
 
 
 def test_flat_grayscale_folder(tmp_path):

@@ -30,6 +30,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -217,7 +218,15 @@ def _check_classes(data: PartlyLabeled, min_class_rows: int) -> PartlyLabeled:
     if len(data.class_names) < 2:
         raise InputError(f"{data.source} has labeled rows of one class only ({data.class_names[0]!r}): a classifier "
                          f"needs at least two classes; {_HOW_TO_LABEL[data.kind]}")
-    few = {name: n for name, n in data.class_counts().items() if n < min_class_rows}
+    counts = data.class_counts()
+    alike = {}  # names that a person would read as one class: the same but for case, spaces, '-' and '_'
+    for name in counts:
+        alike.setdefault(re.sub(r"[\s_\-]+", "", str(name).casefold()), []).append(name)
+    for group in (g for g in alike.values() if len(g) > 1):
+        listed = " and ".join(f"{name!r} ({counts[name]})" for name in group)
+        _warn(data.notes, f"labels {listed} differ only in case, spaces, '-' or '_': read as {len(group)} classes, "
+                          "as written; if they are one class, write them alike")
+    few = {name: n for name, n in counts.items() if n < min_class_rows}
     if few:
         listed = ", ".join(f"{name!r} ({n})" for name, n in list(few.items())[:10])
         _warn(data.notes, f"{len(few)} class(es) with fewer than {min_class_rows} labeled rows: {listed}; the "

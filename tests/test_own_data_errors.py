@@ -146,7 +146,7 @@ def test_a_column_of_categories_among_the_features_is_named_with_what_to_do(tmp_
     for command in ("classify", "cluster"):
         _refused(capsys, [command, "--data", path, "--label-column", "label", "--id-column", "sample", "--out",
                           tmp_path / "out"], tmp_path / "out", "column 3 ('region'): 'north' is not a number",
-                 "a column of categories becomes numbers first (one 0/1 column per category)")
+                 "a column of categories is read as one 0/1 column per category with --categorical NAME")
 
 
 def test_a_table_without_its_label_column_named_points_at_the_likely_one(tmp_path, capsys, no_training):

@@ -11,7 +11,7 @@ from fewlabel.errors import FewlabelError, InputError
 from fewlabel.experiment_checks import Where, kind_of
 
 DATA_KEYS = ("name", "folder", "table", "split", "test_split", "root", "test_fraction", "label_column",
-             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows", "missing")
+             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows", "missing", "categorical")
 TEST_FRACTION = 0.2
 
 
@@ -42,7 +42,7 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
             raise w.fail("data.test_split", f"expected a split other than the one trained on ({out['split']!r}): "
                                             "scores on the training rows say nothing about new rows")
         out["root"] = None if "root" not in d else w.file(d["root"], "data.root", base, folder=True)
-        for key in ("test_fraction", "label_column", "image_size", "color", "missing"):
+        for key in ("test_fraction", "label_column", "image_size", "color", "missing", "categorical"):
             if key in d:
                 raise w.fail(f"data.{key}", f"applies to a folder or table of your own, not to the built-in "
                                             f"dataset {name!r} (it has splits: {', '.join(splits)})")
@@ -65,12 +65,18 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
             out["label_column"] = d.get("label_column")
             # a missing feature cell: refused (named), or filled with its column's median (fewlabel's --missing)
             out["missing"] = w.string(d.get("missing", "refuse"), "data.missing", ("refuse", "fill"))
+            cats = d.get("categorical")
+            if cats is not None and (not isinstance(cats, list) or not cats or not all(
+                    isinstance(c, (str, int)) and not isinstance(c, bool) for c in cats)):
+                raise w.fail("data.categorical", f"expected a non-empty list of column names or indices, got {cats!r}")
+            out["categorical"] = cats
         else:
             if "label_column" in d:
                 raise w.fail("data.label_column", "applies to a table; an image folder takes its labels from its "
                                                   "class sub-folders")
-            if "missing" in d:
-                raise w.fail("data.missing", "applies to a table's cells, not to an image folder")
+            for key in ("missing", "categorical"):
+                if key in d:
+                    raise w.fail(f"data.{key}", "applies to a table's cells, not to an image folder")
             size = d.get("image_size")
             if size is not None:
                 size = w.int_list(size, "data.image_size", 1)
@@ -150,17 +156,20 @@ def read_source(source: dict, split: str | None = None, root=None, data: dict | 
         X, y, names, _ = read_image_folder_rows(source["folder"], size="auto" if size is None else size,
                                                 color=d.get("color"))
         return X, y, names
-    from fewlabel.datasets.tables import filled_note, read_table_parts
+    import warnings
+
+    from fewlabel.datasets.partial import DataQualityWarning
+    from fewlabel.datasets.tables import categories_note, filled_note, read_table_parts
 
     parts = read_table_parts(source["table"], label_column=(data or {}).get("label_column"),
-                             missing=(data or {}).get("missing", "refuse"))
-    if parts.get("fill") and parts["fill"]["filled"]:
-        import warnings
-
-        from fewlabel.datasets.partial import DataQualityWarning
-
+                             missing=(data or {}).get("missing", "refuse"),
+                             categorical=(data or {}).get("categorical"))
+    if parts.get("fill") and parts["fill"]["filled"]:  # said as the commands say it, in the file's own terms
         warnings.warn(filled_note(source["table"], parts["fill"]["filled"]).replace("--missing refuse",
                                                                                     'data.missing = "refuse"'),
+                      DataQualityWarning, stacklevel=2)
+    if parts.get("categories"):
+        warnings.warn(categories_note(source["table"], parts["categories"], parts["category_counts"]),
                       DataQualityWarning, stacklevel=2)
     y = parts["y"]
     if y is not None and y.dtype.kind in "OUS":  # labels written as words: class codes, named by the words
@@ -183,9 +192,15 @@ def load_experiment_data(exp) -> dict:
     try:
         X, y, names = read_source(d, d.get("split"), d.get("root"), d)
     except FewlabelError as e:
-        # an experiment file's own spelling of the option the message names
-        raise w.fail(key, str(e).replace("give --missing fill (missing='fill' in Python)",
-                                         'set data.missing = "fill"')) from None
+        from fewlabel.datasets.tables import CATEGORIES_HINT
+
+        message = str(e)
+        if "is not a number" in message and d["kind"] == "table":
+            message += f" ({CATEGORIES_HINT})"
+        # an experiment file's own spelling of the options the message names
+        raise w.fail(key, message.replace("give --missing fill (missing='fill' in Python)", 'set data.missing = "fill"')
+                     .replace("with --categorical NAME (categorical=[NAME] in Python)",
+                              'with data.categorical = ["NAME"]')) from None
     if names is not None:  # classes named in the file (a folder's sub-folders, a table's words) may be named so here
         for holder in (d, exp.tasks.get("detect")):
             if holder and holder.get("classes") is not None:

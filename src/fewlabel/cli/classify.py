@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fewlabel.cli.common import (add_config_option, add_data_options, add_missing_option, add_output_options,
-                                 add_training_options, column, image_size, is_path, load_data, positive_int,
-                                 refuse_file_options, sizes, training_settings_of)
+from fewlabel.cli.common import (add_categorical_option, add_config_option, add_data_options, add_missing_option,
+                                 add_output_options, add_training_options, column, image_size, is_path, load_data,
+                                 positive_int, refuse_file_options, sizes, training_settings_of)
 from fewlabel.datasets.folders import AUTO, MAX_SIDE
 from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
@@ -70,6 +70,7 @@ def add_parser(sub) -> None:
     own.add_argument("--color", choices=["L", "RGB"], help="read images as grayscale (L) or colour (RGB); default: "
                                                             "grayscale when every image is")
     add_missing_option(own)
+    add_categorical_option(own)
     own.add_argument("--folds", type=int, default=None,
                      help=f"cross-validation folds for the accuracy estimate (default {FOLDS}; 0: no estimate)")
     p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
@@ -181,7 +182,8 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds", "--missing")
+OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds", "--missing",
+                 "--categorical")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
 
@@ -222,8 +224,9 @@ def run_own_data(args, out: Path) -> int:
 
     if args.max_side is not None and not Path(args.data).is_dir():
         raise InputError(f"--max-side applies to an image folder; {args.data} is a file")
-    if args.missing is not None and Path(args.data).is_dir():
-        raise InputError(f"--missing applies to a table's cells; {args.data} is an image folder")
+    for option, value in (("--missing", args.missing), ("--categorical", args.categorical)):
+        if value is not None and Path(args.data).is_dir():
+            raise InputError(f"{option} applies to a table's cells; {args.data} is an image folder")
 
     params = classifier_params(args)
     SemiSupervisedClassifier(**params).check_params()  # a bad setting is named before the data is read
@@ -233,7 +236,7 @@ def run_own_data(args, out: Path) -> int:
                                    unlabeled_folder=args.unlabeled_folder or UNLABELED_FOLDER,
                                    size=AUTO if args.size is None else args.size, color=args.color,
                                    max_side=MAX_SIDE if args.max_side is None else args.max_side,
-                                   missing=args.missing or "refuse")
+                                   missing=args.missing or "refuse", categorical=args.categorical)
     log = (lambda *a, **k: None) if args.quiet else print
     print(data.summary())
     for note in data.notes:

@@ -167,6 +167,23 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, o
                          help="an image folder's sub-folder of unlabeled images (default unlabeled); images loose "
                               "beside the class folders are unlabeled too")
         add_missing_option(own)
+        add_categorical_option(own)
+
+
+def add_categorical_option(group) -> None:
+    """``--categorical``: a table's feature columns of categories, each read as one 0/1 column per category."""
+    group.add_argument("--categorical", type=column_list,
+                       help="a table's feature columns of categories (names or 0-based indices, comma-separated: "
+                            "region,colour), each read as one 0/1 column per category (an empty cell sets none). "
+                            "The saved model keeps the categories: fewlabel predict encodes new files with them")
+
+
+def column_list(text: str) -> list:
+    """Comma-separated table columns (names, or 0-based indices) given on the command line."""
+    items = [column(t.strip()) for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected column names or indices, comma-separated, got {text!r}")
+    return items
 
 
 def add_missing_option(group) -> None:
@@ -298,12 +315,12 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
 def own_file_options(args) -> dict:
     """How the command's ``--data`` is read when it is the user's own file (:func:`add_data_options`)."""
     return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side",
-                                                "unlabeled_folder", "missing")}
+                                                "unlabeled_folder", "missing", "categorical")}
 
 
 def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
                      partly_labeled: bool = False, id_column=None, max_side=None, unlabeled_folder=None,
-                     missing=None):
+                     missing=None, categorical=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
@@ -315,7 +332,8 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     its class sub-folders, which ``y`` indexes, with -1 for its unlabeled images (in ``unlabeled_folder``, by
     default ``unlabeled/``, or loose beside the class folders), counted in ``source["unlabeled_rows"]`` as a
     table's are. A table's ``source["fill"]`` keeps its columns' medians, and ``missing='fill'`` puts them in its
-    missing cells (:func:`~fewlabel.datasets.tables.read_table_parts`; ``missing`` None: 'refuse')."""
+    missing cells (:func:`~fewlabel.datasets.tables.read_table_parts`; ``missing`` None: 'refuse'); its
+    ``categorical`` columns are read as one 0/1 column per category, kept in ``source["categories"]``."""
     from fewlabel import datasets
     from fewlabel.datasets.partial import read_image_folder_rows, table_row_names
     from fewlabel.datasets.tables import read_table_parts
@@ -324,12 +342,12 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     folder = is_path(name) and path.is_dir()
     given = [o for o, v in (("--label-column", label_column), ("--id-column", id_column), ("--size", size),
                             ("--max-side", max_side), ("--color", color), ("--unlabeled-folder", unlabeled_folder),
-                            ("--missing", missing))
+                            ("--missing", missing), ("--categorical", categorical))
              if v is not None]
     if not is_path(name) and given:
         raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
                          "own labels and is read as it is")
-    table_options = [o for o in given if o in ("--label-column", "--id-column", "--missing")]
+    table_options = [o for o in given if o in ("--label-column", "--id-column", "--missing", "--categorical")]
     if folder and table_options:
         raise InputError(f"{_apply(table_options)} to a table; {name} is an image folder, whose classes are its "
                          "sub-folders and whose images are named by their files")
@@ -356,7 +374,7 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     partial = partly_labeled and label_column is not None
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
         parts = read_table_parts(path, label_column=column(label_column), id_column=column(id_column), mmap=True,
-                                 partial_labels=partial, missing=missing or "refuse")
+                                 partial_labels=partial, missing=missing or "refuse", categorical=categorical)
     except InputError as e:
         if "is not a number" in str(e):  # most often the labels or the rows' names, read as a feature
             from fewlabel.datasets.tables import CATEGORIES_HINT
@@ -382,6 +400,15 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
             from fewlabel.datasets.tables import filled_note
 
             warnings.warn(filled_note(path, fill["filled"]), DataQualityWarning, stacklevel=2)
+    if parts.get("categories"):  # saved with the model: fewlabel predict encodes new rows' categories with them
+        import warnings
+
+        from fewlabel.datasets.partial import DataQualityWarning
+        from fewlabel.datasets.tables import categories_note
+
+        source["categories"] = parts["categories"]
+        warnings.warn(categories_note(path, parts["categories"], parts["category_counts"]), DataQualityWarning,
+                      stacklevel=2)
     y = parts["y"]
     if partial and y is not None:
         from fewlabel.datasets.partial import encode_labels

@@ -42,6 +42,9 @@ def describe(header: dict) -> list[str]:
             lines.append(f"label column: {data['label_column']} (not a feature; left out of new files)")
         if data.get("scaled_columns"):
             lines.append("columns centred and scaled by their mean and spread over the training rows, new rows too")
+        if data.get("categories"):
+            cats = ", ".join(f"{name} ({len(values)})" for name, values in data["categories"].items())
+            lines.append(f"columns of categories, one 0/1 column per category: {cats}")
         if (data.get("fill") or {}).get("values") is not None:
             lines.append("missing cells: each column's median over the training rows kept, for fewlabel predict "
                          "--missing fill")

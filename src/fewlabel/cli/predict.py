@@ -69,10 +69,14 @@ def run(args, out) -> int:
                              "not trained on a table read by a fewlabel command); fill the missing cells or drop "
                              "their rows")
     rows = open_rows(args.data, **settings, columns=record.get("columns"), id_column=column(args.id_column),
-                     label_column=record.get("label_column"), fill=fill)
+                     label_column=record.get("label_column"), fill=fill, categories=record.get("categories"))
     check_rows(model, rows, args.model)
     summary = predict_file(model, rows, target, batch_size=args.batch_size, progress=not args.quiet)
     extra = "".join(f", {summary[k]:,} {k}" for k in ("flagged", "outlier", "unknown") if k in summary)
+    for name, values in rows.unseen.items():
+        listed = ", ".join(f"{v!r} {n:,}" for v, n in list(values.items())[:8]) + (" ..." if len(values) > 8 else "")
+        print(f"note: {args.data}: column {name!r} holds values the model never saw ({listed}): none of its "
+              f"categories is set in those rows, which the model answers from their other columns")
     if rows.filled:
         from fewlabel.datasets.tables import filled_note
 

@@ -168,6 +168,7 @@ class PartlyLabeled:
     notes: list[str] = field(default_factory=list)
     read: dict | None = None  # images: the size and colour they were read at
     fill: dict | None = None  # a table's columns' medians, and the missing cells filled with them (missing="fill")
+    categories: dict | None = None  # a table's columns of categories (categorical=): each one's categories
 
     def record(self) -> dict:
         """What a model trained on these rows should remember of how they were read (``fewlabel predict`` reads
@@ -179,6 +180,8 @@ class PartlyLabeled:
             out.update(columns=list(self.feature_names), label_column=self.label_column, id_column=self.id_column)
         if self.fill is not None:  # fewlabel predict --missing fill puts these medians in new rows' missing cells
             out["fill"] = {"how": self.fill["how"], "values": list(self.fill["values"])}
+        if self.categories:  # fewlabel predict encodes new rows' categories with these
+            out["categories"] = {k: list(v) for k, v in self.categories.items()}
         return out
 
     @property
@@ -514,10 +517,11 @@ def table_row_names(ids, n_rows: int, path, id_column=None) -> list[str]:
 
 
 def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5,
-                              missing: str = "refuse") -> PartlyLabeled:
+                              missing: str = "refuse", categorical=None) -> PartlyLabeled:
     """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``); ``missing``
-    as :func:`read_partly_labeled`."""
-    from fewlabel.datasets.tables import check_missing, filled_note, read_table_parts, table_suffix
+    and ``categorical`` as :func:`read_partly_labeled`."""
+    from fewlabel.datasets.tables import (categories_note, check_missing, filled_note, read_table_parts,
+                                          table_suffix)
 
     check_missing(missing)
 
@@ -540,7 +544,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataQualityWarning)
             parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True,
-                                     missing=missing)
+                                     missing=missing, categorical=categorical)
     except InputError as e:
         if "is not a number" in str(e):
             from fewlabel.datasets.tables import CATEGORIES_HINT
@@ -560,6 +564,8 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
     fill = parts.get("fill")
     if fill is not None and fill["filled"]:
         _warn(notes, filled_note(path, fill["filled"]))
+    if parts.get("categories"):
+        _warn(notes, categories_note(path, parts["categories"], parts["category_counts"]))
     if y is None:
         raise InputError(f"{path} holds no labels: save X and y in an .npz (y = -1 for unlabeled rows), or use a table "
                          "with a label column")
@@ -570,13 +576,14 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
     data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=row_names, source=str(path), kind=kind,
                          row_name_column=str(id_column) if id_column is not None else "row",
                          feature_names=parts.get("feature_names"), label_column=parts.get("label_name"),
-                         id_column=None if id_column is None else str(id_column), notes=notes, fill=fill)
+                         id_column=None if id_column is None else str(id_column), notes=notes, fill=fill,
+                         categories=parts.get("categories"))
     return _check_classes(data, min_class_rows)
 
 
 def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_folder: str = UNLABELED_FOLDER,
                         size=AUTO, color=None, min_class_rows: int = 5, max_side: int = MAX_SIDE,
-                        missing: str = "refuse") -> PartlyLabeled:
+                        missing: str = "refuse", categorical=None) -> PartlyLabeled:
     """Read partly labeled data as it is kept: an image folder, a table with a label column, or an .npz.
 
     Parameters
@@ -604,6 +611,10 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         row and column) or ``"fill"``: each filled with its column's median over every row of the file, labeled or
         not (said in a :class:`DataQualityWarning`). Either way the columns' medians are kept (``fill``), and a
         model trained on the rows keeps them, for ``fewlabel predict --missing fill``.
+    categorical : list of str or int, optional
+        Tables: feature columns of categories (words or codes), each read as one 0/1 column per category
+        (``NAME=VALUE``; an empty cell sets none), said in a note; a model trained on the rows keeps the categories
+        and ``fewlabel predict`` encodes new rows with them.
 
     Raises InputError for data with no labeled row or a single class, labels marked unlabeled in two
     ways, images of mixed sizes (with ``size=None``); CorruptFileError naming every unreadable image.
@@ -617,9 +628,11 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         if label_column is not None or id_column is not None:
             raise InputError(f"{p} is an image folder: its classes are its sub-folders, so --label-column / "
                              "--id-column do not apply")
+        if categorical is not None or missing != "refuse":
+            raise InputError(f"{p} is an image folder: --categorical / --missing apply to a table's cells")
         return read_partly_labeled_folder(p, unlabeled_folder, size, color, min_class_rows, max_side)
     if not (size is None or is_auto(size)) or color is not None:
         raise InputError(f"{p} is not an image folder: size / color apply to image folders only")
     if not p.exists():
         raise DataNotFoundError(f"no such file or folder: {p}")
-    return read_partly_labeled_table(p, label_column, id_column, min_class_rows, missing)
+    return read_partly_labeled_table(p, label_column, id_column, min_class_rows, missing, categorical)

@@ -33,6 +33,8 @@ class Rows:
     _batches: object = field(repr=False, default=None)
     #: a table's missing cells filled so far (with ``fill``, :func:`open_rows`), by column
     filled: dict = field(default_factory=dict)
+    #: a table's values, in its columns of categories, that are none of the model's categories: their cells so far
+    unseen: dict = field(default_factory=dict)
 
     def batches(self, size: int = 1024) -> Iterator[tuple[np.ndarray, list[str]]]:
         if not isinstance(size, int) or size < 1:
@@ -120,12 +122,32 @@ def _filled(filled: dict, X: np.ndarray, fill, names) -> np.ndarray:
     return X
 
 
-def _text_rows(path: Path, expect, id_column, label_column, fill=None) -> Rows:
-    from fewlabel.datasets.tables import open_text, parse_feature_column, text_header
+def _encoded(unseen: dict, numeric: np.ndarray, cells: dict, features, names, categories) -> np.ndarray:
+    """The feature matrix of a batch with its columns of categories encoded as the model's (see
+    :func:`~fewlabel.datasets.tables.expand_categories`), the values it never saw counted in ``unseen``."""
+    if not cells:
+        return numeric
+    from fewlabel.datasets.tables import expand_categories
+
+    X, _, _, counts = expand_categories(numeric, cells, features, names, categories)
+    for name, c in counts.items():
+        for value, n in c["unseen"].items():
+            unseen.setdefault(name, {})
+            unseen[name][value] = unseen[name].get(value, 0) + n
+    return X
+
+
+def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
+    from fewlabel.datasets.tables import open_text, parse_feature_column, raw_columns, text_header
 
     delimiter, _, has_header, names = text_header(path)
-    features, ident = _match_columns(path, names, has_header, expect, id_column, label_column)
+    raw = None if expect is None else raw_columns(expect, categories)
+    features, ident = _match_columns(path, names, has_header, raw, id_column, label_column)
+    cat = [j for j in features if categories and names[j] in categories]
+    numeric = [j for j in features if j not in cat]
+    width = len(expect) if expect is not None else len(features)
     filled: dict = {}
+    unseen: dict = {}
     with open_text(path) as f:
         n_rows = sum(1 for line in f if line.strip()) - (1 if has_header else 0)
     if n_rows <= 0:
@@ -155,18 +177,21 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None) -> Rows:
 
     def _parse(chunk, lines):
         table = np.array(chunk, dtype=str)
-        X = np.empty((len(chunk), len(features)), np.float32)
-        for k, j in enumerate(features):
+        X = np.empty((len(chunk), len(numeric)), np.float32)
+        for k, j in enumerate(numeric):
             X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path,
                                            fill is not None, delimiter == ";")
+        X = _encoded(unseen, X, {j: table[:, j] for j in cat}, features, names, categories)
         ids = [str(v).strip() for v in table[:, ident]] if ident is not None else [str(r) for r in lines]
-        return _filled(filled, X, fill, [names[j] for j in features]), ids
+        return _filled(filled, X, fill, expect if expect is not None else [names[j] for j in features]), ids
 
-    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches,
-                filled)
+    return Rows(path, "table", n_rows, (width,), names[ident] if ident is not None else "row", batches, filled,
+                unseen)
 
 
-def _parquet_rows(path: Path, expect, id_column, label_column, fill=None) -> Rows:
+def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
+    from fewlabel.datasets.tables import raw_columns
+
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -177,34 +202,43 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None) -> Row
     except (pa.ArrowException, OSError) as e:
         raise CorruptFileError(f"cannot read Parquet file {path}: {e}") from e
     names = list(file.schema_arrow.names)
-    features, ident = _match_columns(path, names, True, expect, id_column, label_column)
+    raw = None if expect is None else raw_columns(expect, categories)
+    features, ident = _match_columns(path, names, True, raw, id_column, label_column)
+    cat = [j for j in features if categories and names[j] in categories]
+    numeric = [j for j in features if j not in cat]
+    width = len(expect) if expect is not None else len(features)
     n_rows = file.metadata.num_rows
     if n_rows == 0:
         raise InputError(f"{path} has no rows")
     filled: dict = {}
+    unseen: dict = {}
 
     def batches(n):
         done = 0
         for batch in file.iter_batches(batch_size=n):
-            X = np.empty((batch.num_rows, len(features)), np.float32)
-            for k, j in enumerate(features):
+            X = np.empty((batch.num_rows, len(numeric)), np.float32)
+            for k, j in enumerate(numeric):
                 values = batch.column(j).to_numpy(zero_copy_only=False)
                 try:
                     X[:, k] = np.asarray(values, dtype=np.float32)
                 except (TypeError, ValueError):
                     raise InputError(f"{path}, column {names[j]!r}: not numbers") from None
-            X = _filled(filled, X, fill, [names[j] for j in features])
+            cells = {j: np.array(["" if v is None else str(v) for v in batch.column(j).to_pylist()], dtype=str)
+                     for j in cat}
+            X = _encoded(unseen, X, cells, features, names, categories)
+            X = _filled(filled, X, fill, expect if expect is not None else [names[j] for j in features])
             if not np.isfinite(X).all():
                 i, k = np.argwhere(~np.isfinite(X))[0]
                 what = "not finite" if fill is not None or np.isinf(X[i, k]) else f"missing; {MISSING_REMEDY}"
-                raise InputError(f"{path}, row {done + i + 1}, column {names[features[k]]!r}: {what}")
+                column = expect[k] if expect is not None else names[features[k]]
+                raise InputError(f"{path}, row {done + i + 1}, column {column!r}: {what}")
             ids = ([str(v) for v in batch.column(ident).to_pylist()] if ident is not None
                    else [str(done + i + 1) for i in range(batch.num_rows)])
             done += batch.num_rows
             yield X, ids
 
-    return Rows(path, "table", n_rows, (len(features),), names[ident] if ident is not None else "row", batches,
-                filled)
+    return Rows(path, "table", n_rows, (width,), names[ident] if ident is not None else "row", batches, filled,
+                unseen)
 
 
 def _numpy_rows(path: Path, expect, fill=None) -> Rows:
@@ -241,12 +275,16 @@ def _numpy_rows(path: Path, expect, fill=None) -> Rows:
     return Rows(path, "arrays", len(X), tuple(X.shape[1:]), "row", batches, filled)
 
 
-def open_rows(path, *, size=None, color=None, columns=None, id_column=None, label_column=None, fill=None) -> Rows:
+def open_rows(path, *, size=None, color=None, columns=None, id_column=None, label_column=None, fill=None,
+              categories=None) -> Rows:
     """Rows of an image folder (every image under it, named by its path under the folder; ``size``, ``color`` as
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
     a NumPy file (``.npy`` memory-mapped). ``fill``: a value for each feature column (in ``columns``' order), put
-    in a table's missing cells, which are otherwise refused; :attr:`Rows.filled` counts them as batches are read."""
+    in a table's missing cells, which are otherwise refused; :attr:`Rows.filled` counts them as batches are read.
+    ``categories``: a model's columns of categories and their categories (``columns`` then names their 0/1
+    columns, ``NAME=VALUE``): a file's column ``NAME`` is encoded with them, :attr:`Rows.unseen` counting the
+    values that are none of them."""
     from fewlabel.datasets.tables import DECOMPRESSION_ERRORS, SUPPORTED, TEXT_LIKE, damaged, table_suffix, unsupported
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
@@ -269,13 +307,13 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_LIKE:
         try:
-            return _text_rows(path, columns, id_column, label_column, fill)
+            return _text_rows(path, columns, id_column, label_column, fill, categories)
         except UnicodeDecodeError as e:
             raise InputError(f"{path} is not UTF-8 text ({e})") from None
         except DECOMPRESSION_ERRORS as e:
             raise damaged(path, e) from None
     if ext == ".parquet":
-        return _parquet_rows(path, columns, id_column, label_column, fill)
+        return _parquet_rows(path, columns, id_column, label_column, fill, categories)
     if id_column is not None:
         raise InputError(f"{path} is a NumPy file: its rows are named by their number (--id-column applies to tables)")
     return _numpy_rows(path, columns, fill)

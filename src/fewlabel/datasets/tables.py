@@ -42,8 +42,8 @@ MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
 #: remedies, or each filled with its column's median over the rows read (:func:`fill_missing`)
 MISSING_CELLS = ("refuse", "fill")
 #: What a word among a table's features may be besides a label or a row's name, and what to do with it
-CATEGORIES_HINT = ("features are read as numbers: a column of categories becomes numbers first (one 0/1 column per "
-                   "category) or is left out of the file")
+CATEGORIES_HINT = ("features are read as numbers: a column of categories is read as one 0/1 column per category "
+                   "with --categorical NAME (categorical=[NAME] in Python), or left out of the file")
 #: How a missing cell is named as refused, with the remedies: fill or drop it, or let fewlabel fill it
 MISSING_REMEDY = ("fill it or drop the row, or give --missing fill (missing='fill' in Python) to fill each missing "
                   "cell with its column's median (allow_nan=True in Python keeps it as NaN)")
@@ -384,16 +384,21 @@ def text_header(path: Path):
     return delimiter, first_line, has_header, names
 
 
-def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False):
+def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None):
     try:
         delimiter, first_line, has_header, names = text_header(path)
         width = len(names)
         label, ident, features = _select(names, has_header, label_column, columns, path, id_column)
+        cat = categorical_indices(categorical, names, has_header, features, path)
+        numeric = [j for j in features if j not in cat]
+        cells = {}
 
         def col(j):
             return f"{j + 1} ({names[j]!r})" if has_header else f"{j + 1}"
 
-        fast = _fast_text(path, delimiter, first_line if has_header else 0, width, label, features, ident, partial)
+        # the fast reader parses numbers only: a file with columns of categories takes the careful path
+        fast = None if cat else _fast_text(path, delimiter, first_line if has_header else 0, width, label, features,
+                                            ident, partial)
         if fast is not None:
             X, labels, ids = fast
 
@@ -416,9 +421,10 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
             def where(i):
                 return f"row {i + 1} (line {lines[i]})"
 
-            X = np.empty((len(data), len(features)), dtype=np.float64)
-            for k, j in enumerate(features):
+            X = np.empty((len(data), len(numeric)), dtype=np.float64)
+            for k, j in enumerate(numeric):
                 X[:, k] = parse_feature_column(table[:, j], where, col(j), path, allow_nan, delimiter == ";")
+            cells = {j: table[:, j] for j in cat}
             labels = None if label is None else table[:, label]
             ids = None if ident is None else np.char.strip(table[:, ident])
     except UnicodeDecodeError as e:
@@ -428,8 +434,18 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     except DECOMPRESSION_ERRORS as e:
         raise damaged(path, e) from None
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
-    return {"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
-            "label_name": None if label is None else names[label], "ids": ids}
+    return _with_categories({"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
+                             "label_name": None if label is None else names[label], "ids": ids},
+                            cells, features, names, path)
+
+
+def _with_categories(parts: dict, cells: dict, features: list, names: list, path) -> dict:
+    """``parts`` with its columns of categories (``cells``, by index) made 0/1 columns (:func:`expand_categories`),
+    their categories in ``parts["categories"]`` and their counts in ``parts["category_counts"]``."""
+    if not cells:
+        return parts
+    X, feature_names, categories, counts = expand_categories(parts["X"], cells, features, names, path=path)
+    return {**parts, "X": X, "feature_names": feature_names, "categories": categories, "category_counts": counts}
 
 
 def label_like_columns(path) -> list[dict]:
@@ -470,7 +486,7 @@ def label_like_columns(path) -> list[dict]:
 # --- Parquet ----------------------------------------------------------------------------------------
 
 
-def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False):
+def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None):
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -486,6 +502,8 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
     if not names or table.num_rows == 0:
         raise InputError(f"{path} is empty ({table.num_rows} rows, {len(names)} columns)")
     label, ident, features = _select(names, True, label_column, columns, path, id_column)
+    cat = categorical_indices(categorical, names, True, features, path)
+    numeric = [j for j in features if j not in cat]
 
     def where(i):
         return f"row {i + 1}"
@@ -495,8 +513,9 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
         # and anything else is reported with its row.
         return np.array(["" if v is None else str(v) for v in column.to_pylist()], dtype=str)
 
-    X = np.empty((table.num_rows, len(features)), dtype=np.float32)
-    for k, j in enumerate(features):
+    cells = {j: as_cells(table.column(j)) for j in cat}
+    X = np.empty((table.num_rows, len(numeric)), dtype=np.float32)
+    for k, j in enumerate(numeric):
         column, name = table.column(j), repr(names[j])
         t = column.type
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
@@ -527,8 +546,9 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
         else:
             y = np.array([str(v) for v in column.to_pylist()], dtype=str)
     ids = None if ident is None else np.array(["" if v is None else str(v) for v in table.column(ident).to_pylist()])
-    return {"X": X, "y": y, "feature_names": [names[j] for j in features],
-            "label_name": None if label is None else names[label], "ids": ids}
+    return _with_categories({"X": X, "y": y, "feature_names": [names[j] for j in features],
+                             "label_name": None if label is None else names[label], "ids": ids},
+                            cells, features, names, path)
 
 
 # --- NumPy files ------------------------------------------------------------------------------------
@@ -719,7 +739,7 @@ def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=
             "label_name": None if label is None else names[label], "ids": ids}
 
 
-def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False, missing=None):
+def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False, missing=None, categorical=None):
     """Read a feature table.
 
     Parameters
@@ -742,6 +762,9 @@ def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=Fals
     missing : str, optional
         ``"fill"``: each missing feature cell filled with its column's median over the rows (for a table; see
         :func:`read_table_parts` for the medians themselves); ``"refuse"``: as ``allow_nan=False``.
+    categorical : list of str or int, optional
+        Feature columns of categories (words or codes), each read as one 0/1 column per category, named
+        ``NAME=VALUE`` in ``feature_names``; an empty cell sets none of them.
 
     Returns
     -------
@@ -752,7 +775,8 @@ def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=Fals
     feature_names : list of str or None
         Header names (or column indices as strings); None for image arrays.
     """
-    parts = read_table_parts(path, label_column, columns, allow_nan, mmap=mmap, missing=missing)
+    parts = read_table_parts(path, label_column, columns, allow_nan, mmap=mmap, missing=missing,
+                             categorical=categorical)
     return parts["X"], parts["y"], parts["feature_names"]
 
 
@@ -800,19 +824,109 @@ def filled_note(where, counts: dict, medians: str = "each column's median") -> s
             "--missing refuse to stop at them instead")
 
 
+def categorical_indices(categorical, names, has_names, features, path) -> list[int]:
+    """The feature columns that ``categorical`` names (by name or 0-based index), each checked: a feature column,
+    named once."""
+    if categorical is None:
+        return []
+    if isinstance(categorical, (str, numbers.Integral)):
+        categorical = [categorical]
+    out = [resolve_column(c, names, has_names, "categorical", path) for c in categorical]
+    if len(set(out)) != len(out):
+        raise InputError(f"categorical names a column twice: {list(categorical)}")
+    for j in out:
+        if j not in features:
+            raise InputError(f"{path}: categorical names {names[j]!r}, which is not a feature column (it is the "
+                             "label or the id column, or left out by columns)")
+    return out
+
+
+def expand_categories(numeric: np.ndarray, cells: dict, order: list, names: list, categories: dict | None = None,
+                      path=None) -> tuple[np.ndarray, list[str], dict, dict]:
+    """The feature matrix with each column of categories as one 0/1 column per category, in the file's column
+    order: ``numeric`` holds the other feature columns (in ``order``'s order), ``cells`` each categorical column's
+    cells as written (by index), ``order`` the feature columns' indices and ``names`` every column's name.
+    ``categories``: each column's categories (by name) to encode with, as a model keeps them (a value not among
+    them, or an empty cell, sets none of its columns); None: learned here, each column's distinct values sorted.
+    Returns (X float32, the columns' names, ``NAME=VALUE`` for a category's, the categories by column name, and
+    ``{name: {"empty": cells with no value, "unseen": {value: cells}}}``)."""
+    blocks, out_names, learned, counts = [], [], {}, {}
+    k = 0
+    for j in order:
+        name = str(names[j])
+        if j not in cells:
+            blocks.append(numeric[:, k:k + 1].astype(np.float32))
+            out_names.append(name)
+            k += 1
+            continue
+        text = np.char.strip(np.asarray(cells[j], dtype=str))
+        empty = np.isin(np.char.lower(text), MISSING)
+        values = sorted(set(text[~empty].tolist())) if categories is None else list(categories[name])
+        if not values:
+            raise InputError(f"{path}: categorical column {name!r} holds no value in any row; leave it out")
+        index = {v: i for i, v in enumerate(values)}
+        codes = np.array([index.get(t, -1) for t in text.tolist()])
+        block = np.zeros((len(text), len(values)), np.float32)
+        hit = codes >= 0
+        block[np.flatnonzero(hit), codes[hit]] = 1
+        blocks.append(block)
+        out_names += [f"{name}={v}" for v in values]
+        learned[name] = values
+        unseen = text[(~hit) & ~empty]
+        counts[name] = {"empty": int(empty.sum()),
+                        "unseen": {str(v): int(n) for v, n in zip(*np.unique(unseen, return_counts=True))}}
+    rows = len(numeric) if numeric is not None else len(next(iter(cells.values())))
+    X = np.concatenate(blocks, axis=1) if blocks else np.zeros((rows, 0), np.float32)
+    return X, out_names, learned, counts
+
+
+def raw_columns(columns: list, categories: dict | None) -> list:
+    """A model's feature columns as a file holds them: each categorical column's ``NAME=VALUE`` columns back to
+    ``NAME``, once, where it stood."""
+    if not categories:
+        return list(columns)
+    expanded = {f"{name}={v}": name for name, values in categories.items() for v in values}
+    out = []
+    for c in columns:
+        raw = expanded.get(c, c)
+        if raw not in out:
+            out.append(raw)
+    return out
+
+
+def categories_note(where, categories: dict, counts: dict) -> str:
+    """What encoding the categorical columns did, in a sentence."""
+    parts = []
+    for name, values in categories.items():
+        shown = ", ".join(map(repr, values[:6])) + (" ..." if len(values) > 6 else "")
+        extra = []
+        if counts[name]["empty"]:
+            extra.append(f"{counts[name]['empty']:,} empty")
+        unseen = counts[name]["unseen"]
+        if unseen:
+            extra.append(f"{sum(unseen.values()):,} of values the model never saw ({', '.join(map(repr, unseen))}"
+                         f"): none of its columns set")
+        parts.append(f"{name!r}: {len(values)} categories ({shown}){'; ' + '; '.join(extra) if extra else ''}")
+    return f"{where}: columns of categories, one 0/1 column per category: " + "; ".join(parts)
+
+
 def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
-                     partial_labels=False, mmap=False, missing=None) -> dict:
+                     partial_labels=False, mmap=False, missing=None, categorical=None) -> dict:
     """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with
     ``partial_labels``, label cells returned as written (missing ones included) for
     :func:`fewlabel.datasets.partial.encode_labels`. Returns ``{"X", "y", "feature_names", "label_name",
     "ids"}``. With ``missing`` ('refuse' or 'fill', :data:`MISSING_CELLS`), a table's rows (2-D) also give
     ``"fill"``: ``{"how": "median", "values": each column's median (:func:`column_fill_values`), "filled": the
     cells filled in each column}``; 'fill' fills the missing cells (``allow_nan`` is then implied), 'refuse' refuses
-    them as ``allow_nan=False`` does."""
+    them as ``allow_nan=False`` does. ``categorical``: feature columns of categories (names or 0-based indices; a
+    CSV / TSV / spreadsheet or Parquet table), each read as one 0/1 column per category, ``NAME=VALUE``
+    (:func:`expand_categories`; an empty cell sets none): ``"categories"`` then holds each one's categories and
+    ``"category_counts"`` its empty cells."""
     if missing is not None:
         check_missing(missing)
         allow_nan = missing == "fill"
-        parts = read_table_parts(path, label_column, columns, allow_nan, id_column, partial_labels, mmap)
+        parts = read_table_parts(path, label_column, columns, allow_nan, id_column, partial_labels, mmap,
+                                 categorical=categorical)
         X = parts["X"]
         if X.ndim == 2:
             values = column_fill_values(X, parts["feature_names"], path)
@@ -839,7 +953,10 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_LIKE:
-        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels)
+        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels, categorical)
     if ext == ".parquet":
-        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels)
+        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels, categorical)
+    if categorical is not None:
+        raise InputError(f"{path} is a NumPy file, whose columns are numbers: categorical applies to a CSV, TSV, "
+                         "spreadsheet or Parquet table")
     return _read_numpy(path, label_column, columns, allow_nan, id_column, partial_labels, mmap)

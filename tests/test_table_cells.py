@@ -1,0 +1,392 @@
+"""A user's table whose cells are not all numbers.
+
+Missing cells (empty, NaN, NA, ?): refused by default, the first cell named with the remedy; with ``--missing fill``
+each is filled with its column's median over the file's rows, said in a note, and the saved model keeps the
+medians, so that ``fewlabel predict --missing fill`` fills next week's missing cells the same way. scikit-learn's
+wine table, one row in five labeled, a few cells blanked.
+
+Columns of categories (a region written as words): refused by default, the message naming ``--categorical``; with
+it, the column is read as one 0/1 column per category in its place, said in a note; the saved model keeps the
+categories, so that ``fewlabel predict`` encodes next week's file the same way (a value it never saw, or an empty
+cell, sets none of them). scikit-learn's wine, its five weakest columns and a region that follows the cultivar in
+most rows, as wines follow where they are grown.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import fewlabel
+from fewlabel.cli import main
+from fewlabel.datasets.partial import DataQualityWarning, read_partly_labeled
+from fewlabel.datasets.tables import read_table, read_table_parts
+from fewlabel.errors import InputError
+
+COLUMNS = [f"c{j}" for j in range(13)]
+BLANKS = {(5, 3): "", (9, 3): "?", (20, 7): "NA", (6, 1): "nan"}  # (row, column): how the cell is left empty
+KEEP = [0, 1, 2, 3, 4]
+REGIONS = np.array(["piemonte", "lombardia", "veneto"])
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _error(capsys, *words):
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, err
+
+
+
+# -- missing cells ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def blanks(tmp_path_factory):
+    from sklearn.datasets import load_wine
+
+    d = load_wine()
+    names = np.array(["barolo", "grignolino", "barbera"])[d.target]
+    rows = [[f"w{i:03d}", *[repr(float(v)) for v in x], name if i % 5 == 0 else ""]
+            for i, (x, name) in enumerate(zip(d.data, names))]
+    for (i, j), cell in BLANKS.items():
+        rows[i][1 + j] = cell
+    folder = tmp_path_factory.mktemp("blanks")
+    X = d.data.astype(np.float32).copy()
+    for i, j in BLANKS:
+        X[i, j] = np.nan
+    new = [[f"n{i}", *[repr(float(v)) for v in x]] for i, x in enumerate(d.data[:20])]
+    new[2][1 + 4] = ""  # next week's file: one cell empty
+    return {"path": _write(folder / "blanks.csv", ["id", *COLUMNS, "cultivar"], rows), "X": X, "y": d.target,
+            "medians": np.nanmedian(X, axis=0), "new": _write(folder / "new.csv", ["id", *COLUMNS], new),
+            "X_new": d.data[:20].astype(np.float32)}
+
+
+def test_reading_refuses_or_fills_and_keeps_the_medians(blanks):
+    with pytest.raises(InputError, match=r"row 7 \(line 8\), column 3 \('c1'\): missing value.*--missing fill"):
+        read_partly_labeled(blanks["path"], label_column="cultivar", id_column="id")
+    with pytest.warns(DataQualityWarning, match=r"filled 4 missing cell\(s\) in 3 column\(s\).*'c3' 2"):
+        data = read_partly_labeled(blanks["path"], label_column="cultivar", id_column="id", missing="fill")
+    medians = blanks["medians"]
+    np.testing.assert_allclose(data.record()["fill"]["values"], medians, rtol=1e-6)
+    expected = np.where(np.isnan(blanks["X"]), medians, blanks["X"])
+    np.testing.assert_allclose(data.X, expected, rtol=1e-6)
+    assert any("filled 4 missing cell(s)" in note for note in data.notes)
+
+    # where nothing is missing, the medians are kept all the same: a model can fill new rows with them
+    path = _write(blanks["path"].parent / "clean.csv", ["a", "b"], [["1", "10"], ["2", "30"], ["4", "20"]])
+    parts = read_table_parts(path, missing="refuse")
+    assert parts["fill"] == {"how": "median", "values": [2.0, 20.0], "filled": {}}
+    with pytest.raises(InputError, match="missing must be one of 'refuse', 'fill'"):
+        read_partly_labeled(blanks["path"], label_column="cultivar", missing="median")
+
+
+def test_an_npz_is_filled_and_its_columns_counted_as_its_refusal_counts_them(blanks, tmp_path):
+    y = np.where(np.arange(len(blanks["y"])) % 5 == 0, blanks["y"], -1)
+    np.savez(tmp_path / "w.npz", X=blanks["X"], y=y)
+    with pytest.raises(InputError, match=r"row 7, column 2: missing value"):
+        read_partly_labeled(tmp_path / "w.npz")
+    with pytest.warns(DataQualityWarning, match=r"\('column 2' 1, 'column 4' 2, 'column 8' 1\)"):
+        data = read_partly_labeled(tmp_path / "w.npz", missing="fill")
+    np.testing.assert_allclose(data.X, np.where(np.isnan(blanks["X"]), blanks["medians"], blanks["X"]), rtol=1e-6)
+
+
+def test_a_column_with_no_value_is_named(tmp_path):
+    path = _write(tmp_path / "t.csv", ["a", "b", "y"], [["1", "", "x"], ["2", "", "z"], ["3", "?", ""]])
+    with pytest.raises(InputError, match=r"column\(s\) 'b' hold no value in any row"):
+        read_partly_labeled(path, label_column="y", missing="fill")
+
+
+def test_classify_refuses_then_fills_and_predict_fills_next_weeks_file_the_same_way(blanks, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["classify", "--data", str(blanks["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--folds", "0", "--out", str(out)]) == 2
+    _error(capsys, "row 7 (line 8), column 3 ('c1'): missing value", "give --missing fill")
+    assert not out.exists()
+    assert main(["classify", "--data", str(blanks["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--folds", "0", "--missing", "fill", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "note: " in said and "filled 4 missing cell(s) in 3 column(s) with each column's median" in said
+    with open(out / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 178 - 36 and all(r["label"] in ("barolo", "grignolino", "barbera") for r in rows)
+    model = fewlabel.load(out / "model")
+    np.testing.assert_allclose(model.training_data_["fill"]["values"], blanks["medians"], rtol=1e-6)
+    # next week's file with an empty cell: refused, naming the option; filled with the training rows' medians
+    target = tmp_path / "next.csv"
+    assert main(["predict", "--model", str(out / "model"), "--data", str(blanks["new"]), "--id-column", "id",
+                 "--out", str(target)]) == 2
+    _error(capsys, "row 3, column 'c4': missing value", "--missing fill")
+    assert not target.exists()
+    assert main(["predict", "--model", str(out / "model"), "--data", str(blanks["new"]), "--id-column", "id",
+                 "--missing", "fill", "--out", str(target)]) == 0
+    assert "filled 1 missing cell(s) in 1 column(s) with each column's median over the model's training rows ('c4' 1)" \
+        in capsys.readouterr().out
+    X_new = blanks["X_new"].copy()
+    X_new[2, 4] = blanks["medians"][4]
+    with open(target, newline="") as f:
+        labels = [r["label"] for r in csv.DictReader(f)]
+    assert labels == list(model.predict(X_new))
+    assert main(["info", str(out / "model")]) == 0
+    assert "missing cells: each column's median over the training rows kept" in capsys.readouterr().out
+
+
+def test_cluster_fills_and_its_clusterer_fills_new_rows(blanks, tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["cluster", "--data", str(blanks["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--encoder", "raw", "--manifold", "none", "--method", "kmeans", "--missing", "fill",
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "filled 4 missing cell(s)" in captured.err + captured.out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n_rows"] == 178 and m["nmi"] > 0.8  # as the table without blanks: measured 0.909 on 36 labeled rows
+    model = fewlabel.load(out / "model")
+    np.testing.assert_allclose(model.training_data_["fill"]["values"], blanks["medians"], rtol=1e-6)
+    target = tmp_path / "next.csv"
+    assert main(["predict", "--model", str(out / "model"), "--data", str(blanks["new"]), "--id-column", "id",
+                 "--missing", "fill", "--out", str(target)]) == 0
+    X_new = blanks["X_new"].copy()
+    X_new[2, 4] = blanks["medians"][4]
+    with open(target, newline="") as f:
+        clusters = [int(r["cluster"]) for r in csv.DictReader(f)]
+    assert clusters == model.predict(X_new).tolist()
+
+
+def test_predict_fills_a_parquet_and_an_npy_table(blanks, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "c"
+    assert main(["cluster", "--data", str(blanks["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--encoder", "raw", "--manifold", "none", "--method", "kmeans", "--missing", "fill", "--quiet",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    model = fewlabel.load(out / "model")
+    X_new = blanks["X_new"].copy()
+    X_new[2, 4] = np.nan
+    table = pa.table({c: pa.array([None if np.isnan(v) else float(v) for v in X_new[:, j]])
+                      for j, c in enumerate(COLUMNS)})
+    pq.write_table(table, tmp_path / "new.parquet")
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.parquet"),
+                 "--out", str(tmp_path / "p.csv")]) == 2
+    _error(capsys, "row 3, column 'c4': missing", "--missing fill")
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.parquet"),
+                 "--missing", "fill", "--out", str(tmp_path / "p.csv")]) == 0
+    filled = np.where(np.isnan(X_new), blanks["medians"], X_new)
+    with open(tmp_path / "p.csv", newline="") as f:
+        assert [int(r["cluster"]) for r in csv.DictReader(f)] == model.predict(filled).tolist()
+    capsys.readouterr()
+    np.save(tmp_path / "new.npy", X_new)
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.npy"),
+                 "--out", str(tmp_path / "n.csv")]) == 2
+    _error(capsys, "row 3: NaN or infinite values", "--missing fill")
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.npy"),
+                 "--missing", "fill", "--out", str(tmp_path / "n.csv")]) == 0
+    with open(tmp_path / "n.csv", newline="") as f:
+        assert [int(r["cluster"]) for r in csv.DictReader(f)] == model.predict(filled).tolist()
+
+
+def test_missing_is_refused_where_there_are_no_cells_to_fill(blanks, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "photos" / "a"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    assert main(["cluster", "--data", str(folder.parent), "--missing", "fill", "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "--missing applies to a table", "image folder")
+    assert main(["classify", "--data", str(folder.parent), "--missing", "fill", "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "--missing applies to a table's cells")
+    assert main(["cluster", "--data", "digits", "--missing", "fill", "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "--missing applies to your own files")
+    assert main(["classify", "--data", "digits", "--labels", "20", "--missing", "fill", "--out",
+                 str(tmp_path / "o")]) == 2
+    _error(capsys, "--missing", "your own partly labeled data")
+    assert not (tmp_path / "o").exists()
+    # the benchmark mode scores a labeled table as it is: its missing cells are refused, and the option named is
+    # the own-data mode's
+    labeled = _write(tmp_path / "labeled.csv", ["a", "b", "kind"], [["1", "2", "x"], ["", "3", "y"], ["2", "4", "x"]])
+    assert main(["classify", "--data", str(labeled), "--label-column", "kind", "--labels", "2",
+                 "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "missing value", "fill it or drop the row (--missing fill applies to your own partly labeled data")
+    # a model that was not trained on a table keeps no medians to fill with
+    assert main(["cluster", "--data", "digits", "--encoder", "raw", "--manifold", "none", "--method", "kmeans",
+                 "--quiet", "--out", str(tmp_path / "d")]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "d" / "model"), "--data", str(blanks["new"]), "--missing", "fill",
+                 "--out", str(tmp_path / "p.csv")]) == 2
+    _error(capsys, "keeps no column medians to fill with")
+    assert main(["predict", "--model", str(tmp_path / "d" / "model"), "--data", str(folder.parent), "--missing",
+                 "fill", "--out", str(tmp_path / "p.csv")]) == 2
+    _error(capsys, "--missing applies to a table's cells")
+
+
+# -- columns of categories ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def regional(tmp_path_factory):
+    from sklearn.datasets import load_wine
+
+    d = load_wine()
+    rng = np.random.default_rng(0)
+    region = np.where(rng.random(178) < 0.85, REGIONS[d.target], REGIONS[rng.integers(0, 3, 178)])
+    region[[7, 90]] = ""  # not known for two wines
+    names = np.array(["barolo", "grignolino", "barbera"])[d.target]
+    labeled = np.zeros(178, bool)
+    for c in range(3):
+        labeled[rng.choice(np.flatnonzero(d.target == c), 5, replace=False)] = True
+    columns = [d.feature_names[j].replace("/", "_") for j in KEEP]
+    folder = tmp_path_factory.mktemp("regional")
+    rows = [[f"w{i:03d}", *map(repr, d.data[i, KEEP].tolist()), region[i], names[i] if labeled[i] else ""]
+            for i in range(178)]
+    path = _write(folder / "regional.csv", ["id", columns[0], "region", *columns[1:], "cultivar"],
+                  [[r[0], r[1], r[6], *r[2:6], r[7]] for r in rows])
+    without = _write(folder / "no_region.csv", ["id", *columns, "cultivar"], [[*r[:6], r[7]] for r in rows])
+    new = [[f"n{i}", repr(float(d.data[i, 0])), region[i], *map(repr, d.data[i, KEEP[1:]].tolist())]
+           for i in range(20)]
+    new[3][2], new[4][2] = "sicilia", ""  # a region the model never saw, and an empty cell
+    return {"path": path, "without": without, "columns": columns, "region": region, "names": names,
+            "labeled": labeled, "data": d.data[:, KEEP].astype(np.float32),
+            "new": _write(folder / "new.csv", ["id", columns[0], "region", *columns[1:]], new), "new_rows": new}
+
+
+def _encoded(data, region, categories=("lombardia", "piemonte", "veneto")):
+    """The rows as the model should see them: the first column, the region's three 0/1 columns, the rest."""
+    onehot = (np.asarray(region)[:, None] == np.array(categories)[None, :]).astype(np.float32)
+    return np.hstack([data[:, :1], onehot, data[:, 1:]])
+
+
+def test_a_column_of_categories_is_read_as_one_column_per_category_in_its_place(regional):
+    with pytest.raises(InputError, match=r"'piemonte' is not a number .*--categorical NAME"):
+        read_partly_labeled(regional["path"], label_column="cultivar", id_column="id")
+    with pytest.warns(DataQualityWarning, match=r"'region': 3 categories \('lombardia', 'piemonte', 'veneto'\); 2 "
+                                                r"empty"):
+        data = read_partly_labeled(regional["path"], label_column="cultivar", id_column="id", categorical=["region"])
+    assert data.feature_names == [regional["columns"][0], "region=lombardia", "region=piemonte", "region=veneto",
+                                  *regional["columns"][1:]]
+    np.testing.assert_allclose(data.X, _encoded(regional["data"], regional["region"]), rtol=1e-6)
+    assert data.X[7, 1:4].sum() == 0 and data.record()["categories"] == {"region": ["lombardia", "piemonte",
+                                                                                   "veneto"]}
+
+
+def test_parquet_and_the_refusals(regional, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "kind": ["x", None, "y"], "label": ["p", "q", "p"]}),
+                   tmp_path / "t.parquet")
+    X, y, names = read_table(tmp_path / "t.parquet", label_column="label", categorical="kind")
+    assert names == ["a", "kind=x", "kind=y"] and X.tolist() == [[1, 1, 0], [2, 0, 0], [3, 0, 1]]
+    for categorical, message in ((["cultivar"], "'cultivar', which is not a feature column"),
+                                 (["region", "region"], "names a column twice"),
+                                 (["nowhere"], "nowhere")):
+        with pytest.raises(InputError, match=message):
+            read_table_parts(regional["path"], label_column="cultivar", id_column="id", categorical=categorical)
+    np.save(tmp_path / "t.npy", np.zeros((4, 3), np.float32))
+    with pytest.raises(InputError, match="NumPy file, whose columns are numbers"):
+        read_table(tmp_path / "t.npy", categorical=[0])
+    empty = _write(tmp_path / "e.csv", ["a", "kind"], [["1", ""], ["2", "?"]])
+    with pytest.raises(InputError, match="categorical column 'kind' holds no value in any row"):
+        read_table(empty, categorical=["kind"])
+
+
+def test_classify_learns_from_the_categories_and_predict_encodes_new_rows_with_them(regional, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["classify", "--data", str(regional["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--folds", "0", "--out", str(out)]) == 2
+    _error(capsys, "column 3 ('region'): 'piemonte' is not a number", "--categorical NAME")
+    assert main(["classify", "--data", str(regional["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--categorical", "region", "--folds", "0", "--out", str(out)]) == 0
+    assert "note: " in capsys.readouterr().out
+    truth = dict(zip([f"w{i:03d}" for i in range(178)], regional["names"]))
+    with open(out / "predictions.csv", newline="") as f:
+        right = np.mean([r["label"] == truth[r["id"]] for r in csv.DictReader(f)])
+    # the same rows without the region: the column is what a user gave it for (measured 0.859 against 0.761 on
+    # the 163 unlabeled wines; a scaled logistic regression on the same 15 labels 0.853 against 0.699)
+    assert main(["classify", "--data", str(regional["without"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--folds", "0", "--out", str(tmp_path / "without")]) == 0
+    with open(tmp_path / "without" / "predictions.csv", newline="") as f:
+        right_without = np.mean([r["label"] == truth[r["id"]] for r in csv.DictReader(f)])
+    assert right > right_without + 0.04, (right, right_without)
+    model = fewlabel.load(out / "model")
+    assert model.training_data_["categories"] == {"region": ["lombardia", "piemonte", "veneto"]}
+    # next week's file: its region encoded with the model's categories; 'sicilia' and the empty cell set none
+    capsys.readouterr()
+    target = tmp_path / "next.csv"
+    assert main(["predict", "--model", str(out / "model"), "--data", str(regional["new"]), "--id-column", "id",
+                 "--out", str(target)]) == 0
+    said = capsys.readouterr().out
+    assert "column 'region' holds values the model never saw ('sicilia' 1)" in said
+    rows = regional["new_rows"]
+    X_new = np.array([[float(r[1]), *map(float, r[3:])] for r in rows], np.float32)
+    with open(target, newline="") as f:
+        labels = [r["label"] for r in csv.DictReader(f)]
+    assert labels == list(model.predict(_encoded(X_new, [r[2] for r in rows])))
+    assert main(["info", str(out / "model")]) == 0
+    assert "columns of categories, one 0/1 column per category: region (3)" in capsys.readouterr().out
+    # a file without the column is refused by the column's own name
+    lacking = _write(tmp_path / "lacking.csv", ["id", *regional["columns"]], [[r[0], r[1], *r[3:]] for r in rows])
+    assert main(["predict", "--model", str(out / "model"), "--data", str(lacking), "--id-column", "id",
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    _error(capsys, "lacks the model's column(s) 'region'")
+
+
+def test_cluster_and_its_clusterer_read_the_categories(regional, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "c"
+    assert main(["cluster", "--data", str(regional["path"]), "--label-column", "cultivar", "--id-column", "id",
+                 "--categorical", "region", "--encoder", "raw", "--manifold", "none", "--method", "kmeans",
+                 "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["n_features"] == 8
+    model = fewlabel.load(out / "model")
+    rows = regional["new_rows"]
+    X_new = np.array([[float(r[1]), *map(float, r[3:])] for r in rows], np.float32)
+    expected = model.predict(_encoded(X_new, [r[2] for r in rows])).tolist()
+    columns = regional["columns"]
+    table = {"id": [r[0] for r in rows], columns[0]: X_new[:, 0].tolist(),
+             "region": [r[2] or None for r in rows], **{c: X_new[:, 1 + k].tolist() for k, c in enumerate(columns[1:])}}
+    pq.write_table(pa.table(table), tmp_path / "new.parquet")
+    capsys.readouterr()
+    for data in (regional["new"], tmp_path / "new.parquet"):
+        target = tmp_path / f"p-{data.suffix[1:]}.csv"
+        assert main(["predict", "--model", str(out / "model"), "--data", str(data), "--id-column", "id",
+                     "--out", str(target)]) == 0
+        with open(target, newline="") as f:
+            assert [int(r["cluster"]) for r in csv.DictReader(f)] == expected
+
+
+def test_categorical_is_refused_where_there_is_no_table(tmp_path, capsys):
+    from PIL import Image
+
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "photos" / "a" / f"{i}.png")
+    for command in (["cluster", "--data", str(tmp_path / "photos")], ["classify", "--data", str(tmp_path / "photos")],
+                    ["cluster", "--data", "digits"]):
+        assert main([*command, "--categorical", "region", "--out", str(tmp_path / "o")]) == 2
+        _error(capsys, "--categorical")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_experiment_reads_its_tables_categories(regional, tmp_path):
+    from fewlabel.experiment import read_experiment
+
+    with open(regional["path"], newline="") as f:
+        rows = list(csv.reader(f))
+    rows = [rows[0][1:]] + [[*r[1:-1], regional["names"][i]] for i, r in enumerate(rows[1:])]  # all labeled, no id
+    _write(tmp_path / "all.csv", rows[0], rows[1:])
+    text = '[data]\ntable = "all.csv"\nlabel_column = "cultivar"\n{}\n[tasks.map]\nmethod = "pca"\n'
+    (tmp_path / "a.toml").write_text(text.format(""))
+    with pytest.raises(InputError, match=r"data.table.*'piemonte' is not a number.*data.categorical = \[\"NAME\"\]"):
+        read_experiment(tmp_path / "a.toml")
+    (tmp_path / "b.toml").write_text(text.format('categorical = ["region"]'))
+    with pytest.warns(DataQualityWarning, match="'region': 3 categories"):
+        exp = read_experiment(tmp_path / "b.toml")
+    assert exp.arrays["X"].shape[1] == 8 and set(np.unique(exp.arrays["X"][:, 1:4]).tolist()) == {0.0, 1.0}

@@ -285,6 +285,20 @@ def test_predict_on_an_empty_folder(tmp_path, capsys, tiny_model):
              "no images in")
 
 
+def test_predict_names_every_unreadable_image_of_the_folder_at_once(tmp_path, capsys, tiny_model):
+    """Next week's folder read in batches: the first unreadable image stops it, and every unreadable image of the
+    folder is named then, counted against the folder (it named those of the batch only, counted against the
+    batch: '1 of the 8 files'); no output is left."""
+    new = tmp_path / "new"
+    for i in range(30):
+        _png(new / f"n{i:02d}.png", value=i)
+    (new / "n12.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"truncated")  # in the second batch of 8
+    (new / "n25.png").write_text("a note saved as .png")  # in the fourth
+    out = tmp_path / "p.csv"
+    _refused(capsys, ["predict", "--model", tiny_model, "--data", new, "--out", out, "--batch-size", "8", "--quiet"], out,
+             "2 of the 30 files in", "n12.png", "n25.png (not an image Pillow recognizes", "remove or replace them")
+
+
 def test_predict_refuses_an_existing_file_and_codes_from_a_classifier(tmp_path, capsys, tiny_model):
     np.save(tmp_path / "x.npy", np.zeros((5, 28, 28), np.uint8))
     out = tmp_path / "p.csv"

@@ -187,7 +187,10 @@ def read_image(path: Path, color, size):
             return np.asarray(im2, dtype=np.uint8)
     except CorruptFileError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except UnidentifiedImageError as e:  # Pillow's own text names the in-memory buffer, not the file
+        raise CorruptFileError(f"cannot read image {path}: not an image Pillow recognizes (damaged, or another kind "
+                               "of file under an image's name)") from e
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise CorruptFileError(f"cannot read image {path}: {type(e).__name__}: {e}") from e
 
 

@@ -379,6 +379,31 @@ def resolve_size(files: list[Path], size, max_side: int = MAX_SIDE, workers: int
     return chosen, None if chosen is None else size_note(sizes, chosen, max_side)
 
 
+def unreadable_images(bad: list, total: int, root: Path) -> CorruptFileError:
+    """The error naming the images of ``bad`` (``(path, CorruptFileError)`` pairs) among ``total`` files of
+    ``root`` that cannot be read."""
+    shown = "; ".join(f"{f.relative_to(root)} ({str(e).split(': ', 1)[-1]})" for f, e in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    return CorruptFileError(f"{len(bad)} of the {total:,} files in {root} cannot be read as images: {shown}{more}; "
+                            "remove or replace them")
+
+
+def find_unreadable_images(files: list[Path], color=None, size=None, workers: int | None = None) -> list:
+    """``(path, CorruptFileError)`` for each of ``files`` that cannot be read as an image (each decoded, a few at a
+    time, and let go)."""
+    from fewlabel.datasets.folders import read_image
+
+    def one(path):
+        try:
+            read_image(path, color, size)
+        except CorruptFileError as e:
+            return path, e
+        return None
+
+    with ThreadPoolExecutor(_workers(workers)) as pool:
+        return [r for r in pool.map(one, files, chunksize=64) if r is not None]
+
+
 def read_images(files: list[Path], root: Path, size=None, color=None, workers: int | None = None) -> np.ndarray:
     """The images of ``files`` as one uint8 array, decoded by a few threads (Pillow releases the GIL).
 
@@ -403,10 +428,7 @@ def read_images(files: list[Path], root: Path, size=None, color=None, workers: i
         arrays = list(pool.map(one, files, chunksize=64))
     bad = [(f, a) for f, a in zip(files, arrays) if isinstance(a, CorruptFileError)]
     if bad:
-        shown = "; ".join(f"{f.relative_to(root)} ({str(e).split(': ', 1)[-1]})" for f, e in bad[:3])
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise CorruptFileError(f"{len(bad)} of the {len(files):,} files in {root} cannot be read as images: "
-                               f"{shown}{more}; remove or replace them")
+        raise unreadable_images(bad, len(files), root)
     shapes: dict[tuple, list[Path]] = {}
     for f, a in zip(files, arrays):
         shapes.setdefault(a.shape[:2], []).append(f)

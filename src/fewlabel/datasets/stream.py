@@ -55,19 +55,28 @@ def _all_images(root: Path) -> list[Path]:
 
 
 def _image_rows(root: Path, size, color) -> Rows:
-    from fewlabel.datasets.partial import read_images
+    from fewlabel.datasets.partial import find_unreadable_images, read_images, unreadable_images
 
     files = _all_images(root)
     if not files:
         raise InputError(f"no images in {root} or its sub-folders (looked for png, jpg, jpeg, bmp, gif, tif, tiff, "
                          "webp)")
-    first = read_images(files[:1], root, size, color)
+
+    def read(start, part):
+        try:
+            return read_images(part, root, size, color)
+        except CorruptFileError:
+            # every unreadable file of the folder named at once (the ones before this batch were read), so that one
+            # pass mends them all; counted against the whole folder, not the batch
+            raise unreadable_images(find_unreadable_images(files[start:], color, size), len(files), root) from None
+
+    first = read(0, files[:1])
     shape = tuple(first.shape[1:])
 
     def batches(n):
         for start in range(0, len(files), n):
             part = files[start:start + n]
-            X = read_images(part, root, size, color)
+            X = read(start, part)
             if tuple(X.shape[1:]) != shape:
                 raise InputError(f"the images in {root} differ in size: {files[0].relative_to(root)} gives "
                                  f"{_shape_text(shape)}, {part[0].relative_to(root)} and others "

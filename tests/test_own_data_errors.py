@@ -296,7 +296,8 @@ def test_predict_names_every_unreadable_image_of_the_folder_at_once(tmp_path, ca
     (new / "n25.png").write_text("a note saved as .png")  # in the fourth
     out = tmp_path / "p.csv"
     _refused(capsys, ["predict", "--model", tiny_model, "--data", new, "--out", out, "--batch-size", "8",
-                      "--quiet"], out, "2 of the 30 files in", "n12.png", "n25.png (not an image Pillow recognizes", "remove or replace them")
+                      "--quiet"], out, "2 of the 30 files in", "n12.png", "n25.png (not an image Pillow recognizes",
+             "remove or replace them")
 
 
 def test_predict_refuses_an_existing_file_and_codes_from_a_classifier(tmp_path, capsys, tiny_model):

@@ -418,6 +418,32 @@ def test_quotes_blank_lines_and_extra_fields(tmp_path):
         read_table(write(tmp_path, "r.txt", "1 2\n\n3 4\n5\n"))
 
 
+def test_a_table_written_in_windows_1252_is_read_and_said(tmp_path):
+    """Excel's "CSV" on Windows is Windows-1252, not UTF-8: read so, its accented letters right, and said; a byte
+    Windows-1252 leaves undefined makes it Latin-1; a binary file under a table's name still fails as not text."""
+    from fewlabel.datasets.partial import read_partly_labeled
+    from fewlabel.datasets.stream import open_rows
+
+    text = "espèce,a,b\r\n" + "".join(f"{['sétosa', 'versicolor', ''][i % 3]},{i},{i % 4}\r\n" for i in range(30))
+    path = tmp_path / "iris.csv"
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.warns(DataQualityWarning, match="is not UTF-8 text: read as Windows-1252"):
+        data = read_partly_labeled(path, label_column="espèce")
+    assert data.class_names == ["sétosa", "versicolor"] and data.X.shape == (30, 2)
+    rows = open_rows(path, columns=["a", "b"], label_column="espèce")  # as fewlabel predict reads next week's file
+    X, names = next(rows.batches(100))
+    assert X.shape == (30, 2) and X[29].tolist() == [29, 1]
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(b"a,kind\r\n1,caf\xe9\r\n2,\x81x\r\n3,zz\r\n")
+    with pytest.warns(DataQualityWarning, match="read as Latin-1"):
+        X, y, _ = read_table(odd, label_column="kind")
+    assert y.tolist() == ["café", "\x81x", "zz"]
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        read_table(binary)
+
+
 def test_missing_cells(tmp_path):
     path = write(tmp_path, "t.csv", "a,b\n1,2\n3,\n")
     with pytest.raises(InputError) as e:

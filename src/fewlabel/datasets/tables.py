@@ -12,7 +12,9 @@ cell-by-cell search for the culprit only runs once a column is known to be bad.
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
+import functools
 import gzip
 import io
 import lzma
@@ -78,13 +80,56 @@ def compression(path):
 
 
 def open_text(path, newline=None):
-    """A text table opened for reading as UTF-8 (a byte-order mark dropped), through its decompression where it is
-    compressed; a spreadsheet as the CSV text of its first sheet (:func:`sheet_text`)."""
+    """A text table opened for reading as UTF-8 (a byte-order mark dropped), or as Windows-1252 where it is not
+    UTF-8 (:func:`text_encoding`), through its decompression where it is compressed; a spreadsheet as the CSV text
+    of its first sheet (:func:`sheet_text`)."""
     if table_suffix(path) in SPREADSHEETS:
         return io.StringIO(sheet_text(path), newline=newline)
     module = compression(path)
     opener = open if module is None else module.open
-    return opener(path, "rt", newline=newline, encoding="utf-8-sig")
+    return opener(path, "rt", newline=newline, encoding=text_encoding(path))
+
+
+def text_encoding(path) -> str:
+    """How a text table's bytes are read: ``"utf-8-sig"`` where they are UTF-8 (ASCII too), else ``"cp1252"``,
+    the encoding Excel and other Windows programs write "CSV" in, said once in a :class:`DataQualityWarning`. A file
+    holding NUL bytes, which no text table does, is left to fail as UTF-8 (a binary file under a table's name)."""
+    path = Path(path)
+    stat = path.stat()
+    return _text_encoding(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _text_encoding(path: str, size: int, mtime_ns: int) -> str:  # size and time: a file rewritten is looked at anew
+    module = compression(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    nul = False
+    try:
+        with (open if module is None else module.open)(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                nul = nul or b"\x00" in chunk
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        if nul:
+            return "utf-8-sig"
+    except (OSError, EOFError, zlib.error, lzma.LZMAError):
+        return "utf-8-sig"  # the reader that follows names a damaged file
+    from fewlabel.datasets.partial import DataQualityWarning
+
+    encoding = "cp1252"
+    try:  # five bytes mean nothing in Windows-1252: a file holding one is read as Latin-1, which reads every byte
+        with (open if module is None else module.open)(path, "rb") as f:
+            decoder = codecs.getincrementaldecoder("cp1252")()
+            while chunk := f.read(1 << 20):
+                decoder.decode(chunk)
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+    name = {"cp1252": "Windows-1252, the encoding Excel writes CSV in on Windows", "latin-1": "Latin-1"}[encoding]
+    warnings.warn(f"{path} is not UTF-8 text: read as {name} (save it as CSV UTF-8 to be sure of its accented "
+                  "letters)", DataQualityWarning, stacklevel=4)
+    return encoding
 
 
 def _cell_text(value) -> str:

@@ -438,6 +438,10 @@ def test_a_table_written_in_windows_1252_is_read_and_said(tmp_path):
     with pytest.warns(DataQualityWarning, match="read as Latin-1"):
         X, y, _ = read_table(odd, label_column="kind")
     assert y.tolist() == ["café", "\x81x", "zz"]
+    unicode_text = tmp_path / "sheet.txt"  # Excel's "Unicode text": UTF-16 with its mark, tab-separated
+    unicode_text.write_bytes(text.replace(",", "\t").encode("utf-16"))
+    data = read_partly_labeled(unicode_text, label_column="espèce")
+    assert data.class_names == ["sétosa", "versicolor"] and data.X.shape == (30, 2)
     binary = tmp_path / "photo.csv"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
     with pytest.raises(InputError, match="is not UTF-8 text"):

@@ -91,9 +91,10 @@ def open_text(path, newline=None):
 
 
 def text_encoding(path) -> str:
-    """How a text table's bytes are read: ``"utf-8-sig"`` where they are UTF-8 (ASCII too), else ``"cp1252"``,
-    the encoding Excel and other Windows programs write "CSV" in, said once in a :class:`DataQualityWarning`. A file
-    holding NUL bytes, which no text table does, is left to fail as UTF-8 (a binary file under a table's name)."""
+    """How a text table's bytes are read: ``"utf-16"`` where they begin with its byte-order mark (Excel's "Unicode
+    text"), ``"utf-8-sig"`` where they are UTF-8 (ASCII too), else ``"cp1252"``, the encoding Excel and other Windows
+    programs write "CSV" in, said once in a :class:`DataQualityWarning`. A file holding NUL bytes otherwise, which no
+    text table does, is left to fail as UTF-8 (a binary file under a table's name)."""
     path = Path(path)
     stat = path.stat()
     return _text_encoding(str(path), stat.st_size, stat.st_mtime_ns)
@@ -106,6 +107,9 @@ def _text_encoding(path: str, size: int, mtime_ns: int) -> str:  # size and time
     nul = False
     try:
         with (open if module is None else module.open)(path, "rb") as f:
+            if f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return "utf-16"  # Excel's "Unicode text", marked as such by its first two bytes
+            f.seek(0)
             while chunk := f.read(1 << 20):
                 nul = nul or b"\x00" in chunk
                 decoder.decode(chunk)

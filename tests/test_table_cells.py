@@ -390,3 +390,34 @@ def test_an_experiment_reads_its_tables_categories(regional, tmp_path):
     with pytest.warns(DataQualityWarning, match="'region': 3 categories"):
         exp = read_experiment(tmp_path / "b.toml")
     assert exp.arrays["X"].shape[1] == 8 and set(np.unique(exp.arrays["X"][:, 1:4]).tolist()) == {0.0, 1.0}
+
+
+# -- rows that end in a comma ------------------------------------------------------------------------------------
+def test_rows_that_end_in_a_comma_leave_no_column(regional, tmp_path, capsys):
+    """Some exports end every row in a comma: a last column with no name and no value, left out with a note (it
+    was refused as a column of missing values); next week's file written so is read the same way, and a value
+    under no name is refused, naming its row."""
+    with open(regional["without"], newline="") as f:
+        rows = list(csv.reader(f))
+    path = tmp_path / "trailing.csv"
+    path.write_text("".join(",".join(r) + ",\n" for r in rows))
+    with pytest.warns(DataQualityWarning, match=r"column\(s\) 8 with no name and no value in any row"):
+        data = read_partly_labeled(path, label_column="cultivar", id_column="id")
+    assert data.feature_names == regional["columns"]
+    out = tmp_path / "out"
+    assert main(["classify", "--data", str(path), "--label-column", "cultivar", "--id-column", "id", "--folds", "0",
+                 "--out", str(out)]) == 0
+    model = fewlabel.load(out / "model")
+    new = [["id", *regional["columns"]]] + [[r[0], r[1], *r[3:]] for r in regional["new_rows"]]
+    (tmp_path / "new.csv").write_text("".join(",".join(r) + ",\n" for r in new))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "new.csv"), "--id-column", "id",
+                 "--quiet", "--out", str(tmp_path / "p.csv")]) == 0
+    X_new = np.array([[float(v) for v in r[1:]] for r in new[1:]], np.float32)
+    with open(tmp_path / "p.csv", newline="") as f:
+        assert [r["label"] for r in csv.DictReader(f)] == list(model.predict(X_new))
+    new[5].append("7")  # a value under no name
+    (tmp_path / "odd.csv").write_text("".join(",".join(r) + ("\n" if len(r) > len(new[0]) else ",\n") for r in new))
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "odd.csv"), "--id-column", "id",
+                 "--quiet", "--out", str(tmp_path / "q.csv")]) == 2
+    _error(capsys, "row 5: column 7 has no name but holds '7'")

@@ -95,11 +95,16 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
     """(feature indices in the model's order, id index or None): the file's columns against the model's."""
     from fewlabel.datasets.tables import resolve_column
 
+    from fewlabel.datasets.tables import unnamed_columns
+
     ident = None if id_column is None else resolve_column(id_column, names, has_header, "id_column", path)
     label = None
     if label_column is not None and has_header and label_column in names:
         label = names.index(label_column)  # the label column of next week's file is not a feature
-    rest = [i for i in range(len(names)) if i not in (ident, label)]
+    # a column with no name the model does not know: what rows that end in a delimiter leave (its cells must be
+    # empty: checked as the rows are read, see _blank_cells)
+    skip = unnamed_columns(names, has_header) - set(expect or ()) if expect is not None else set()
+    rest = [i for i in range(len(names)) if i not in (ident, label) and i not in skip]
     if expect is None or not has_header:
         if expect is not None and len(rest) != len(expect):
             raise InputError(f"{path} has {len(rest)} feature columns, but the model was trained on {len(expect)} "
@@ -146,12 +151,27 @@ def _encoded(unseen: dict, numeric: np.ndarray, cells: dict, features, names, ca
     return X
 
 
+def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> None:
+    """Refuse a value in a column with no name that the model does not know (:func:`_match_columns` leaves such a
+    column out where its cells are empty)."""
+    from fewlabel.datasets.tables import MISSING
+
+    for j in columns:
+        filled = ~np.isin(np.char.lower(np.char.strip(table[:, j])), MISSING)
+        if filled.any():
+            i = int(np.flatnonzero(filled)[0])
+            raise InputError(f"{path}, row {lines[i]}: column {j + 1} has no name but holds {table[i, j].strip()!r}; "
+                             "name it in the header, or remove it")
+
+
 def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
-    from fewlabel.datasets.tables import open_text, parse_feature_column, raw_columns, text_header
+    from fewlabel.datasets.tables import open_text, parse_feature_column, raw_columns, text_header, unnamed_columns
 
     delimiter, _, has_header, names = text_header(path)
     raw = None if expect is None else raw_columns(expect, categories)
     features, ident = _match_columns(path, names, has_header, raw, id_column, label_column)
+    label = names.index(label_column) if label_column is not None and has_header and label_column in names else None
+    blank = sorted(unnamed_columns(names, has_header) - set(features) - {ident, label})
     cat = [j for j in features if categories and names[j] in categories]
     numeric = [j for j in features if j not in cat]
     width = len(expect) if expect is not None else len(features)
@@ -186,6 +206,7 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
 
     def _parse(chunk, lines):
         table = np.array(chunk, dtype=str)
+        _blank_cells(path, table, blank, lines)
         X = np.empty((len(chunk), len(numeric)), np.float32)
         for k, j in enumerate(numeric):
             X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path,

@@ -421,3 +421,19 @@ def test_rows_that_end_in_a_comma_leave_no_column(regional, tmp_path, capsys):
     assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "odd.csv"), "--id-column", "id",
                  "--quiet", "--out", str(tmp_path / "q.csv")]) == 2
     _error(capsys, "row 5: column 7 has no name but holds '7'")
+
+
+def test_a_column_with_no_name_but_values_stays_a_feature_in_predict_too(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).round(3)
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,\n" + "".join(f"{x[0]},{x[1]},{x[2]}\n" for x in X))  # the third column has no name
+    out = tmp_path / "c"
+    assert main(["cluster", "--data", str(path), "--encoder", "raw", "--manifold", "none", "--method", "kmeans",
+                 "--k", "3", "--quiet", "--out", str(out)]) == 0
+    model = fewlabel.load(out / "model")
+    assert model.training_data_["columns"] == ["a", "b", "2"]
+    assert main(["predict", "--model", str(out / "model"), "--data", str(path), "--quiet",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    with open(tmp_path / "p.csv", newline="") as f:
+        assert [int(r["cluster"]) for r in csv.DictReader(f)] == model.predict(X.astype(np.float32)).tolist()

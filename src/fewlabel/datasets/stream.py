@@ -93,9 +93,7 @@ def _shape_text(shape) -> str:
 # -- tables ----------------------------------------------------------------------------------------------
 def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_column, label_column):
     """(feature indices in the model's order, id index or None): the file's columns against the model's."""
-    from fewlabel.datasets.tables import resolve_column
-
-    from fewlabel.datasets.tables import unnamed_columns
+    from fewlabel.datasets.tables import resolve_column, unnamed_columns
 
     ident = None if id_column is None else resolve_column(id_column, names, has_header, "id_column", path)
     label = None
@@ -103,7 +101,7 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
         label = names.index(label_column)  # the label column of next week's file is not a feature
     # a column with no name the model does not know: what rows that end in a delimiter leave (its cells must be
     # empty: checked as the rows are read, see _blank_cells)
-    skip = unnamed_columns(names, has_header) - set(expect or ()) if expect is not None else set()
+    skip = {i for i in unnamed_columns(names, has_header) if expect is not None and names[i] not in expect}
     rest = [i for i in range(len(names)) if i not in (ident, label) and i not in skip]
     if expect is None or not has_header:
         if expect is not None and len(rest) != len(expect):

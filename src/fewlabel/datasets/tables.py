@@ -424,12 +424,6 @@ def unnamed_columns(names: list, has_header: bool) -> set:
     return {i for i, name in enumerate(names) if name == str(i)} if has_header else set()
 
 
-def _data_quality():
-    from fewlabel.datasets.partial import DataQualityWarning
-
-    return DataQualityWarning
-
-
 def text_header(path: Path):
     """``(delimiter, line of the first row, has_header, column names)`` of a text table. A header is a first row
     in which no cell is a number (data rows with string labels still have numeric features, so they are not
@@ -478,11 +472,14 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
                     )
             table = np.array([row for _, row in data], dtype=str)
             lines = [line_no for line_no, _ in data]
-            blank = [j for j in features if j not in cat and j in unnamed_columns(names, has_header)
+            unnamed = unnamed_columns(names, has_header)
+            blank = [j for j in features if j in unnamed and j not in cat
                      and np.isin(np.char.lower(np.char.strip(table[:, j])), MISSING).all()]
             if blank:  # a column with no name and no value: what rows that end in a delimiter leave
+                from fewlabel.datasets.partial import DataQualityWarning
+
                 warnings.warn(f"{path}: column(s) {', '.join(str(j + 1) for j in blank)} with no name and no value in "
-                              "any row (rows that end in a comma) left out", _data_quality(), stacklevel=4)
+                              "any row (rows that end in a comma) left out", DataQualityWarning, stacklevel=4)
                 features = [j for j in features if j not in blank]
                 numeric = [j for j in numeric if j not in blank]
 

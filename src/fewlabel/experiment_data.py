@@ -7,6 +7,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from fewlabel.datasets.tables import MISSING_CELLS
 from fewlabel.errors import FewlabelError, InputError
 from fewlabel.experiment_checks import Where, kind_of
 
@@ -64,7 +65,7 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
                     raise w.fail("data.label_column", f"expected a column name or index, got {kind_of(lc)} {lc!r}")
             out["label_column"] = d.get("label_column")
             # a missing feature cell: refused (named), or filled with its column's median (fewlabel's --missing)
-            out["missing"] = w.string(d.get("missing", "refuse"), "data.missing", ("refuse", "fill"))
+            out["missing"] = w.string(d.get("missing", "refuse"), "data.missing", MISSING_CELLS)
             cats = d.get("categorical")
             if cats is not None and (not isinstance(cats, list) or not cats or not all(
                     isinstance(c, (str, int)) and not isinstance(c, bool) for c in cats)):
@@ -159,18 +160,13 @@ def read_source(source: dict, split: str | None = None, root=None, data: dict | 
     import warnings
 
     from fewlabel.datasets.partial import DataQualityWarning
-    from fewlabel.datasets.tables import categories_note, filled_note, read_table_parts
+    from fewlabel.datasets.tables import read_table_parts, reading_notes
 
     parts = read_table_parts(source["table"], label_column=(data or {}).get("label_column"),
                              missing=(data or {}).get("missing", "refuse"),
                              categorical=(data or {}).get("categorical"))
-    if parts.get("fill") and parts["fill"]["filled"]:  # said as the commands say it, in the file's own terms
-        warnings.warn(filled_note(source["table"], parts["fill"]["filled"]).replace("--missing refuse",
-                                                                                    'data.missing = "refuse"'),
-                      DataQualityWarning, stacklevel=2)
-    if parts.get("categories"):
-        warnings.warn(categories_note(source["table"], parts["categories"], parts["category_counts"]),
-                      DataQualityWarning, stacklevel=2)
+    for note in reading_notes(source["table"], parts):  # said as the commands say it, in the file's own terms
+        warnings.warn(note.replace("--missing refuse", 'data.missing = "refuse"'), DataQualityWarning, stacklevel=2)
     y = parts["y"]
     if y is not None and y.dtype.kind in "OUS":  # labels written as words: class codes, named by the words
         import numpy as np

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fewlabel.datasets.folders import AUTO, MAX_SIDE
-from fewlabel.datasets.tables import table_suffix
+from fewlabel.datasets.tables import MISSING_CELLS, table_suffix
 from fewlabel.errors import DataNotFoundError, FewlabelWarning, InputError
 
 # -- warnings -----------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def column_list(text: str) -> list:
 
 def add_missing_option(group) -> None:
     """``--missing``: what a table's missing feature cells meet (:data:`fewlabel.datasets.tables.MISSING_CELLS`)."""
-    group.add_argument("--missing", choices=["refuse", "fill"], default=None,
+    group.add_argument("--missing", choices=MISSING_CELLS, default=None,
                        help="a table's missing feature cells (empty, NaN, NA, ?): refuse (the default: the first one "
                             "is named) or fill each with its column's median over the file's rows, said in a note. "
                             "The saved model keeps the medians: fewlabel predict --missing fill puts them in new "
@@ -336,7 +336,7 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     ``categorical`` columns are read as one 0/1 column per category, kept in ``source["categories"]``."""
     from fewlabel import datasets
     from fewlabel.datasets.partial import read_image_folder_rows, table_row_names
-    from fewlabel.datasets.tables import read_table_parts
+    from fewlabel.datasets.tables import read_table_parts, reading_notes
 
     path = Path(name)
     folder = is_path(name) and path.is_dir()
@@ -390,25 +390,18 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
               "row_name_column": "row" if id_column is None else str(id_column)}
     if parts["feature_names"] is not None:
         source.update(columns=list(parts["feature_names"]), label_column=parts.get("label_name"))
-    fill = parts.get("fill")
-    if fill is not None:  # saved with the model: fewlabel predict --missing fill puts them in new rows
-        source["fill"] = {"how": fill["how"], "values": fill["values"]}
-        if fill["filled"]:
-            import warnings
-
-            from fewlabel.datasets.partial import DataQualityWarning
-            from fewlabel.datasets.tables import filled_note
-
-            warnings.warn(filled_note(path, fill["filled"]), DataQualityWarning, stacklevel=2)
+    if parts.get("fill") is not None:  # saved with the model: fewlabel predict --missing fill puts them in new rows
+        source["fill"] = {"how": parts["fill"]["how"], "values": parts["fill"]["values"]}
     if parts.get("categories"):  # saved with the model: fewlabel predict encodes new rows' categories with them
+        source["categories"] = parts["categories"]
+    notes = reading_notes(path, parts)
+    if notes:
         import warnings
 
         from fewlabel.datasets.partial import DataQualityWarning
-        from fewlabel.datasets.tables import categories_note
 
-        source["categories"] = parts["categories"]
-        warnings.warn(categories_note(path, parts["categories"], parts["category_counts"]), DataQualityWarning,
-                      stacklevel=2)
+        for note in notes:
+            warnings.warn(note, DataQualityWarning, stacklevel=2)
     y = parts["y"]
     if partial and y is not None:
         from fewlabel.datasets.partial import encode_labels

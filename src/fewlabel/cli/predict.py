@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fewlabel.cli.common import column, data_source, image_size
+from fewlabel.datasets.tables import MISSING_CELLS
 from fewlabel.errors import DataNotFoundError, InputError
 
 WRITES = ()  # writes the one file --out names, not a folder
@@ -30,7 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--id-column", help="a table column that names each row in the output (default: the row number)")
     p.add_argument("--size", type=image_size, help="resize images to HxW (default: the size the model was trained "
                                                    "on, when it resized its images)")
-    p.add_argument("--missing", choices=["refuse", "fill"], default="refuse",
+    p.add_argument("--missing", choices=MISSING_CELLS, default="refuse",
                    help="a table's missing cells (empty, NaN, NA, ?): refuse (the default: the first one is named) or "
                         "fill each with its column's median over the rows the model was trained on, kept with it")
     p.add_argument("--batch-size", type=int, default=1024, help="rows read and answered at a time (default 1024)")

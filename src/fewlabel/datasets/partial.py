@@ -542,8 +542,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
                               missing: str = "refuse", categorical=None) -> PartlyLabeled:
     """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``); ``missing``
     and ``categorical`` as :func:`read_partly_labeled`."""
-    from fewlabel.datasets.tables import (categories_note, check_missing, filled_note, read_table_parts,
-                                          table_suffix)
+    from fewlabel.datasets.tables import check_missing, read_table_parts, reading_notes, table_suffix
 
     check_missing(missing)
 
@@ -583,11 +582,8 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     X, y = parts["X"], parts["y"]
-    fill = parts.get("fill")
-    if fill is not None and fill["filled"]:
-        _warn(notes, filled_note(path, fill["filled"]))
-    if parts.get("categories"):
-        _warn(notes, categories_note(path, parts["categories"], parts["category_counts"]))
+    for note in reading_notes(path, parts):
+        _warn(notes, note)
     if y is None:
         raise InputError(f"{path} holds no labels: save X and y in an .npz (y = -1 for unlabeled rows), or use a table "
                          "with a label column")
@@ -598,7 +594,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
     data = PartlyLabeled(X=X, y=codes, class_names=names, row_names=row_names, source=str(path), kind=kind,
                          row_name_column=str(id_column) if id_column is not None else "row",
                          feature_names=parts.get("feature_names"), label_column=parts.get("label_name"),
-                         id_column=None if id_column is None else str(id_column), notes=notes, fill=fill,
+                         id_column=None if id_column is None else str(id_column), notes=notes, fill=parts.get("fill"),
                          categories=parts.get("categories"))
     return _check_classes(data, min_class_rows)
 

@@ -149,6 +149,18 @@ def _encoded(unseen: dict, numeric: np.ndarray, cells: dict, features, names, ca
     return X
 
 
+def _table_columns(path: Path, names, has_header, expect, id_column, label_column, categories):
+    """(the file's feature columns in the model's order, its id column, those of them holding categories, the
+    others, the width of a row as the model takes it): :func:`_match_columns` against the model's columns as a file
+    holds them (a column of categories by its own name)."""
+    from fewlabel.datasets.tables import raw_columns
+
+    raw = None if expect is None else raw_columns(expect, categories)
+    features, ident = _match_columns(path, names, has_header, raw, id_column, label_column)
+    cat = [j for j in features if categories and names[j] in categories]
+    return features, ident, cat, [j for j in features if j not in cat], len(expect if expect is not None else features)
+
+
 def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> None:
     """Refuse a value in a column with no name that the model does not know (:func:`_match_columns` leaves such a
     column out where its cells are empty)."""
@@ -163,16 +175,13 @@ def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> N
 
 
 def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
-    from fewlabel.datasets.tables import open_text, parse_feature_column, raw_columns, text_header, unnamed_columns
+    from fewlabel.datasets.tables import open_text, parse_feature_column, text_header, unnamed_columns
 
     delimiter, _, has_header, names = text_header(path)
-    raw = None if expect is None else raw_columns(expect, categories)
-    features, ident = _match_columns(path, names, has_header, raw, id_column, label_column)
+    features, ident, cat, numeric, width = _table_columns(path, names, has_header, expect, id_column, label_column,
+                                                          categories)
     label = names.index(label_column) if label_column is not None and has_header and label_column in names else None
     blank = sorted(unnamed_columns(names, has_header) - set(features) - {ident, label})
-    cat = [j for j in features if categories and names[j] in categories]
-    numeric = [j for j in features if j not in cat]
-    width = len(expect) if expect is not None else len(features)
     filled: dict = {}
     unseen: dict = {}
     with open_text(path) as f:
@@ -218,8 +227,6 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
 
 
 def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
-    from fewlabel.datasets.tables import raw_columns
-
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -230,11 +237,8 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
     except (pa.ArrowException, OSError) as e:
         raise CorruptFileError(f"cannot read Parquet file {path}: {e}") from e
     names = list(file.schema_arrow.names)
-    raw = None if expect is None else raw_columns(expect, categories)
-    features, ident = _match_columns(path, names, True, raw, id_column, label_column)
-    cat = [j for j in features if categories and names[j] in categories]
-    numeric = [j for j in features if j not in cat]
-    width = len(expect) if expect is not None else len(features)
+    features, ident, cat, numeric, width = _table_columns(path, names, True, expect, id_column, label_column,
+                                                          categories)
     n_rows = file.metadata.num_rows
     if n_rows == 0:
         raise InputError(f"{path} has no rows")

@@ -975,6 +975,18 @@ def categories_note(where, categories: dict, counts: dict) -> str:
     return f"{where}: columns of categories, one 0/1 column per category: " + "; ".join(parts)
 
 
+def reading_notes(where, parts: dict) -> list[str]:
+    """What reading a table did to its cells, one sentence each (:func:`read_table_parts`'s ``parts``): the missing
+    cells filled, the columns of categories encoded. Every reader says them, a command as a warning, the own-data
+    reader as a note of the data."""
+    notes = []
+    if parts.get("fill") and parts["fill"]["filled"]:
+        notes.append(filled_note(where, parts["fill"]["filled"]))
+    if parts.get("categories"):
+        notes.append(categories_note(where, parts["categories"], parts["category_counts"]))
+    return notes
+
+
 def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
                      partial_labels=False, mmap=False, missing=None, categorical=None) -> dict:
     """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with

@@ -14,11 +14,15 @@ Accuracy on the held-out rows. Writes ``benchmarks/results/semi_tables-<cpu>.jso
 ``--every-row``: the way a user meets it instead: no rows held out, every unlabeled row scored (the classifier's
 own answers for the rows it learned from), the seeds drawing the labels; ``moons`` and ``circles`` (1,000 rows of
 scikit-learn's two moons and two circles, noise 0.1, with 4 columns of noise beside them, 20 labels) are tables
-whose classes are not linear.
+whose classes are not linear; ``seattle`` is Seattle's daily weather 2012-2015 (``tests/data/seattle_weather.csv``,
+1,461 days, the day's weather as the label, 100 labels) with its date read as ``fewlabel``'s ``--dates date`` reads
+it, and ``seattle_measures`` the same days with their four measures alone.
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/semi_tables.py --seeds 0 1 2
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/semi_tables.py --every-row --seeds 0 1 2 3 4 5 \
         --tables wine breast_cancer iris digits moons circles --labels breast_cancer=20
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/semi_tables.py --every-row --seeds 0 1 2 3 4 5 \
+        --tables seattle seattle_measures
 """
 
 from __future__ import annotations
@@ -36,11 +40,21 @@ sys.path.insert(0, str(HERE))
 
 TABLES = {"wine": 15, "iris": 15, "breast_cancer": 40, "digits": 50}
 SHAPES = {"moons": 20, "circles": 20}
+DATED = {"seattle": 100, "seattle_measures": 100}
+SEATTLE = HERE.parent / "tests" / "data" / "seattle_weather.csv"
 PREVIOUS = {"route_params": {"linear": False}}
 
 
 def load_table(name: str):
     from sklearn import datasets
+
+    if name in DATED:
+        from fewlabel.datasets.tables import read_table_parts
+
+        measures = ["precipitation", "temp_max", "temp_min", "wind"]
+        parts = read_table_parts(SEATTLE, label_column="weather",
+                                 **({"dates": ["date"]} if name == "seattle" else {"columns": measures}))
+        return parts["X"], np.unique(parts["y"], return_inverse=True)[1]
 
     if name in SHAPES:
         make = datasets.make_circles if name == "circles" else datasets.make_moons
@@ -95,9 +109,9 @@ def run_table(name: str, labels: int, seed: int, compare: dict) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tables", nargs="+", choices=sorted({**TABLES, **SHAPES}), default=list(TABLES))
+    p.add_argument("--tables", nargs="+", choices=sorted({**TABLES, **SHAPES, **DATED}), default=list(TABLES))
     p.add_argument("--labels", nargs="+", default=[], metavar="TABLE=N", help="labels of a table (default: %s)"
-                   % ", ".join(f"{k} {v}" for k, v in {**TABLES, **SHAPES}.items()))
+                   % ", ".join(f"{k} {v}" for k, v in {**TABLES, **SHAPES, **DATED}.items()))
     p.add_argument("--every-row", action="store_true",
                    help="no held-out split: score every unlabeled row (the module docstring)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -111,7 +125,7 @@ def main(argv=None) -> int:
 
     warnings.filterwarnings("ignore")
     compare = json.loads(args.compare)
-    counts = {**TABLES, **SHAPES, **{k: int(v) for k, v in (item.split("=") for item in args.labels)}}
+    counts = {**TABLES, **SHAPES, **DATED, **{k: int(v) for k, v in (item.split("=") for item in args.labels)}}
     if args.every_row:
         run = run_every_row
     elif set(args.tables) & set(SHAPES):

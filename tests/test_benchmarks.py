@@ -254,6 +254,11 @@ def test_the_tables_benchmark_scores_every_unlabeled_row_beside_the_peers(tmp_pa
     X, y = bench.load_table("circles")
     # two rings, 4 columns of noise beside them: a logistic regression cannot separate them
     assert X.shape == (1000, 6) and X.dtype == np.float32 and np.bincount(y).tolist() == [500, 500]
+    # Seattle's weather with its date read as --dates reads it (five columns in its place), and without it
+    X, y = bench.load_table("seattle")
+    measures, _ = bench.load_table("seattle_measures")
+    assert X.shape == (1461, 9) and measures.shape == (1461, 4) and np.array_equal(X[:, 5:], measures)
+    assert X[0, 0] == 15340 and np.bincount(y).tolist() == [54, 411, 259, 23, 714]
     out = tmp_path / "tables.json"
     assert bench.main(["--every-row", "--tables", "iris", "--labels", "iris=9", "--seeds", "0", "--out",
                        str(out)]) == 0

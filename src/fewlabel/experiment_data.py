@@ -12,7 +12,8 @@ from fewlabel.errors import FewlabelError, InputError
 from fewlabel.experiment_checks import Where, kind_of
 
 DATA_KEYS = ("name", "folder", "table", "split", "test_split", "root", "test_fraction", "label_column",
-             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows", "missing", "categorical")
+             "image_size", "color", "classes", "rotate", "max_rows", "max_test_rows", "missing", "categorical",
+             "dates")
 TEST_FRACTION = 0.2
 
 
@@ -43,7 +44,7 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
             raise w.fail("data.test_split", f"expected a split other than the one trained on ({out['split']!r}): "
                                             "scores on the training rows say nothing about new rows")
         out["root"] = None if "root" not in d else w.file(d["root"], "data.root", base, folder=True)
-        for key in ("test_fraction", "label_column", "image_size", "color", "missing", "categorical"):
+        for key in ("test_fraction", "label_column", "image_size", "color", "missing", "categorical", "dates"):
             if key in d:
                 raise w.fail(f"data.{key}", f"applies to a folder or table of your own, not to the built-in "
                                             f"dataset {name!r} (it has splits: {', '.join(splits)})")
@@ -71,11 +72,20 @@ def check_data(w: Where, d: dict, base: Path) -> dict:
                     isinstance(c, (str, int)) and not isinstance(c, bool) for c in cats)):
                 raise w.fail("data.categorical", f"expected a non-empty list of column names or indices, got {cats!r}")
             out["categorical"] = cats
+            dates = d.get("dates")
+            column_name = (str, int)
+            if dates is not None and not (
+                    isinstance(dates, list) and dates and all(isinstance(c, column_name) and not isinstance(c, bool)
+                                                              for c in dates)
+                    or isinstance(dates, dict) and dates and all(isinstance(f, str) for f in dates.values())):
+                raise w.fail("data.dates", "expected a non-empty list of column names or indices, or a table of "
+                                           f'column names to their form (dates = {{day = "%d/%m/%Y"}}), got {dates!r}')
+            out["dates"] = dates
         else:
             if "label_column" in d:
                 raise w.fail("data.label_column", "applies to a table; an image folder takes its labels from its "
                                                   "class sub-folders")
-            for key in ("missing", "categorical"):
+            for key in ("missing", "categorical", "dates"):
                 if key in d:
                     raise w.fail(f"data.{key}", "applies to a table's cells, not to an image folder")
             size = d.get("image_size")
@@ -164,7 +174,7 @@ def read_source(source: dict, split: str | None = None, root=None, data: dict | 
 
     parts = read_table_parts(source["table"], label_column=(data or {}).get("label_column"),
                              missing=(data or {}).get("missing", "refuse"),
-                             categorical=(data or {}).get("categorical"))
+                             categorical=(data or {}).get("categorical"), dates=(data or {}).get("dates"))
     for note in reading_notes(source["table"], parts):  # said as the commands say it, in the file's own terms
         warnings.warn(note.replace("--missing refuse", 'data.missing = "refuse"'), DataQualityWarning, stacklevel=2)
     y = parts["y"]
@@ -196,7 +206,10 @@ def load_experiment_data(exp) -> dict:
         # an experiment file's own spelling of the options the message names
         raise w.fail(key, message.replace("give --missing fill (missing='fill' in Python)", 'set data.missing = "fill"')
                      .replace("with --categorical NAME (categorical=[NAME] in Python)",
-                              'with data.categorical = ["NAME"]')) from None
+                              'with data.categorical = ["NAME"]')
+                     .replace("with --dates NAME (dates=[NAME] in Python)", 'with data.dates = ["NAME"]')
+                     .replace("--date-format %d/%m/%Y (or %m/%d/%Y; dates={NAME: '%d/%m/%Y'} in Python)",
+                              'data.dates = {NAME = "%d/%m/%Y"} (or "%m/%d/%Y")')) from None
     if names is not None:  # classes named in the file (a folder's sub-folders, a table's words) may be named so here
         for holder in (d, exp.tasks.get("detect")):
             if holder and holder.get("classes") is not None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fewlabel.cli.common import (add_categorical_option, add_config_option, add_data_options, add_missing_option,
-                                 add_output_options, add_training_options, column, image_size, is_path, load_data,
-                                 positive_int, refuse_file_options, sizes, training_settings_of)
+from fewlabel.cli.common import (add_categorical_option, add_config_option, add_data_options, add_dates_option,
+                                 add_missing_option, add_output_options, add_training_options, column,
+                                 date_columns_given, image_size, is_path, load_data, positive_int, refuse_file_options,
+                                 sizes, training_settings_of)
 from fewlabel.datasets.folders import AUTO, MAX_SIDE
 from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
@@ -71,6 +72,7 @@ def add_parser(sub) -> None:
                                                             "grayscale when every image is")
     add_missing_option(own)
     add_categorical_option(own)
+    add_dates_option(own)
     own.add_argument("--folds", type=int, default=None,
                      help=f"cross-validation folds for the accuracy estimate (default {FOLDS}; 0: no estimate)")
     p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
@@ -183,7 +185,7 @@ def _labeled(X, y, name: str):
 
 
 OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds", "--missing",
-                 "--categorical")
+                 "--categorical", "--dates", "--date-format")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
 
@@ -224,7 +226,7 @@ def run_own_data(args, out: Path) -> int:
 
     if args.max_side is not None and not Path(args.data).is_dir():
         raise InputError(f"--max-side applies to an image folder; {args.data} is a file")
-    for option, value in (("--missing", args.missing), ("--categorical", args.categorical)):
+    for option, value in (("--missing", args.missing), ("--categorical", args.categorical), ("--dates", args.dates)):
         if value is not None and Path(args.data).is_dir():
             raise InputError(f"{option} applies to a table's cells; {args.data} is an image folder")
 
@@ -236,7 +238,8 @@ def run_own_data(args, out: Path) -> int:
                                    unlabeled_folder=args.unlabeled_folder or UNLABELED_FOLDER,
                                    size=AUTO if args.size is None else args.size, color=args.color,
                                    max_side=MAX_SIDE if args.max_side is None else args.max_side,
-                                   missing=args.missing or "refuse", categorical=args.categorical)
+                                   missing=args.missing or "refuse", categorical=args.categorical,
+                                   dates=date_columns_given(args))
     log = (lambda *a, **k: None) if args.quiet else print
     print(data.summary())
     for note in data.notes:

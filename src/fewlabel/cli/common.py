@@ -168,6 +168,31 @@ def add_data_options(p: argparse.ArgumentParser, data_help: str | None = None, o
                               "beside the class folders are unlabeled too")
         add_missing_option(own)
         add_categorical_option(own)
+        add_dates_option(own)
+
+
+def add_dates_option(group) -> None:
+    """``--dates`` and ``--date-format``: a table's feature columns of dates (:mod:`fewlabel.datasets.dates`)."""
+    group.add_argument("--dates", type=column_list,
+                       help="a table's feature columns of dates (names or 0-based indices, comma-separated), each read "
+                            "as days since 1970 and the point of the year and of the week (and of the day where it "
+                            "holds times). Read year first (2024-03-05, 2024/03/05 14:30) unless --date-format says "
+                            "otherwise. The saved model keeps how: fewlabel predict reads new files' dates the same "
+                            "way")
+    group.add_argument("--date-format",
+                       help="the form of the --dates columns' cells, as Python's strptime writes it: %%d/%%m/%%Y for "
+                            "05/03/2024 as the 5th of March, %%m/%%d/%%Y for the 3rd of May (default: year first)")
+
+
+def date_columns_given(args):
+    """What ``--dates`` and ``--date-format`` ask for, as the readers' ``dates=``: None, the columns, or the columns
+    with their form; a form without columns is refused."""
+    dates, form = getattr(args, "dates", None), getattr(args, "date_format", None)
+    if form is not None and dates is None:
+        raise InputError("--date-format gives the form of the --dates columns' cells: name them with --dates")
+    if form is not None and "%" not in form:
+        raise InputError(f"--date-format must be a strptime form such as %d/%m/%Y, got {form!r}")
+    return dates if form is None else {c: form for c in dates}
 
 
 def add_categorical_option(group) -> None:
@@ -314,13 +339,14 @@ def load_data(name: str, split: str, root, label_column=None, size=None, color=N
 
 def own_file_options(args) -> dict:
     """How the command's ``--data`` is read when it is the user's own file (:func:`add_data_options`)."""
-    return {k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side",
-                                                "unlabeled_folder", "missing", "categorical")}
+    return {**{k: getattr(args, k, None) for k in ("label_column", "size", "color", "id_column", "max_side",
+                                                   "unlabeled_folder", "missing", "categorical")},
+            "dates": date_columns_given(args)}
 
 
 def load_data_source(name: str, split: str, root, label_column=None, size=None, color=None,
                      partly_labeled: bool = False, id_column=None, max_side=None, unlabeled_folder=None,
-                     missing=None, categorical=None):
+                     missing=None, categorical=None, dates=None):
     """``(X, y, source)``: :func:`load_data`'s rows with how they were read, for the saved model
     (:func:`remember_source`): a table's feature columns and label column, which ``fewlabel predict`` then
     matches in new files by name and leaves out; a folder's image size and colour, at which it reads new
@@ -333,7 +359,8 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     default ``unlabeled/``, or loose beside the class folders), counted in ``source["unlabeled_rows"]`` as a
     table's are. A table's ``source["fill"]`` keeps its columns' medians, and ``missing='fill'`` puts them in its
     missing cells (:func:`~fewlabel.datasets.tables.read_table_parts`; ``missing`` None: 'refuse'); its
-    ``categorical`` columns are read as one 0/1 column per category, kept in ``source["categories"]``."""
+    ``categorical`` columns are read as one 0/1 column per category, kept in ``source["categories"]``, and its
+    ``dates`` columns as their parts, how kept in ``source["dates"]``."""
     from fewlabel import datasets
     from fewlabel.datasets.partial import read_image_folder_rows, table_row_names
     from fewlabel.datasets.tables import read_table_parts, reading_notes
@@ -342,12 +369,13 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     folder = is_path(name) and path.is_dir()
     given = [o for o, v in (("--label-column", label_column), ("--id-column", id_column), ("--size", size),
                             ("--max-side", max_side), ("--color", color), ("--unlabeled-folder", unlabeled_folder),
-                            ("--missing", missing), ("--categorical", categorical))
+                            ("--missing", missing), ("--categorical", categorical), ("--dates", dates))
              if v is not None]
     if not is_path(name) and given:
         raise InputError(f"{_apply(given)} to your own files (a table, an image folder); the dataset {name} has its "
                          "own labels and is read as it is")
-    table_options = [o for o in given if o in ("--label-column", "--id-column", "--missing", "--categorical")]
+    table_options = [o for o in given if o in ("--label-column", "--id-column", "--missing", "--categorical",
+                                               "--dates")]
     if folder and table_options:
         raise InputError(f"{_apply(table_options)} to a table; {name} is an image folder, whose classes are its "
                          "sub-folders and whose images are named by their files")
@@ -374,7 +402,8 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
     partial = partly_labeled and label_column is not None
     try:  # mapped: a command's data lives only while it runs, and may be larger than memory
         parts = read_table_parts(path, label_column=column(label_column), id_column=column(id_column), mmap=True,
-                                 partial_labels=partial, missing=missing or "refuse", categorical=categorical)
+                                 partial_labels=partial, missing=missing or "refuse", categorical=categorical,
+                                 dates=dates)
     except InputError as e:
         if "is not a number" in str(e):  # most often the labels or the rows' names, read as a feature
             from fewlabel.datasets.tables import CATEGORIES_HINT
@@ -394,6 +423,8 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
         source["fill"] = {"how": parts["fill"]["how"], "values": parts["fill"]["values"]}
     if parts.get("categories"):  # saved with the model: fewlabel predict encodes new rows' categories with them
         source["categories"] = parts["categories"]
+    if parts.get("dates"):  # and reads new rows' dates as these were read
+        source["dates"] = parts["dates"]
     notes = reading_notes(path, parts)
     if notes:
         import warnings

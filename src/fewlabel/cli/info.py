@@ -45,6 +45,11 @@ def describe(header: dict) -> list[str]:
         if data.get("categories"):
             cats = ", ".join(f"{name} ({len(values)})" for name, values in data["categories"].items())
             lines.append(f"columns of categories, one 0/1 column per category: {cats}")
+        if data.get("dates"):
+            when = ", ".join(f"{name} ({d['first']} to {d['last']}{', with times' if d['time'] else ''}"
+                             f"{', in the form ' + d['format'] if d.get('format') else ''})"
+                             for name, d in data["dates"].items())
+            lines.append(f"columns of dates, read as days since 1970 and the point of the year and of the week: {when}")
         if (data.get("fill") or {}).get("values") is not None:
             lines.append("missing cells: each column's median over the training rows kept, for fewlabel predict "
                          "--missing fill")

@@ -70,7 +70,8 @@ def run(args, out) -> int:
                              "not trained on a table read by a fewlabel command); fill the missing cells or drop "
                              "their rows")
     rows = open_rows(args.data, **settings, columns=record.get("columns"), id_column=column(args.id_column),
-                     label_column=record.get("label_column"), fill=fill, categories=record.get("categories"))
+                     label_column=record.get("label_column"), fill=fill, categories=record.get("categories"),
+                     dates=record.get("dates"))
     check_rows(model, rows, args.model)
     summary = predict_file(model, rows, target, batch_size=args.batch_size, progress=not args.quiet)
     extra = "".join(f", {summary[k]:,} {k}" for k in ("flagged", "outlier", "unknown") if k in summary)
@@ -78,6 +79,15 @@ def run(args, out) -> int:
         listed = ", ".join(f"{v!r} {n:,}" for v, n in list(values.items())[:8]) + (" ..." if len(values) > 8 else "")
         print(f"note: {args.data}: column {name!r} holds values the model never saw ({listed}): none of its "
               f"categories is set in those rows, which the model answers from their other columns")
+    for name, counts in rows.outside.items():
+        dated = record["dates"][name]
+        sides = [f"{counts[side]:,} {side} {dated['first' if side == 'before' else 'last']}" for side in counts
+                 if counts[side]]
+        if sides:
+            print(f"note: {args.data}: column {name!r} dates rows outside the dates the model learned from "
+                  f"({dated['first']} to {dated['last']}): {', '.join(sides)}; where the time of year or week "
+                  "is what told classes apart these rows are answered as well, where the classes changed over time "
+                  "the model has not seen it")
     if rows.filled:
         from fewlabel.datasets.tables import filled_note
 

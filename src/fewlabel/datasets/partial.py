@@ -169,6 +169,7 @@ class PartlyLabeled:
     read: dict | None = None  # images: the size and colour they were read at
     fill: dict | None = None  # a table's columns' medians, and the missing cells filled with them (missing="fill")
     categories: dict | None = None  # a table's columns of categories (categorical=): each one's categories
+    dates: dict | None = None  # a table's columns of dates (dates=): each one's form, times, first and last date
 
     def record(self) -> dict:
         """What a model trained on these rows should remember of how they were read (``fewlabel predict`` reads
@@ -182,6 +183,8 @@ class PartlyLabeled:
             out["fill"] = {"how": self.fill["how"], "values": list(self.fill["values"])}
         if self.categories:  # fewlabel predict encodes new rows' categories with these
             out["categories"] = {k: list(v) for k, v in self.categories.items()}
+        if self.dates:  # and reads new rows' dates as these were read
+            out["dates"] = {k: dict(v) for k, v in self.dates.items()}
         return out
 
     @property
@@ -539,9 +542,9 @@ def table_row_names(ids, n_rows: int, path, id_column=None) -> list[str]:
 
 
 def read_partly_labeled_table(path, label_column=None, id_column=None, min_class_rows: int = 5,
-                              missing: str = "refuse", categorical=None) -> PartlyLabeled:
-    """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``); ``missing``
-    and ``categorical`` as :func:`read_partly_labeled`."""
+                              missing: str = "refuse", categorical=None, dates=None) -> PartlyLabeled:
+    """A partly labeled table (CSV / TSV / Parquet with ``label_column``; .npz with ``X`` and ``y``); ``missing``,
+    ``categorical`` and ``dates`` as :func:`read_partly_labeled`."""
     from fewlabel.datasets.tables import check_missing, read_table_parts, reading_notes, table_suffix
 
     check_missing(missing)
@@ -565,7 +568,7 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataQualityWarning)
             parts = read_table_parts(path, label_column=label_column, id_column=id_column, partial_labels=True,
-                                     missing=missing, categorical=categorical)
+                                     missing=missing, categorical=categorical, dates=dates)
     except InputError as e:
         if "is not a number" in str(e):
             from fewlabel.datasets.tables import CATEGORIES_HINT
@@ -595,13 +598,13 @@ def read_partly_labeled_table(path, label_column=None, id_column=None, min_class
                          row_name_column=str(id_column) if id_column is not None else "row",
                          feature_names=parts.get("feature_names"), label_column=parts.get("label_name"),
                          id_column=None if id_column is None else str(id_column), notes=notes, fill=parts.get("fill"),
-                         categories=parts.get("categories"))
+                         categories=parts.get("categories"), dates=parts.get("dates"))
     return _check_classes(data, min_class_rows)
 
 
 def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_folder: str = UNLABELED_FOLDER,
                         size=AUTO, color=None, min_class_rows: int = 5, max_side: int = MAX_SIDE,
-                        missing: str = "refuse", categorical=None) -> PartlyLabeled:
+                        missing: str = "refuse", categorical=None, dates=None) -> PartlyLabeled:
     """Read partly labeled data as it is kept: an image folder, a table with a label column, or an .npz.
 
     Parameters
@@ -633,6 +636,12 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         Tables: feature columns of categories (words or codes), each read as one 0/1 column per category
         (``NAME=VALUE``; an empty cell sets none), said in a note; a model trained on the rows keeps the categories
         and ``fewlabel predict`` encodes new rows with them.
+    dates : str, int, list or dict, optional
+        Tables: feature columns of dates, read year first (``2024-03-05``, ``2024/03/05 14:30``) or, given as a dict
+        of columns to formats, in that form (``{"day": "%d/%m/%Y"}``); each becomes days since 1970 and the point of
+        the year and of the week (and of the day, where it holds times), said in a note (see
+        :mod:`fewlabel.datasets.dates`). A model trained on the rows keeps how they were read, and ``fewlabel
+        predict`` reads new rows' dates the same way.
 
     Raises InputError for data with no labeled row or a single class, labels marked unlabeled in two
     ways, images of mixed sizes (with ``size=None``); CorruptFileError naming every unreadable image.
@@ -646,11 +655,11 @@ def read_partly_labeled(path, *, label_column=None, id_column=None, unlabeled_fo
         if label_column is not None or id_column is not None:
             raise InputError(f"{p} is an image folder: its classes are its sub-folders, so --label-column / "
                              "--id-column do not apply")
-        if categorical is not None or missing != "refuse":
-            raise InputError(f"{p} is an image folder: --categorical / --missing apply to a table's cells")
+        if categorical is not None or dates is not None or missing != "refuse":
+            raise InputError(f"{p} is an image folder: --categorical / --dates / --missing apply to a table's cells")
         return read_partly_labeled_folder(p, unlabeled_folder, size, color, min_class_rows, max_side)
     if not (size is None or is_auto(size)) or color is not None:
         raise InputError(f"{p} is not an image folder: size / color apply to image folders only")
     if not p.exists():
         raise DataNotFoundError(f"no such file or folder: {p}")
-    return read_partly_labeled_table(p, label_column, id_column, min_class_rows, missing, categorical)
+    return read_partly_labeled_table(p, label_column, id_column, min_class_rows, missing, categorical, dates)

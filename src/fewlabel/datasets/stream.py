@@ -35,6 +35,8 @@ class Rows:
     filled: dict = field(default_factory=dict)
     #: a table's values, in its columns of categories, that are none of the model's categories: their cells so far
     unseen: dict = field(default_factory=dict)
+    #: a table's rows dated outside the dates the model learned from, by column: ``{"before": n, "after": n}``
+    outside: dict = field(default_factory=dict)
 
     def batches(self, size: int = 1024) -> Iterator[tuple[np.ndarray, list[str]]]:
         if not isinstance(size, int) or size < 1:
@@ -134,30 +136,38 @@ def _filled(filled: dict, X: np.ndarray, fill, names) -> np.ndarray:
     return X
 
 
-def _encoded(unseen: dict, numeric: np.ndarray, cells: dict, features, names, categories) -> np.ndarray:
-    """The feature matrix of a batch with its columns of categories encoded as the model's (see
-    :func:`~fewlabel.datasets.tables.expand_categories`), the values it never saw counted in ``unseen``."""
+def _encoded(rows: Rows, numeric: np.ndarray, cells: dict, features, names, categories, dates, where,
+             allow_nan) -> np.ndarray:
+    """The feature matrix of a batch with its columns of categories and of dates encoded as the model's (see
+    :func:`~fewlabel.datasets.tables.expand_categories`): the values it never saw counted in ``rows.unseen``, the
+    rows dated outside what it learned from in ``rows.outside``; an empty date is NaN (filled or refused after)
+    where ``allow_nan``, else refused by its row."""
     if not cells:
         return numeric
     from fewlabel.datasets.tables import expand_categories
 
-    X, _, _, counts = expand_categories(numeric, cells, features, names, categories)
-    for name, c in counts.items():
+    X, _, _, counts = expand_categories(numeric, cells, features, names, categories, path=rows.path, dates=dates,
+                                        where=where, allow_nan=allow_nan)
+    for name, c in counts["categories"].items():
         for value, n in c["unseen"].items():
-            unseen.setdefault(name, {})
-            unseen[name][value] = unseen[name].get(value, 0) + n
+            rows.unseen.setdefault(name, {})
+            rows.unseen[name][value] = rows.unseen[name].get(value, 0) + n
+    for name, c in counts["dates"].items():
+        seen = rows.outside.setdefault(name, {"before": 0, "after": 0})
+        for side in seen:
+            seen[side] += c[side]
     return X
 
 
-def _table_columns(path: Path, names, has_header, expect, id_column, label_column, categories):
-    """(the file's feature columns in the model's order, its id column, those of them holding categories, the
-    others, the width of a row as the model takes it): :func:`_match_columns` against the model's columns as a file
-    holds them (a column of categories by its own name)."""
+def _table_columns(path: Path, names, has_header, expect, id_column, label_column, categories, dates):
+    """(the file's feature columns in the model's order, its id column, those of them holding categories or dates,
+    the others, the width of a row as the model takes it): :func:`_match_columns` against the model's columns as a
+    file holds them (a column of categories or of dates by its own name)."""
     from fewlabel.datasets.tables import raw_columns
 
-    raw = None if expect is None else raw_columns(expect, categories)
+    raw = None if expect is None else raw_columns(expect, categories, dates)
     features, ident = _match_columns(path, names, has_header, raw, id_column, label_column)
-    cat = [j for j in features if categories and names[j] in categories]
+    cat = [j for j in features if names[j] in (categories or {}) or names[j] in (dates or {})]
     return features, ident, cat, [j for j in features if j not in cat], len(expect if expect is not None else features)
 
 
@@ -174,16 +184,15 @@ def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> N
                              "name it in the header, or remove it")
 
 
-def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
+def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
     from fewlabel.datasets.tables import open_text, parse_feature_column, text_header, unnamed_columns
 
     delimiter, _, has_header, names = text_header(path)
     features, ident, cat, numeric, width = _table_columns(path, names, has_header, expect, id_column, label_column,
-                                                          categories)
+                                                          categories, dates)
     label = names.index(label_column) if label_column is not None and has_header and label_column in names else None
     blank = sorted(unnamed_columns(names, has_header) - set(features) - {ident, label})
     filled: dict = {}
-    unseen: dict = {}
     with open_text(path) as f:
         n_rows = sum(1 for line in f if line.strip()) - (1 if has_header else 0)
     if n_rows <= 0:
@@ -218,15 +227,16 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
         for k, j in enumerate(numeric):
             X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path,
                                            fill is not None, delimiter == ";")
-        X = _encoded(unseen, X, {j: table[:, j] for j in cat}, features, names, categories)
+        X = _encoded(rows, X, {j: table[:, j] for j in cat}, features, names, categories, dates,
+                     lambda i: f"row {lines[i]}", fill is not None)
         ids = [str(v).strip() for v in table[:, ident]] if ident is not None else [str(r) for r in lines]
         return _filled(filled, X, fill, expect if expect is not None else [names[j] for j in features]), ids
 
-    return Rows(path, "table", n_rows, (width,), names[ident] if ident is not None else "row", batches, filled,
-                unseen)
+    rows = Rows(path, "table", n_rows, (width,), names[ident] if ident is not None else "row", batches, filled)
+    return rows
 
 
-def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None) -> Rows:
+def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -238,12 +248,11 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
         raise CorruptFileError(f"cannot read Parquet file {path}: {e}") from e
     names = list(file.schema_arrow.names)
     features, ident, cat, numeric, width = _table_columns(path, names, True, expect, id_column, label_column,
-                                                          categories)
+                                                          categories, dates)
     n_rows = file.metadata.num_rows
     if n_rows == 0:
         raise InputError(f"{path} has no rows")
     filled: dict = {}
-    unseen: dict = {}
 
     def batches(n):
         done = 0
@@ -257,7 +266,8 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
                     raise InputError(f"{path}, column {names[j]!r}: not numbers") from None
             cells = {j: np.array(["" if v is None else str(v) for v in batch.column(j).to_pylist()], dtype=str)
                      for j in cat}
-            X = _encoded(unseen, X, cells, features, names, categories)
+            X = _encoded(rows, X, cells, features, names, categories, dates, lambda i: f"row {done + i + 1}",
+                         fill is not None)
             X = _filled(filled, X, fill, expect if expect is not None else [names[j] for j in features])
             if not np.isfinite(X).all():
                 i, k = np.argwhere(~np.isfinite(X))[0]
@@ -269,8 +279,8 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
             done += batch.num_rows
             yield X, ids
 
-    return Rows(path, "table", n_rows, (width,), names[ident] if ident is not None else "row", batches, filled,
-                unseen)
+    rows = Rows(path, "table", n_rows, (width,), names[ident] if ident is not None else "row", batches, filled)
+    return rows
 
 
 def _numpy_rows(path: Path, expect, fill=None) -> Rows:
@@ -308,7 +318,7 @@ def _numpy_rows(path: Path, expect, fill=None) -> Rows:
 
 
 def open_rows(path, *, size=None, color=None, columns=None, id_column=None, label_column=None, fill=None,
-              categories=None) -> Rows:
+              categories=None, dates=None) -> Rows:
     """Rows of an image folder (every image under it, named by its path under the folder; ``size``, ``color`` as
     :func:`~fewlabel.datasets.read_image_folder`), a table (``columns``: the feature columns a model was trained
     on, checked against the file's; ``id_column`` names the rows; a ``label_column`` in the file is left out) or
@@ -316,7 +326,9 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
     in a table's missing cells, which are otherwise refused; :attr:`Rows.filled` counts them as batches are read.
     ``categories``: a model's columns of categories and their categories (``columns`` then names their 0/1
     columns, ``NAME=VALUE``): a file's column ``NAME`` is encoded with them, :attr:`Rows.unseen` counting the
-    values that are none of them."""
+    values that are none of them. ``dates``: a model's columns of dates and how it read them (``columns`` names
+    their ``NAME:PART`` columns): a file's column ``NAME`` is read the same way, :attr:`Rows.outside` counting the
+    rows dated outside what the model learned from."""
     from fewlabel.datasets.tables import DECOMPRESSION_ERRORS, SUPPORTED, TEXT_LIKE, damaged, table_suffix, unsupported
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
@@ -339,13 +351,13 @@ def open_rows(path, *, size=None, color=None, columns=None, id_column=None, labe
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_LIKE:
         try:
-            return _text_rows(path, columns, id_column, label_column, fill, categories)
+            return _text_rows(path, columns, id_column, label_column, fill, categories, dates)
         except UnicodeDecodeError as e:
             raise InputError(f"{path} is not UTF-8 text ({e})") from None
         except DECOMPRESSION_ERRORS as e:
             raise damaged(path, e) from None
     if ext == ".parquet":
-        return _parquet_rows(path, columns, id_column, label_column, fill, categories)
+        return _parquet_rows(path, columns, id_column, label_column, fill, categories, dates)
     if id_column is not None:
         raise InputError(f"{path} is a NumPy file: its rows are named by their number (--id-column applies to tables)")
     return _numpy_rows(path, columns, fill)

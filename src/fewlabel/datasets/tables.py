@@ -253,6 +253,11 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
     except ValueError:
         for i, cell in enumerate(text):  # only now look cell by cell, to name the culprit
             if not is_number_text(cell):
+                from fewlabel.datasets.dates import DATES_HINT, looks_like_date
+
+                if looks_like_date(cell):  # said so, with the option: the label and id hints do not apply
+                    raise InputError(f"{path}, {where(i)}, column {column}: {str(cells[i]).strip()!r} is a date, "
+                                     f"not a number; {DATES_HINT}") from None
                 raise InputError(
                     f"{path}, {where(i)}, column {column}: {str(cells[i]).strip()!r} is not a number"
                 ) from None
@@ -439,19 +444,19 @@ def text_header(path: Path):
     return delimiter, first_line, has_header, names
 
 
-def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None):
+def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None, dates=None):
     try:
         delimiter, first_line, has_header, names = text_header(path)
         width = len(names)
         label, ident, features = _select(names, has_header, label_column, columns, path, id_column)
-        cat = categorical_indices(categorical, names, has_header, features, path)
+        cat, when = _special_columns(categorical, dates, names, has_header, features, path)
         numeric = [j for j in features if j not in cat]
         cells = {}
 
         def col(j):
             return f"{j + 1} ({names[j]!r})" if has_header else f"{j + 1}"
 
-        # the fast reader parses numbers only: a file with columns of categories takes the careful path
+        # the fast reader parses numbers only: a file with columns of categories or dates takes the careful path
         fast = None if cat else _fast_text(path, delimiter, first_line if has_header else 0, width, label, features,
                                             ident, partial)
         if fast is not None:
@@ -501,16 +506,39 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
     return _with_categories({"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
-                            cells, features, names, path)
+                            cells, features, names, path, when, where, allow_nan)
 
 
-def _with_categories(parts: dict, cells: dict, features: list, names: list, path) -> dict:
-    """``parts`` with its columns of categories (``cells``, by index) made 0/1 columns (:func:`expand_categories`),
-    their categories in ``parts["categories"]`` and their counts in ``parts["category_counts"]``."""
+def _special_columns(categorical, dates, names, has_names, features, path) -> tuple[list[int], dict]:
+    """The feature columns read as cells, not numbers: those of categories, then those of dates, each named once;
+    and the dates' forms by column index (:func:`~fewlabel.datasets.dates.date_columns`)."""
+    from fewlabel.datasets.dates import date_columns
+
+    cat = categorical_indices(categorical, names, has_names, features, path)
+    when = date_columns(dates, names, has_names, features, path, resolve_column)
+    both = [names[j] for j in cat if j in when]
+    if both:
+        raise InputError(f"{path}: {both[0]!r} is named both as categorical and as dates; a column is read one way")
+    return cat + list(when), when
+
+
+def _with_categories(parts: dict, cells: dict, features: list, names: list, path, when=None, where=None,
+                     allow_nan=False) -> dict:
+    """``parts`` with its columns of categories (``cells``, by index) made 0/1 columns and its columns of dates
+    (``when``: their forms by index) made their columns (:func:`expand_categories`): the categories in
+    ``parts["categories"]`` and their counts in ``parts["category_counts"]``, the dates' records in
+    ``parts["dates"]`` and their counts in ``parts["date_counts"]``."""
     if not cells:
         return parts
-    X, feature_names, categories, counts = expand_categories(parts["X"], cells, features, names, path=path)
-    return {**parts, "X": X, "feature_names": feature_names, "categories": categories, "category_counts": counts}
+    dates = {str(names[j]): {"format": f} for j, f in (when or {}).items()}
+    X, feature_names, learned, counts = expand_categories(parts["X"], cells, features, names, path=path, dates=dates,
+                                                          where=where, allow_nan=allow_nan)
+    out = {**parts, "X": X, "feature_names": feature_names}
+    if learned["categories"]:
+        out.update(categories=learned["categories"], category_counts=counts["categories"])
+    if learned["dates"]:
+        out.update(dates=learned["dates"], date_counts=counts["dates"])
+    return out
 
 
 def label_like_columns(path) -> list[dict]:
@@ -551,7 +579,8 @@ def label_like_columns(path) -> list[dict]:
 # --- Parquet ----------------------------------------------------------------------------------------
 
 
-def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None):
+def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None,
+                  dates=None):
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -567,7 +596,7 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
     if not names or table.num_rows == 0:
         raise InputError(f"{path} is empty ({table.num_rows} rows, {len(names)} columns)")
     label, ident, features = _select(names, True, label_column, columns, path, id_column)
-    cat = categorical_indices(categorical, names, True, features, path)
+    cat, when = _special_columns(categorical, dates, names, True, features, path)
     numeric = [j for j in features if j not in cat]
 
     def where(i):
@@ -592,6 +621,10 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
             X[:, k] = values
         elif pa.types.is_string(t) or pa.types.is_large_string(t):
             X[:, k] = parse_feature_column(as_cells(column), where, name, path, allow_nan)
+        elif pa.types.is_temporal(t):
+            from fewlabel.datasets.dates import DATES_HINT
+
+            raise InputError(f"{path}, column {name} holds dates or times ({t}); {DATES_HINT}")
         else:
             raise InputError(f"{path}, column {name} has type {t}; features must be numbers")
     y = None
@@ -613,7 +646,7 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
     ids = None if ident is None else np.array(["" if v is None else str(v) for v in table.column(ident).to_pylist()])
     return _with_categories({"X": X, "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
-                            cells, features, names, path)
+                            cells, features, names, path, when, where, allow_nan)
 
 
 # --- NumPy files ------------------------------------------------------------------------------------
@@ -804,7 +837,8 @@ def _read_numpy(path, label_column, columns, allow_nan, id_column=None, partial=
             "label_name": None if label is None else names[label], "ids": ids}
 
 
-def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False, missing=None, categorical=None):
+def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=False, missing=None, categorical=None,
+               dates=None):
     """Read a feature table.
 
     Parameters
@@ -830,6 +864,11 @@ def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=Fals
     categorical : list of str or int, optional
         Feature columns of categories (words or codes), each read as one 0/1 column per category, named
         ``NAME=VALUE`` in ``feature_names``; an empty cell sets none of them.
+    dates : str, int, list or dict, optional
+        Feature columns of dates (a name or 0-based index, a list of them, or a dict of them to a
+        :meth:`~datetime.datetime.strptime` format such as ``"%d/%m/%Y"``; without one, dates are read year first:
+        ``2024-03-05``, ``2024/03/05 14:30``), each read as days since 1970 and the point of the year and of the
+        week (and of the day, where the column holds times), named ``NAME:PART`` (:mod:`fewlabel.datasets.dates`).
 
     Returns
     -------
@@ -841,7 +880,7 @@ def read_table(path, label_column=None, columns=None, allow_nan=False, mmap=Fals
         Header names (or column indices as strings); None for image arrays.
     """
     parts = read_table_parts(path, label_column, columns, allow_nan, mmap=mmap, missing=missing,
-                             categorical=categorical)
+                             categorical=categorical, dates=dates)
     return parts["X"], parts["y"], parts["feature_names"]
 
 
@@ -907,15 +946,25 @@ def categorical_indices(categorical, names, has_names, features, path) -> list[i
 
 
 def expand_categories(numeric: np.ndarray, cells: dict, order: list, names: list, categories: dict | None = None,
-                      path=None) -> tuple[np.ndarray, list[str], dict, dict]:
-    """The feature matrix with each column of categories as one 0/1 column per category, in the file's column
-    order: ``numeric`` holds the other feature columns (in ``order``'s order), ``cells`` each categorical column's
-    cells as written (by index), ``order`` the feature columns' indices and ``names`` every column's name.
+                      path=None, dates: dict | None = None, where=None, allow_nan: bool = False):
+    """The feature matrix with each column of categories as one 0/1 column per category and each column of dates
+    as its columns (:mod:`fewlabel.datasets.dates`), in the file's column order: ``numeric`` holds the other
+    feature columns (in ``order``'s order), ``cells`` each categorical or date column's cells as written (by
+    index), ``order`` the feature columns' indices and ``names`` every column's name.
     ``categories``: each column's categories (by name) to encode with, as a model keeps them (a value not among
     them, or an empty cell, sets none of its columns); None: learned here, each column's distinct values sorted.
-    Returns (X float32, the columns' names, ``NAME=VALUE`` for a category's, the categories by column name, and
-    ``{name: {"empty": cells with no value, "unseen": {value: cells}}}``)."""
-    blocks, out_names, learned, counts = [], [], {}, {}
+    ``dates``: the columns of dates (by name), each ``{"format": ...}`` to learn it here or a model's record of it
+    (:func:`~fewlabel.datasets.dates.encode_dates`); ``where(i)`` names row i and ``allow_nan`` lets an empty date
+    be NaN in its columns, as in a numeric column. Returns (X float32, the columns' names, ``NAME=VALUE`` for a
+    category's, ``NAME:PART`` for a date's; ``{"categories": by column name, "dates": each one's record}``;
+    ``{"categories": {name: {"empty": cells with no value, "unseen": {value: cells}}}, "dates": {name: {"empty",
+    "before", "after"}}}``)."""
+    from fewlabel.datasets.dates import encode_dates
+
+    dates = dates or {}
+    blocks, out_names = [], []
+    learned: dict = {"categories": {}, "dates": {}}
+    counts: dict = {"categories": {}, "dates": {}}
     k = 0
     for j in order:
         name = str(names[j])
@@ -923,6 +972,14 @@ def expand_categories(numeric: np.ndarray, cells: dict, order: list, names: list
             blocks.append(numeric[:, k:k + 1].astype(np.float32))
             out_names.append(name)
             k += 1
+            continue
+        if name in dates:
+            block, block_names, record, counted = encode_dates(
+                cells[j], name, dates[name], where or (lambda i: f"row {i + 1}"), path, allow_nan,
+                f"{j + 1} ({name!r})")
+            blocks.append(block)
+            out_names += block_names
+            learned["dates"][name], counts["dates"][name] = record, counted
             continue
         text = np.char.strip(np.asarray(cells[j], dtype=str))
         empty = np.isin(np.char.lower(text), MISSING)
@@ -936,21 +993,25 @@ def expand_categories(numeric: np.ndarray, cells: dict, order: list, names: list
         block[np.flatnonzero(hit), codes[hit]] = 1
         blocks.append(block)
         out_names += [f"{name}={v}" for v in values]
-        learned[name] = values
+        learned["categories"][name] = values
         unseen = text[(~hit) & ~empty]
-        counts[name] = {"empty": int(empty.sum()),
-                        "unseen": {str(v): int(n) for v, n in zip(*np.unique(unseen, return_counts=True))}}
+        seen_not = {str(v): int(n) for v, n in zip(*np.unique(unseen, return_counts=True))}
+        counts["categories"][name] = {"empty": int(empty.sum()), "unseen": seen_not}
     rows = len(numeric) if numeric is not None else len(next(iter(cells.values())))
     X = np.concatenate(blocks, axis=1) if blocks else np.zeros((rows, 0), np.float32)
     return X, out_names, learned, counts
 
 
-def raw_columns(columns: list, categories: dict | None) -> list:
-    """A model's feature columns as a file holds them: each categorical column's ``NAME=VALUE`` columns back to
-    ``NAME``, once, where it stood."""
-    if not categories:
+def raw_columns(columns: list, categories: dict | None, dates: dict | None = None) -> list:
+    """A model's feature columns as a file holds them: each categorical column's ``NAME=VALUE`` columns, and each
+    date column's ``NAME:PART`` columns, back to ``NAME``, once, where it stood."""
+    if not categories and not dates:
         return list(columns)
-    expanded = {f"{name}={v}": name for name, values in categories.items() for v in values}
+    from fewlabel.datasets.dates import date_names
+
+    expanded = {f"{name}={v}": name for name, values in (categories or {}).items() for v in values}
+    expanded.update({part: name for name, record in (dates or {}).items()
+                     for part in date_names(name, record["time"])})
     out = []
     for c in columns:
         raw = expanded.get(c, c)
@@ -984,11 +1045,15 @@ def reading_notes(where, parts: dict) -> list[str]:
         notes.append(filled_note(where, parts["fill"]["filled"]))
     if parts.get("categories"):
         notes.append(categories_note(where, parts["categories"], parts["category_counts"]))
+    if parts.get("dates"):
+        from fewlabel.datasets.dates import dates_note
+
+        notes.append(dates_note(where, parts["dates"], parts["date_counts"]))
     return notes
 
 
 def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
-                     partial_labels=False, mmap=False, missing=None, categorical=None) -> dict:
+                     partial_labels=False, mmap=False, missing=None, categorical=None, dates=None) -> dict:
     """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with
     ``partial_labels``, label cells returned as written (missing ones included) for
     :func:`fewlabel.datasets.partial.encode_labels`. Returns ``{"X", "y", "feature_names", "label_name",
@@ -998,12 +1063,15 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
     them as ``allow_nan=False`` does. ``categorical``: feature columns of categories (names or 0-based indices; a
     CSV / TSV / spreadsheet or Parquet table), each read as one 0/1 column per category, ``NAME=VALUE``
     (:func:`expand_categories`; an empty cell sets none): ``"categories"`` then holds each one's categories and
-    ``"category_counts"`` its empty cells."""
+    ``"category_counts"`` its empty cells. ``dates``: feature columns of dates (as :func:`read_table`), each read
+    as its columns ``NAME:PART``: ``"dates"`` then holds each one's record (its form, whether it holds times, its
+    first and last date) and ``"date_counts"`` its empty cells; an empty one is a missing cell, filled or refused
+    as ``missing`` says."""
     if missing is not None:
         check_missing(missing)
         allow_nan = missing == "fill"
         parts = read_table_parts(path, label_column, columns, allow_nan, id_column, partial_labels, mmap,
-                                 categorical=categorical)
+                                 categorical=categorical, dates=dates)
         X = parts["X"]
         if X.ndim == 2:
             values = column_fill_values(X, parts["feature_names"], path)
@@ -1030,10 +1098,11 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_LIKE:
-        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels, categorical)
+        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels, categorical, dates)
     if ext == ".parquet":
-        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels, categorical)
-    if categorical is not None:
-        raise InputError(f"{path} is a NumPy file, whose columns are numbers: categorical applies to a CSV, TSV, "
-                         "spreadsheet or Parquet table")
+        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels, categorical, dates)
+    for what, given in (("categorical", categorical), ("dates", dates)):
+        if given is not None:
+            raise InputError(f"{path} is a NumPy file, whose columns are numbers: {what} applies to a CSV, TSV, "
+                             "spreadsheet or Parquet table")
     return _read_numpy(path, label_column, columns, allow_nan, id_column, partial_labels, mmap)

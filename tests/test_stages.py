@@ -18,6 +18,7 @@ from fewlabel.tasks.route import (
     choose_route,
     clearly_better,
     forced_route,
+    known_to_other_folds,
     log_loss,
     normalized,
     pool_weight,
@@ -241,6 +242,43 @@ def test_a_linear_model_on_the_labels_settles_a_close_route_by_log_loss():
     # a model on the labels no better than the class frequencies does not settle it, whatever the clusters' loss
     record = choose_route(y, np.full((20, 2), 0.5), p_clusters, how="test", settle_by_log_loss=True)
     assert record["route"] != LABELS_ALONE and record["prior_log_loss"] == pytest.approx(np.log(2), abs=1e-4)
+
+
+def test_a_class_with_one_labeled_row_does_not_decide_the_log_losses():
+    from fewlabel.tasks.estimate import stratified_folds
+
+    # three classes, the third labeled once: the fold that holds that row out learned from no row of its class
+    y_part = np.array([0] * 10 + [1] * 9 + [2] + [-1] * 5)
+    folds = stratified_folds(y_part, 3, 0)
+    scored = known_to_other_folds(y_part, folds)
+    assert scored.tolist() == [True] * 19 + [False]
+    y = y_part[:20]
+    # the linear model right on 17, 0.8 sure, and zero on the class it never saw (as linear_probabilities gives);
+    # the network right on 16, 0.95 sure of its mistakes, and 0.01 on the unseen class
+    p_lin = np.full((20, 3), 0.1)
+    p_lin[np.arange(20), y] = 0.8
+    p_lin[[0, 10], :2] = p_lin[[0, 10], 1::-1]
+    p_lin[19] = [0.6, 0.4, 0.0]
+    p_net = np.full((20, 3), 0.025)
+    p_net[np.arange(20), y] = 0.95
+    p_net[[0, 1, 10], :2] = p_net[[0, 1, 10], 1::-1]
+    p_net[19] = [0.5, 0.49, 0.01]
+    # over every row, the one unseen class costs the linear model -log(1e-12) / 20 = 1.38 of log-loss and decides
+    record = choose_labels_model(y, p_net, p_lin)
+    assert record["model"] == NETWORK and record[LINEAR]["log_loss"] > record["prior_log_loss"]
+    # over the rows whose class the other folds hold, the linear model's answers are the better ones
+    record = choose_labels_model(y, p_net, p_lin, scored=scored)
+    assert record["model"] == LINEAR and record["log_loss_rows"] == 19
+    assert record[LINEAR]["log_loss"] == pytest.approx(log_loss(y[:19], p_lin[:19]), abs=1e-4)
+    assert record[LINEAR]["right"] == 17 and record[NETWORK]["right"] == 16  # accuracy still counts every row
+    # the route settled the same way: the clusters right on 16 and sure of their mistakes
+    p_clusters = np.full((20, 3), 0.005)
+    p_clusters[np.arange(20), y] = 0.99
+    p_clusters[[2, 3, 11], :2] = p_clusters[[2, 3, 11], 1::-1]
+    p_clusters[19] = [0.99, 0.005, 0.005]
+    assert choose_route(y, p_lin, p_clusters, how="test", settle_by_log_loss=True)["route"] != LABELS_ALONE
+    record = choose_route(y, p_lin, p_clusters, how="test", settle_by_log_loss=True, scored=scored)
+    assert record["route"] == LABELS_ALONE and record["settled_by"] == "log-loss" and record["log_loss_rows"] == 19
 
 
 def test_clearly_better_is_mcnemars_comparison():

@@ -178,8 +178,7 @@ def test_classify_learns_from_the_dates_and_predict_reads_next_years_file(weathe
     right = np.mean([label == truth[row - 1] for row, label in predicted.items()])
     assert len(predicted) == int((few < 0).sum())
     # a scaled logistic regression on the same 100 labels without the date (what a user had before): measured on
-    # this draw 0.686 for the command against 0.583 (the command on the file without its date column: 0.594; the
-    # same network on the labels alone with the date, the other route the draw's folds nearly took: 0.672)
+    # this draw 0.697 for the command against 0.583 (the command on the file without its date column: 0.594)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -187,7 +186,7 @@ def test_classify_learns_from_the_dates_and_predict_reads_next_years_file(weathe
     X = read_table_parts(SEATTLE, label_column="weather", columns=MEASURES)["X"]
     lab = few >= 0
     lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(X[lab], truth[lab])
-    assert right > np.mean(lr.predict(X[~lab]) == truth[~lab]) + 0.04, right
+    assert right > np.mean(lr.predict(X[~lab]) == truth[~lab]) + 0.05, right
     model = fewlabel.load(out / "model")
     assert model.training_data_["dates"] == {"date": {"format": None, "time": False, "first": "2012-01-01",
                                                       "last": "2015-12-31"}}

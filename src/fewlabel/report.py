@@ -301,7 +301,10 @@ def render_own_data(result: dict, figures: Path) -> str:
                 f"{models['linear']['right']} / {models['linear']['rows']} (log-loss "
                 f"{models['linear']['log_loss']:.3f}); the class frequencies alone give a log-loss of "
                 f"{models['prior_log_loss']:.3f}. The one clearly more accurate is chosen, otherwise the logistic "
-                f"regression where its log-loss is the smaller of the three."))
+                f"regression where its log-loss is the smaller of the three."
+                + (f" The log-losses are over the {models['log_loss_rows']} rows whose class the other folds held: "
+                   "a class labeled once is unknown to whichever model answers its row." if "log_loss_rows" in models
+                   else "")))
         if record.get("settled_by") == "log-loss":
             parts.append(_note("Neither the labels alone nor the propagated labels were clearly more accurate; the "
                                "logistic regression's smaller log-loss settled it for the labels alone, its labels "

@@ -43,7 +43,7 @@ from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
 from fewlabel.tasks.linear import linear_probabilities
 from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, LINEAR, NETWORK, ROUTE_SETTINGS, ROUTES, choose_labels_model,
-                                  choose_route, forced_route, pooled, teaching_labels)
+                                  choose_route, forced_route, known_to_other_folds, pooled, teaching_labels)
 from fewlabel.timing import PhaseClock
 from fewlabel.train import History, Trainer
 from fewlabel.train.config import make_trainer, split_budget, training_settings
@@ -463,16 +463,17 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             with self._clock("route"):
                 p_oof, folds = self._out_of_fold(stage, X, y_part, share)
                 labels_model = None
+                scored = known_to_other_folds(y_part, folds)
                 if settings.pop("linear", True) and not is_images(self.input_shape_):
                     p_linear = self._linear_out_of_fold(X, y_part, folds)
                     labels_model = choose_labels_model(y_part[known], p_oof[known], p_linear[known],
-                                                       z=settings.get("z_labels_alone", 2.0))
+                                                       z=settings.get("z_labels_alone", 2.0), scored=scored)
                     if labels_model["model"] == LINEAR:
                         p_oof = p_linear
             linear = labels_model is not None and labels_model["model"] == LINEAR
             record = choose_route(y_part[known], p_oof[known], propagator.loo_distributions_,
                                   how=f"{len(folds)} folds of the {len(known)} labeled rows", **settings,
-                                  settle_by_log_loss=linear)
+                                  settle_by_log_loss=linear, scored=scored)
             if labels_model is not None:
                 record.update(labels_model=labels_model["model"], labels_models=labels_model)
             remaining = None if remaining is None else remaining - share

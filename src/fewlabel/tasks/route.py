@@ -15,6 +15,9 @@ network: a logistic regression on the same folds is scored beside the network's 
 better of the two (:func:`choose_labels_model`: clearly more accurate, else the smaller log-loss) is the
 ``labels alone`` source and the ``network`` of ``clusters x network``; the record's ``labels_model`` says which.
 Where it is chosen, a close route is settled by log-loss too (:func:`choose_route`'s ``settle_by_log_loss``).
+Log-losses are taken over the labeled rows whose class the other folds hold (``scored``): a class with one
+labeled row is unknown to the models that answer it, whichever they are, and the probability a logistic
+regression gives an unknown class (zero) would otherwise decide the comparison by that one row.
 
 The more accurate of the two propagated sources (exact ties go to the clusters) is compared with the network's
 own out-of-fold answers, judged by the rows the two get differently (McNemar's comparison,
@@ -98,24 +101,37 @@ def log_loss(y_true: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(p[np.arange(len(y_true)), y_true], 1e-12, None))))
 
 
-def choose_labels_model(y_true: np.ndarray, p_network: np.ndarray, p_linear: np.ndarray, z: float = 2.0) -> dict:
+def choose_labels_model(y_true: np.ndarray, p_network: np.ndarray, p_linear: np.ndarray, z: float = 2.0,
+                        scored: np.ndarray | None = None) -> dict:
     """Which model on the labels alone the route is built on, the network or a linear model (a table's rows),
     from their out-of-fold answers on the same labeled rows: the one clearly more accurate (:func:`clearly_better`
     at ``z``), and where neither is, the linear model if its probabilities give the rows' classes a smaller
     log-loss than the network's and than the class frequencies' own (:func:`prior_log_loss`: a model no better
     than them knows nothing to settle a choice by). On a few labels the two are right on nearly the same rows,
     and accuracy cannot tell them apart; log-loss also counts how sure each was where it was wrong, which is what
-    its labels would teach. Otherwise the network. Returns ``{"model", "network": {"right", "rows",
-    "log_loss"}, "linear": {...}, "prior_log_loss"}``."""
+    its labels would teach. Otherwise the network. The log-losses are over the rows ``scored`` marks (None: every
+    row; the module docstring). Returns ``{"model", "network": {"right", "rows", "log_loss"}, "linear": {...},
+    "prior_log_loss"}``, and ``"log_loss_rows"`` where ``scored`` leaves rows out."""
     y_true = np.asarray(y_true)
+    keep = np.ones(len(y_true), bool) if scored is None else np.asarray(scored, bool)
     right = {NETWORK: p_network.argmax(1) == y_true, LINEAR: p_linear.argmax(1) == y_true}
-    loss = {NETWORK: log_loss(y_true, p_network), LINEAR: log_loss(y_true, p_linear)}
-    prior = prior_log_loss(y_true, p_linear.shape[1])
+    loss = {NETWORK: log_loss(y_true[keep], p_network[keep]), LINEAR: log_loss(y_true[keep], p_linear[keep])}
+    prior = prior_log_loss(y_true[keep], p_linear.shape[1])
     verdict = clearly_better(right[LINEAR], right[NETWORK], z=z)
     model = LINEAR if verdict > 0 or (verdict == 0 and loss[LINEAR] < min(loss[NETWORK], prior)) else NETWORK
     return {"model": model, **{name: {"right": int(right[name].sum()), "rows": len(y_true),
                                       "log_loss": round(loss[name], 4)} for name in (NETWORK, LINEAR)},
-            "prior_log_loss": round(prior, 4)}
+            "prior_log_loss": round(prior, 4), **({} if keep.all() else {"log_loss_rows": int(keep.sum())})}
+
+
+def known_to_other_folds(y_part: np.ndarray, folds) -> np.ndarray:
+    """For each labeled row of ``y_part`` (in order), whether its class is among the labels of the other folds'
+    rows, those its out-of-fold answer was learned from (``folds``: the labeled rows each fold held out)."""
+    known = np.flatnonzero(y_part >= 0)
+    ok = np.ones(len(y_part), bool)
+    for held in folds:
+        ok[held] = np.isin(y_part[held], y_part[np.setdiff1d(known, held)])
+    return ok[known]
 
 
 def prior_log_loss(y_true: np.ndarray, n_classes: int) -> float:
@@ -135,7 +151,7 @@ def pool_weight(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarra
 
 def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str,
                  z_labels_alone: float = 2.0, z_fresh: float = 2.0, pool: bool = False,
-                 settle_by_log_loss: bool = False) -> dict:
+                 settle_by_log_loss: bool = False, scored: np.ndarray | None = None) -> dict:
     """Score the three label sources on the labeled rows and choose the route (the module docstring).
 
     ``y_true``: the class index of each labeled row; ``p_network``: the out-of-fold network's probabilities on
@@ -151,13 +167,15 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
     propagated source is clearly more accurate, the model on the labels alone is the route if it is right on at
     least as many labeled rows and its log-loss on them is smaller than the propagated source's and than that of
     the class frequencies themselves (a model no better than them knows nothing to settle a choice by);
-    otherwise the propagated source is."""
+    otherwise the propagated source is. Log-losses are over the rows ``scored`` marks (None: every row; the
+    module docstring)."""
     y_true = np.asarray(y_true)
+    keep = np.ones(len(y_true), bool) if scored is None else np.asarray(scored, bool)
     if len(y_true) == 0 or p_network.shape != p_clusters.shape or len(p_network) != len(y_true):
         raise InputError("the route is chosen from one network and one cluster distribution per labeled row")
     answers = {LABELS_ALONE: p_network.argmax(1), CLUSTERS: p_clusters.argmax(1),
                PRODUCT: normalized(p_network * p_clusters).argmax(1)}
-    weight = pool_weight(y_true, p_network, p_clusters) if pool else 0.5
+    weight = pool_weight(y_true[keep], p_network[keep], p_clusters[keep]) if pool else 0.5
     right = {name: a == y_true for name, a in answers.items()}
     scores = {name: {"accuracy": float(r.mean()), "right": int(r.sum()), "rows": len(r)} for name, r in right.items()}
     propagated = max((CLUSTERS, PRODUCT), key=lambda name: (scores[name]["right"], -PREFERENCE.index(name)))
@@ -171,8 +189,10 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
     if settle_by_log_loss:
         distributions = {LABELS_ALONE: p_network, CLUSTERS: p_clusters, PRODUCT: normalized(p_network * p_clusters)}
         for name in ROUTES:
-            scores[name]["log_loss"] = round(log_loss(y_true, distributions[name]), 4)
-        record["prior_log_loss"] = round(prior_log_loss(y_true, p_network.shape[1]), 4)
+            scores[name]["log_loss"] = round(log_loss(y_true[keep], distributions[name][keep]), 4)
+        record["prior_log_loss"] = round(prior_log_loss(y_true[keep], p_network.shape[1]), 4)
+        if not keep.all():
+            record["log_loss_rows"] = int(keep.sum())
         if verdict == 0 and scores[LABELS_ALONE]["right"] >= scores[propagated]["right"] \
                 and scores[LABELS_ALONE]["log_loss"] < min(scores[propagated]["log_loss"], record["prior_log_loss"]):
             verdict, record["settled_by"] = 1, "log-loss"

@@ -207,14 +207,8 @@ def test_missing_is_refused_where_there_are_no_cells_to_fill(blanks, tmp_path, c
     _error(capsys, "--missing applies to your own files")
     assert main(["classify", "--data", "digits", "--labels", "20", "--missing", "fill", "--out",
                  str(tmp_path / "o")]) == 2
-    _error(capsys, "--missing", "your own partly labeled data")
+    _error(capsys, "--missing applies to your own files")
     assert not (tmp_path / "o").exists()
-    # the benchmark mode scores a labeled table as it is: its missing cells are refused, and the option named is
-    # the own-data mode's
-    labeled = _write(tmp_path / "labeled.csv", ["a", "b", "kind"], [["1", "2", "x"], ["", "3", "y"], ["2", "4", "x"]])
-    assert main(["classify", "--data", str(labeled), "--label-column", "kind", "--labels", "2",
-                 "--out", str(tmp_path / "o")]) == 2
-    _error(capsys, "missing value", "fill it or drop the row (--missing fill applies to your own partly labeled data")
     # a model that was not trained on a table keeps no medians to fill with
     assert main(["cluster", "--data", "digits", "--encoder", "raw", "--manifold", "none", "--method", "kmeans",
                  "--quiet", "--out", str(tmp_path / "d")]) == 0
@@ -360,6 +354,42 @@ def test_cluster_and_its_clusterer_read_the_categories(regional, tmp_path, capsy
                      "--out", str(target)]) == 0
         with open(target, newline="") as f:
             assert [int(r["cluster"]) for r in csv.DictReader(f)] == expected
+
+
+def test_the_benchmark_mode_reads_categories_and_fills_cells_from_its_training_rows(regional, tmp_path, capsys):
+    # every wine labeled (the benchmark mode draws its own labels), the region among the features, two cells empty;
+    # a second file to score on, with a region the first never holds
+    header = ["id", regional["columns"][0], "region", *regional["columns"][1:], "cultivar"]
+    with open(regional["path"], newline="") as f:
+        rows = [r[1:-1] + [regional["names"][i]] for i, r in enumerate(list(csv.reader(f))[1:])]
+    rows[10][0] = rows[150][3] = ""
+    train = _write(tmp_path / "train.csv", header[1:], [r for i, r in enumerate(rows) if i % 6])
+    scored = [list(r) for i, r in enumerate(rows) if i % 6 == 0]
+    scored[1][1] = "sicilia"
+    test = _write(tmp_path / "test.csv", header[1:], scored)
+    args = ["classify", "--data", str(train), "--label-column", "cultivar", "--labels", "15", "--seeds", "1",
+            "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    _error(capsys, "row 9 (line 10), column 1", "missing value", "--missing fill")
+    assert main([*args, "--missing", "fill", "--out", str(tmp_path / "a")]) == 2
+    _error(capsys, "'piemonte' is not a number", "--categorical NAME")
+    assert main([*args, "--categorical", "region", "--missing", "fill", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "'region': 3 categories" in err and "(training rows): filled 1 missing cell(s)" in err
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["evaluation"]["scored_on"] == "held_out" and metrics["evaluation"]["train_rows"] == 118
+    # a file to score on is read as the training file was: its categories, the training rows' medians
+    assert main([*args, "--categorical", "region", "--missing", "fill", "--test-data", str(test),
+                 "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert "of values the model never saw ('sicilia')" in err and "(scored rows): filled 1 missing cell(s)" in err
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["evaluation"] == {"scored_on": "test_data", "test_data": str(test), "test_rows": 30,
+                                     "train_rows": 148}
+    # the classes named by their words, and the scored rows read as the training rows were: right far above chance
+    # (a third) from 15 labels
+    report = metrics["report_first_run"]
+    assert set(report["per_class"]) == {"barbera", "barolo", "grignolino"} and report["accuracy"] > 0.6, report
 
 
 def test_categorical_is_refused_where_there_is_no_table(tmp_path, capsys):

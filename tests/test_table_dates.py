@@ -239,6 +239,26 @@ def test_the_readers_and_commands_that_take_dates(weather, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_the_benchmark_mode_reads_a_file_to_score_on_as_it_read_the_training_file(tmp_path, capsys):
+    header, *days = _rows()
+    train = _write(tmp_path / "before.csv", [header, *[d for d in days if d[0] < "2015"]])
+    later = _write(tmp_path / "2015.csv", [header, *[d for d in days if d[0] >= "2015"]])
+    assert main(["classify", "--data", str(train), "--label-column", "weather", "--labels", "100", "--seeds", "1",
+                 "--dates", "date", "--test-data", str(later), "--quiet", "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    # the scored file's dates read as the training file's were, and said to lie past them
+    assert "2015.csv: columns of dates" in err and "(year first, 2012-01-01 to 2014-12-31)" in err
+    assert "365 dated after 2014-12-31, outside the dates the model learned from" in err
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["evaluation"]["test_rows"] == 365 and metrics["evaluation"]["train_rows"] == 1096
+    # no snow in 2015 (and, measured, none answered): the report and its figure name the classes they hold (the
+    # figure was refused: five names for a matrix of four)
+    report = metrics["report_first_run"]
+    assert {"drizzle", "fog", "rain", "sun"} <= set(report["per_class"]) and report["per_class"].get(
+        "snow", {"support": 0})["support"] == 0 and len(report["confusion_matrix"]) == len(report["per_class"])
+    assert (tmp_path / "b" / "confusion_matrix.png").stat().st_size > 5000
+
+
 def test_an_experiment_reads_its_tables_dates(tmp_path):
     from fewlabel.experiment import read_experiment
 

@@ -413,7 +413,8 @@ def assemble(exp: Experiment, runner: Runner, info: dict, out: Path, overrides=(
             report = classification_report(exp.arrays["y_test"], np.asarray(first["predictions"]),
                                            class_names=exp.arrays["class_names"])
             metrics["classify"]["report_draw_0"] = report
-            fig = plots.confusion_matrix(report["confusion_matrix"], exp.arrays["class_names"] or report["classes"],
+            # the report's own names: its matrix holds only the classes the test rows or the answers hold
+            fig = plots.confusion_matrix(report["confusion_matrix"], list(report["per_class"]),
                                          path=figs / "confusion_matrix.png",
                                          title=f"semi-supervised, {n_top} labels, draw 0 (test rows)")
             plt.close(fig)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from fewlabel.cli.common import (add_categorical_option, add_config_option, add_data_options, add_dates_option,
                                  add_missing_option, add_output_options, add_training_options, column,
-                                 date_columns_given, image_size, is_path, load_data, positive_int, refuse_file_options,
-                                 sizes, training_settings_of)
+                                 date_columns_given, explained, image_size, is_path, load_data, load_data_source,
+                                 positive_int, refuse_file_options, sizes, training_settings_of)
 from fewlabel.datasets.folders import AUTO, MAX_SIDE
 from fewlabel.datasets.subsets import hold_out
 from fewlabel.errors import InputError
@@ -70,9 +70,10 @@ def add_parser(sub) -> None:
                      help=f"without --size, the longest side of the size images are read at (default {MAX_SIDE})")
     own.add_argument("--color", choices=["L", "RGB"], help="read images as grayscale (L) or colour (RGB); default: "
                                                             "grayscale when every image is")
-    add_missing_option(own)
-    add_categorical_option(own)
-    add_dates_option(own)
+    cells = p.add_argument_group("a table's cells (with or without --labels)")
+    add_missing_option(cells)
+    add_categorical_option(cells)
+    add_dates_option(cells)
     own.add_argument("--folds", type=int, default=None,
                      help=f"cross-validation folds for the accuracy estimate (default {FOLDS}; 0: no estimate)")
     p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
@@ -184,8 +185,7 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds", "--missing",
-                 "--categorical", "--dates", "--date-format")
+OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
 
@@ -271,19 +271,61 @@ def run(args, out: Path) -> int:
     return run_benchmark(args, out)
 
 
-def _benchmark_rows(name, split, root, label_column):
-    """:func:`load_data`, a table's missing cell refused with what the benchmark mode can do about it: it scores a
-    labeled file as it is, and --missing (which fills cells with medians of rows it would then score) is the
-    own-data mode's."""
-    from fewlabel.datasets.tables import MISSING_REMEDY
+def _benchmark_rows(name, split, root, label_column, missing=None, categorical=None, dates=None, encodings=None):
+    """``(X, y, encodings, feature names)``: :func:`load_data`'s rows, a table's columns of ``categorical`` and of
+    ``dates`` read as ``encodings`` says where it is given (the scored file read as the trained one was), and its
+    missing cells kept as NaN with ``missing='fill'``: they are filled with the training rows' medians once the rows
+    to score are set apart (:func:`_filled_from_training`). ``encodings``: the categories and dates read, for
+    another file."""
+    import warnings
 
+    from fewlabel.datasets.partial import DataQualityWarning
+    from fewlabel.datasets.tables import read_table_parts, reading_notes
+
+    if not (is_path(name) and Path(name).is_file()):  # a dataset or a folder: the options are refused there
+        X, y, _ = load_data_source(name, split, root, label_column, missing=missing, categorical=categorical,
+                                   dates=dates)
+        return X, y, None, None
     try:
-        return load_data(name, split, root, label_column)
+        parts = read_table_parts(name, label_column=column(label_column), allow_nan=missing == "fill",
+                                 categorical=categorical, dates=dates, encodings=encodings)
     except InputError as e:
-        if MISSING_REMEDY not in str(e):
-            raise
-        raise InputError(str(e).replace(MISSING_REMEDY, "fill it or drop the row (--missing fill applies to your own "
-                                                        "partly labeled data, without --labels)")) from None
+        raise explained(e, {"--label-column": label_column}) from None
+    for note in reading_notes(name, parts):
+        warnings.warn(note, DataQualityWarning, stacklevel=2)
+    return parts["X"], parts["y"], {k: parts[k] for k in ("categories", "dates") if parts.get(k)}, \
+        parts["feature_names"]
+
+
+def _filled_from_training(X, Xt, names, where):
+    """Both row sets with each missing cell filled with its column's median over the training rows ``X``: the rows
+    scored take nothing from one another, as new rows would not; said in a note."""
+    import warnings
+
+    from fewlabel.datasets.partial import DataQualityWarning
+    from fewlabel.datasets.tables import column_fill_values, fill_missing, filled_note
+
+    medians = column_fill_values(X, names, where)
+    X, counts = fill_missing(X, medians, names)
+    Xt, counts_t = fill_missing(Xt, medians, names)
+    for rows, counted in (("training", counts), ("scored", counts_t)):
+        if counted:
+            warnings.warn(filled_note(f"{where} ({rows} rows)", counted, "each column's median over the training rows"),
+                          DataQualityWarning, stacklevel=2)
+    return X, Xt
+
+
+def _word_labels(y, yt=None):
+    """``(y, yt, class names)``: labels written as words made class codes, named by the words (sorted, over both
+    files: a class only the scored file holds is one no fit learns); numbered labels as they are, names None."""
+    import numpy as np
+
+    if np.asarray(y).dtype.kind not in "OUS" and (yt is None or np.asarray(yt).dtype.kind not in "OUS"):
+        return y, yt, None
+    words = [np.asarray(y).astype(str)] + ([] if yt is None else [np.asarray(yt).astype(str)])
+    names = np.unique(np.concatenate(words))
+    codes = [np.searchsorted(names, w).astype(np.int64) for w in words]
+    return codes[0], codes[1] if yt is not None else None, [str(n) for n in names]
 
 
 def run_benchmark(args, out: Path) -> int:
@@ -294,15 +336,22 @@ def run_benchmark(args, out: Path) -> int:
     check_test_options(args)
     params = classifier_params(args)
     split = args.split or "train"
-    X, y = _labeled(*_benchmark_rows(args.data, split, args.root, args.label_column), args.data)
+    X, y, encodings, names = _benchmark_rows(args.data, split, args.root, args.label_column, args.missing,
+                                             args.categorical, date_columns_given(args))
+    X, y = _labeled(X, y, args.data)
+    class_names = None
     if args.test_data is not None:
-        Xt, yt = _labeled(*_benchmark_rows(args.test_data, "test", None, args.label_column), args.test_data)
+        Xt, yt, _, _ = _benchmark_rows(args.test_data, "test", None, args.label_column, args.missing,
+                                       encodings=encodings or None)
+        Xt, yt = _labeled(Xt, yt, args.test_data)
+        y, yt, class_names = _word_labels(y, yt)
         if Xt.shape[1:] != X.shape[1:]:
             raise InputError(f"--test-data {args.test_data} has rows of shape {Xt.shape[1:]}, but {args.data} has "
                              f"rows of shape {X.shape[1:]}")
         evaluation = {"scored_on": "test_data", "test_data": args.test_data, "test_rows": int(len(Xt))}
         where = f"the {len(Xt)} rows of {args.test_data}"
     elif is_path(args.data):
+        y, _, class_names = _word_labels(y)
         fraction = TEST_FRACTION if args.test_fraction is None else args.test_fraction
         train, test = hold_out(y, fraction, args.seed, args.data, option="--test-fraction")
         X, y, Xt, yt = X[train], y[train], X[test], y[test]
@@ -317,7 +366,10 @@ def run_benchmark(args, out: Path) -> int:
         evaluation = {"scored_on": "test_split", "split": split, "test_split": test_split, "test_rows": int(len(Xt))}
         where = f"the {test_split} split of {args.data} ({len(Xt)} rows)"
     evaluation["train_rows"] = int(len(X))
-    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, seed=args.seed, out=out)
+    if args.missing == "fill":
+        X, Xt = _filled_from_training(X, Xt, names, args.data)
+    result = compare(X, y, Xt, yt, n_labels=args.labels, seeds=args.seeds, params=params, seed=args.seed, out=out,
+                     class_names=class_names)
     saved = json.loads((out / "metrics.json").read_text())
     saved["evaluation"] = evaluation
     write_json_atomic(out / "metrics.json", saved)

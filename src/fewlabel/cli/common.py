@@ -405,15 +405,7 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
                                  partial_labels=partial, missing=missing or "refuse", categorical=categorical,
                                  dates=dates)
     except InputError as e:
-        if "is not a number" in str(e):  # most often the labels or the rows' names, read as a feature
-            from fewlabel.datasets.tables import CATEGORIES_HINT
-
-            named = [o for o, v in (("--label-column", label_column), ("--id-column", id_column)) if v is None]
-            if named:
-                raise InputError(f"{e} (a column of labels or of row names is not a feature: name it with "
-                                 f"{' or '.join(named)}; {CATEGORIES_HINT})") from None
-            raise InputError(f"{e} ({CATEGORIES_HINT})") from None
-        raise
+        raise explained(e, {"--label-column": label_column, "--id-column": id_column}) from None
     source = {"source": str(path), "kind": "table",
               "row_names": table_row_names(parts.get("ids"), len(parts["X"]), path, id_column),
               "row_name_column": "row" if id_column is None else str(id_column)}
@@ -441,6 +433,21 @@ def load_data_source(name: str, split: str, root, label_column=None, size=None, 
         if (codes == -1).any():
             y, source["unlabeled_rows"], source["class_names"] = codes, int((codes == -1).sum()), names
     return parts["X"], y, source
+
+
+def explained(e: InputError, options: dict) -> InputError:
+    """A table's refusal of a word among its features, with what the word most often is: the labels or the rows'
+    names read as a feature (``options``: those of ``--label-column`` and ``--id-column`` the command takes, with
+    their values; one not given is named), or a column of categories. Any other error is returned as it is."""
+    if "is not a number" not in str(e):
+        return e
+    from fewlabel.datasets.tables import CATEGORIES_HINT
+
+    named = [o for o, v in options.items() if v is None]
+    if named:
+        return InputError(f"{e} (a column of labels or of row names is not a feature: name it with "
+                          f"{' or '.join(named)}; {CATEGORIES_HINT})")
+    return InputError(f"{e} ({CATEGORIES_HINT})")
 
 
 def named_labels(y, source: dict):

@@ -444,7 +444,8 @@ def text_header(path: Path):
     return delimiter, first_line, has_header, names
 
 
-def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None, dates=None):
+def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None, dates=None,
+               encodings=None):
     try:
         delimiter, first_line, has_header, names = text_header(path)
         width = len(names)
@@ -506,7 +507,7 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
     return _with_categories({"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
-                            cells, features, names, path, when, where, allow_nan)
+                            cells, features, names, path, when, where, allow_nan, encodings)
 
 
 def _special_columns(categorical, dates, names, has_names, features, path) -> tuple[list[int], dict]:
@@ -523,16 +524,20 @@ def _special_columns(categorical, dates, names, has_names, features, path) -> tu
 
 
 def _with_categories(parts: dict, cells: dict, features: list, names: list, path, when=None, where=None,
-                     allow_nan=False) -> dict:
+                     allow_nan=False, encodings=None) -> dict:
     """``parts`` with its columns of categories (``cells``, by index) made 0/1 columns and its columns of dates
     (``when``: their forms by index) made their columns (:func:`expand_categories`): the categories in
     ``parts["categories"]`` and their counts in ``parts["category_counts"]``, the dates' records in
-    ``parts["dates"]`` and their counts in ``parts["date_counts"]``."""
+    ``parts["dates"]`` and their counts in ``parts["date_counts"]``; learned from these rows, or ``encodings``'
+    (:func:`read_table_parts`)."""
     if not cells:
         return parts
-    dates = {str(names[j]): {"format": f} for j, f in (when or {}).items()}
-    X, feature_names, learned, counts = expand_categories(parts["X"], cells, features, names, path=path, dates=dates,
-                                                          where=where, allow_nan=allow_nan)
+    known = encodings or {}
+    dates = {str(names[j]): (known.get("dates") or {}).get(str(names[j])) or {"format": f}
+             for j, f in (when or {}).items()}
+    X, feature_names, learned, counts = expand_categories(parts["X"], cells, features, names,
+                                                          categories=known.get("categories") or None, path=path,
+                                                          dates=dates, where=where, allow_nan=allow_nan)
     out = {**parts, "X": X, "feature_names": feature_names}
     if learned["categories"]:
         out.update(categories=learned["categories"], category_counts=counts["categories"])
@@ -580,7 +585,7 @@ def label_like_columns(path) -> list[dict]:
 
 
 def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None,
-                  dates=None):
+                  dates=None, encodings=None):
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -646,7 +651,7 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
     ids = None if ident is None else np.array(["" if v is None else str(v) for v in table.column(ident).to_pylist()])
     return _with_categories({"X": X, "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
-                            cells, features, names, path, when, where, allow_nan)
+                            cells, features, names, path, when, where, allow_nan, encodings)
 
 
 # --- NumPy files ------------------------------------------------------------------------------------
@@ -1053,7 +1058,8 @@ def reading_notes(where, parts: dict) -> list[str]:
 
 
 def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_column=None,
-                     partial_labels=False, mmap=False, missing=None, categorical=None, dates=None) -> dict:
+                     partial_labels=False, mmap=False, missing=None, categorical=None, dates=None,
+                     encodings=None) -> dict:
     """:func:`read_table`'s work, with an ``id_column`` (a column naming the rows, not a feature) and, with
     ``partial_labels``, label cells returned as written (missing ones included) for
     :func:`fewlabel.datasets.partial.encode_labels`. Returns ``{"X", "y", "feature_names", "label_name",
@@ -1066,12 +1072,14 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
     ``"category_counts"`` its empty cells. ``dates``: feature columns of dates (as :func:`read_table`), each read
     as its columns ``NAME:PART``: ``"dates"`` then holds each one's record (its form, whether it holds times, its
     first and last date) and ``"date_counts"`` its empty cells; an empty one is a missing cell, filled or refused
-    as ``missing`` says."""
+    as ``missing`` says. ``encodings``: ``{"categories": ..., "dates": ...}`` as a first read of another file
+    returned them, to read this one's columns of categories and of dates as that one's were (in place of
+    ``categorical`` and ``dates``): the same columns, a value it never saw setting none of its categories."""
     if missing is not None:
         check_missing(missing)
         allow_nan = missing == "fill"
         parts = read_table_parts(path, label_column, columns, allow_nan, id_column, partial_labels, mmap,
-                                 categorical=categorical, dates=dates)
+                                 categorical=categorical, dates=dates, encodings=encodings)
         X = parts["X"]
         if X.ndim == 2:
             values = column_fill_values(X, parts["feature_names"], path)
@@ -1081,6 +1089,12 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
                 X, filled = fill_missing(X, values, names)
             parts.update(X=X, fill={"how": "median", "values": [float(v) for v in values], "filled": filled})
         return parts
+    if encodings is not None:
+        if categorical is not None or dates is not None:
+            raise InputError("encodings reads the columns of categories and of dates as another file's were: give "
+                             "categorical and dates only without it")
+        categorical = list(encodings.get("categories") or {}) or None
+        dates = {name: record.get("format") for name, record in (encodings.get("dates") or {}).items()} or None
     if not isinstance(mmap, (bool, np.bool_)):
         raise InputError(f"mmap must be True or False, got {mmap!r}")
     if not isinstance(path, (str, os.PathLike)):
@@ -1098,9 +1112,11 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes)")
     if ext in TEXT_LIKE:
-        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels, categorical, dates)
+        return _read_text(path, label_column, columns, allow_nan, id_column, partial_labels, categorical, dates,
+                          encodings)
     if ext == ".parquet":
-        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels, categorical, dates)
+        return _read_parquet(path, label_column, columns, allow_nan, id_column, partial_labels, categorical, dates,
+                             encodings)
     for what, given in (("categorical", categorical), ("dates", dates)):
         if given is not None:
             raise InputError(f"{path} is a NumPy file, whose columns are numbers: {what} applies to a CSV, TSV, "

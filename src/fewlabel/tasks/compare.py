@@ -299,7 +299,8 @@ def compare(X, y, X_test, y_test, *, n_labels, seeds=3, params: dict, base: dict
             shown_curves[ALL] = {len(y): [result[ALL]["accuracy"]]}
         plots.learning_curves(shown_curves, path=out / "learning_curves.png",
                               title="test accuracy against labels (mean ± std over draws)")
-        plots.confusion_matrix(report["confusion_matrix"], class_names or report["classes"],
+        # the report's own names: its matrix holds only the classes the test rows or the answers hold
+        plots.confusion_matrix(report["confusion_matrix"], list(report["per_class"]),
                                path=out / "confusion_matrix.png",
                                title=f"semi-supervised, {counts[0]} labels, draw 0")
         metrics = [m for m in ("loss", "accuracy") if m in first["history"].history]

@@ -467,3 +467,70 @@ def test_a_column_with_no_name_but_values_stays_a_feature_in_predict_too(tmp_pat
                  "--out", str(tmp_path / "p.csv")]) == 0
     with open(tmp_path / "p.csv", newline="") as f:
         assert [int(r["cluster"]) for r in csv.DictReader(f)] == model.predict(X.astype(np.float32)).tolist()
+
+
+# -- numbers as a spreadsheet shows them -------------------------------------------------------------------------
+def _as_shown(value: float, how: str) -> str:
+    """A wine's value as a spreadsheet formatted to show it writes it to CSV."""
+    if how == "thousands":
+        return f"{value:,.0f}"
+    if how == "money":
+        return f"${value:,.2f}" if value >= 0 else f"(${-value:,.2f})"
+    if how == "percent":
+        return f"{100 * value:.2f}%"
+    if how == "comma thousands":  # where the comma is the decimal mark: 1.065 is one thousand and sixty-five
+        return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    if how == "comma money":
+        return f"{value:.2f} €".replace(".", ",")
+    return repr(float(value))
+
+
+def test_numbers_as_a_spreadsheet_writes_them_are_read_as_the_numbers(tmp_path, capsys):
+    from sklearn.datasets import load_wine
+
+    d = load_wine()
+    X = d.data[:, [0, 4, 8, 12]]  # alcohol, magnesium, proanthocyanins, proline (in the hundreds and thousands)
+    share = X[:, 0] / 100  # alcohol as the share a sheet shows as a percentage
+    money = X[:, 1] - 100  # some negative
+    names = np.array(["barolo", "grignolino", "barbera"])[d.target]
+    strong = X[:, 3] > 750
+    header = ["alcohol", "magnesium", "proanthocyanins", "proline", "strong", "cultivar"]
+    shown = [[_as_shown(a, "percent"), _as_shown(m, "money"), _as_shown(p, "plain"), _as_shown(q, "thousands"),
+              "TRUE" if s else "FALSE", n] for a, m, p, q, s, n in zip(share, money, X[:, 2], X[:, 3], strong, names)]
+    path = _write(tmp_path / "shown.csv", header, shown)
+    expected = np.stack([share, money, X[:, 2], X[:, 3].round(), strong], axis=1).astype(np.float32)
+    with pytest.warns(DataQualityWarning) as caught:
+        parts = read_table_parts(path, label_column="cultivar")
+    np.testing.assert_allclose(parts["X"], expected, rtol=1e-6)
+    said = [str(w.message) for w in caught]
+    assert len(said) == 4 and all("read as numbers, a percentage as hundredths" in s for s in said)
+    assert {s.split("column ")[1].split(":")[0] for s in said} == {"1 ('alcohol')", "2 ('magnesium')",
+                                                                  "4 ('proline')", "5 ('strong')"}
+    # written where the comma is the decimal mark, separated by semicolons: 1.065 is a thousand and sixty-five
+    comma = [[_as_shown(q, "comma thousands"), _as_shown(m, "comma money"), n]
+             for q, m, n in zip(X[:, 3], money, names)]
+    with open(tmp_path / "comma.csv", "w", newline="") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerows([["proline", "magnesium", "cultivar"], *comma])
+    with pytest.warns(DataQualityWarning):
+        parts = read_table_parts(tmp_path / "comma.csv", label_column="cultivar")
+    np.testing.assert_allclose(parts["X"], np.stack([X[:, 3], money], axis=1), rtol=1e-6)
+    # a cell no spreadsheet writes for a number is still refused by its row: not guessed
+    shown[7][3] = "1,06"
+    _write(tmp_path / "odd.csv", header, shown)
+    with pytest.raises(InputError, match=r"row 8 \(line 9\), column 4 \('proline'\): '1,06' is not a number"):
+        read_table_parts(tmp_path / "odd.csv", label_column="cultivar")
+    # the commands read them so, and predict reads next week's file the same way
+    labels = np.where(np.arange(178) % 6 == 0, names, "")
+    partly = _write(tmp_path / "partly.csv", header, [[*r[:5], lab] for r, lab in zip(shown[:7] + shown[8:], labels)])
+    out = tmp_path / "out"
+    assert main(["classify", "--data", str(partly), "--label-column", "cultivar", "--folds", "0", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "read as numbers, a percentage as hundredths" in capsys.readouterr().out  # a note of the data
+    model = fewlabel.load(out / "model")
+    new = _write(tmp_path / "new.csv", header[:5], [r[:5] for r in shown[:7] + shown[8:40]])
+    assert main(["predict", "--model", str(out / "model"), "--data", str(new), "--quiet",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    with open(tmp_path / "p.csv", newline="") as f:
+        predicted = [r["label"] for r in csv.DictReader(f)]
+    assert predicted == list(model.predict(np.delete(expected, 7, axis=0)[:39]))

@@ -235,6 +235,45 @@ def is_number_text(cell: str) -> bool:
         return False
 
 
+#: Currency signs a spreadsheet writes before or after an amount
+CURRENCY = "$€£¥₹₩₽¢"
+#: What separates thousands where the decimal mark is a point, and where it is a comma
+_GROUPS = {False: ",\u00a0\u202f '", True: ".\u00a0\u202f "}
+
+
+def formatted_number(cell: str, decimal_comma: bool = False) -> float | None:
+    """A number as a spreadsheet shows it and writes it to CSV (Excel writes cells as they are formatted), or None
+    where the cell is no such thing: a currency sign before or after (``$1,200.50``, ``1.200,50 €``), thousands
+    separated (``1,200``; with ``decimal_comma``, ``1.200`` or ``1 200``), a percentage (``45%``: 0.45, what the
+    sheet's cell holds), an accounting negative in parentheses (``(1,200)``), ``TRUE`` / ``FALSE`` (1 / 0, as a
+    workbook's own cells are read). A plain number is None here: the float parser reads it."""
+    import re
+
+    t = cell.strip()
+    if t.lower() in ("true", "false"):
+        return 1.0 if t.lower() == "true" else 0.0
+    negative = formatted = False
+    if len(t) > 2 and t[0] == "(" and t[-1] == ")":
+        negative, formatted, t = True, True, t[1:-1].strip()
+    percent = t.endswith("%")
+    if percent:
+        formatted, t = True, t[:-1].strip()
+    for _ in range(2):  # a sign and a currency sign, in either order: -$5, $-5
+        if t[:1] in "-+\u2212" and t[:1]:
+            negative, t = negative ^ (t[0] != "+"), t[1:].strip()
+        if t[:1] and t[:1] in CURRENCY:
+            formatted, t = True, t[1:].strip()
+    if t[-1:] and t[-1:] in CURRENCY:
+        formatted, t = True, t[:-1].strip()
+    decimal = "," if decimal_comma else "."
+    m = re.fullmatch(r"(\d+|\d{1,3}(?:([%s])\d{3})(?:\2\d{3})*)(?:%s(\d+))?" % (re.escape(_GROUPS[decimal_comma]),
+                                                                                  re.escape(decimal)), t)
+    if m is None or not (formatted or m.group(2)):
+        return None
+    value = float(m.group(1).replace(m.group(2) or "", "") + ("." + m.group(3) if m.group(3) else ""))
+    return (-value if negative else value) / (100.0 if percent else 1.0)
+
+
 # --- turning columns of cells into numbers ----------------------------------------------------------
 
 
@@ -251,8 +290,16 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
     try:
         values = text.astype(np.float64)
     except ValueError:
+        values = _formatted_column(cells, text, decimal_comma)
+        if values is not None:  # every cell a number, some as a spreadsheet shows them
+            warnings.warn(f"{path}, column {column}: numbers written as a spreadsheet shows them (a currency sign, "
+                          "thousands separators, a percentage, an accounting negative in parentheses, TRUE / FALSE) "
+                          "read as numbers, a percentage as hundredths, TRUE / FALSE as 1 / 0", _quality_warning(),
+                          stacklevel=3)
+            _check_values(values, missing, where, column, path, allow_nan)
+            return values
         for i, cell in enumerate(text):  # only now look cell by cell, to name the culprit
-            if not is_number_text(cell):
+            if not is_number_text(cell) and formatted_number(str(cells[i]), decimal_comma) is None:
                 from fewlabel.datasets.dates import DATES_HINT, looks_like_date
 
                 if looks_like_date(cell):  # said so, with the option: the label and id hints do not apply
@@ -264,6 +311,29 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
         raise  # pragma: no cover - NumPy and float() disagree on some spelling
     _check_values(values, missing, where, column, path, allow_nan)
     return values
+
+
+def _formatted_column(cells: np.ndarray, text: np.ndarray, decimal_comma: bool) -> np.ndarray | None:
+    """The column's values where every cell is a number, plain or a :func:`formatted_number` (each distinct cell
+    read once), else None. A cell that reads both ways is read as the spreadsheet wrote it: in a column written with
+    decimal commas that needs this reading (``1.200,50``), ``1.200`` is twelve hundred, not 1.2."""
+    values = np.full(len(text), np.nan)
+    raw = np.char.strip(np.asarray(cells).astype(str))
+    pairs, inverse = np.unique(np.stack([raw, text], axis=1), axis=0, return_inverse=True)
+    for k, (cell, value) in enumerate(pairs.tolist()):
+        number = None if value == "nan" else formatted_number(cell, decimal_comma)
+        if number is None:
+            if not is_number_text(value):
+                return None
+            number = float(value)
+        values[inverse.ravel() == k] = number
+    return values
+
+
+def _quality_warning():
+    from fewlabel.datasets.partial import DataQualityWarning
+
+    return DataQualityWarning
 
 
 def _check_values(values, missing, where, column, path, allow_nan):
@@ -557,7 +627,7 @@ def label_like_columns(path) -> list[dict]:
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
-            names = list(table.column_names)
+            names, comma = list(table.column_names), False
             cells = [["" if v is None else str(v) for v in table.column(j).to_pylist()] for j in range(len(names))]
         else:
             delimiter, _, has_header, names = text_header(path)
@@ -565,7 +635,7 @@ def label_like_columns(path) -> list[dict]:
             if not rows or any(len(row) != len(names) for row in rows):
                 return []
             comma = delimiter == ";"  # decimal commas: see _delimiter
-            cells = [[c.replace(",", ".") if comma else c for c in column] for column in zip(*rows)]
+            cells = [list(column) for column in zip(*rows)]
     except Exception:  # noqa: BLE001 - a suggestion only: reading for real reports the problem
         return []
     found = []
@@ -573,7 +643,8 @@ def label_like_columns(path) -> list[dict]:
         text = np.char.strip(np.array(column, dtype=str))
         empty = np.isin(np.char.lower(text), MISSING)
         filled = text[~empty]
-        words = not all(is_number_text(c) for c in filled)
+        words = not all(is_number_text(c.replace(",", ".") if comma else c) or formatted_number(c, comma) is not None
+                        for c in filled)
         if len(filled) and (empty.any() or words):
             found.append({"name": name, "filled": int(len(filled)), "values": int(len(np.unique(filled))),
                           "empty": int(empty.sum())})

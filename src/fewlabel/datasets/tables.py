@@ -461,18 +461,20 @@ def _text_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]
         return rows
 
 
-def _fast_text(path, delimiter, skip, width, label, features, ident=None, partial=False):
+def _fast_text(path, delimiter, skip, width, label, features, ident=None, partial=False, special=()):
     """The common case, a clean numeric file, parsed by NumPy's C reader (much faster than the careful
-    path). Returns (X float64, label strings or None, id strings or None), or None when anything is off (missing or bad
-    cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
+    path). Returns (X float64 of the ``features`` columns, label strings or None, id strings or None, the
+    ``special`` columns' cells as strings by index, each data row's line number), or None when anything is off
+    (missing or bad cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
     with open_text(path) as f:
         text = f.read()
     if delimiter is not None and '"' in text:
         return None  # quoted cells may hold delimiters: counting fields below would be wrong
     # loadtxt with usecols does not notice rows with extra fields, so count the fields of every row.
-    lines = [line for line in text.splitlines()[skip:] if line.strip()]
-    if not lines:
+    numbered = [(skip + k + 1, line) for k, line in enumerate(text.splitlines()[skip:]) if line.strip()]
+    if not numbered:
         return None
+    line_nos, lines = zip(*numbered)
     counts = {len(line.split()) if delimiter is None else line.count(delimiter) + 1 for line in lines}
     if counts != {width}:
         return None
@@ -483,6 +485,7 @@ def _fast_text(path, delimiter, skip, width, label, features, ident=None, partia
             X = np.loadtxt(lines, dtype=np.float64, usecols=features, **options)
             labels = None if label is None else np.loadtxt(lines, dtype=str, usecols=[label], **options)[:, 0]
             ids = None if ident is None else np.loadtxt(lines, dtype=str, usecols=[ident], **options)[:, 0]
+            cells = {j: np.loadtxt(lines, dtype=str, usecols=[j], **options)[:, 0] for j in special}
     except (ValueError, IndexError):
         return None
     too_big = np.abs(X) > np.finfo(np.float32).max
@@ -490,7 +493,7 @@ def _fast_text(path, delimiter, skip, width, label, features, ident=None, partia
         return None
     if labels is not None and not partial and np.isin(np.char.lower(np.char.strip(labels)), MISSING).any():
         return None
-    return X, labels, ids
+    return X, labels, ids, cells, line_nos
 
 
 def unnamed_columns(names: list, has_header: bool) -> set:
@@ -527,14 +530,14 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
         def col(j):
             return f"{j + 1} ({names[j]!r})" if has_header else f"{j + 1}"
 
-        # the fast reader parses numbers only: a file with columns of categories or dates takes the careful path
-        fast = None if cat else _fast_text(path, delimiter, first_line if has_header else 0, width, label, features,
-                                            ident, partial)
+        # NumPy's reader for a clean file: its numbers as numbers, its columns of categories and dates as text
+        fast = _fast_text(path, delimiter, first_line if has_header else 0, width, label, numeric, ident, partial,
+                          special=cat)
         if fast is not None:
-            X, labels, ids = fast
+            X, labels, ids, cells, lines = fast
 
-            def where(i):  # not reached: the fast path only accepts clean files
-                return f"row {i + 1}"
+            def where(i):
+                return f"row {i + 1} (line {lines[i]})"
         else:
             rows = _text_rows(path, delimiter)
             data = rows[1:] if has_header else rows

@@ -278,10 +278,11 @@ def formatted_number(cell: str, decimal_comma: bool = False) -> float | None:
 
 
 def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allow_nan: bool,
-                         decimal_comma: bool = False) -> np.ndarray:
+                         decimal_comma: bool = False, scope: str = "in this column") -> np.ndarray:
     """Parse one column of strings to float64. ``where(i)`` describes data row i for messages.
     ``decimal_comma``: a cell such as ``3,25`` is 3.25 (a table separated by semicolons, as spreadsheets write it
-    where the comma is the decimal mark)."""
+    where the comma is the decimal mark). ``scope``: what the cells are, where a message counts its missing ones
+    (a part of a file read in parts says which rows)."""
     stripped = np.char.strip(cells.astype(str))
     if decimal_comma:
         stripped = np.char.replace(stripped, ",", ".")
@@ -296,7 +297,7 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
                           "thousands separators, a percentage, an accounting negative in parentheses, TRUE / FALSE) "
                           "read as numbers, a percentage as hundredths, TRUE / FALSE as 1 / 0", _quality_warning(),
                           stacklevel=3)
-            _check_values(values, missing, where, column, path, allow_nan)
+            _check_values(values, missing, where, column, path, allow_nan, scope)
             return values
         for i, cell in enumerate(text):  # only now look cell by cell, to name the culprit
             if not is_number_text(cell) and formatted_number(str(cells[i]), decimal_comma) is None:
@@ -309,7 +310,7 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
                     f"{path}, {where(i)}, column {column}: {str(cells[i]).strip()!r} is not a number"
                 ) from None
         raise  # pragma: no cover - NumPy and float() disagree on some spelling
-    _check_values(values, missing, where, column, path, allow_nan)
+    _check_values(values, missing, where, column, path, allow_nan, scope)
     return values
 
 
@@ -317,17 +318,17 @@ def _formatted_column(cells: np.ndarray, text: np.ndarray, decimal_comma: bool) 
     """The column's values where every cell is a number, plain or a :func:`formatted_number` (each distinct cell
     read once), else None. A cell that reads both ways is read as the spreadsheet wrote it: in a column written with
     decimal commas that needs this reading (``1.200,50``), ``1.200`` is twelve hundred, not 1.2."""
-    values = np.full(len(text), np.nan)
     raw = np.char.strip(np.asarray(cells).astype(str))
     pairs, inverse = np.unique(np.stack([raw, text], axis=1), axis=0, return_inverse=True)
+    numbers = np.empty(len(pairs))
     for k, (cell, value) in enumerate(pairs.tolist()):
         number = None if value == "nan" else formatted_number(cell, decimal_comma)
         if number is None:
             if not is_number_text(value):
                 return None
             number = float(value)
-        values[inverse.ravel() == k] = number
-    return values
+        numbers[k] = number
+    return numbers[inverse.ravel()]
 
 
 def _quality_warning():
@@ -336,12 +337,12 @@ def _quality_warning():
     return DataQualityWarning
 
 
-def _check_values(values, missing, where, column, path, allow_nan):
+def _check_values(values, missing, where, column, path, allow_nan, scope="in this column"):
     if not allow_nan and missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise InputError(
-            f"{path}, {where(i)}, column {column}: missing value (empty or NaN; {int(missing.sum())} in this "
-            f"column); {MISSING_REMEDY}"
+            f"{path}, {where(i)}, column {column}: missing value (empty or NaN; {int(missing.sum())} {scope}); "
+            f"{MISSING_REMEDY}"
         )
     bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max)
     if bad.any():
@@ -444,21 +445,24 @@ def first_row(path: Path):
 
 def _text_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]:
     """(file line number, cells) for every non-blank row."""
+    return list(_iter_text_rows(path, delimiter))
+
+
+def _iter_text_rows(path: Path, delimiter: str | None):
+    """(file line number, cells) for each non-blank row, one at a time."""
     with open_text(path, newline="") as f:
-        rows = []
         if delimiter is None:
             for line_no, line in enumerate(f, start=1):
                 if line.strip():
-                    rows.append((line_no, line.split()))
-            return rows
+                    yield line_no, line.split()
+            return
         reader = csv.reader(f, delimiter=delimiter)
         start = 1
         for row in reader:
             # A quoted cell may span lines: the row starts on the line after the previous row ended.
             if row and not (len(row) == 1 and not row[0].strip()):
-                rows.append((start, row))
+                yield start, row
             start = reader.line_num + 1
-        return rows
 
 
 def _fast_text(path, delimiter, skip, width, label, features, ident=None, partial=False, special=()):
@@ -539,38 +543,11 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
             def where(i):
                 return f"row {i + 1} (line {lines[i]})"
         else:
-            rows = _text_rows(path, delimiter)
-            data = rows[1:] if has_header else rows
-            if not data:
-                raise InputError(f"{path} has a header row (line {first_line}) but no data rows")
-            for line_no, row in data:
-                if len(row) != width:
-                    raise InputError(
-                        f"{path}, line {line_no}: {len(row)} fields, expected {width} (as in line {first_line}); "
-                        "ragged rows are not allowed"
-                    )
-            table = np.array([row for _, row in data], dtype=str)
-            lines = [line_no for line_no, _ in data]
-            unnamed = unnamed_columns(names, has_header)
-            blank = [j for j in features if j in unnamed and j not in cat
-                     and np.isin(np.char.lower(np.char.strip(table[:, j])), MISSING).all()]
-            if blank:  # a column with no name and no value: what rows that end in a delimiter leave
-                from fewlabel.datasets.partial import DataQualityWarning
-
-                warnings.warn(f"{path}: column(s) {', '.join(str(j + 1) for j in blank)} with no name and no value in "
-                              "any row (rows that end in a comma) left out", DataQualityWarning, stacklevel=4)
-                features = [j for j in features if j not in blank]
-                numeric = [j for j in numeric if j not in blank]
+            X, labels, ids, cells, lines, features, numeric = _careful_text(
+                path, delimiter, first_line, has_header, names, features, numeric, cat, label, ident, allow_nan, col)
 
             def where(i):
                 return f"row {i + 1} (line {lines[i]})"
-
-            X = np.empty((len(data), len(numeric)), dtype=np.float64)
-            for k, j in enumerate(numeric):
-                X[:, k] = parse_feature_column(table[:, j], where, col(j), path, allow_nan, delimiter == ";")
-            cells = {j: table[:, j] for j in cat}
-            labels = None if label is None else table[:, label]
-            ids = None if ident is None else np.char.strip(table[:, ident])
     except UnicodeDecodeError as e:
         raise InputError(f"{path} is not UTF-8 text ({e}); is it really a {table_suffix(path)} file?") from e
     except csv.Error as e:
@@ -581,6 +558,88 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     return _with_categories({"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
                             cells, features, names, path, when, where, allow_nan, encodings)
+
+
+#: Rows the careful path holds as text at once: a file of any length is read in parts of this many rows, so that
+#: what reading it takes is its numbers (float32) and the columns kept as text, not every cell as a string
+CAREFUL_ROWS = 65536
+
+
+def _careful_text(path, delimiter, first_line, has_header, names, features, numeric, cat, label, ident, allow_nan,
+                  col):
+    """The cell-by-cell reading of a text table, for any file the fast path turns down: ragged rows, bad and
+    missing cells named by their row, line and column. Read in parts of :data:`CAREFUL_ROWS` rows. Returns (X
+    float32 of the ``numeric`` columns, label cells, id cells, the ``cat`` columns' cells by index, each row's
+    line, the feature and numeric columns left once a column with no name and no value is left out)."""
+    width = len(names)
+    unnamed = unnamed_columns(names, has_header)
+    # an unnamed column may be the empty one rows that end in a comma leave: it is judged once every row is read
+    later = [j for j in numeric if j in unnamed]
+    parsed = [j for j in numeric if j not in later]
+    kept = cat + later + [j for j in (label, ident) if j is not None]
+    parts, texts, line_parts = [], {j: [] for j in kept}, []
+    done = 0
+
+    def read(chunk):
+        nonlocal done
+        table = np.array([row for _, row in chunk], dtype=str)
+        line_nos = np.array([line_no for line_no, _ in chunk], dtype=np.int64)
+        offset = done
+
+        def where(i):
+            return f"row {offset + i + 1} (line {line_nos[i]})"
+
+        scope = "in this column" if offset == 0 and len(chunk) < CAREFUL_ROWS else \
+            f"in this column's rows {offset + 1:,}-{offset + len(chunk):,}"
+        part = np.empty((len(chunk), len(parsed)), dtype=np.float32)
+        for k, j in enumerate(parsed):
+            part[:, k] = parse_feature_column(table[:, j], where, col(j), path, allow_nan, delimiter == ";", scope)
+        parts.append(part)
+        for j in kept:
+            texts[j].append(table[:, j])
+        line_parts.append(line_nos)
+        done += len(chunk)
+
+    chunk = []
+    rows = _iter_text_rows(path, delimiter)
+    if has_header:
+        next(rows, None)
+    for line_no, row in rows:
+        if len(row) != width:
+            raise InputError(f"{path}, line {line_no}: {len(row)} fields, expected {width} (as in line {first_line}); "
+                             "ragged rows are not allowed")
+        chunk.append((line_no, row))
+        if len(chunk) == CAREFUL_ROWS:
+            read(chunk)
+            chunk = []
+    if chunk:
+        read(chunk)
+    if done == 0:
+        raise InputError(f"{path} has a header row (line {first_line}) but no data rows")
+    lines = np.concatenate(line_parts)
+    text = {j: np.concatenate(texts[j]) for j in kept}
+    blank = [j for j in later if np.isin(np.char.lower(np.char.strip(text[j])), MISSING).all()]
+    if blank:  # a column with no name and no value: what rows that end in a delimiter leave
+        from fewlabel.datasets.partial import DataQualityWarning
+
+        warnings.warn(f"{path}: column(s) {', '.join(str(j + 1) for j in blank)} with no name and no value in "
+                      "any row (rows that end in a comma) left out", DataQualityWarning, stacklevel=5)
+        features = [j for j in features if j not in blank]
+        numeric = [j for j in numeric if j not in blank]
+    X = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if len(numeric) != len(parsed):  # the unnamed columns with values, parsed now, in their places
+
+        def where(i):
+            return f"row {i + 1} (line {lines[i]})"
+
+        columns = {j: X[:, k] for k, j in enumerate(parsed)}
+        for j in numeric:
+            if j not in columns:
+                columns[j] = parse_feature_column(text[j], where, col(j), path, allow_nan, delimiter == ";")
+        X = np.stack([columns[j] for j in numeric], axis=1).astype(np.float32) if numeric else \
+            np.zeros((done, 0), np.float32)
+    return (X, None if label is None else text[label], None if ident is None else np.char.strip(text[ident]),
+            {j: text[j] for j in cat}, lines, features, numeric)
 
 
 def _special_columns(categorical, dates, names, has_names, features, path) -> tuple[list[int], dict]:

@@ -14,6 +14,7 @@ most rows, as wines follow where they are grown.
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -534,3 +535,33 @@ def test_numbers_as_a_spreadsheet_writes_them_are_read_as_the_numbers(tmp_path, 
     with open(tmp_path / "p.csv", newline="") as f:
         predicted = [r["label"] for r in csv.DictReader(f)]
     assert predicted == list(model.predict(np.delete(expected, 7, axis=0)[:39]))
+
+
+def test_a_table_read_in_parts_reads_as_in_one(tmp_path, monkeypatch):
+    from fewlabel.datasets import tables
+
+    # Seattle's weather with a few cells left empty, a quoted cell (the careful path), a region of words, and the
+    # empty unnamed column rows that end in a comma leave
+    path = Path(__file__).parent / "data" / "seattle_weather.csv"
+    with open(path, newline="") as f:
+        header, *days = list(csv.reader(f))
+    regions = ["north", "south", "east"]
+    rows = [[*d, regions[i % 3], ""] for i, d in enumerate(days[:400])]
+    rows[5][1] = rows[123][3] = rows[399][4] = ""
+    rows[7][2] = '"10.6"'
+    file = tmp_path / "t.csv"
+    file.write_text(",".join([*header, "region", ""]) + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    read = dict(label_column="weather", dates=["date"], categorical=["region"], missing="fill")
+    with pytest.warns(DataQualityWarning):
+        whole = read_table_parts(file, **read)
+    monkeypatch.setattr(tables, "CAREFUL_ROWS", 7)  # 58 parts
+    with pytest.warns(DataQualityWarning):
+        parts = read_table_parts(file, **read)
+    np.testing.assert_array_equal(parts["X"], whole["X"])
+    assert parts["feature_names"] == whole["feature_names"] and len(whole["feature_names"]) == 12
+    assert parts["y"].tolist() == whole["y"].tolist() == [d[5] for d in days[:400]]
+    assert parts["fill"] == whole["fill"] and parts["dates"] == whole["dates"]
+    # a missing cell refused by its row and line wherever its part lies, counted over its part
+    with pytest.raises(InputError, match=r"row 124 \(line 125\), column 4 \('temp_min'\): missing value \(empty or "
+                                         r"NaN; 1 in this column's rows 120-126\)"):
+        read_table_parts(file, label_column="weather", dates=["date"], categorical=["region"], columns=[0, 3, 6])

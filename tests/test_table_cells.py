@@ -554,13 +554,28 @@ def test_a_table_read_in_parts_reads_as_in_one(tmp_path, monkeypatch):
     read = dict(label_column="weather", dates=["date"], categorical=["region"], missing="fill")
     with pytest.warns(DataQualityWarning):
         whole = read_table_parts(file, **read)
-    monkeypatch.setattr(tables, "CAREFUL_ROWS", 7)  # 58 parts
+    monkeypatch.setattr(tables, "PART_ROWS", 7)  # 58 parts
     with pytest.warns(DataQualityWarning):
         parts = read_table_parts(file, **read)
     np.testing.assert_array_equal(parts["X"], whole["X"])
     assert parts["feature_names"] == whole["feature_names"] and len(whole["feature_names"]) == 12
     assert parts["y"].tolist() == whole["y"].tolist() == [d[5] for d in days[:400]]
     assert parts["fill"] == whole["fill"] and parts["dates"] == whole["dates"]
+    # a clean file (NumPy's reader) read in parts as in one, its rows' lines kept: a bad date named by its line
+    clean = tmp_path / "clean.csv"
+    clean.write_text(",".join([*header, "region"]) + "\n\n" + "".join(",".join(d) + f",{regions[i % 3]}\n"
+                                                                      for i, d in enumerate(days[:400])))
+    read = dict(label_column="weather", dates=["date"], categorical=["region"])
+    monkeypatch.setattr(tables, "PART_ROWS", 65536)
+    whole = read_table_parts(clean, **read)
+    monkeypatch.setattr(tables, "PART_ROWS", 7)
+    parts = read_table_parts(clean, **read)
+    np.testing.assert_array_equal(parts["X"], whole["X"])
+    assert parts["y"].tolist() == whole["y"].tolist() and parts["X"].shape == (400, 12)
+    clean.write_text(clean.read_text().replace("2012/07/18", "2012/13/18"))
+    with pytest.raises(InputError, match=r"row 200 \(line 202\), column 1 \('date'\): '2012/13/18' is not a date "
+                                         r"written year first"):
+        read_table_parts(clean, **read)
     # a missing cell refused by its row and line wherever its part lies, counted over its part
     with pytest.raises(InputError, match=r"row 124 \(line 125\), column 4 \('temp_min'\): missing value \(empty or "
                                          r"NaN; 1 in this column's rows 120-126\)"):

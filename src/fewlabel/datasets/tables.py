@@ -465,39 +465,72 @@ def _iter_text_rows(path: Path, delimiter: str | None):
             start = reader.line_num + 1
 
 
+#: Rows of a text table read at once, by NumPy's reader and by the careful path alike: a file of any length is read
+#: in parts of this many rows, so that what reading it takes is its numbers (float32) and the columns kept as text,
+#: not the whole file as text
+PART_ROWS = 65536
+
+
 def _fast_text(path, delimiter, skip, width, label, features, ident=None, partial=False, special=()):
     """The common case, a clean numeric file, parsed by NumPy's C reader (much faster than the careful
-    path). Returns (X float64 of the ``features`` columns, label strings or None, id strings or None, the
-    ``special`` columns' cells as strings by index, each data row's line number), or None when anything is off
-    (missing or bad cells, ragged rows, quotes, ...): the careful path then finds and names the problem."""
-    with open_text(path) as f:
-        text = f.read()
-    if delimiter is not None and '"' in text:
-        return None  # quoted cells may hold delimiters: counting fields below would be wrong
-    # loadtxt with usecols does not notice rows with extra fields, so count the fields of every row.
-    numbered = [(skip + k + 1, line) for k, line in enumerate(text.splitlines()[skip:]) if line.strip()]
-    if not numbered:
-        return None
-    line_nos, lines = zip(*numbered)
-    counts = {len(line.split()) if delimiter is None else line.count(delimiter) + 1 for line in lines}
-    if counts != {width}:
-        return None
+    path), :data:`PART_ROWS` lines at a time. Returns (X float32 of the ``features`` columns, label strings or
+    None, id strings or None, the ``special`` columns' cells as strings by index, each data row's line number), or
+    None when anything is off (missing or bad cells, ragged rows, quotes, ...): the careful path then finds and
+    names the problem."""
+    parts: dict = {"X": [], "labels": [], "ids": [], "lines": []}
+    cells: dict = {j: [] for j in special}
     options = dict(delimiter=delimiter, comments=None, ndmin=2)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            X = np.loadtxt(lines, dtype=np.float64, usecols=features, **options)
-            labels = None if label is None else np.loadtxt(lines, dtype=str, usecols=[label], **options)[:, 0]
-            ids = None if ident is None else np.loadtxt(lines, dtype=str, usecols=[ident], **options)[:, 0]
-            cells = {j: np.loadtxt(lines, dtype=str, usecols=[j], **options)[:, 0] for j in special}
-    except (ValueError, IndexError):
+
+    def read(lines, line_nos) -> bool:
+        if delimiter is not None and any('"' in line for line in lines):
+            return False  # quoted cells may hold delimiters: counting fields below would be wrong
+        # loadtxt with usecols does not notice rows with extra fields, so count the fields of every row.
+        counts = {len(line.split()) if delimiter is None else line.count(delimiter) + 1 for line in lines}
+        if counts != {width}:
+            return False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                X = np.loadtxt(lines, dtype=np.float64, usecols=features, **options)
+                labels = None if label is None else np.loadtxt(lines, dtype=str, usecols=[label], **options)[:, 0]
+                ids = None if ident is None else np.loadtxt(lines, dtype=str, usecols=[ident], **options)[:, 0]
+                texts = {j: np.loadtxt(lines, dtype=str, usecols=[j], **options)[:, 0] for j in special}
+        except (ValueError, IndexError):
+            return False
+        if not np.all(np.isfinite(X)) or (np.abs(X) > np.finfo(np.float32).max).any():
+            return False
+        if labels is not None and not partial and np.isin(np.char.lower(np.char.strip(labels)), MISSING).any():
+            return False
+        parts["X"].append(X.astype(np.float32))
+        parts["labels"].append(labels)
+        parts["ids"].append(ids)
+        parts["lines"].append(np.asarray(line_nos, dtype=np.int64))
+        for j in special:
+            cells[j].append(texts[j])
+        return True
+
+    with open_text(path) as f:
+        lines, line_nos = [], []
+        for line_no, line in enumerate(f, start=1):
+            if line_no <= skip or not line.strip():
+                continue
+            lines.append(line)
+            line_nos.append(line_no)
+            if len(lines) == PART_ROWS:
+                if not read(lines, line_nos):
+                    return None
+                lines, line_nos = [], []
+        if lines and not read(lines, line_nos):
+            return None
+    if not parts["X"]:
         return None
-    too_big = np.abs(X) > np.finfo(np.float32).max
-    if not np.all(np.isfinite(X)) or too_big.any():
-        return None
-    if labels is not None and not partial and np.isin(np.char.lower(np.char.strip(labels)), MISSING).any():
-        return None
-    return X, labels, ids, cells, line_nos
+
+    def joined(key):
+        return None if parts[key][0] is None else np.concatenate(parts[key])
+
+    X = parts["X"][0] if len(parts["X"]) == 1 else np.concatenate(parts["X"])
+    return (X, joined("labels"), joined("ids"), {j: np.concatenate(c) for j, c in cells.items()},
+            np.concatenate(parts["lines"]))
 
 
 def unnamed_columns(names: list, has_header: bool) -> set:
@@ -555,20 +588,16 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     except DECOMPRESSION_ERRORS as e:
         raise damaged(path, e) from None
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
-    return _with_categories({"X": X.astype(np.float32), "y": y, "feature_names": [names[j] for j in features],
+    return _with_categories({"X": X.astype(np.float32, copy=False), "y": y,
+                             "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
                             cells, features, names, path, when, where, allow_nan, encodings)
-
-
-#: Rows the careful path holds as text at once: a file of any length is read in parts of this many rows, so that
-#: what reading it takes is its numbers (float32) and the columns kept as text, not every cell as a string
-CAREFUL_ROWS = 65536
 
 
 def _careful_text(path, delimiter, first_line, has_header, names, features, numeric, cat, label, ident, allow_nan,
                   col):
     """The cell-by-cell reading of a text table, for any file the fast path turns down: ragged rows, bad and
-    missing cells named by their row, line and column. Read in parts of :data:`CAREFUL_ROWS` rows. Returns (X
+    missing cells named by their row, line and column. Read in parts of :data:`PART_ROWS` rows. Returns (X
     float32 of the ``numeric`` columns, label cells, id cells, the ``cat`` columns' cells by index, each row's
     line, the feature and numeric columns left once a column with no name and no value is left out)."""
     width = len(names)
@@ -589,7 +618,7 @@ def _careful_text(path, delimiter, first_line, has_header, names, features, nume
         def where(i):
             return f"row {offset + i + 1} (line {line_nos[i]})"
 
-        scope = "in this column" if offset == 0 and len(chunk) < CAREFUL_ROWS else \
+        scope = "in this column" if offset == 0 and len(chunk) < PART_ROWS else \
             f"in this column's rows {offset + 1:,}-{offset + len(chunk):,}"
         part = np.empty((len(chunk), len(parsed)), dtype=np.float32)
         for k, j in enumerate(parsed):
@@ -609,7 +638,7 @@ def _careful_text(path, delimiter, first_line, has_header, names, features, nume
             raise InputError(f"{path}, line {line_no}: {len(row)} fields, expected {width} (as in line {first_line}); "
                              "ragged rows are not allowed")
         chunk.append((line_no, row))
-        if len(chunk) == CAREFUL_ROWS:
+        if len(chunk) == PART_ROWS:
             read(chunk)
             chunk = []
     if chunk:

@@ -707,40 +707,71 @@ def _with_categories(parts: dict, cells: dict, features: list, names: list, path
     return out
 
 
+#: Distinct values of a column counted by :func:`label_like_columns` before it stops counting: more are an id's
+LABEL_LIKE_VALUES = 10000
+
+
 def label_like_columns(path) -> list[dict]:
     """The columns of a CSV / TSV / TXT / Parquet table that could be its partial labels, most likely first:
     each that has both empty cells (any of :data:`MISSING`) and filled ones, or cells that are not numbers
-    (features are numbers), as ``{"name", "filled", "values", "empty"}``: what a message asking for the label
-    column can point at. Any problem reading the file gives ``[]`` (the reader that follows names it)."""
+    (features are numbers), as ``{"name", "filled", "values", "empty"}`` (``values``: distinct filled cells,
+    counted up to :data:`LABEL_LIKE_VALUES`): what a message asking for the label column can point at. The file is
+    read in parts. Any problem reading the file gives ``[]`` (the reader that follows
+    names it)."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
 
-            table = pq.read_table(path)
-            names, comma = list(table.column_names), False
-            cells = [["" if v is None else str(v) for v in table.column(j).to_pylist()] for j in range(len(names))]
+            file = pq.ParquetFile(path)
+            names, comma = list(file.schema_arrow.names), False
+            parts = ([["" if v is None else str(v) for v in batch.column(j).to_pylist()] for j in range(len(names))]
+                     for batch in file.iter_batches(batch_size=PART_ROWS))
         else:
             delimiter, _, has_header, names = text_header(path)
-            rows = [row for _, row in _text_rows(path, delimiter)][1 if has_header else 0:]
-            if not rows or any(len(row) != len(names) for row in rows):
-                return []
             comma = delimiter == ";"  # decimal commas: see _delimiter
-            cells = [list(column) for column in zip(*rows)]
+            parts = _column_parts(path, delimiter, has_header, len(names))
+        stats = [{"filled": 0, "empty": 0, "values": set(), "words": False} for _ in names]
+        for columns in parts:
+            if columns is None:  # a ragged row
+                return []
+            for st, column in zip(stats, columns):
+                text = np.char.strip(np.array(column, dtype=str))
+                empty = np.isin(np.char.lower(text), MISSING)
+                filled = text[~empty]
+                st["filled"] += int(len(filled))
+                st["empty"] += int(empty.sum())
+                room = LABEL_LIKE_VALUES + 1 - len(st["values"])
+                if room > 0:
+                    st["values"].update(np.unique(filled)[:room].tolist())
+                if not st["words"] and len(filled):
+                    try:  # a column of plain numbers, at NumPy's speed; else cell by distinct cell
+                        (np.char.replace(filled, ",", ".") if comma else filled).astype(np.float64)
+                    except ValueError:
+                        st["words"] = any(not is_number_text(c.replace(",", ".") if comma else c)
+                                          and formatted_number(c, comma) is None for c in np.unique(filled).tolist())
     except Exception:  # noqa: BLE001 - a suggestion only: reading for real reports the problem
         return []
-    found = []
-    for name, column in zip(names, cells):
-        text = np.char.strip(np.array(column, dtype=str))
-        empty = np.isin(np.char.lower(text), MISSING)
-        filled = text[~empty]
-        words = not all(is_number_text(c.replace(",", ".") if comma else c) or formatted_number(c, comma) is not None
-                        for c in filled)
-        if len(filled) and (empty.any() or words):
-            found.append({"name": name, "filled": int(len(filled)), "values": int(len(np.unique(filled))),
-                          "empty": int(empty.sum())})
+    found = [{"name": name, "filled": st["filled"], "values": len(st["values"]), "empty": st["empty"]}
+             for name, st in zip(names, stats) if st["filled"] and (st["empty"] or st["words"])]
     # partly filled first (the unlabeled rows' empty cells), then fewer distinct values (classes, not ids)
     return sorted(found, key=lambda c: (c["empty"] == 0, c["values"] / c["filled"]))
+
+
+def _column_parts(path, delimiter, has_header, width):
+    """A text table's data rows, a quarter of :data:`PART_ROWS` at a time, as columns of cells (None for a part with
+    a ragged row)."""
+    rows = _iter_text_rows(path, delimiter)
+    if has_header:
+        next(rows, None)
+    part = []
+    for _, row in rows:
+        part.append(row)
+        if len(part) == PART_ROWS // 4:  # a quarter: each cell is a Python string here
+            yield None if any(len(r) != width for r in part) else list(zip(*part))
+            part = []
+    if part:
+        yield None if any(len(r) != width for r in part) else list(zip(*part))
 
 
 # --- Parquet ----------------------------------------------------------------------------------------

@@ -11,16 +11,10 @@ import pytest
 
 import fewlabel
 from fewlabel.cli import main
+from table_files import command_error as _error
+from table_files import write_csv as _write
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-def _write(path, rows, header):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +27,6 @@ def iris(tmp_path_factory):
     rows = [[*x, name] for x, name in zip(d.data.tolist(), names)]
     return {"path": _write(folder / "iris.csv", rows, [*COLUMNS, "species"]), "rows": rows, "labels": names,
             "folder": folder}
-
-
-def _error(capsys, *words):
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "Traceback" not in err, err
-    for w in words:
-        assert w in err, err
 
 
 def test_a_column_of_words_is_named_as_labels_to_give(iris, tmp_path, capsys):

@@ -24,6 +24,8 @@ from fewlabel.cli import main
 from fewlabel.datasets.partial import DataQualityWarning, read_partly_labeled
 from fewlabel.datasets.tables import read_table, read_table_parts
 from fewlabel.errors import InputError
+from table_files import command_error as _error
+from table_files import write_csv
 
 COLUMNS = [f"c{j}" for j in range(13)]
 BLANKS = {(5, 3): "", (9, 3): "?", (20, 7): "NA", (6, 1): "nan"}  # (row, column): how the cell is left empty
@@ -32,18 +34,7 @@ REGIONS = np.array(["piemonte", "lombardia", "veneto"])
 
 
 def _write(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def _error(capsys, *words):
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "Traceback" not in err, err
-    for w in words:
-        assert w in err, err
+    return write_csv(path, rows, header)
 
 
 

@@ -26,6 +26,8 @@ from fewlabel.datasets.dates import date_parts
 from fewlabel.datasets.partial import DataQualityWarning, read_partly_labeled
 from fewlabel.datasets.tables import read_table_parts
 from fewlabel.errors import InputError
+from table_files import command_error as _error
+from table_files import write_csv as _write
 
 SEATTLE = Path(__file__).parent / "data" / "seattle_weather.csv"
 PARTS = ["date:days", "date:year_sin", "date:year_cos", "date:week_sin", "date:week_cos"]
@@ -37,17 +39,6 @@ def _rows(path=SEATTLE):
         return list(csv.reader(f))
 
 
-def _write(path, rows):
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(rows)
-    return path
-
-
-def _error(capsys, *words):
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "Traceback" not in err, err
-    for w in words:
-        assert w in err, err
 
 
 @pytest.fixture(scope="module")

@@ -571,3 +571,26 @@ def test_a_table_read_in_parts_reads_as_in_one(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"row 124 \(line 125\), column 4 \('temp_min'\): missing value \(empty or "
                                          r"NaN; 1 in this column's rows 120-126\)"):
         read_table_parts(file, label_column="weather", dates=["date"], categorical=["region"], columns=[0, 3, 6])
+
+
+def test_a_parquet_files_nulls_in_columns_of_every_number_type(tmp_path):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fewlabel.datasets.stream import open_rows
+
+    table = {"count": pa.array([1, None, 3, 4]), "ok": pa.array([True, None, False, True]),
+             "price": pa.array([decimal.Decimal("1.50"), None, decimal.Decimal("2.25"), decimal.Decimal("4.00")],
+                               type=pa.decimal128(6, 2)),
+             "share": pa.array([0.5, 0.25, None, 1.0], type=pa.float32()), "kind": ["a", "b", "a", "b"]}
+    pq.write_table(pa.table(table), tmp_path / "n.parquet")
+    with pytest.raises(InputError, match=r"row 2, column 'count': missing value \(empty or NaN; 1 in this column\)"):
+        read_table_parts(tmp_path / "n.parquet", label_column="kind")
+    parts = read_table_parts(tmp_path / "n.parquet", label_column="kind", missing="fill")
+    np.testing.assert_allclose(parts["X"], [[1, 1, 1.5, 0.5], [3, 1, 2.25, 0.25], [3, 0, 2.25, 0.5], [4, 1, 4, 1]])
+    assert parts["fill"]["filled"] == {"count": 1, "ok": 1, "price": 1, "share": 1}
+    rows = open_rows(tmp_path / "n.parquet", columns=["count", "ok", "price", "share"], label_column="kind",
+                     fill=parts["fill"]["values"])
+    np.testing.assert_allclose(np.concatenate([x for x, _ in rows.batches(3)]), parts["X"])

@@ -237,6 +237,8 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
 
 
 def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
+    from fewlabel.datasets.tables import arrow_numbers
+
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -259,9 +261,14 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
         for batch in file.iter_batches(batch_size=n):
             X = np.empty((batch.num_rows, len(numeric)), np.float32)
             for k, j in enumerate(numeric):
-                values = batch.column(j).to_numpy(zero_copy_only=False)
+                column = batch.column(j)
+                kind = column.type
                 try:
-                    X[:, k] = np.asarray(values, dtype=np.float32)
+                    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or \
+                            pa.types.is_decimal(kind):
+                        X[:, k] = arrow_numbers(column)  # a null is NaN: filled or refused below
+                    else:
+                        X[:, k] = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float32)
                 except (TypeError, ValueError):
                     raise InputError(f"{path}, column {names[j]!r}: not numbers") from None
             cells = {j: np.array(["" if v is None else str(v) for v in batch.column(j).to_pylist()], dtype=str)

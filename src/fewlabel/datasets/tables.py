@@ -777,6 +777,17 @@ def _column_parts(path, delimiter, has_header, width):
 # --- Parquet ----------------------------------------------------------------------------------------
 
 
+def arrow_numbers(column) -> np.ndarray:
+    """A Parquet column of numbers (integers, floats, decimals, booleans) as float64, its nulls NaN: cast by Arrow
+    itself, not cell by cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.null_count == 0 and not pa.types.is_decimal(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partial=False, categorical=None,
                   dates=None, encodings=None):
     try:
@@ -811,10 +822,7 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
         column, name = table.column(j), repr(names[j])
         t = column.type
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
-            if column.null_count == 0:
-                values = np.asarray(column.to_numpy(), dtype=np.float64)
-            else:  # nulls become NaN (then refused unless allow_nan)
-                values = np.array([np.nan if v is None else float(v) for v in column.to_pylist()])
+            values = arrow_numbers(column)  # nulls become NaN (then refused unless allow_nan)
             _check_values(values, np.isnan(values), where, name, path, allow_nan)
             X[:, k] = values
         elif pa.types.is_string(t) or pa.types.is_large_string(t):

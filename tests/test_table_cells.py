@@ -594,3 +594,67 @@ def test_a_parquet_files_nulls_in_columns_of_every_number_type(tmp_path):
     rows = open_rows(tmp_path / "n.parquet", columns=["count", "ok", "price", "share"], label_column="kind",
                      fill=parts["fill"]["values"])
     np.testing.assert_allclose(np.concatenate([x for x, _ in rows.batches(3)]), parts["X"])
+
+
+# -- the row index pandas writes -------------------------------------------------------------------------------
+def test_the_row_index_pandas_writes_is_not_a_feature(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.datasets import load_wine
+
+    # scikit-learn's wine is sorted by cultivar: written by pandas' to_csv, its index (an unnamed first column,
+    # 0, 1, 2, ...) would give the labels away as a feature
+    d = load_wine()
+    names = np.array(["barolo", "grignolino", "barbera"])[d.target]
+    labels = np.where(np.arange(178) % 12 == 0, names, "")
+    columns = [c.replace("/", "_") for c in d.feature_names]
+    path = _write(tmp_path / "wine.csv", ["", *columns, "cultivar"],
+                  [[i, *map(repr, x.tolist()), lab] for i, (x, lab) in enumerate(zip(d.data, labels))])
+    with pytest.warns(DataQualityWarning, match=r"column 1 \(no name\) numbers the rows 0, 1, \.\.\. \(the index "
+                                                r"pandas writes with to_csv unless index=False\): left out"):
+        parts = read_table_parts(path, label_column="cultivar", partial_labels=True)
+    assert parts["feature_names"] == columns
+    np.testing.assert_allclose(parts["X"], d.data, rtol=1e-6)
+    named = read_table_parts(path, label_column="cultivar", id_column=0, partial_labels=True)
+    assert named["ids"][:3].tolist() == ["0", "1", "2"] and named["feature_names"] == columns
+    # as pandas names it once read back, and in Parquet
+    _write(tmp_path / "again.csv", ["Unnamed: 0", *columns, "cultivar"],
+           [[i + 1, *map(repr, x.tolist()), lab] for i, (x, lab) in enumerate(zip(d.data, labels))])
+    with pytest.warns(DataQualityWarning, match=r"column 1 \('Unnamed: 0'\) numbers the rows 1, 2, \.\.\."):
+        again = read_table_parts(tmp_path / "again.csv", label_column="cultivar", partial_labels=True)
+    assert again["feature_names"] == columns
+    table = {"__index_level_0__": list(range(178)), **{c: d.data[:, k] for k, c in enumerate(columns)},
+             "cultivar": [lab or None for lab in labels]}
+    pq.write_table(pa.table(table), tmp_path / "wine.parquet")
+    with pytest.warns(DataQualityWarning, match="__index_level_0__"):
+        assert read_table_parts(tmp_path / "wine.parquet", label_column="cultivar",
+                                partial_labels=True)["feature_names"] == columns
+    # a first column with no name that does not number the rows stays a feature, as before
+    _write(tmp_path / "kept.csv", ["", *columns[1:], "cultivar"],
+           [[*map(repr, x.tolist()), lab] for x, lab in zip(d.data, labels)])
+    kept = read_table_parts(tmp_path / "kept.csv", label_column="cultivar", partial_labels=True)
+    assert kept["feature_names"][0] == "0" and len(kept["feature_names"]) == 13
+    # the commands leave it out, and predict leaves out next week's index, its own rows numbered from 0
+    out = tmp_path / "out"
+    assert main(["classify", "--data", str(path), "--label-column", "cultivar", "--folds", "0", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "numbers the rows 0, 1, ..." in capsys.readouterr().out
+    model = fewlabel.load(out / "model")
+    assert model.training_data_["columns"] == columns
+    rows = np.random.default_rng(0).choice(178, 30, replace=False)
+    for data in ("csv", "parquet"):
+        new = tmp_path / f"new.{data}"
+        if data == "csv":
+            _write(new, ["", *columns], [[i, *map(repr, d.data[r].tolist())] for i, r in enumerate(rows)])
+        else:
+            pq.write_table(pa.table({"__index_level_0__": list(range(30)),
+                                     **{c: d.data[rows, k] for k, c in enumerate(columns)}}), new)
+        assert main(["predict", "--model", str(out / "model"), "--data", str(new), "--quiet",
+                     "--out", str(tmp_path / f"p-{data}.csv")]) == 0
+        with open(tmp_path / f"p-{data}.csv", newline="") as f:
+            assert [r["label"] for r in csv.DictReader(f)] == list(model.predict(d.data[rows].astype(np.float32)))
+    # one that does not number the rows is refused, as a column the model does not know
+    _write(tmp_path / "odd.csv", ["", *columns], [[7 * i, *map(repr, d.data[r].tolist())] for i, r in enumerate(rows)])
+    assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "odd.csv"), "--quiet",
+                 "--out", str(tmp_path / "q.csv")]) == 2
+    _error(capsys, "first column has no name of its own", "does not: name it, or remove it")

@@ -95,7 +95,7 @@ def _shape_text(shape) -> str:
 # -- tables ----------------------------------------------------------------------------------------------
 def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_column, label_column):
     """(feature indices in the model's order, id index or None): the file's columns against the model's."""
-    from fewlabel.datasets.tables import resolve_column, unnamed_columns
+    from fewlabel.datasets.tables import resolve_column, row_index_column, unnamed_columns
 
     ident = None if id_column is None else resolve_column(id_column, names, has_header, "id_column", path)
     label = None
@@ -104,6 +104,10 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
     # a column with no name the model does not know: what rows that end in a delimiter leave (its cells must be
     # empty: checked as the rows are read, see _blank_cells)
     skip = {i for i in unnamed_columns(names, has_header) if expect is not None and names[i] not in expect}
+    # and a row index pandas wrote (its values must number the rows: checked as they are read, see _row_index)
+    index = row_index_column(names, has_header, text=path.suffix.lower() != ".parquet")
+    if index is not None and expect is not None and names[index] not in expect and index != ident:
+        skip.add(index)
     rest = [i for i in range(len(names)) if i not in (ident, label) and i not in skip]
     if expect is None or not has_header:
         if expect is not None and len(rest) != len(expect):
@@ -171,6 +175,23 @@ def _table_columns(path: Path, names, has_header, expect, id_column, label_colum
     return features, ident, cat, [j for j in features if j not in cat], len(expect if expect is not None else features)
 
 
+def _row_index(path: Path, cells, first_row: int) -> None:
+    """Refuse a first column the model does not know, with no name of its own, whose values do not number the rows
+    from ``first_row`` (counted from 0) on as a row index pandas wrote does
+    (:func:`~fewlabel.datasets.tables.numbers_the_rows`)."""
+    from fewlabel.datasets.tables import numbers_the_rows
+
+    try:
+        values = np.asarray(cells, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or not (numbers_the_rows(values, first_row) or (len(values) == 1 and values[0] in
+                                                                      (first_row, first_row + 1))):
+        raise InputError(f"{path}: its first column has no name of its own and the model does not know it; it is "
+                         "left out only where it numbers the rows as the index pandas writes does (0, 1, 2, ...), "
+                         f"and from row {first_row + 1} it does not: name it, or remove it")
+
+
 def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> None:
     """Refuse a value in a column with no name that the model does not know (:func:`_match_columns` leaves such a
     column out where its cells are empty)."""
@@ -185,13 +206,15 @@ def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> N
 
 
 def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
-    from fewlabel.datasets.tables import open_text, parse_feature_column, text_header, unnamed_columns
+    from fewlabel.datasets.tables import open_text, parse_feature_column, row_index_column, text_header, unnamed_columns
 
     delimiter, _, has_header, names = text_header(path)
     features, ident, cat, numeric, width = _table_columns(path, names, has_header, expect, id_column, label_column,
                                                           categories, dates)
     label = names.index(label_column) if label_column is not None and has_header and label_column in names else None
-    blank = sorted(unnamed_columns(names, has_header) - set(features) - {ident, label})
+    index = row_index_column(names, has_header)
+    index = None if index in (*features, ident, label) else index  # a row index pandas wrote, left out
+    blank = sorted(unnamed_columns(names, has_header) - set(features) - {ident, label, index})
     filled: dict = {}
     with open_text(path) as f:
         n_rows = sum(1 for line in f if line.strip()) - (1 if has_header else 0)
@@ -223,6 +246,8 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
     def _parse(chunk, lines):
         table = np.array(chunk, dtype=str)
         _blank_cells(path, table, blank, lines)
+        if index is not None:
+            _row_index(path, np.char.strip(table[:, index]), lines[0] - 1)
         X = np.empty((len(chunk), len(numeric)), np.float32)
         for k, j in enumerate(numeric):
             X[:, k] = parse_feature_column(table[:, j], lambda i: f"row {lines[i]}", repr(names[j]), path,
@@ -237,7 +262,7 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
 
 
 def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
-    from fewlabel.datasets.tables import arrow_numbers
+    from fewlabel.datasets.tables import arrow_numbers, row_index_column
 
     try:
         import pyarrow as pa
@@ -255,10 +280,15 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
     if n_rows == 0:
         raise InputError(f"{path} has no rows")
     filled: dict = {}
+    index = row_index_column(names, True, text=False)
+    label = names.index(label_column) if label_column is not None and label_column in names else None
+    index = None if index in (*features, ident, label) else index  # a row index pandas wrote, left out
 
     def batches(n):
         done = 0
         for batch in file.iter_batches(batch_size=n):
+            if index is not None:
+                _row_index(path, arrow_numbers(batch.column(index)), done)
             X = np.empty((batch.num_rows, len(numeric)), np.float32)
             for k, j in enumerate(numeric):
                 column = batch.column(j)

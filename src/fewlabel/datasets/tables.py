@@ -539,6 +539,48 @@ def unnamed_columns(names: list, has_header: bool) -> set:
     return {i for i, name in enumerate(names) if name == str(i)} if has_header else set()
 
 
+def row_index_column(names: list, has_header: bool, text: bool = True) -> int | None:
+    """0 where a table's first column may be the row index pandas writes beside the data (``to_csv`` without
+    ``index=False``): no name of its own (an empty header cell; ``Unnamed: 0``, as pandas names one it read; or
+    ``__index_level_0__`` in Parquet), else None; ``text``: a text table, whose column with an empty header cell is
+    named by its index (``"0"``). Whether it is one is for its values to say (:func:`numbers_the_rows`)."""
+    import re
+
+    if not has_header or not names:
+        return None
+    first = str(names[0])
+    return 0 if (text and first == "0") or re.fullmatch(r"Unnamed: \d+|__index_level_\d+__", first) else None
+
+
+def numbers_the_rows(values, first_row: int = 0) -> bool:
+    """Whether ``values`` (one per row, from data row ``first_row`` counted from 0) number the rows in order, from
+    0 or from 1, as a row index does."""
+    values = np.asarray(values, dtype=np.float64)
+    rows = np.arange(first_row, first_row + len(values), dtype=np.float64)
+    return len(values) > 1 and (np.array_equal(values, rows) or np.array_equal(values, rows + 1))
+
+
+def _without_row_index(path, parts: dict, names: list, features: list, numeric: list, has_header: bool,
+                       text: bool = True):
+    """``parts`` (X of the ``numeric`` columns) without the first column where it is a row index pandas wrote
+    (:func:`row_index_column`, :func:`numbers_the_rows`), said in a note: a feature that numbers the rows teaches
+    the order the file was written in (sorted by class, it gives the labels away). Returns (parts, features,
+    numeric)."""
+    j = row_index_column(names, has_header, text)
+    if j is None or j not in numeric or not numbers_the_rows(parts["X"][:, numeric.index(j)]):
+        return parts, features, numeric
+    from fewlabel.datasets.partial import DataQualityWarning
+
+    name, shown = ("0", "no name") if names[j] == "0" else (repr(names[j]), repr(names[j]))
+    warnings.warn(f"{path}: column 1 ({shown}) numbers the rows "
+                  f"{int(parts['X'][0, numeric.index(j)])}, {int(parts['X'][1, numeric.index(j)])}, ... (the index "
+                  f"pandas writes with to_csv unless index=False): left out of the features; --id-column {name} "
+                  "names the rows by it", DataQualityWarning, stacklevel=4)
+    k = numeric.index(j)
+    X = np.delete(parts["X"], k, axis=1)
+    return {**parts, "X": X}, [i for i in features if i != j], [i for i in numeric if i != j]
+
+
 def text_header(path: Path):
     """``(delimiter, line of the first row, has_header, column names)`` of a text table. A header is a first row
     in which no cell is a number (data rows with string labels still have numeric features, so they are not
@@ -588,8 +630,9 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     except DECOMPRESSION_ERRORS as e:
         raise damaged(path, e) from None
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
-    return _with_categories({"X": X.astype(np.float32, copy=False), "y": y,
-                             "feature_names": [names[j] for j in features],
+    parts, features, numeric = _without_row_index(path, {"X": X.astype(np.float32, copy=False)}, names, features,
+                                                  numeric, has_header)
+    return _with_categories({**parts, "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
                             cells, features, names, path, when, where, allow_nan, encodings)
 
@@ -850,7 +893,8 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
         else:
             y = np.array([str(v) for v in column.to_pylist()], dtype=str)
     ids = None if ident is None else np.array(["" if v is None else str(v) for v in table.column(ident).to_pylist()])
-    return _with_categories({"X": X, "y": y, "feature_names": [names[j] for j in features],
+    parts, features, numeric = _without_row_index(path, {"X": X}, names, features, numeric, True, text=False)
+    return _with_categories({**parts, "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
                             cells, features, names, path, when, where, allow_nan, encodings)
 

@@ -657,4 +657,4 @@ def test_the_row_index_pandas_writes_is_not_a_feature(tmp_path, capsys):
     _write(tmp_path / "odd.csv", ["", *columns], [[7 * i, *map(repr, d.data[r].tolist())] for i, r in enumerate(rows)])
     assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "odd.csv"), "--quiet",
                  "--out", str(tmp_path / "q.csv")]) == 2
-    _error(capsys, "first column has no name of its own", "does not: name it, or remove it")
+    _error(capsys, "row 2: the first column has no name of its own", "holds '7' here: name it, or remove it")

@@ -184,12 +184,14 @@ def _row_index(path: Path, cells, first_row: int) -> None:
     try:
         values = np.asarray(cells, dtype=np.float64)
     except (TypeError, ValueError):
-        values = None
-    if values is None or not (numbers_the_rows(values, first_row) or (len(values) == 1 and values[0] in
-                                                                      (first_row, first_row + 1))):
-        raise InputError(f"{path}: its first column has no name of its own and the model does not know it; it is "
-                         "left out only where it numbers the rows as the index pandas writes does (0, 1, 2, ...), "
-                         f"and from row {first_row + 1} it does not: name it, or remove it")
+        values = np.full(len(cells), np.nan)
+    if numbers_the_rows(values, first_row) or (len(values) == 1 and values[0] in (first_row, first_row + 1)):
+        return
+    start = first_row + 1 if values[0] == first_row + 1 else first_row
+    bad = int(np.flatnonzero(values != np.arange(start, start + len(values)))[0])
+    raise InputError(f"{path}, row {first_row + bad + 1}: the first column has no name of its own and the model does "
+                     f"not know it; it is left out only where it numbers the rows as the index pandas writes does (0, "
+                     f"1, 2, ...), and it holds {str(cells[bad]).strip()!r} here: name it, or remove it")
 
 
 def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> None:

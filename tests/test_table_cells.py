@@ -568,8 +568,8 @@ def test_a_table_read_in_parts_reads_as_in_one(tmp_path, monkeypatch):
                                          r"written year first"):
         read_table_parts(clean, **read)
     # a missing cell refused by its row and line wherever its part lies, counted over its part
-    with pytest.raises(InputError, match=r"row 124 \(line 125\), column 4 \('temp_min'\): missing value \(empty or "
-                                         r"NaN; 1 in this column's rows 120-126\)"):
+    with pytest.raises(InputError, match=r"row 124 \(line 125\), column 4 \('temp_min'\): missing value \(empty, "
+                                         r"NaN or a spreadsheet error; 1 in this column's rows 120-126\)"):
         read_table_parts(file, label_column="weather", dates=["date"], categorical=["region"], columns=[0, 3, 6])
 
 
@@ -586,7 +586,8 @@ def test_a_parquet_files_nulls_in_columns_of_every_number_type(tmp_path):
                                type=pa.decimal128(6, 2)),
              "share": pa.array([0.5, 0.25, None, 1.0], type=pa.float32()), "kind": ["a", "b", "a", "b"]}
     pq.write_table(pa.table(table), tmp_path / "n.parquet")
-    with pytest.raises(InputError, match=r"row 2, column 'count': missing value \(empty or NaN; 1 in this column\)"):
+    with pytest.raises(InputError, match=r"row 2, column 'count': missing value \(empty, NaN or a spreadsheet error; "
+                                         r"1 in this column\)"):
         read_table_parts(tmp_path / "n.parquet", label_column="kind")
     parts = read_table_parts(tmp_path / "n.parquet", label_column="kind", missing="fill")
     np.testing.assert_allclose(parts["X"], [[1, 1, 1.5, 0.5], [3, 1, 2.25, 0.25], [3, 0, 2.25, 0.5], [4, 1, 4, 1]])
@@ -658,3 +659,27 @@ def test_the_row_index_pandas_writes_is_not_a_feature(tmp_path, capsys):
     assert main(["predict", "--model", str(out / "model"), "--data", str(tmp_path / "odd.csv"), "--quiet",
                  "--out", str(tmp_path / "q.csv")]) == 2
     _error(capsys, "row 2: the first column has no name of its own", "holds '7' here: name it, or remove it")
+
+
+def test_a_spreadsheets_error_values_are_no_values(blanks, tmp_path, capsys):
+    # the wine table as a sheet whose formulas failed in a few cells (#DIV/0!, #VALUE!) and whose label lookup found
+    # nothing for one row (#N/A)
+    with open(blanks["path"], newline="") as f:
+        header, *rows = list(csv.reader(f))
+    rows = [r for i, r in enumerate(rows) if all((i, j) not in BLANKS for j in range(13))]
+    rows[3][2], rows[40][5] = "#DIV/0!", "#VALUE!"
+    path = _write(tmp_path / "errors.csv", header, rows)
+    with pytest.raises(InputError, match=r"row 4 \(line 5\), column 3 \('c1'\): '#DIV/0!', a spreadsheet's error "
+                                         r"value, is no value \(empty, NaN or a spreadsheet error; 1 in this column\)"):
+        read_partly_labeled(path, label_column="cultivar", id_column="id")
+    with pytest.warns(DataQualityWarning):
+        data = read_partly_labeled(path, label_column="cultivar", id_column="id", missing="fill")
+    assert data.fill["filled"] == {"c1": 1, "c4": 1}
+    assert data.X[3, 1] == pytest.approx(np.median(data.X[:, 1]))
+    rows[7][-1] = "#N/A"
+    _write(tmp_path / "lookup.csv", header, rows)
+    assert main(["classify", "--data", str(tmp_path / "lookup.csv"), "--label-column", "cultivar", "--id-column", "id",
+                 "--missing", "fill", "--folds", "0", "--out", str(tmp_path / "o")]) == 2
+    _error(capsys, "label column 15 ('cultivar'), row 8 (line 9): '#N/A' (1 row) is a spreadsheet's error value, not "
+                   "a class: leave those cells empty")
+    assert not (tmp_path / "o").exists()

@@ -139,6 +139,9 @@ def encode_labels(y, where: str = "y") -> tuple[np.ndarray, list[str]]:
         text = [str(v).strip() for v in y[~unlabeled].tolist()]
     names, codes_labeled = np.unique(np.asarray(text, dtype=str), return_inverse=True)
     check_no_class_named_unlabeled(text, where)
+    from fewlabel.datasets.tables import check_no_error_labels
+
+    check_no_error_labels(text, where)
     codes = np.full(len(y), -1, dtype=np.int64)
     codes[~unlabeled] = codes_labeled
     return codes, [str(n) for n in names]

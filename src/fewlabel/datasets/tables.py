@@ -40,6 +40,10 @@ SUPPORTED = TEXT_LIKE + (".parquet", ".npy", ".npz")
 COMPRESSIONS = {".gz": gzip, ".bz2": bz2, ".xz": lzma}
 # Cell spellings that mean "no value" (lower-cased, stripped); "?" is what UCI files use.
 MISSING = ("", "nan", "na", "n/a", "null", "none", "?")
+#: The error values a spreadsheet writes where a formula has no value (lower-cased): a feature cell holding one is
+#: a missing cell, and a label cell holding one is refused (it names no class)
+SPREADSHEET_ERRORS = ("#n/a", "#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!", "#spill!", "#calc!",
+                      "#getting_data", "#field!", "#blocked!", "#connect!", "#busy!", "#unknown!")
 #: What a table's missing feature cells meet (``missing=``, ``--missing``): refused, the first one named with the
 #: remedies, or each filled with its column's median over the rows read (:func:`fill_missing`)
 MISSING_CELLS = ("refuse", "fill")
@@ -286,7 +290,9 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
     stripped = np.char.strip(cells.astype(str))
     if decimal_comma:
         stripped = np.char.replace(stripped, ",", ".")
-    missing = np.isin(np.char.lower(stripped), MISSING)
+    lowered = np.char.lower(stripped)
+    errors = np.isin(lowered, SPREADSHEET_ERRORS)
+    missing = np.isin(lowered, MISSING) | errors
     text = np.where(missing, "nan", stripped)
     try:
         values = text.astype(np.float64)
@@ -297,7 +303,7 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
                           "thousands separators, a percentage, an accounting negative in parentheses, TRUE / FALSE) "
                           "read as numbers, a percentage as hundredths, TRUE / FALSE as 1 / 0", _quality_warning(),
                           stacklevel=3)
-            _check_values(values, missing, where, column, path, allow_nan, scope)
+            _check_values(values, missing, where, column, path, allow_nan, scope, cells if errors.any() else None)
             return values
         for i, cell in enumerate(text):  # only now look cell by cell, to name the culprit
             if not is_number_text(cell) and formatted_number(str(cells[i]), decimal_comma) is None:
@@ -310,7 +316,7 @@ def parse_feature_column(cells: np.ndarray, where, column: str, path: Path, allo
                     f"{path}, {where(i)}, column {column}: {str(cells[i]).strip()!r} is not a number"
                 ) from None
         raise  # pragma: no cover - NumPy and float() disagree on some spelling
-    _check_values(values, missing, where, column, path, allow_nan, scope)
+    _check_values(values, missing, where, column, path, allow_nan, scope, cells if errors.any() else None)
     return values
 
 
@@ -337,12 +343,17 @@ def _quality_warning():
     return DataQualityWarning
 
 
-def _check_values(values, missing, where, column, path, allow_nan, scope="in this column"):
+def _check_values(values, missing, where, column, path, allow_nan, scope="in this column", cells=None):
+    """Refuse a missing cell (unless ``allow_nan``) and a value float32 cannot hold; ``cells``: the cells as written,
+    where some are a spreadsheet's error values, to name the first missing one as written."""
     if not allow_nan and missing.any():
         i = int(np.flatnonzero(missing)[0])
+        written = "" if cells is None else str(cells[i]).strip()
+        what = (f"{written!r}, a spreadsheet's error value, is no value" if written.lower() in SPREADSHEET_ERRORS
+                else "missing value")
         raise InputError(
-            f"{path}, {where(i)}, column {column}: missing value (empty or NaN; {int(missing.sum())} {scope}); "
-            f"{MISSING_REMEDY}"
+            f"{path}, {where(i)}, column {column}: {what} (empty, NaN or a spreadsheet error; {int(missing.sum())} "
+            f"{scope}); {MISSING_REMEDY}"
         )
     bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max)
     if bad.any():
@@ -355,6 +366,7 @@ def _label_values(cells: np.ndarray, where, column: str, path: Path, partial: bo
     ``partial``: the cells as written (stripped strings); their unlabeled rows are read by
     :func:`fewlabel.datasets.partial.encode_labels`."""
     text = np.char.strip(cells.astype(str))
+    check_no_error_labels(text, f"{path}, label column {column}", where)
     if partial:
         return text
     empty = np.isin(np.char.lower(text), MISSING)
@@ -367,6 +379,20 @@ def _label_values(cells: np.ndarray, where, column: str, path: Path, partial: bo
         except (ValueError, OverflowError):
             pass
     return text
+
+
+def check_no_error_labels(labels, where: str, row=None) -> None:
+    """Refuse labels that are a spreadsheet's error values (``#N/A``, :data:`SPREADSHEET_ERRORS`): a lookup that found
+    nothing names no class, and read as one it would be learnt as one. ``row(i)`` names data row i."""
+    text = np.char.strip(np.asarray(labels, dtype=str))
+    errors = np.isin(np.char.lower(text), SPREADSHEET_ERRORS)
+    if errors.any():
+        i = int(np.flatnonzero(errors)[0])
+        at = f", {row(i)}" if row is not None else ""
+        n = int(errors.sum())
+        raise InputError(f"{where}{at}: {str(text[i])!r} ({n:,} row{'s' if n != 1 else ''}) is a spreadsheet's error "
+                         "value, not a class: leave those cells empty to mark the rows unlabeled, or give them their "
+                         "labels")
 
 
 def resolve_column(spec, names: list[str], has_names: bool, what: str, path: Path) -> int:

@@ -507,6 +507,14 @@ def test_numbers_as_a_spreadsheet_writes_them_are_read_as_the_numbers(tmp_path, 
     with pytest.warns(DataQualityWarning):
         parts = read_table_parts(tmp_path / "comma.csv", label_column="cultivar")
     np.testing.assert_allclose(parts["X"], np.stack([X[:, 3], money], axis=1), rtol=1e-6)
+    # the forms one by one, and what is not one of them
+    from fewlabel.datasets.tables import formatted_number
+
+    shown_as = {"$1,200.50": 1200.5, "(1,200)": -1200, "-$5": -5, "45%": 0.45, "1\u00a0200": 1200, "$ -": 0,
+                "TRUE": 1, "false": 0, "1,200,300.5": 1200300.5}
+    assert {c: formatted_number(c) for c in shown_as} == shown_as
+    assert formatted_number("1.200,50 €", decimal_comma=True) == 1200.5
+    assert [formatted_number(c) for c in ("-", "1,06", "1,2000", "12", "abc", "$")] == [None] * 6
     # a cell no spreadsheet writes for a number is still refused by its row: not guessed
     shown[7][3] = "1,06"
     _write(tmp_path / "odd.csv", header, shown)

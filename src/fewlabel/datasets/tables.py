@@ -249,8 +249,8 @@ def formatted_number(cell: str, decimal_comma: bool = False) -> float | None:
     """A number as a spreadsheet shows it and writes it to CSV (Excel writes cells as they are formatted), or None
     where the cell is no such thing: a currency sign before or after (``$1,200.50``, ``1.200,50 €``), thousands
     separated (``1,200``; with ``decimal_comma``, ``1.200`` or ``1 200``), a percentage (``45%``: 0.45, what the
-    sheet's cell holds), an accounting negative in parentheses (``(1,200)``), ``TRUE`` / ``FALSE`` (1 / 0, as a
-    workbook's own cells are read). A plain number is None here: the float parser reads it."""
+    sheet's cell holds), an accounting negative in parentheses (``(1,200)``) and zero (``$ -``), ``TRUE`` / ``FALSE``
+    (1 / 0, as a workbook's own cells are read). A plain number is None here: the float parser reads it."""
     import re
 
     t = cell.strip()
@@ -269,6 +269,8 @@ def formatted_number(cell: str, decimal_comma: bool = False) -> float | None:
             formatted, t = True, t[1:].strip()
     if t[-1:] and t[-1:] in CURRENCY:
         formatted, t = True, t[:-1].strip()
+    if not t and negative and formatted and not percent:
+        return 0.0  # "$ -": zero as the accounting format shows it (a dash alone is no number: it is refused)
     decimal = "," if decimal_comma else "."
     m = re.fullmatch(r"(\d+|\d{1,3}(?:([%s])\d{3})(?:\2\d{3})*)(?:%s(\d+))?" % (re.escape(_GROUPS[decimal_comma]),
                                                                                   re.escape(decimal)), t)

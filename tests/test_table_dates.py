@@ -140,6 +140,14 @@ def test_times_missing_dates_and_a_parquet_file(tmp_path):
     np.testing.assert_allclose(X[3, :7], np.median(X[:3, :7], axis=0), atol=1e-6)
     np.testing.assert_allclose(X[:3, :7], date_parts(np.array([19787.25, 19787.75 + 30 / 86400, 19788]) * 86400,
                                                      True)[:, :7], atol=1e-4)
+    # new rows read as these were, a part of them with no date at all filled as any missing cell
+    from fewlabel.datasets.stream import open_rows
+
+    later = _write(tmp_path / "later.csv", [["when", "x"], ["", "5"], ["", "6"], ["2024-03-07 06:00", "7"]])
+    rows = open_rows(later, columns=parts["feature_names"], dates=parts["dates"], fill=parts["fill"]["values"])
+    read = [X for X, _ in rows.batches(2)]
+    np.testing.assert_allclose(read[0][:, :7], np.tile(parts["fill"]["values"][:7], (2, 1)), rtol=1e-6)
+    assert read[1][0, 0] == 19789.25 and rows.outside == {"when": {"before": 0, "after": 1}}
     # a Parquet file's date and timestamp columns: refused as dates unless named, read as the text ones are
     import datetime as dt
 

@@ -140,8 +140,6 @@ def parse_dates(cells, fmt: str | None, where, column: str, path, allow_nan: boo
         timed = timed or moment.time() != _dt.time(0)
     out = seconds[inverse.ravel()]
     empty = np.isnan(out)
-    if empty.all():
-        raise InputError(f"{path}: the column of dates {column} holds no date in any row; leave it out")
     if not allow_nan and empty.any():
         i = int(np.flatnonzero(empty)[0])
         raise InputError(f"{path}, {where(i)}, column {column}: missing date ({int(empty.sum())} in this column); "
@@ -192,6 +190,9 @@ def encode_dates(cells, name: str, how: dict, where, path, allow_nan: bool, colu
         counts.update(before=int((known < first).sum()), after=int((known > last).sum()))
         record = dict(how)
     else:
+        if not len(known):  # a column learnt from must hold a date (new rows' may all be empty: filled or refused)
+            raise InputError(f"{path}: the column of dates {column or repr(name)} holds no date in any row; leave it "
+                             "out")
         time = timed
         record = {"format": fmt, "time": time, "first": _iso(known.min()), "last": _iso(known.max())}
     return date_parts(seconds, time), date_names(name, time), record, counts

@@ -94,7 +94,8 @@ def _shape_text(shape) -> str:
 
 # -- tables ----------------------------------------------------------------------------------------------
 def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_column, label_column):
-    """(feature indices in the model's order, id index or None): the file's columns against the model's."""
+    """(feature indices in the model's order, id index or None, the index of a row index pandas wrote that the model
+    does not know, left out, or None): the file's columns against the model's."""
     from fewlabel.datasets.tables import resolve_column, row_index_column, unnamed_columns
 
     ident = None if id_column is None else resolve_column(id_column, names, has_header, "id_column", path)
@@ -106,14 +107,16 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
     skip = {i for i in unnamed_columns(names, has_header) if expect is not None and names[i] not in expect}
     # and a row index pandas wrote (its values must number the rows: checked as they are read, see _row_index)
     index = row_index_column(names, has_header, text=path.suffix.lower() != ".parquet")
-    if index is not None and expect is not None and names[index] not in expect and index != ident:
+    if index is not None and expect is not None and names[index] not in expect and index not in (ident, label):
         skip.add(index)
+    else:
+        index = None
     rest = [i for i in range(len(names)) if i not in (ident, label) and i not in skip]
     if expect is None or not has_header:
         if expect is not None and len(rest) != len(expect):
             raise InputError(f"{path} has {len(rest)} feature columns, but the model was trained on {len(expect)} "
                              f"({', '.join(map(str, expect[:8]))}{' ...' if len(expect) > 8 else ''})")
-        return rest, ident
+        return rest, ident, index
     missing = [c for c in expect if c not in names]
     extra = [names[i] for i in rest if names[i] not in expect]
     if missing or extra:
@@ -125,7 +128,7 @@ def _match_columns(path: Path, names: list[str], has_header: bool, expect, id_co
                          "naming the rows goes in --id-column)")
         raise InputError(f"{path} {' and '.join(parts)}; the model's columns are "
                          f"{', '.join(map(repr, expect[:12]))}{' ...' if len(expect) > 12 else ''}")
-    return [names.index(c) for c in expect], ident
+    return [names.index(c) for c in expect], ident, index
 
 
 def _filled(filled: dict, X: np.ndarray, fill, names) -> np.ndarray:
@@ -143,14 +146,14 @@ def _filled(filled: dict, X: np.ndarray, fill, names) -> np.ndarray:
 def _encoded(rows: Rows, numeric: np.ndarray, cells: dict, features, names, categories, dates, where,
              allow_nan) -> np.ndarray:
     """The feature matrix of a batch with its columns of categories and of dates encoded as the model's (see
-    :func:`~fewlabel.datasets.tables.expand_categories`): the values it never saw counted in ``rows.unseen``, the
+    :func:`~fewlabel.datasets.tables.expand_columns`): the values it never saw counted in ``rows.unseen``, the
     rows dated outside what it learned from in ``rows.outside``; an empty date is NaN (filled or refused after)
     where ``allow_nan``, else refused by its row."""
     if not cells:
         return numeric
-    from fewlabel.datasets.tables import expand_categories
+    from fewlabel.datasets.tables import expand_columns
 
-    X, _, _, counts = expand_categories(numeric, cells, features, names, categories, path=rows.path, dates=dates,
+    X, _, _, counts = expand_columns(numeric, cells, features, names, categories, path=rows.path, dates=dates,
                                         where=where, allow_nan=allow_nan)
     for name, c in counts["categories"].items():
         for value, n in c["unseen"].items():
@@ -165,14 +168,16 @@ def _encoded(rows: Rows, numeric: np.ndarray, cells: dict, features, names, cate
 
 def _table_columns(path: Path, names, has_header, expect, id_column, label_column, categories, dates):
     """(the file's feature columns in the model's order, its id column, those of them holding categories or dates,
-    the others, the width of a row as the model takes it): :func:`_match_columns` against the model's columns as a
-    file holds them (a column of categories or of dates by its own name)."""
+    the others, the width of a row as the model takes it, a row index pandas wrote that is left out or None):
+    :func:`_match_columns` against the model's columns as a file holds them (a column of categories or of dates by
+    its own name)."""
     from fewlabel.datasets.tables import raw_columns
 
     raw = None if expect is None else raw_columns(expect, categories, dates)
-    features, ident = _match_columns(path, names, has_header, raw, id_column, label_column)
+    features, ident, index = _match_columns(path, names, has_header, raw, id_column, label_column)
     cat = [j for j in features if names[j] in (categories or {}) or names[j] in (dates or {})]
-    return features, ident, cat, [j for j in features if j not in cat], len(expect if expect is not None else features)
+    width = len(expect if expect is not None else features)
+    return features, ident, cat, [j for j in features if j not in cat], width, index
 
 
 def _row_index(path: Path, cells, first_row: int) -> None:
@@ -208,14 +213,12 @@ def _blank_cells(path: Path, table: np.ndarray, columns: list, lines: list) -> N
 
 
 def _text_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
-    from fewlabel.datasets.tables import open_text, parse_feature_column, row_index_column, text_header, unnamed_columns
+    from fewlabel.datasets.tables import open_text, parse_feature_column, text_header, unnamed_columns
 
     delimiter, _, has_header, names = text_header(path)
-    features, ident, cat, numeric, width = _table_columns(path, names, has_header, expect, id_column, label_column,
-                                                          categories, dates)
+    features, ident, cat, numeric, width, index = _table_columns(path, names, has_header, expect, id_column,
+                                                                 label_column, categories, dates)
     label = names.index(label_column) if label_column is not None and has_header and label_column in names else None
-    index = row_index_column(names, has_header)
-    index = None if index in (*features, ident, label) else index  # a row index pandas wrote, left out
     blank = sorted(unnamed_columns(names, has_header) - set(features) - {ident, label, index})
     filled: dict = {}
     with open_text(path) as f:
@@ -264,7 +267,7 @@ def _text_rows(path: Path, expect, id_column, label_column, fill=None, categorie
 
 
 def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, categories=None, dates=None) -> Rows:
-    from fewlabel.datasets.tables import arrow_numbers, row_index_column
+    from fewlabel.datasets.tables import arrow_numbers
 
     try:
         import pyarrow as pa
@@ -276,15 +279,12 @@ def _parquet_rows(path: Path, expect, id_column, label_column, fill=None, catego
     except (pa.ArrowException, OSError) as e:
         raise CorruptFileError(f"cannot read Parquet file {path}: {e}") from e
     names = list(file.schema_arrow.names)
-    features, ident, cat, numeric, width = _table_columns(path, names, True, expect, id_column, label_column,
-                                                          categories, dates)
+    features, ident, cat, numeric, width, index = _table_columns(path, names, True, expect, id_column, label_column,
+                                                                 categories, dates)
     n_rows = file.metadata.num_rows
     if n_rows == 0:
         raise InputError(f"{path} has no rows")
     filled: dict = {}
-    index = row_index_column(names, True, text=False)
-    label = names.index(label_column) if label_column is not None and label_column in names else None
-    index = None if index in (*features, ident, label) else index  # a row index pandas wrote, left out
 
     def batches(n):
         done = 0

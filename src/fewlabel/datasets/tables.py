@@ -660,7 +660,7 @@ def _read_text(path, label_column, columns, allow_nan, id_column=None, partial=F
     y = None if label is None else _label_values(labels, where, col(label), path, partial)
     parts, features, numeric = _without_row_index(path, {"X": X.astype(np.float32, copy=False)}, names, features,
                                                   numeric, has_header)
-    return _with_categories({**parts, "y": y, "feature_names": [names[j] for j in features],
+    return _with_expanded({**parts, "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
                             cells, features, names, path, when, where, allow_nan, encodings)
 
@@ -755,10 +755,10 @@ def _special_columns(categorical, dates, names, has_names, features, path) -> tu
     return cat + list(when), when
 
 
-def _with_categories(parts: dict, cells: dict, features: list, names: list, path, when=None, where=None,
+def _with_expanded(parts: dict, cells: dict, features: list, names: list, path, when=None, where=None,
                      allow_nan=False, encodings=None) -> dict:
     """``parts`` with its columns of categories (``cells``, by index) made 0/1 columns and its columns of dates
-    (``when``: their forms by index) made their columns (:func:`expand_categories`): the categories in
+    (``when``: their forms by index) made their columns (:func:`expand_columns`): the categories in
     ``parts["categories"]`` and their counts in ``parts["category_counts"]``, the dates' records in
     ``parts["dates"]`` and their counts in ``parts["date_counts"]``; learned from these rows, or ``encodings``'
     (:func:`read_table_parts`)."""
@@ -767,7 +767,7 @@ def _with_categories(parts: dict, cells: dict, features: list, names: list, path
     known = encodings or {}
     dates = {str(names[j]): (known.get("dates") or {}).get(str(names[j])) or {"format": f}
              for j, f in (when or {}).items()}
-    X, feature_names, learned, counts = expand_categories(parts["X"], cells, features, names,
+    X, feature_names, learned, counts = expand_columns(parts["X"], cells, features, names,
                                                           categories=known.get("categories") or None, path=path,
                                                           dates=dates, where=where, allow_nan=allow_nan)
     out = {**parts, "X": X, "feature_names": feature_names}
@@ -922,7 +922,7 @@ def _read_parquet(path, label_column, columns, allow_nan, id_column=None, partia
             y = np.array([str(v) for v in column.to_pylist()], dtype=str)
     ids = None if ident is None else np.array(["" if v is None else str(v) for v in table.column(ident).to_pylist()])
     parts, features, numeric = _without_row_index(path, {"X": X}, names, features, numeric, True, text=False)
-    return _with_categories({**parts, "y": y, "feature_names": [names[j] for j in features],
+    return _with_expanded({**parts, "y": y, "feature_names": [names[j] for j in features],
                              "label_name": None if label is None else names[label], "ids": ids},
                             cells, features, names, path, when, where, allow_nan, encodings)
 
@@ -1223,7 +1223,7 @@ def categorical_indices(categorical, names, has_names, features, path) -> list[i
     return out
 
 
-def expand_categories(numeric: np.ndarray, cells: dict, order: list, names: list, categories: dict | None = None,
+def expand_columns(numeric: np.ndarray, cells: dict, order: list, names: list, categories: dict | None = None,
                       path=None, dates: dict | None = None, where=None, allow_nan: bool = False):
     """The feature matrix with each column of categories as one 0/1 column per category and each column of dates
     as its columns (:mod:`fewlabel.datasets.dates`), in the file's column order: ``numeric`` holds the other
@@ -1341,7 +1341,7 @@ def read_table_parts(path, label_column=None, columns=None, allow_nan=False, id_
     cells filled in each column}``; 'fill' fills the missing cells (``allow_nan`` is then implied), 'refuse' refuses
     them as ``allow_nan=False`` does. ``categorical``: feature columns of categories (names or 0-based indices; a
     CSV / TSV / spreadsheet or Parquet table), each read as one 0/1 column per category, ``NAME=VALUE``
-    (:func:`expand_categories`; an empty cell sets none): ``"categories"`` then holds each one's categories and
+    (:func:`expand_columns`; an empty cell sets none): ``"categories"`` then holds each one's categories and
     ``"category_counts"`` its empty cells. ``dates``: feature columns of dates (as :func:`read_table`), each read
     as its columns ``NAME:PART``: ``"dates"`` then holds each one's record (its form, whether it holds times, its
     first and last date) and ``"date_counts"`` its empty cells; an empty one is a missing cell, filled or refused

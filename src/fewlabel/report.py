@@ -337,6 +337,14 @@ def render_own_data(result: dict, figures: Path) -> str:
         parts.append(_table(["method", "estimated accuracy", "95% interval", "per fold", "CPU seconds"], rows))
         if est.get("verdict"):
             parts.append(f'<p class="verdict">{esc(est["verdict"]["text"])}.</p>')
+        if result.get("temperature") is not None and est.get("temperature") is not None:
+            from fewlabel.tasks.own_data import calibration_text
+
+            text = calibration_text(est)
+            parts.append(_note(text[0].upper() + text[1:] + ". Every confidence and margin below, in predictions.csv "
+                               "and from the saved model is taken at it: the network's logits divided by the "
+                               "temperature that gave the folds' out-of-fold probabilities the smallest log-loss on "
+                               "the labels they never saw."))
     parts.append(_figure(figures, "confusion_matrix.png", "Confusion matrix of the folds: true class (rows) against "
                                                           "the class predicted with that label hidden"))
 

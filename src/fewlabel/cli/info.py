@@ -62,6 +62,10 @@ def describe(header: dict) -> list[str]:
                          f"{100 * m['interval'][0]:.1f}-{100 * m['interval'][1]:.1f}%, {estimates['folds']} folds)")
         if estimates.get("verdict"):
             lines.append(estimates["verdict"]["text"])
+        if fitted.get("temperature") is not None and estimates.get("temperature") is not None:
+            from fewlabel.tasks.own_data import calibration_text
+
+            lines.append(calibration_text(estimates))
     clusters = fitted.get("n_clusters") or config.get("n_clusters")
     if clusters:
         lines.append(f"clusters: {clusters}")

@@ -64,7 +64,29 @@ class Answers:
     def _logits(self, X) -> np.ndarray:
         X = self._validated(X)
         self.module_.eval()
-        return self._apply(lambda x: self.module_(to_float(x, self.scale_)), X)
+        return self._calibrated(self._apply(lambda x: self.module_(to_float(x, self.scale_)), X))
+
+    def _calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """The network's logits divided by ``temperature_`` (None or 1: as they are): the probabilities they give
+        are then as sure as the method's answers proved right on labeled rows it never saw (:meth:`calibrate`).
+        The most probable class of a row is the same either way."""
+        t = getattr(self, "temperature_", None)
+        return logits if t is None or t == 1.0 else logits.astype(np.float64) / t
+
+    def calibrate(self, temperature) -> "Answers":
+        """Set ``temperature_``, which every probability, confidence and margin this classifier gives is taken
+        at (the network's logits divided by it); saved with the model. ``fewlabel classify`` fits it on the
+        out-of-fold probabilities of its accuracy estimate
+        (:func:`~fewlabel.tasks.estimate.fit_temperature`): the folds' models are the same method, each
+        scored on labeled rows it did not learn, so the temperature that makes their probabilities honest there
+        is what the final model's need. None: the network's own probabilities. Returns ``self``."""
+        if temperature is not None:
+            if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(float(temperature)) or float(temperature) <= 0:
+                raise InputError(f"temperature must be a positive number or None, got {temperature!r}")
+            temperature = float(temperature)
+        self.temperature_ = temperature
+        return self
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores: the logits ``(n_rows, n_classes)``; for two classes, scikit-learn's ``(n_rows,)``
@@ -123,7 +145,7 @@ class Answers:
         net = self.module_.eval()
         F = self._apply(lambda x: net.features(to_float(x, self.scale_)), X)
         last = net.head.layers[-2:]  # the last linear layer (and its identity activation) reads the features
-        logits = self._apply(lambda f: last(f), F.astype(np.float32))
+        logits = self._calibrated(self._apply(lambda f: last(f), F.astype(np.float32)))
         proba = torch.softmax(torch.from_numpy(logits.astype(np.float64)), dim=1).numpy()
         top2 = np.sort(proba, axis=1)[:, -2:]
         out = {"label": self.classes_[proba.argmax(axis=1)], "confidence": proba.max(axis=1),

@@ -173,8 +173,10 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     (above), ``times_`` (each phase's wall and CPU seconds, in the order they ran), and after a fit (not saved)
     ``embedding_`` (the map propagation clustered) and ``labels_alone_proba_`` (the network on the labels
     alone's probabilities, where the route trains one). Saved with the model: its parameters, ``route_``,
-    ``propagation_``, ``encoder_kind_``, ``augment_``, ``times_`` and ``estimates_`` (the accuracy estimates
-    ``fewlabel classify`` measured, when it set them).
+    ``propagation_``, ``encoder_kind_``, ``augment_``, ``times_``, ``estimates_`` (the accuracy estimates
+    ``fewlabel classify`` measured, when it set them) and ``temperature_`` (None after ``fit``; what the
+    probabilities are taken at once :meth:`~fewlabel.tasks.answers.Answers.calibrate` set it, as ``fewlabel
+    classify`` does from its estimate's folds).
     """
 
     def __init__(self, encoder="auto", pretrain=None, propagate="auto", hidden=(128, 64), latent=16, activation="relu",
@@ -405,6 +407,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.times_ = self._clock.record()
         self.training_data_ = data_record(X_given, y_index, classes.tolist(), self.standardize_)
         self.detector_ = None
+        self.temperature_ = None
         return self
 
     def _steps_per_epoch(self, n_rows: int) -> int:
@@ -601,7 +604,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
                 "detector": None if detector is None else detector.get_state()[0],
                 "standardize": None if getattr(self, "standardize_", None) is None
                 else [self.standardize_[0].tolist(), self.standardize_[1].tolist()],
-                "estimates": getattr(self, "estimates_", None), "times": getattr(self, "times_", None)}
+                "estimates": getattr(self, "estimates_", None), "times": getattr(self, "times_", None),
+                "temperature": getattr(self, "temperature_", None)}
 
     def get_state(self):
         config, tensors = self._state_with_json_encoder()
@@ -634,6 +638,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         self.augment_ = fitted.get("augment")
         self.estimates_ = fitted.get("estimates")
         self.times_ = fitted.get("times")
+        self.temperature_ = fitted.get("temperature")  # files from before it was kept: None
         standardize = fitted.get("standardize")
         self.standardize_ = None if standardize is None else tuple(np.asarray(v, np.float32) for v in standardize)
         self.module_ = EncoderClassifierNet(**fitted["net"])

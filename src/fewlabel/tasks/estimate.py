@@ -27,6 +27,8 @@ from fewlabel.errors import InputError
 from fewlabel.timing import PhaseClock
 
 DEFAULT, LABELS_ALONE, LOGREG = "default", "same network, labels alone", "LogisticRegression"
+#: :func:`fit_temperature`'s ``prior_sd``: the spread of its prior on the log of the temperature
+TEMPERATURE_PRIOR_SD = 1.0
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -85,7 +87,8 @@ def _spread(model, proba, n_classes: int) -> np.ndarray:
 
 
 def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fold_steps: int | None = None,
-                   seed: int = 0, embedding=None, route_record=None, baselines: bool = True, log=None) -> dict:
+                   seed: int = 0, embedding=None, route_record=None, baselines: bool = True,
+                   temperature_prior_sd: float | None = TEMPERATURE_PRIOR_SD, log=None) -> dict:
     """Cross-validated accuracy of ``SemiSupervisedClassifier(**params)`` on ``X`` with labels ``y_codes``
     (int codes into ``class_names``, -1 unlabeled), and of its baselines on the same folds.
 
@@ -95,7 +98,9 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     network's training to each, for a choice made on two thirds of the same labels).
     Returns ``{"folds", "fold_steps", "methods": {name: {"accuracy", "interval", "per_fold", "std",
     "seconds", "cpu_seconds"}}, "confusion" (the method's, true x predicted, counts), "class_names",
-    "out_of_fold" (each labeled row's predicted class code, -1 where no fold predicted it)}``.
+    "out_of_fold" (each labeled row's predicted class code, -1 where no fold predicted it), "out_of_fold_proba"
+    (the method's probabilities for them), "temperature" (:func:`fit_temperature` on those probabilities, with
+    ``temperature_prior_sd``, over the ``temperature_rows`` rows whose class their fold's model learned)}``.
     """
     from fewlabel.tasks.classify import SemiSupervisedClassifier
     from fewlabel.tasks.compare import baseline_params
@@ -110,6 +115,8 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     twin = baseline_params(settings)
     names = [DEFAULT, *([LABELS_ALONE, LOGREG] if baselines else [])]
     oof = {name: np.full(len(y_codes), -1, np.int64) for name in names}
+    proba_oof = np.zeros((len(y_codes), n_classes))
+    known = np.zeros(len(y_codes), bool)  # held-out rows whose class the fold's model learned
     per_fold = {name: [] for name in oof}
     clock = PhaseClock()
     shared = 0  # folds whose baseline was the default's own first network (no fit of its own)
@@ -118,7 +125,9 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
         with clock(DEFAULT):
             model = _fit_fold(lambda: SemiSupervisedClassifier(**settings), X, y_codes, test_rows, embedding,
                               route_record)
-            oof[DEFAULT][test_rows] = model.predict(X[test_rows]).astype(np.int64)
+            proba_oof[test_rows] = _spread(model, model.predict_proba(X[test_rows]), n_classes)
+            oof[DEFAULT][test_rows] = proba_oof[test_rows].argmax(axis=1)
+            known[test_rows] = np.isin(y_codes[test_rows], y_codes[train_rows])
         if baselines:
             with clock(LABELS_ALONE):
                 if model.labels_alone_proba_ is not None:
@@ -149,11 +158,51 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
             results[name].update(seconds=None, cpu_seconds=None, note="the first network of the default's folds")
     confusion = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(confusion, (y_codes[labeled], oof[DEFAULT][labeled]), 1)
+    scored = labeled[known[labeled]]
     out = {"folds": len(held), "fold_steps": fold_steps, "labeled_rows": int(len(labeled)), "methods": results,
-           "confusion": confusion.tolist(), "class_names": list(class_names), "out_of_fold": oof}
+           "confusion": confusion.tolist(), "class_names": list(class_names), "out_of_fold": oof,
+           "out_of_fold_proba": proba_oof, "temperature": fit_temperature(proba_oof[scored], y_codes[scored],
+                                                                        temperature_prior_sd),
+           "temperature_rows": int(len(scored)), "temperature_prior_sd": temperature_prior_sd}
     if baselines:
         out["verdict"] = paired_verdict(y_codes, oof[DEFAULT], oof[LABELS_ALONE])
     return out
+
+
+def fit_temperature(proba: np.ndarray, y_true: np.ndarray, prior_sd: float | None = TEMPERATURE_PRIOR_SD,
+                    bounds=(0.05, 20.0)) -> float:
+    """The temperature ``T`` under which ``proba`` (each row's class probabilities from a model that never saw
+    its label) gives the rows' true classes the smallest log-loss once each row's probabilities are
+    ``softmax(log(proba) / T)``: above 1, the model was surer than it was right, and its answers are
+    softened; below 1, sharpened. ``prior_sd``: the spread of a normal prior on ``log T`` around 0 (the model's
+    own probabilities), added to the rows' summed log-loss as ``log(T)**2 / (2 prior_sd**2)`` (None: none): where
+    the rows are few, or every one of them was answered right (then the log-loss alone falls without end as
+    ``T`` shrinks), it keeps ``T`` near 1; over hundreds of rows the rows decide. A class given no probability
+    (one the row's model never learned) stays at none, and a row of such a class is left out. 1.0 where there
+    are no rows to fit on; ``T`` lies within ``bounds``."""
+    from scipy.optimize import minimize_scalar
+
+    proba = np.asarray(proba, np.float64)
+    y_true = np.asarray(y_true, np.int64)
+    if len(y_true) == 0:
+        return 1.0
+    with np.errstate(divide="ignore"):
+        log_p = np.where(proba > 0, np.log(np.clip(proba, 1e-300, None)), -np.inf)
+    keep = np.isfinite(log_p[np.arange(len(y_true)), y_true])
+    log_p, y_true = log_p[keep], y_true[keep]
+    if len(y_true) == 0:
+        return 1.0
+    rows = np.arange(len(y_true))
+
+    def log_loss(log_t: float) -> float:
+        z = log_p / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        prior = 0.0 if prior_sd is None else log_t ** 2 / (2 * float(prior_sd) ** 2)
+        return float(-np.sum(z[rows, y_true] - np.log(np.exp(z).sum(axis=1))) + prior)
+
+    found = minimize_scalar(log_loss, bounds=(math.log(bounds[0]), math.log(bounds[1])), method="bounded",
+                            options={"xatol": 1e-4})
+    return float(math.exp(found.x))
 
 
 def paired_verdict(y_codes, method, base) -> dict:

@@ -37,16 +37,20 @@ def estimate_summary(cv: dict | None, fit_seconds: float) -> dict | None:
     if cv is None:
         return None
     return {"folds": cv["folds"], "fold_steps": cv["fold_steps"], "labeled_rows": cv["labeled_rows"],
-            "methods": cv["methods"], "verdict": cv.get("verdict"), "fit_seconds": round(fit_seconds, 2)}
+            "methods": cv["methods"], "verdict": cv.get("verdict"), "fit_seconds": round(fit_seconds, 2),
+            "temperature": cv["temperature"], "temperature_rows": cv["temperature_rows"],
+            "temperature_prior_sd": cv["temperature_prior_sd"]}
 
 
 def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, fold_steps=None, seed: int = 0,
-               log=print) -> dict:
+               calibrate: bool = True, log=print) -> dict:
     """Train, estimate, predict and write (see the module docstring); returns what ``metrics.json`` holds.
 
     ``params``: the :class:`~fewlabel.SemiSupervisedClassifier` parameters. ``folds``: the cross-validation's
     folds (0: no estimate). ``fold_steps``: each fold network's optimizer steps (None: as many as the full
-    fit's networks made, shared out as the full fit's are)."""
+    fit's networks made, shared out as the full fit's are). ``calibrate``: take every confidence (the
+    predictions, the saved model's answers) at the temperature fitted on the estimate's out-of-fold
+    probabilities (:func:`~fewlabel.tasks.estimate.fit_temperature`); without an estimate there is none."""
     from fewlabel import io
     from fewlabel.apply import write_table
     from fewlabel.tasks.classify import SemiSupervisedClassifier
@@ -74,6 +78,11 @@ def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, 
         times["estimate"] = {"seconds": round(time.perf_counter() - t1, 2),
                              "cpu_seconds": round(time.process_time() - c1, 2)}
     model.estimates_ = estimate_summary(cv, times["fit"]["seconds"])
+    if cv is not None and calibrate:
+        # the folds' models are the method itself, each scored on labels it never saw: the temperature that makes
+        # their probabilities honest there is what the final model's confidences are taken at
+        model.calibrate(cv["temperature"])
+        log(calibration_text(model.estimates_))
     model.training_data_.update(data.record())
 
     unlabeled = np.flatnonzero(~data.labeled)
@@ -93,6 +102,7 @@ def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, 
                  "labeled": int(data.labeled.sum()), "unlabeled": int(len(unlabeled)),
                  "class_counts": data.class_counts(), "notes": data.notes},
         "route": _route(model), "route_record": getattr(model, "route_", None), "estimates": model.estimates_,
+        "temperature": getattr(model, "temperature_", None),
         "predictions": {"file": "predictions.csv", "rows": int(len(unlabeled)),
                         "flagged": None if flagged is None else int(np.sum(flagged)),
                         "predicted_counts": _counts(details["label"], data.class_names),
@@ -121,6 +131,18 @@ def _route(model) -> str:
     return (f"labels propagated through the clusters of a {info['embedding'].upper()} map "
             f"(their leave-one-out accuracy {info['cluster_accuracy']:.2f}); route: {info['led_by']}{model}{measured}; "
             f"then {info['second']}")
+
+
+def calibration_text(estimates: dict | None) -> str | None:
+    """One sentence on the temperature the confidences are taken at (None where no estimate fitted one)."""
+    t = None if not estimates else estimates.get("temperature")
+    if t is None:
+        return None
+    how = ("about as sure as they proved right" if abs(t - 1.0) < 0.05 else
+           "surer than they proved right: confidences are softened" if t > 1 else
+           "less sure than they proved right: confidences are sharpened")
+    return (f"confidences calibrated on the estimate's {estimates['temperature_rows']:,} held-out labels: temperature "
+            f"{t:.2f} (the folds' models were {how})")
 
 
 def _counts(labels, class_names) -> dict:

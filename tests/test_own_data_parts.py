@@ -217,7 +217,7 @@ def test_predict_writes_an_encoders_codes_and_a_detectors_scores(tmp_path):
     assert [r["outlier"] == "yes" for r in rows] == list(detector.predict(X[:300]) == -1)
 
 
-def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path):
+def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path, capsys):
     """The own-data job on an .npz (a few optimizer steps: what is written, not how well)."""
     import json
 
@@ -244,3 +244,18 @@ def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path):
     record = metrics["route_record"]
     assert record["scores"] is not None and record["pool"] is False and record["network_weight"] == 0.5
     assert "(0.50: their plain product" not in (out / "report.html").read_text()
+    # the confidences are taken at the temperature the estimate's held-out labels gave, unless asked not to
+    assert model.temperature_ == metrics["temperature"] == metrics["estimates"]["temperature"] > 0
+    raw = tmp_path / "raw"
+    assert main(["classify", "--data", str(tmp_path / "d.npz"), "--max-steps", "6", "--folds", "2", "--quiet",
+                 "--no-calibrate", "--out", str(raw)]) == 0
+    assert fewlabel.load(raw / "model").temperature_ is None and json.loads((raw / "metrics.json").read_text())[
+        "temperature"] is None
+    rows, raw_rows = (list(csv.DictReader(open(d / "predictions.csv"))) for d in (out, raw))
+    assert [r["label"] for r in rows] == [r["label"] for r in raw_rows]
+    confidence = np.array([float(r["confidence"]) for r in rows])
+    raw_confidence = np.array([float(r["confidence"]) for r in raw_rows])
+    t = model.temperature_
+    assert np.all(confidence < raw_confidence + 1e-6) if t > 1 else np.all(confidence > raw_confidence - 1e-6)
+    assert main(["classify", "--data", "digits", "--labels", "50", "--no-calibrate", "--out", str(tmp_path / "b")]) != 0
+    assert "--no-calibrate apply to your own partly labeled data" in capsys.readouterr().err

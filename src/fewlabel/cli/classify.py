@@ -76,6 +76,9 @@ def add_parser(sub) -> None:
     add_dates_option(cells)
     own.add_argument("--folds", type=int, default=None,
                      help=f"cross-validation folds for the accuracy estimate (default {FOLDS}; 0: no estimate)")
+    own.add_argument("--no-calibrate", action="store_true", default=None,
+                     help="write the network's own confidences; by default they are calibrated on the estimate's "
+                          "held-out labels (one temperature, saved with the model)")
     p.add_argument("--test-split", help="split of a named dataset to score on (default test; never the split "
                                         "trained on)")
     p.add_argument("--test-data", help="a labeled file to score on instead of the test split")
@@ -185,7 +188,7 @@ def _labeled(X, y, name: str):
     return X, y
 
 
-OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds")
+OWN_DATA_ONLY = ("--id-column", "--unlabeled-folder", "--size", "--max-side", "--color", "--folds", "--no-calibrate")
 BENCHMARK_ONLY = ("--seeds", "--test-split", "--test-data", "--test-fraction", "--split", "--root")
 
 
@@ -244,7 +247,8 @@ def run_own_data(args, out: Path) -> int:
     print(data.summary())
     for note in data.notes:
         print(f"note: {note}")
-    result = label_rows(data, params, out, folds=FOLDS if args.folds is None else args.folds, seed=args.seed, log=log)
+    result = label_rows(data, params, out, folds=FOLDS if args.folds is None else args.folds, seed=args.seed,
+                        calibrate=not args.no_calibrate, log=log)
     est = result["estimates"]
     if est is not None:
         m = est["methods"]

@@ -5,7 +5,8 @@ probabilities, as ``fewlabel classify`` does), scored on the unlabeled rows' tru
 For each data set and seed: ``SemiSupervisedClassifier(random_state=seed)`` fitted on the rows with N labels
 (``labeled_subset``), the command's three-fold estimate on the same rows (``cross_validate``, sharing the full
 fit's map and route), then on every unlabeled row: accuracy, mean confidence, the expected calibration error
-(ten bins of confidence) and the log-loss, with the network's own probabilities and at the fitted temperature.
+(ten bins of confidence) and the log-loss, with the network's own probabilities and at the fitted temperature
+(``--folds``: the estimate's folds, 3 as the command's).
 Images: ``ROWS`` training images drawn by the seed; tables: ``benchmarks/semi_tables.py``'s, every row.
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 FEWLABEL_DATA=../shared/data python benchmarks/calibration.py \\
@@ -58,7 +59,7 @@ def load(name: str, seed: int, root):
     return load_table(name)
 
 
-def run(name: str, labels: int, seed: int, root) -> dict:
+def run(name: str, labels: int, seed: int, root, folds: int = 3) -> dict:
     from fewlabel import SemiSupervisedClassifier
     from fewlabel.datasets import labeled_subset
     from fewlabel.tasks.estimate import cross_validate
@@ -67,7 +68,7 @@ def run(name: str, labels: int, seed: int, root) -> dict:
     few = labeled_subset(y, labels, seed=seed)
     t0 = time.process_time()
     model = SemiSupervisedClassifier(random_state=seed).fit(X, few)
-    cv = cross_validate(X, few, [str(c) for c in range(int(few.max()) + 1)], {"random_state": seed}, folds=3,
+    cv = cross_validate(X, few, [str(c) for c in range(int(few.max()) + 1)], {"random_state": seed}, folds=folds,
                         seed=seed, embedding=getattr(model, "embedding_", None),
                         route_record=getattr(model, "route_", None), baselines=False)
     unl = few < 0
@@ -76,7 +77,7 @@ def run(name: str, labels: int, seed: int, root) -> dict:
     calibrated = model.calibrate(cv["temperature"]).predict_proba(X[unl])
     labeled = few >= 0
     oof_right = cv["out_of_fold_proba"][labeled].argmax(axis=1) == few[labeled]
-    return {"data": name, "labels": labels, "seed": seed, "rows": int(len(y)),
+    return {"data": name, "labels": labels, "seed": seed, "rows": int(len(y)), "folds": cv["folds"],
             "accuracy": round(float(np.mean(raw.argmax(axis=1) == y_unl)), 4),
             "estimate": round(float(oof_right.mean()), 4), "temperature": round(cv["temperature"], 4),
             "temperature_rows": cv["temperature_rows"], "own": scores(raw, y_unl),
@@ -86,6 +87,7 @@ def run(name: str, labels: int, seed: int, root) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", nargs="+", required=True, metavar="DATA:LABELS:SEED")
+    p.add_argument("--folds", type=int, default=3, help="the estimate's folds (the command's default: 3)")
     p.add_argument("--root", default=os.environ.get("FEWLABEL_DATA"), help="folder holding the data sets' folders")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
@@ -100,7 +102,7 @@ def main(argv=None) -> dict:
     report = {"cpu": cpu_record(), "runs": []}
     for spec in args.runs:
         name, labels, seed = spec.split(":")
-        r = run(name, int(labels), int(seed), args.root)
+        r = run(name, int(labels), int(seed), args.root, args.folds)
         report["runs"].append(r)
         print(json.dumps(r), flush=True)
         write_json_atomic(out, report)

@@ -104,6 +104,7 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     """
     from fewlabel.tasks.classify import SemiSupervisedClassifier
     from fewlabel.tasks.compare import baseline_params
+    from fewlabel.tasks.route import known_to_other_folds
 
     y_codes = np.asarray(y_codes, np.int64)
     n_classes = len(class_names)
@@ -116,7 +117,6 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
     names = [DEFAULT, *([LABELS_ALONE, LOGREG] if baselines else [])]
     oof = {name: np.full(len(y_codes), -1, np.int64) for name in names}
     proba_oof = np.zeros((len(y_codes), n_classes))
-    known = np.zeros(len(y_codes), bool)  # held-out rows whose class the fold's model learned
     per_fold = {name: [] for name in oof}
     clock = PhaseClock()
     shared = 0  # folds whose baseline was the default's own first network (no fit of its own)
@@ -127,7 +127,6 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
                               route_record)
             proba_oof[test_rows] = _spread(model, model.predict_proba(X[test_rows]), n_classes)
             oof[DEFAULT][test_rows] = proba_oof[test_rows].argmax(axis=1)
-            known[test_rows] = np.isin(y_codes[test_rows], y_codes[train_rows])
         if baselines:
             with clock(LABELS_ALONE):
                 if model.labels_alone_proba_ is not None:
@@ -158,7 +157,7 @@ def cross_validate(X, y_codes, class_names, params: dict, *, folds: int = 3, fol
             results[name].update(seconds=None, cpu_seconds=None, note="the first network of the default's folds")
     confusion = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(confusion, (y_codes[labeled], oof[DEFAULT][labeled]), 1)
-    scored = labeled[known[labeled]]
+    scored = labeled[known_to_other_folds(y_codes, held)]  # rows whose class their fold's model learned
     out = {"folds": len(held), "fold_steps": fold_steps, "labeled_rows": int(len(labeled)), "methods": results,
            "confusion": confusion.tolist(), "class_names": list(class_names), "out_of_fold": oof,
            "out_of_fold_proba": proba_oof, "temperature": fit_temperature(proba_oof[scored], y_codes[scored],

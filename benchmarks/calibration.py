@@ -6,7 +6,8 @@ For each data set and seed: ``SemiSupervisedClassifier(random_state=seed)`` fitt
 (``labeled_subset``), the command's three-fold estimate on the same rows (``cross_validate``, sharing the full
 fit's map and route), then on every unlabeled row: accuracy, mean confidence, the expected calibration error
 (ten bins of confidence) and the log-loss, with the network's own probabilities and at the fitted temperature
-(``--folds``: the estimate's folds, 3 as the command's).
+(``--folds``: the estimate's folds, 3 as the command's), and the same for a logistic regression on the same labels
+(pixels scaled to [0, 1], table columns standardised: the estimate's own peer).
 Images: ``ROWS`` training images drawn by the seed; tables: ``benchmarks/semi_tables.py``'s, every row.
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 FEWLABEL_DATA=../shared/data python benchmarks/calibration.py \\
@@ -63,6 +64,7 @@ def run(name: str, labels: int, seed: int, root, folds: int = 3) -> dict:
     from fewlabel import SemiSupervisedClassifier
     from fewlabel.datasets import labeled_subset
     from fewlabel.tasks.estimate import cross_validate
+    from fewlabel.tasks.linear import linear_probabilities
 
     X, y = load(name, seed, root)
     few = labeled_subset(y, labels, seed=seed)
@@ -77,11 +79,17 @@ def run(name: str, labels: int, seed: int, root, folds: int = 3) -> dict:
     calibrated = model.calibrate(cv["temperature"]).predict_proba(X[unl])
     labeled = few >= 0
     oof_right = cv["out_of_fold_proba"][labeled].argmax(axis=1) == few[labeled]
+    # the peer a user would fit instead: a logistic regression on the same labels (the estimate's own)
+    peer = linear_probabilities(X, few, np.flatnonzero(labeled), np.flatnonzero(unl), len(model.classes_), seed,
+                                scale=1 / 255 if X.dtype == np.uint8 else 1.0, scale_columns=X.dtype != np.uint8)
     return {"data": name, "labels": labels, "seed": seed, "rows": int(len(y)), "folds": cv["folds"],
             "accuracy": round(float(np.mean(raw.argmax(axis=1) == y_unl)), 4),
             "estimate": round(float(oof_right.mean()), 4), "temperature": round(cv["temperature"], 4),
             "temperature_rows": cv["temperature_rows"], "own": scores(raw, y_unl),
-            "calibrated": scores(calibrated, y_unl), "cpu_s": round(time.process_time() - t0, 1)}
+            "calibrated": scores(calibrated, y_unl),
+            "logistic_regression": {"accuracy": round(float(np.mean(peer.argmax(axis=1) == y_unl)), 4),
+                                    **scores(peer, y_unl)},
+            "cpu_s": round(time.process_time() - t0, 1)}
 
 
 def main(argv=None) -> dict:

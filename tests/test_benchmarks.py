@@ -266,7 +266,28 @@ def test_the_tables_benchmark_scores_every_unlabeled_row_beside_the_peers(tmp_pa
     r = run["seeds"]["0"]
     assert run["labels"] == 9 and r["scored_rows"] == 141 and run["mean"]["default"] == r["default"]
     assert r["default_route"]["labels_model"] in ("network", "linear")
-    # on iris's own rows with 9 labels each method beats chance (1/3) by far
+    # on iris's own rows with 9 labels each method beats chance (1/3) by far, by each class's recall too
     assert min(r["default"], r["compared"], r["logreg"], r["spreading"]) > 0.6, r
+    assert min(r[f"{k}_balanced"] for k in ("default", "compared", "logreg", "spreading")) > 0.6, r
+    assert run["mean"]["default_balanced"] == r["default_balanced"]
     with pytest.raises(SystemExit):
         bench.main(["--tables", "moons", "--out", str(tmp_path / "no.json")])
+
+
+def test_the_long_tail_benchmark_draws_classes_ten_times_apart_and_scores_every_class(load_script):
+    bench = load_script("benchmarks", "imbalanced")
+    y = np.repeat(np.arange(10), 1000)
+    pick = bench.long_tail(y, 3000, 10.0, seed=0)
+    sizes = np.bincount(y[pick], minlength=10)
+    assert len(pick) == len(set(pick)) == 3000 and sorted(sizes)[-1] == 738 and sorted(sizes)[0] == 73
+    # the rarest class is drawn by the seed, and each seed draws the same rows again
+    assert np.argmin(sizes) != np.argmin(np.bincount(y[bench.long_tail(y, 3000, 10.0, seed=1)], minlength=10))
+    assert np.array_equal(pick, bench.long_tail(y, 3000, 10.0, seed=0))
+    # a method that answers the commonest class everywhere: high accuracy, balanced accuracy one class in ten
+    truth = y[pick]
+    common = np.full(len(truth), np.argmax(sizes))
+    rare = np.argsort(sizes)[:3]
+    s = bench.scores(truth, common, rare)
+    assert s["accuracy"] == round(738 / 3000, 4) and s["balanced_accuracy"] == 0.1 and s["rare_recall"] == 0.0
+    assert bench.scores(truth, truth, rare) == {"accuracy": 1.0, "balanced_accuracy": 1.0, "rare_recall": 1.0,
+                                                "macro_f1": 1.0}

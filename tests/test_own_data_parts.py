@@ -244,6 +244,9 @@ def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path, capsy
     record = metrics["route_record"]
     assert record["scores"] is not None and record["pool"] is False and record["network_weight"] == 0.5
     assert "(0.50: their plain product" not in (out / "report.html").read_text()
+    # the product counts the labeled rows' class frequencies once, and the report says so where they differ
+    assert record["prior_once"] is True and len(set(metrics["data"]["class_counts"].values())) > 1
+    assert "divided once by how common each class is" in (out / "report.html").read_text()
     # the confidences are taken at the temperature the estimate's held-out labels gave, unless asked not to
     assert model.temperature_ == metrics["temperature"] == metrics["estimates"]["temperature"] > 0
     raw = tmp_path / "raw"

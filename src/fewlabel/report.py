@@ -314,6 +314,10 @@ def render_own_data(result: dict, figures: Path) -> str:
                                f"the network's weight at {record['network_weight']:.2f} (0.50: their plain product; "
                                f"lower: the clusters count more), the weight under which the pool predicted the "
                                f"held-out labeled rows' classes best (log-loss)."))
+        if record.get("prior_once") and len(set(data["class_counts"].values())) > 1:
+            parts.append(_note("Clusters x network is the product of the two sources divided once by how common "
+                               "each class is among the labeled rows: both learned it from them, and counted twice "
+                               "it would give a rare class's rows to a common class they share clusters with."))
     parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
                         [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
                          for name, n in data["class_counts"].items()]))

@@ -43,7 +43,8 @@ from fewlabel.tasks.propagator import ClusterPropagator
 from fewlabel.tasks.answers import Answers
 from fewlabel.tasks.linear import linear_probabilities
 from fewlabel.tasks.route import (CLUSTERS, LABELS_ALONE, LINEAR, NETWORK, ROUTE_SETTINGS, ROUTES, choose_labels_model,
-                                  choose_route, forced_route, known_to_other_folds, pooled, teaching_labels)
+                                  choose_route, class_prior, forced_route, known_to_other_folds, pooled,
+                                  teaching_labels)
 from fewlabel.timing import PhaseClock
 from fewlabel.train import History, Trainer
 from fewlabel.train.config import make_trainer, split_budget, training_settings
@@ -97,7 +98,9 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
     2. **Measure** (:func:`~fewlabel.tasks.route.choose_route`): ``route_folds`` networks, each trained on the
        other folds of the labeled rows (together the steps of one network), answer for the held-out labeled
        rows. Three label sources are scored on the same labeled rows: the network on the labels alone, the
-       clusters, and their product. Where the rows are a table (not images), a logistic regression on the same
+       clusters, and their product, divided once by the labeled rows' class frequencies (each source learned
+       them, and a plain product would count them twice; ``route_params={'prior_once': False}``: not
+       divided). Where the rows are a table (not images), a logistic regression on the same
        folds is scored beside the network, and the better of the two (clearly more accurate, else the smaller
        out-of-fold log-loss; ``route_['labels_model']``) stands for the network in those sources
        (``route_params={'linear': False}``: the network alone). The model on the labels alone is the route only
@@ -276,7 +279,7 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             value = params.get(name, 2.0)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < np.inf:
                 raise InputError(f"route_params[{name!r}] must be a number >= 0, got {value!r}")
-        for name in ("pool", "linear"):
+        for name in ("pool", "linear", "prior_once"):
             if not isinstance(params.get(name, False), bool):
                 raise InputError(f"route_params[{name!r}] must be True or False, got {params[name]!r}")
         return dict(params)
@@ -480,6 +483,10 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
             if labels_model is not None:
                 record.update(labels_model=labels_model["model"], labels_models=labels_model)
             remaining = None if remaining is None else remaining - share
+        # the product divides once by the class frequencies the labels hold (route.py's docstring), in the fit
+        # that measured the route and in every fit that takes it
+        prior_once = bool(self._route_settings().get("prior_once", True))
+        record.setdefault("prior_once", prior_once)
         self.route_ = record
         linear = record.get("labels_model") == LINEAR
         # a network on the labels is trained where its answers are a source, or where the final network continues it
@@ -505,7 +512,8 @@ class SemiSupervisedClassifier(Answers, ClassifierMixin, TransformerMixin, Torch
         else:
             p = propagator.label_distributions_ if record["route"] == CLUSTERS \
                 else p_net if record["route"] == LABELS_ALONE \
-                else pooled(p_net, propagator.label_distributions_, record.get("network_weight", 0.5))
+                else pooled(p_net, propagator.label_distributions_, record.get("network_weight", 0.5),
+                            class_prior(y_part[known], len(self.classes_)) if prior_once else None)
             target, weight = teaching_labels(p, y_part, float(self.pseudo_threshold))
             unl = y_part < 0
             info["pseudo_labeled"] = int((weight[unl] > 0).sum())

@@ -8,7 +8,8 @@ each source is scored on the same labeled rows, each row predicted by a model th
 
 * ``labels alone``: networks trained on the other folds of the labeled rows (out-of-fold);
 * ``clusters``: the cluster names from the other labeled rows (leave-one-out, :class:`ClusterPropagator`);
-* ``clusters x network``: the product of both distributions, row by row.
+* ``clusters x network``: the product of both distributions, row by row, divided once by the labeled rows' class
+  frequencies (:func:`class_prior`; ``prior_once``).
 
 Where the rows are a table (not images), the model on the labels alone may be a linear one instead of the
 network: a logistic regression on the same folds is scored beside the network's out-of-fold answers, and the
@@ -28,6 +29,14 @@ mistakes; labels that are not clearly better (nor clearly worse) are added to wh
 already knows (it continues, the labeled rows repeated to half of what it sees: the labels stay the main
 signal, the unlabeled rows add what the network is sure of). "Clearly" is ``z_labels_alone`` and ``z_fresh``
 standard errors of the difference (two each: about 95%), kept in the record with the counts they judged.
+
+Each of the two distributions is a posterior that already holds how common each class is among the labeled rows:
+the network learned it from them, and a cluster's distribution is the histogram of its labeled rows. Their plain
+product counts those frequencies twice, and where the classes are not equally common it pushes the rows of a
+rare class that shares clusters with a common one into the common class. Bayes' rule for two sources that see
+the rows independently divides the product by the frequencies once; ``prior_once=True`` (the default) does, for
+the product's labels and for its score in the route's measurement. Where every class has as many labeled rows,
+the division changes nothing.
 
 With ``pool=True``, where 'clusters x network' teaches, its labels are the two distributions pooled
 (:func:`pooled`): their product, each raised to a power fitted on the same labeled rows (:func:`pool_weight`:
@@ -55,7 +64,7 @@ ROUTES = (LABELS_ALONE, CLUSTERS, PRODUCT)
 NETWORK, LINEAR = "network", "linear"
 #: the settings of :func:`choose_route` a classifier's ``route_params`` may set, and ``linear`` (whether a table's
 #: rows also score a linear model on the labels alone, :func:`choose_labels_model`)
-ROUTE_SETTINGS = ("z_labels_alone", "z_fresh", "pool", "linear")
+ROUTE_SETTINGS = ("z_labels_alone", "z_fresh", "pool", "linear", "prior_once")
 #: the order exact ties between the propagated sources are broken in
 PREFERENCE = (CLUSTERS, PRODUCT)
 
@@ -75,12 +84,24 @@ def normalized(p: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True).clip(1e-300)
 
 
-def pooled(p_network: np.ndarray, p_clusters: np.ndarray, network_weight: float = 0.5) -> np.ndarray:
+def class_prior(y_labeled: np.ndarray, n_classes: int) -> np.ndarray:
+    """How common each class is among the labeled rows, each class counted one row more (Laplace's rule): a class
+    with one labeled row is not taken as all but absent, and none has a frequency of zero."""
+    counts = np.bincount(np.asarray(y_labeled, np.int64), minlength=n_classes)[:n_classes].astype(np.float64)
+    return (counts + 1.0) / (counts.sum() + n_classes)
+
+
+def pooled(p_network: np.ndarray, p_clusters: np.ndarray, network_weight: float = 0.5,
+           prior: np.ndarray | None = None) -> np.ndarray:
     """The two sources' distributions pooled row by row: ``p_network ** (2 w) * p_clusters ** (2 (1 - w))``,
     normalised, ``w`` = ``network_weight``. At 0.5 it is their plain product; below, the clusters outvote a sure
-    network more often; above, the network outvotes sure clusters."""
+    network more often; above, the network outvotes sure clusters. ``prior`` (the class frequencies both sources
+    learned, :func:`class_prior`): the pool is divided by it once, so that it counts them once, not twice (the
+    module docstring); None: not divided."""
     w = float(network_weight)
     log = 2 * w * np.log(np.clip(p_network, 1e-12, None)) + 2 * (1 - w) * np.log(np.clip(p_clusters, 1e-12, None))
+    if prior is not None:
+        log = log - np.log(np.clip(np.asarray(prior, np.float64), 1e-12, None))[None, :]
     log -= log.max(axis=1, keepdims=True)
     return normalized(np.exp(log))
 
@@ -141,17 +162,19 @@ def prior_log_loss(y_true: np.ndarray, n_classes: int) -> float:
     return log_loss(y_true, np.tile(prior, (len(y_true), 1)))
 
 
-def pool_weight(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, steps: int = 20) -> float:
+def pool_weight(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, steps: int = 20,
+                prior: np.ndarray | None = None) -> float:
     """The network's weight in :func:`pooled` (one of ``steps + 1`` evenly spaced values in [0, 1]) whose pooled
-    distributions give the labeled rows' classes the smallest log-loss; of equal ones, the nearest to 0.5."""
+    distributions (divided by ``prior`` as :func:`pooled` does) give the labeled rows' classes the smallest
+    log-loss; of equal ones, the nearest to 0.5."""
     grid = sorted(np.linspace(0.0, 1.0, int(steps) + 1), key=lambda w: abs(w - 0.5))
-    loss = [log_loss(y_true, pooled(p_network, p_clusters, w)) for w in grid]
+    loss = [log_loss(y_true, pooled(p_network, p_clusters, w, prior)) for w in grid]
     return float(grid[int(np.argmin(loss))])
 
 
 def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarray, how: str,
                  z_labels_alone: float = 2.0, z_fresh: float = 2.0, pool: bool = False,
-                 settle_by_log_loss: bool = False, scored: np.ndarray | None = None) -> dict:
+                 settle_by_log_loss: bool = False, scored: np.ndarray | None = None, prior_once: bool = True) -> dict:
     """Score the three label sources on the labeled rows and choose the route (the module docstring).
 
     ``y_true``: the class index of each labeled row; ``p_network``: the out-of-fold network's probabilities on
@@ -168,14 +191,16 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
     least as many labeled rows and its log-loss on them is smaller than the propagated source's and than that of
     the class frequencies themselves (a model no better than them knows nothing to settle a choice by);
     otherwise the propagated source is. Log-losses are over the rows ``scored`` marks (None: every row; the
-    module docstring)."""
+    module docstring). ``prior_once``: the product is divided once by the labeled rows' class frequencies
+    (:func:`class_prior` of ``y_true``; the module docstring); the record keeps it."""
     y_true = np.asarray(y_true)
     keep = np.ones(len(y_true), bool) if scored is None else np.asarray(scored, bool)
     if len(y_true) == 0 or p_network.shape != p_clusters.shape or len(p_network) != len(y_true):
         raise InputError("the route is chosen from one network and one cluster distribution per labeled row")
-    answers = {LABELS_ALONE: p_network.argmax(1), CLUSTERS: p_clusters.argmax(1),
-               PRODUCT: normalized(p_network * p_clusters).argmax(1)}
-    weight = pool_weight(y_true[keep], p_network[keep], p_clusters[keep]) if pool else 0.5
+    prior = class_prior(y_true, p_network.shape[1]) if prior_once else None
+    product = pooled(p_network, p_clusters, 0.5, prior)
+    answers = {LABELS_ALONE: p_network.argmax(1), CLUSTERS: p_clusters.argmax(1), PRODUCT: product.argmax(1)}
+    weight = pool_weight(y_true[keep], p_network[keep], p_clusters[keep], prior=prior) if pool else 0.5
     right = {name: a == y_true for name, a in answers.items()}
     scores = {name: {"accuracy": float(r.mean()), "right": int(r.sum()), "rows": len(r)} for name, r in right.items()}
     propagated = max((CLUSTERS, PRODUCT), key=lambda name: (scores[name]["right"], -PREFERENCE.index(name)))
@@ -184,10 +209,11 @@ def choose_route(y_true: np.ndarray, p_network: np.ndarray, p_clusters: np.ndarr
                 "propagated_right_alone": int(np.sum(right[propagated] & ~right[LABELS_ALONE])),
                 "network_right_alone": int(np.sum(~right[propagated] & right[LABELS_ALONE])),
                 "z_labels_alone": float(z_labels_alone), "z_fresh": float(z_fresh)}
-    record = {"scores": scores, "compared": compared, "pool": bool(pool), "network_weight": weight, "how": how}
+    record = {"scores": scores, "compared": compared, "pool": bool(pool), "network_weight": weight,
+              "prior_once": bool(prior_once), "how": how}
     verdict = clearly_better(right[LABELS_ALONE], right[propagated], z=z_labels_alone)
     if settle_by_log_loss:
-        distributions = {LABELS_ALONE: p_network, CLUSTERS: p_clusters, PRODUCT: normalized(p_network * p_clusters)}
+        distributions = {LABELS_ALONE: p_network, CLUSTERS: p_clusters, PRODUCT: product}
         for name in ROUTES:
             scores[name]["log_loss"] = round(log_loss(y_true[keep], distributions[name][keep]), 4)
         record["prior_log_loss"] = round(prior_log_loss(y_true[keep], p_network.shape[1]), 4)

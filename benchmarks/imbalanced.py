@@ -130,7 +130,9 @@ def main(argv=None) -> dict:
     warnings.filterwarnings("ignore")
     out = args.out or HERE / "results" / (f"imbalanced-{args.data}-{args.rows}-{args.labels}-ratio{args.ratio:g}-"
                                           f"{cpu_slug()}.json")
-    report = {"cpu": cpu_record(), "settings": {k: str(v) for k, v in vars(args).items()}, "runs": []}
+    # the settings that decide the figures (not where the data or the results lie on this machine)
+    report = {"cpu": cpu_record(), "settings": {k: str(v) for k, v in vars(args).items() if k not in ("root", "out")},
+              "runs": []}
     for seed in args.seeds:
         report["runs"].append(run(args.data, args.rows, args.labels, args.ratio, seed, args.root, args.params,
                                   args.skip_peers))

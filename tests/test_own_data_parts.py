@@ -244,6 +244,14 @@ def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path, capsy
     record = metrics["route_record"]
     assert record["scores"] is not None and record["pool"] is False and record["network_weight"] == 0.5
     assert "(0.50: their plain product" not in (out / "report.html").read_text()
+    # each class's held-out labels and how many the method got right with them hidden (the folds' confusion
+    # matrix), in the report beside the class's counts
+    per_class, est = metrics["estimates"]["per_class"], metrics["estimates"]
+    assert list(per_class) == [str(c) for c in range(10)]
+    assert sum(c["labeled"] for c in per_class.values()) == est["labeled_rows"] == int((y >= 0).sum())
+    assert sum(c["right"] for c in per_class.values()) == round(est["methods"]["default"]["accuracy"] *
+                                                                est["labeled_rows"])
+    assert "right when its label was hidden" in (out / "report.html").read_text()
     # the product counts the labeled rows' class frequencies once, and the report says so where they differ
     assert record["prior_once"] is True and len(set(metrics["data"]["class_counts"].values())) > 1
     assert "divided once by how common each class is" in (out / "report.html").read_text()
@@ -262,3 +270,20 @@ def test_an_npz_with_minus_one_labels_runs_the_whole_job_quickly(tmp_path, capsy
     assert np.all(confidence < raw_confidence + 1e-6) if t > 1 else np.all(confidence > raw_confidence - 1e-6)
     assert main(["classify", "--data", "digits", "--labels", "50", "--no-calibrate", "--out", str(tmp_path / "b")]) != 0
     assert "--no-calibrate apply to your own partly labeled data" in capsys.readouterr().err
+
+
+def test_the_classes_the_held_out_labels_found_hardest_are_named():
+    from fewlabel.tasks.own_data import hardest_classes_text
+
+    per_class = {"cat": {"labeled": 40, "right": 38}, "dog": {"labeled": 40, "right": 36},
+                 "fox": {"labeled": 5, "right": 1}, "owl": {"labeled": 2, "right": 0},
+                 "yak": {"labeled": 0, "right": 0}}
+    est = {"methods": {"default": {"accuracy": 75 / 87}}, "per_class": per_class}
+    text = hardest_classes_text(est)
+    # the classes below the overall estimate, the hardest first; a class with no held-out label is not judged
+    assert text.startswith("the classes the held-out labels found hardest: owl 0 of 2 right, fox 1 of 5 right")
+    assert "dog" not in text and "cat" not in text and "yak" not in text
+    # no class below the estimate: nothing to name
+    even = {"cat": {"labeled": 40, "right": 36}, "dog": {"labeled": 10, "right": 9}}
+    assert hardest_classes_text({"methods": {"default": {"accuracy": 0.9}}, "per_class": even}) is None
+    assert hardest_classes_text(None) is None and hardest_classes_text({"methods": {}}) is None

@@ -268,6 +268,12 @@ def _percent(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
 
+def _held_out(counts: dict | None) -> str:
+    if not counts or not counts["labeled"]:
+        return "–"
+    return f"{counts['right']} / {counts['labeled']} ({_percent(counts['right'] / counts['labeled'])})"
+
+
 def render_own_data(result: dict, figures: Path) -> str:
     """The page of ``fewlabel classify`` on partly labeled data (``result``: its ``metrics.json``)."""
     figures = Path(figures)
@@ -318,9 +324,16 @@ def render_own_data(result: dict, figures: Path) -> str:
             parts.append(_note("Clusters x network is the product of the two sources divided once by how common "
                                "each class is among the labeled rows: both learned it from them, and counted twice "
                                "it would give a rare class's rows to a common class they share clusters with."))
-    parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
-                        [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
-                         for name, n in data["class_counts"].items()]))
+    per_class = (result.get("estimates") or {}).get("per_class")
+    if per_class:  # how often each class was right with its label hidden: where an overall estimate hides a class
+        parts.append(_table(["class", "labeled rows", "right when its label was hidden (the folds)",
+                             "predicted among the unlabeled"],
+                            [[name, n, _held_out(per_class.get(name)), result["predictions"]["predicted_counts"].get(
+                                name, 0)] for name, n in data["class_counts"].items()]))
+    else:
+        parts.append(_table(["class", "labeled rows", "predicted among the unlabeled"],
+                            [[name, n, result["predictions"]["predicted_counts"].get(name, 0)]
+                             for name, n in data["class_counts"].items()]))
     for note in data.get("notes", []):
         parts.append(f'<div class="banner interrupted">{esc(note)}</div>')
 

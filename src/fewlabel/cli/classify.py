@@ -225,7 +225,7 @@ def run_own_data(args, out: Path) -> int:
 
     from fewlabel.datasets.partial import UNLABELED_FOLDER, DataQualityWarning, read_partly_labeled
     from fewlabel.tasks.classify import SemiSupervisedClassifier
-    from fewlabel.tasks.own_data import label_rows
+    from fewlabel.tasks.own_data import hardest_classes_text, label_rows
 
     if args.max_side is not None and not Path(args.data).is_dir():
         raise InputError(f"--max-side applies to an image folder; {args.data} is a file")
@@ -257,6 +257,9 @@ def run_own_data(args, out: Path) -> int:
                   f"{100 * r['interval'][1]:.1f}%, {est['folds']} folds over {est['labeled_rows']} labeled rows)")
         if est.get("verdict"):
             print(est["verdict"]["text"])
+        hardest = hardest_classes_text(est)
+        if hardest:
+            print(hardest)
     pred = result["predictions"]
     flagged = "" if pred["flagged"] is None else f", {pred['flagged']:,} flagged as unfamiliar"
     print(f"labeled {pred['rows']:,} rows{flagged}; wrote {args.out / 'predictions.csv'}, {args.out / 'model'}, "

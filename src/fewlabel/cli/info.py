@@ -62,9 +62,11 @@ def describe(header: dict) -> list[str]:
                          f"{100 * m['interval'][0]:.1f}-{100 * m['interval'][1]:.1f}%, {estimates['folds']} folds)")
         if estimates.get("verdict"):
             lines.append(estimates["verdict"]["text"])
-        if fitted.get("temperature") is not None and estimates.get("temperature") is not None:
-            from fewlabel.tasks.own_data import calibration_text
+        from fewlabel.tasks.own_data import calibration_text, hardest_classes_text
 
+        if hardest_classes_text(estimates):
+            lines.append(hardest_classes_text(estimates))
+        if fitted.get("temperature") is not None and estimates.get("temperature") is not None:
             lines.append(calibration_text(estimates))
     clusters = fitted.get("n_clusters") or config.get("n_clusters")
     if clusters:

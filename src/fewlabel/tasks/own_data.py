@@ -33,13 +33,34 @@ PREDICTION_COLUMNS = ("label", "confidence", "margin", "unfamiliar", "flagged")
 
 
 def estimate_summary(cv: dict | None, fit_seconds: float) -> dict | None:
-    """What the model keeps of the cross-validation (no per-row predictions)."""
+    """What the model keeps of the cross-validation (no per-row predictions); ``per_class``: each class's labeled
+    rows and how many of them the method got right with their label hidden (the folds' confusion matrix's row and
+    diagonal), where an overall estimate hides a class the method loses."""
     if cv is None:
         return None
+    confusion = np.asarray(cv["confusion"])
+    per_class = {name: {"labeled": int(confusion[i].sum()), "right": int(confusion[i, i])}
+                 for i, name in enumerate(cv["class_names"])}
     return {"folds": cv["folds"], "fold_steps": cv["fold_steps"], "labeled_rows": cv["labeled_rows"],
             "methods": cv["methods"], "verdict": cv.get("verdict"), "fit_seconds": round(fit_seconds, 2),
             "temperature": cv["temperature"], "temperature_rows": cv["temperature_rows"],
-            "temperature_prior_sd": cv["temperature_prior_sd"]}
+            "temperature_prior_sd": cv["temperature_prior_sd"], "per_class": per_class}
+
+
+def hardest_classes_text(estimates: dict | None, most: int = 3) -> str | None:
+    """One line naming the (at most ``most``) classes the method got right least often with their labels hidden,
+    where some class fell below the overall estimate; None otherwise (or where no estimate kept them)."""
+    per_class = None if not estimates else estimates.get("per_class")
+    if not per_class:
+        return None
+    overall = estimates["methods"]["default"]["accuracy"] if "default" in estimates["methods"] else None
+    scored = [(c["right"] / c["labeled"], name, c) for name, c in per_class.items() if c["labeled"]]
+    below = sorted(r for r in scored if overall is None or r[0] < overall)[:most]
+    if not below:
+        return None
+    return ("the classes the held-out labels found hardest: " + ", ".join(
+        f"{name} {c['right']} of {c['labeled']} right" for _, name, c in below)
+        + ": the classes to label more rows of first")
 
 
 def label_rows(data: PartlyLabeled, params: dict, out: Path, *, folds: int = 3, fold_steps=None, seed: int = 0,

@@ -64,8 +64,9 @@ def describe(header: dict) -> list[str]:
             lines.append(estimates["verdict"]["text"])
         from fewlabel.tasks.own_data import calibration_text, hardest_classes_text
 
-        if hardest_classes_text(estimates):
-            lines.append(hardest_classes_text(estimates))
+        hardest = hardest_classes_text(estimates)
+        if hardest:
+            lines.append(hardest)
         if fitted.get("temperature") is not None and estimates.get("temperature") is not None:
             lines.append(calibration_text(estimates))
     clusters = fitted.get("n_clusters") or config.get("n_clusters")

@@ -348,3 +348,26 @@ def test_embed_2d_methods(digits):
         embed_2d(X, "mds")
     with pytest.raises(InputError, match="needs at least 4 rows"):
         embed_2d(X[:3], "tsne")
+
+
+def test_a_mixture_on_collapsed_codes_is_fitted_not_refused():
+    """Codes squashed onto a few points far from the origin (a saturated layer's): scikit-learn's float32 mixture
+    cannot invert a component's covariance and raises; the fit is tried again as its message advises (float64,
+    then more variance on the diagonal, scaled to the rows) and finds the four clumps."""
+    from sklearn.mixture import GaussianMixture
+
+    from fewlabel.tasks.cluster import CodeClustering, choose_k
+
+    rng = np.random.default_rng(0)
+    clumps = np.repeat(np.arange(4), 50)
+    E = (rng.normal(size=(4, 10))[clumps] * 1000 + 1e4).astype(np.float32)
+    E[:5] += rng.normal(size=(5, 10)).astype(np.float32) * 1e-3
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        GaussianMixture(6, covariance_type="full", random_state=0).fit(E)
+    model = CodeClustering(6, method="gmm", manifold=None).fit(E)
+    # each clump in a cluster of its own, but for the five moved rows, which the two spare components may take
+    labels, rest = model.labels_, np.arange(len(E)) >= 5
+    assert all(len(np.unique(labels[rest & (clumps == c)])) == 1 for c in range(4)), labels
+    assert len({labels[rest & (clumps == c)][0] for c in range(4)}) == 4 and model.model_.reg_covar >= 1e-6
+    best, scores = choose_k(E, ks=[3, 4, 5], method="gmm")
+    assert best == 4 and set(scores) == {3, 4, 5}

@@ -123,6 +123,28 @@ def _model(method, k, random_state, n_init):
     return GaussianMixture(n_components=k, covariance_type="full", n_init=n_init, random_state=random_state)
 
 
+#: what scikit-learn's GaussianMixture says when a component's covariance cannot be inverted
+COLLAPSED = "ill-defined empirical covariance"
+
+
+def _fit_gaussian_mixture(model: GaussianMixture, E: np.ndarray) -> tuple[GaussianMixture, np.ndarray]:
+    """``model`` fitted on ``E`` (and ``E`` as it was fitted on). Where a component collapses onto a few points
+    (codes squashed by a saturated layer, many identical rows), its covariance cannot be inverted and scikit-learn
+    raises; as its message advises, the fit is tried again on float64 rows, then with ``reg_covar`` (the variance
+    added to every component's diagonal) raised to 1e-6 and then 1e-3 times the rows' mean variance (the default
+    1e-6 assumes features of unit scale). The mixture kept says which ``reg_covar`` it took."""
+    E64 = np.asarray(E, np.float64)
+    scale = max(float(E64.var(axis=0).mean()), 1e-12)
+    tries = [(E, model.reg_covar), (E64, model.reg_covar), (E64, 1e-6 * scale), (E64, 1e-3 * scale)]
+    for i, (rows, reg_covar) in enumerate(tries):
+        try:
+            return model.set_params(reg_covar=reg_covar).fit(rows), rows
+        except ValueError as e:
+            if COLLAPSED not in str(e) or i == len(tries) - 1:
+                raise InputError(f"the Gaussian mixture could not be fitted: {e}") if COLLAPSED in str(e) else e
+    raise AssertionError("unreachable")
+
+
 class CodeClustering(ClusterMixin, BaseEstimator):
     """Cluster codes: optional manifold step (``None``, ``'pca'``, ``'umap'``), then k-means or a GMM.
 
@@ -175,8 +197,8 @@ class CodeClustering(ClusterMixin, BaseEstimator):
             if self.method == "kmeans":
                 labels = model.fit(E).labels_
                 return model, labels, np.eye(k)[labels]
-            labels = model.fit_predict(E)
-            return model, labels, model.predict_proba(E)
+            model, E = _fit_gaussian_mixture(model, E)
+            return model, model.predict(E), model.predict_proba(E)
 
     def fit(self, Z, y=None):
         """Cluster the rows of ``Z`` (``y`` is ignored; it is here for scikit-learn pipelines)."""
@@ -306,7 +328,11 @@ def choose_k(Z, ks=range(2, 16), method="kmeans", criterion="silhouette", random
         model = _model(method, k, random_state, n_init)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Number of distinct clusters.*")
-            labels = model.fit_predict(E)
+            if isinstance(model, GaussianMixture):
+                model, rows = _fit_gaussian_mixture(model, E)
+                labels = model.predict(rows)
+            else:
+                labels = model.fit_predict(E)
         if criterion == "bic":
             scores[k] = float(model.bic(E))
         elif len(np.unique(labels)) < 2:
